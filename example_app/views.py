@@ -1,0 +1,52 @@
+"""The demo site's own pages: a home page, login and logout."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import PasswordField, StringField
+from wtforms.validators import InputRequired
+
+from . import helpdesk
+from .models import Member, db
+
+site = Blueprint("site", __name__)
+
+
+class LoginForm(FlaskForm):
+    email = StringField("Email", validators=[InputRequired()])
+    password = PasswordField("Password", validators=[InputRequired()])
+
+
+@site.get("/")
+def home():
+    return render_template("home.html")
+
+
+@site.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        member = db.session.scalar(select(Member).where(Member.email == form.email.data))
+        if member is not None and member.check_password(form.password.data or ""):
+            login_user(member)
+            target = request.args.get("next", "")
+            if not target.startswith("/") or target.startswith("//"):
+                target = url_for("site.home")
+            return redirect(target)
+        flash("Wrong email or password.")
+    demo_members = db.session.scalars(select(Member).order_by(Member.email)).all()
+    return render_template("login.html", form=form, demo_members=demo_members)
+
+
+@site.post("/logout")
+@login_required
+@helpdesk.not_while_impersonating  # an agent acting for a customer stops instead of logging out
+def logout():
+    logout_user()
+    return redirect(url_for("site.home"))
+
+
+__all__ = ["site"]

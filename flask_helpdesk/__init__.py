@@ -1,0 +1,8 @@
+"""flask-helpdesk: a complete support desk for any Flask site, tied to the site's own users."""
+
+from . import signals
+from .extension import Helpdesk, HelpdeskState, current_helpdesk
+from .users import UserInfo
+
+__all__ = ["Helpdesk", "HelpdeskState", "UserInfo", "current_helpdesk", "signals"]
+__version__ = "0.1.0"

@@ -1,0 +1,134 @@
+"""``flask helpdesk ...``: schema upgrades, the worker, demo data and admin chores."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+helpdesk_cli = AppGroup("helpdesk", help="flask-helpdesk: schema, worker, demo data, agents.")
+
+
+@helpdesk_cli.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+@click.option(
+    "--with-scheduler/--without-scheduler",
+    default=True,
+    show_default=True,
+    help="Also re-queue retries whose interval has passed (one scheduler per Redis is elected).",
+)
+@click.option(
+    "--queue", "queues", multiple=True, help="Queue to work on (default: HELPDESK_QUEUE_NAME)."
+)
+def worker_command(burst: bool, with_scheduler: bool, queues: tuple[str, ...]) -> None:
+    """Run an RQ worker for the helpdesk's background jobs (needs HELPDESK_REDIS_URL)."""
+    state = current_app.extensions["helpdesk"]
+    if not state.dispatcher.uses_rq:
+        raise click.ClickException(
+            "HELPDESK_REDIS_URL is not set: jobs run inline, there is nothing to work on."
+        )
+    from .jobs import make_worker
+
+    worker = make_worker(current_app._get_current_object(), list(queues) or None)
+    names = ", ".join(q.name for q in worker.queues)
+    click.echo(f"helpdesk worker on queue(s) {names}")
+    worker.work(burst=burst, with_scheduler=with_scheduler)
+
+
+@helpdesk_cli.command("create-agent")
+@click.argument("user_id")
+@click.option("--department", "departments", multiple=True, help="Department slug (repeatable).")
+@click.option("--role", type=click.Choice(["agent", "lead", "admin"]), default="agent")
+def create_agent_command(user_id: str, departments: tuple[str, ...], role: str) -> None:
+    """Make the host user USER_ID (their Flask-Login id) a helpdesk agent."""
+    from .services import ServiceError
+    from .services.agents import make_agent
+
+    try:
+        agent = make_agent(user_id, list(departments), role)
+    except ServiceError as error:
+        raise click.ClickException(error.message) from None
+    names = ", ".join(d.slug for d in agent.departments) or "-"
+    click.echo(f"agent #{agent.id} {agent.display_name} ({agent.role.value}); departments: {names}")
+
+
+@helpdesk_cli.command("seed-demo")
+def seed_demo_command() -> None:
+    """Fill an empty helpdesk with demo departments, people and tickets in every status."""
+    from .services.demo import seed_demo
+
+    report = seed_demo()
+    for line in report:
+        click.echo(line)
+
+
+# -- schema ---------------------------------------------------------------------------------------
+@helpdesk_cli.group("db")
+def db_cli() -> None:
+    """Create and upgrade the helpdesk's own tables (its shipped Alembic migrations)."""
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+@click.option("--sql", is_flag=True, help="Print the SQL instead of running it.")
+def db_upgrade_command(revision: str, sql: bool) -> None:
+    """Upgrade the helpdesk's tables to REVISION (default: the newest)."""
+    from . import migrations
+
+    migrations.upgrade(revision=revision, sql=sql)
+    if not sql:
+        click.echo(f"helpdesk schema at revision {migrations.current()}")
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+@click.option("--sql", is_flag=True, help="Print the SQL instead of running it.")
+def db_downgrade_command(revision: str, sql: bool) -> None:
+    """Downgrade the helpdesk's tables to REVISION ("base" drops them all, data included)."""
+    from . import migrations
+
+    migrations.downgrade(revision=revision, sql=sql)
+    if not sql:
+        click.echo(f"helpdesk schema at revision {migrations.current() or 'base (no tables)'}")
+
+
+@db_cli.command("stamp")
+@click.argument("revision", default="head")
+def db_stamp_command(revision: str) -> None:
+    """Mark REVISION as applied without running it (tables made earlier by create_all)."""
+    from . import migrations
+
+    migrations.stamp(revision=revision)
+    click.echo(f"helpdesk schema stamped at revision {migrations.current()}")
+
+
+@db_cli.command("current")
+def db_current_command() -> None:
+    """Show the revision the database is at."""
+    from . import migrations
+
+    revision = migrations.current()
+    newest = migrations.head()
+    if revision is None:
+        click.echo(f"none (no helpdesk tables yet; newest is {newest})")
+    else:
+        click.echo(f"{revision}{' (head)' if revision == newest else f' (newest is {newest})'}")
+
+
+@db_cli.command("history")
+def db_history_command() -> None:
+    """List the shipped revisions, newest first."""
+    from . import migrations
+
+    for revision in migrations.history():
+        click.echo(f"{revision.down_revision or 'base'} -> {revision.revision}: {revision.message}")
+
+
+def _add_mail_commands() -> None:
+    from .mail.commands import COMMANDS
+
+    for command in COMMANDS:
+        helpdesk_cli.add_command(command)
+
+
+_add_mail_commands()

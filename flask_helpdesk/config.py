@@ -1,0 +1,121 @@
+"""Every ``HELPDESK_*`` setting and its default, in one place.
+
+The docs' configuration table is written from this module; add a key here first, then document it.
+Options passed to :meth:`Helpdesk.init_app` win over the app's config, which wins over these.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+
+DEFAULTS: dict[str, Any] = {
+    # Mounting
+    "HELPDESK_URL_PREFIX": "/support",
+    "HELPDESK_DESK_URL_PREFIX": None,  # None: "<URL_PREFIX>/desk"
+    "HELPDESK_API_URL_PREFIX": None,  # None: "<URL_PREFIX>/api/v1"
+    "HELPDESK_BASE_TEMPLATE": "helpdesk/layout.html",
+    "HELPDESK_SITE_NAME": "Support",
+    # Database: None shares the host's default engine; a key uses SQLALCHEMY_BINDS[key].
+    "HELPDESK_BIND_KEY": None,
+    # Tickets
+    "HELPDESK_TICKET_CODE_PREFIX": "HD",
+    "HELPDESK_TICKETS_PER_PAGE": 25,
+    "HELPDESK_SUBJECT_MAX_LENGTH": 200,
+    "HELPDESK_MESSAGE_MAX_LENGTH": 50_000,
+    # Attachments
+    "HELPDESK_STORAGE_PATH": None,  # None: "<app.instance_path>/helpdesk-attachments"
+    "HELPDESK_ATTACHMENT_MAX_SIZE": 10 * 1024 * 1024,
+    "HELPDESK_ATTACHMENT_MAX_COUNT": 10,
+    "HELPDESK_ATTACHMENT_EXTENSIONS": frozenset(
+        {
+            "png",
+            "jpg",
+            "jpeg",
+            "gif",
+            "webp",
+            "pdf",
+            "txt",
+            "csv",
+            "log",
+            "json",
+            "xml",
+            "doc",
+            "docx",
+            "xls",
+            "xlsx",
+            "ppt",
+            "pptx",
+            "odt",
+            "ods",
+            "zip",
+            "gz",
+            "eml",
+        }
+    ),
+    # Background jobs: None runs them inline after commit; a URL sends them to RQ.
+    "HELPDESK_REDIS_URL": None,
+    "HELPDESK_QUEUE_NAME": "helpdesk",
+    "HELPDESK_JOB_RETRIES": 3,
+    "HELPDESK_JOB_RETRY_INTERVALS": (10, 60, 300),  # seconds before retry 1, 2, 3 (last repeats)
+    "HELPDESK_JOB_TIMEOUT": 300,  # seconds an RQ job may run before the worker kills it
+    # Mail out
+    "HELPDESK_MAIL_SENDER": None,  # None: MAIL_DEFAULT_SENDER
+    "HELPDESK_MAIL_BACKEND": None,  # None: "flask-mail" if Flask-Mail is set up, else "log"
+    "HELPDESK_NOTIFY_EMAILS": (),  # who hears about new tickets in departments without agents
+    # Base of the links in mail and SMS ("https://shop.example.com", may include a path).
+    # None: SERVER_NAME (+ APPLICATION_ROOT, PREFERRED_URL_SCHEME), else the current request's
+    # host. Set it when jobs run on RQ: a worker has no request to take the host from.
+    "HELPDESK_EXTERNAL_URL": None,
+    # Mail in (docs/email.rst). Intake: IMAP mailboxes (Mailbox rows), the webhook, stdin pipe.
+    "HELPDESK_INBOUND_MAIL_TOKEN": None,  # secret of POST <prefix>/hooks/mail; None: hook off
+    "HELPDESK_INBOUND_MAIL_MAX_SIZE": 25 * 1024 * 1024,  # bytes; larger mail is set aside
+    "HELPDESK_INBOUND_WEBHOOK_RATE_LIMIT": "600/minute",  # requests per client IP; None: off
+    "HELPDESK_MAIL_RATE_LIMIT": "20/hour",  # mails per sender address; beyond: ignored
+    "HELPDESK_MAIL_DEFAULT_DEPARTMENT": None,  # slug for mail no mailbox/address routes
+    "HELPDESK_MAIL_STALE_AFTER": 300,  # seconds before a sweep retakes a stuck mail
+    "HELPDESK_MAIL_MAX_ATTEMPTS": 5,  # automatic tries of a failing mail (admins retry more)
+    "HELPDESK_MAIL_PROCESS_TIMEOUT": 120,  # seconds one mail may take when processed inline
+    "HELPDESK_MAIL_ALLOW_REMOTE_IMAGES": False,  # keep remote <img> in stored mail HTML
+    "HELPDESK_MAIL_ALLOWED_LIST_IDS": (),  # List-Ids the desk itself receives through
+    "HELPDESK_MAIL_DOMAIN": None,  # domain of our Message-IDs; None: the sender's domain
+    "HELPDESK_MAIL_PLUS_ADDRESSING": False,  # Reply-To support+HD-XXXXXX@... per ticket
+    # i18n
+    "HELPDESK_LANGUAGES": ("en", "vi", "fa"),
+    "HELPDESK_DEFAULT_LOCALE": "en",
+    "HELPDESK_RTL_LANGUAGES": frozenset({"fa", "ar", "he", "ur"}),
+    # Account access with consent
+    "HELPDESK_ACCESS_GRANT_DURATION": timedelta(hours=24),
+    "HELPDESK_ACCESS_GRANT_MAX_DURATION": timedelta(hours=72),
+    # Endpoints never reachable while an agent acts as a customer, besides those decorated with
+    # @never_impersonated (the helpdesk's own grant answers are). Rating is the customer's voice.
+    "HELPDESK_ACCESS_REFUSED_ENDPOINTS": ("helpdesk.rate",),
+}
+
+
+def config_value(app: Flask, key: str) -> Any:
+    """Read one setting of *app*: its resolved value as stored by ``init_app``."""
+    state = app.extensions["helpdesk"]
+    return state.config[key]
+
+
+def resolve_config(app: Flask, options: dict[str, Any]) -> dict[str, Any]:
+    """Merge defaults, the app's config and the ``init_app`` options into one dict.
+
+    Options may be given in short form (``url_prefix=...``) or as full keys.
+    """
+    resolved = {key: app.config.get(key, default) for key, default in DEFAULTS.items()}
+    for name, value in options.items():
+        key = name if name.startswith("HELPDESK_") else f"HELPDESK_{name.upper()}"
+        if key not in DEFAULTS:
+            raise TypeError(f"Unknown helpdesk option {name!r}")
+        resolved[key] = value
+    prefix = resolved["HELPDESK_URL_PREFIX"].rstrip("/")
+    resolved["HELPDESK_URL_PREFIX"] = prefix
+    if resolved["HELPDESK_DESK_URL_PREFIX"] is None:
+        resolved["HELPDESK_DESK_URL_PREFIX"] = f"{prefix}/desk"
+    if resolved["HELPDESK_API_URL_PREFIX"] is None:
+        resolved["HELPDESK_API_URL_PREFIX"] = f"{prefix}/api/v1"
+    return resolved

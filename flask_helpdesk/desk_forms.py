@@ -1,0 +1,79 @@
+"""The desk's forms. Registered in ``forms.DEFAULT_FORMS`` so a host can replace any of them.
+
+Select fields skip WTForms' choice check (``validate_choice=False``): the service decides what
+is allowed (a forged department, assignee or status must be refused there, for every channel).
+"""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional
+
+from .forms import REQUIRED, NewTicketForm, ReplyForm
+from .i18n import lazy_gettext as _l
+
+
+class DeskReplyForm(ReplyForm):
+    """Public reply or internal note (the pressed button says which: ``action=reply|note``)."""
+
+
+class StatusForm(FlaskForm):
+    status = SelectField(_l("Status"), validate_choice=False)
+
+
+class PriorityForm(FlaskForm):
+    priority = SelectField(_l("Priority"), validate_choice=False)
+
+
+class TransferForm(FlaskForm):
+    department_id = SelectField(_l("Department"), validate_choice=False)
+
+
+class AssignForm(FlaskForm):
+    assignee_id = SelectField(_l("Assignee"), validate_choice=False)
+
+
+class TagsForm(FlaskForm):
+    tags = StringField(_l("Tags"), validators=[Optional(), Length(max=1000)])
+
+
+class MergeForm(FlaskForm):
+    target_code = StringField(
+        _l("Merge into ticket"), validators=[InputRequired(message=REQUIRED), Length(max=40)]
+    )
+
+
+class ContactNotesForm(FlaskForm):
+    notes = TextAreaField(_l("Notes about this customer"), validators=[Length(max=20_000)])
+
+
+class SaveViewForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[InputRequired(message=REQUIRED), Length(max=80)])
+    query = HiddenField()
+
+
+class DeleteViewForm(FlaskForm):
+    """Only the CSRF token."""
+
+
+class OnBehalfForm(NewTicketForm):
+    """A ticket an agent opens for a customer (seed 001: "Tạo cho tài khoản")."""
+
+    requester_id = HiddenField(validators=[InputRequired(message=REQUIRED)])
+    send_to_user = BooleanField(_l("Send to user"), default=True)
+
+
+DESK_FORMS: dict[str, type[FlaskForm]] = {
+    "desk_reply": DeskReplyForm,
+    "desk_status": StatusForm,
+    "desk_priority": PriorityForm,
+    "desk_transfer": TransferForm,
+    "desk_assign": AssignForm,
+    "desk_tags": TagsForm,
+    "desk_merge": MergeForm,
+    "desk_contact_notes": ContactNotesForm,
+    "desk_save_view": SaveViewForm,
+    "desk_delete_view": DeleteViewForm,
+    "desk_on_behalf": OnBehalfForm,
+}

@@ -1,0 +1,185 @@
+"""The WTForms classes behind every helpdesk form.
+
+A host replaces one by passing ``forms={"new_ticket": MyForm}`` to ``init_app`` (subclass ours to
+keep the fields the views read). Flask-WTF gives every form its CSRF token.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from flask import current_app, has_request_context, request
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    IntegerField,
+    MultipleFileField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
+
+from .i18n import gettext
+from .i18n import lazy_gettext as _l
+from .models import Priority
+
+REQUIRED = _l("This field is required.")
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+CHOOSE_DEPARTMENT = _l("Please choose a department.")
+CHOOSE_PRIORITY = _l("Please choose a priority.")
+CHOOSE_STARS = _l("Please choose from 1 to 5 stars.")
+
+# Fields only staff or the system set. A customer's POST carrying one was forged (a browser
+# showing our form never sends them): it is refused with a form error instead of ignored.
+STAFF_ONLY_FIELDS = frozenset(
+    {
+        "status",
+        "requester_id",
+        "requester",
+        "assignee_id",
+        "creator_contact_id",
+        "creator_agent_id",
+        "contact_id",
+        "agent_id",
+        "ticket_id",
+        "code",
+        "channel",
+        "internal",
+        "kind",
+    }
+)
+
+
+class CustomerForm(FlaskForm):
+    """Base of the portal's forms: refuses a POST that tries to set a staff-only field.
+
+    A host subclass may widen or empty ``forbidden_fields``.
+    """
+
+    forbidden_fields: ClassVar[frozenset[str]] = STAFF_ONLY_FIELDS
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators)
+        if has_request_context() and request.method == "POST":
+            forged = sorted(set(request.form) & self.forbidden_fields)
+            if forged:
+                self.form_errors.append(
+                    gettext("This form cannot set: %(fields)s.", fields=", ".join(forged))
+                )
+                valid = False
+        return valid
+
+
+class NewTicketForm(CustomerForm):
+    department_id = SelectField(
+        _l("Department"),
+        coerce=int,
+        validators=[InputRequired(message=CHOOSE_DEPARTMENT)],
+        invalid_value_message=CHOOSE_DEPARTMENT,
+        invalid_choice_message=CHOOSE_DEPARTMENT,
+    )
+    subject = StringField(
+        _l("Subject"),
+        validators=[
+            InputRequired(message=_l("Please enter a subject.")),
+            Length(max=200, message=_l("The subject is too long.")),
+        ],
+    )
+    priority = SelectField(
+        _l("Priority"),
+        coerce=int,
+        default=int(Priority.NORMAL),
+        choices=[SelectChoice(int(p), p.label) for p in Priority],
+        invalid_value_message=CHOOSE_PRIORITY,
+        invalid_choice_message=CHOOSE_PRIORITY,
+    )
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
+    email = StringField(
+        _l("Email"),
+        validators=[
+            Optional(),
+            Length(max=254),
+            Regexp(EMAIL_PATTERN, message=_l("Not a valid email.")),
+        ],
+    )
+    body = TextAreaField(
+        _l("Message"), validators=[InputRequired(message=_l("Please describe your request."))]
+    )
+    attachments = MultipleFileField(_l("Attachments"))
+    notify_sms = BooleanField(_l("Notify me by SMS when support replies"))
+
+
+class ReplyForm(CustomerForm):
+    body = TextAreaField(_l("Your reply"))
+    attachments = MultipleFileField(_l("Attachments"))
+    # Optimistic check: the newest message id the writer saw (the desk warns on a race).
+    last_seen_message_id = HiddenField()
+
+
+class CloseForm(CustomerForm):
+    """Nothing but the CSRF token: closing is one button."""
+
+
+class RateForm(CustomerForm):
+    stars = SelectField(
+        _l("Rating"),
+        coerce=int,
+        choices=[SelectChoice(i, str(i)) for i in range(1, 6)],
+        validators=[InputRequired(message=CHOOSE_STARS), NumberRange(1, 5, message=CHOOSE_STARS)],
+        invalid_value_message=CHOOSE_STARS,
+        invalid_choice_message=CHOOSE_STARS,
+    )
+    comment = TextAreaField(_l("Comment"), validators=[Optional(), Length(max=2000)])
+
+
+class AccessRequestForm(FlaskForm):
+    """An agent asks the customer for access to their account (see docs/access.rst)."""
+
+    reason = TextAreaField(
+        _l("Why do you need access?"),
+        validators=[InputRequired(message=REQUIRED), Length(max=2000)],
+    )
+    scope = SelectField(
+        _l("Access"),
+        default="view",
+        choices=[
+            SelectChoice("view", _l("View only")),
+            SelectChoice("act", _l("Act as the customer")),
+        ],
+    )
+    duration_hours = IntegerField(
+        _l("For how many hours"),
+        default=24,
+        validators=[InputRequired(message=REQUIRED), NumberRange(min=1)],
+    )
+
+
+class AccessActionForm(FlaskForm):
+    """Accept, decline, revoke, start, stop: one button each, with its CSRF token."""
+
+
+DEFAULT_FORMS: dict[str, type[FlaskForm]] = {
+    "new_ticket": NewTicketForm,
+    "reply": ReplyForm,
+    "close": CloseForm,
+    "rate": RateForm,
+    "access_request": AccessRequestForm,
+    "access_action": AccessActionForm,
+}
+
+
+def get_form_class(name: str) -> type[FlaskForm]:
+    """The form class registered under *name*: the host's replacement, or ours."""
+    return current_app.extensions["helpdesk"].forms.get(name) or DEFAULT_FORMS[name]
+
+
+def _register_desk_forms() -> None:
+    from .desk_forms import DESK_FORMS
+
+    DEFAULT_FORMS.update(DESK_FORMS)
+
+
+_register_desk_forms()

@@ -1,0 +1,92 @@
+"""The helpdesk's own translation domain.
+
+The helpdesk ships its catalogues inside the package (``translations/``) and never mixes them with
+the host's: host strings keep the host's domain, ours use this one. Import ``_``/``lazy_gettext``
+from here, never from Flask-Babel directly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import current_app, has_request_context, request
+from flask_babel import Babel, Domain, get_domain, get_locale
+
+TRANSLATIONS_DIR = str(Path(__file__).parent / "translations")
+
+domain = Domain(translation_directories=TRANSLATIONS_DIR, domain="messages")
+
+gettext = domain.gettext
+ngettext = domain.ngettext
+lazy_gettext = domain.lazy_gettext
+lazy_ngettext = domain.lazy_ngettext
+_ = gettext
+
+
+def _ours_has(key: str | tuple[str, int]) -> bool:
+    """Does the helpdesk's catalogue for the current locale translate *key*?"""
+    return key in getattr(domain.get_translations(), "_catalog", {})
+
+
+def template_gettext(string: str, **variables) -> str:
+    """``_()`` inside helpdesk pages: our catalogue first, then the host's.
+
+    A helpdesk page renders inside the host's base template, which shares the page's Jinja
+    context: a plain ``_ = our gettext`` there would silently replace the host's own ``_()``
+    in its layout (menus, footer). Falling back to the host's domain keeps those translated.
+    """
+    if _ours_has(string) or get_domain() is domain:
+        return domain.gettext(string, **variables)
+    return get_domain().gettext(string, **variables)
+
+
+def template_ngettext(singular: str, plural: str, num: int, **variables) -> str:
+    """``ngettext()`` inside helpdesk pages, with the same fallback as :func:`template_gettext`."""
+    if _ours_has((singular, 0)) or get_domain() is domain:
+        return domain.ngettext(singular, plural, num, **variables)
+    return get_domain().ngettext(singular, plural, num, **variables)
+
+
+def N_(message: str) -> str:
+    """Mark *message* for extraction without translating it now (translated when shown)."""
+    return message
+
+
+def select_locale() -> str:
+    """Locale of the current request when the host has no Flask-Babel of its own.
+
+    ``?lang=xx`` (remembered in the session) wins, then the user's ``locale`` from the user
+    adapter, then the browser's Accept-Language among ``HELPDESK_LANGUAGES``.
+    """
+    from flask import session
+
+    from .extension import current_helpdesk
+
+    languages = list(current_helpdesk.config["HELPDESK_LANGUAGES"])
+    default = current_helpdesk.config["HELPDESK_DEFAULT_LOCALE"]
+    if not has_request_context():
+        return default
+    asked = request.args.get("lang")
+    if asked in languages:
+        session["helpdesk_lang"] = asked
+        return asked
+    remembered = session.get("helpdesk_lang")
+    if remembered in languages:
+        return remembered
+    user_locale = current_helpdesk.user_locale()
+    if user_locale in languages:
+        return user_locale
+    return request.accept_languages.best_match(languages) or default
+
+
+def init_babel(app) -> None:
+    """Set up Flask-Babel for *app* unless the host already did (then its locale selector rules)."""
+    if "babel" not in app.extensions:
+        Babel(app, locale_selector=select_locale)
+
+
+def text_direction() -> str:
+    """``"rtl"`` for right-to-left locales (Persian), else ``"ltr"``."""
+    locale = get_locale()
+    rtl = current_app.extensions["helpdesk"].config["HELPDESK_RTL_LANGUAGES"]
+    return "rtl" if locale is not None and locale.language in rtl else "ltr"

@@ -1,0 +1,233 @@
+"""Background work: the one dispatcher, and the job functions it runs.
+
+Services call :func:`enqueue` while they work; the jobs wait in the session until the service
+commits (:func:`services.base.commit`), so a job never sees uncommitted or rolled-back
+data. Then they run inline (no ``HELPDESK_REDIS_URL``) or go to an RQ queue, where
+``flask helpdesk worker`` runs them inside an app context. Job functions take ids, never objects.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+logger = logging.getLogger("flask_helpdesk.jobs")
+
+PENDING_KEY = "helpdesk_pending_jobs"
+DONE_META_KEY = "helpdesk_done"
+
+
+def _session():
+    return current_app.extensions["helpdesk"].db.session
+
+
+def enqueue(func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """Schedule ``func(*args, **kwargs)`` to run once the current transaction commits."""
+    _session().info.setdefault(PENDING_KEY, []).append((func, args, kwargs))
+
+
+def discard_pending() -> None:
+    """Forget jobs of a transaction that was rolled back."""
+    _session().info.pop(PENDING_KEY, None)
+
+
+def dispatch_pending() -> None:
+    """Run or queue the jobs of the transaction that just committed."""
+    pending = _session().info.pop(PENDING_KEY, [])
+    dispatcher = current_app.extensions["helpdesk"].dispatcher
+    for func, args, kwargs in pending:
+        dispatcher.dispatch(func, *args, **kwargs)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_jobs_on_rollback(session: Session, previous_transaction: Any) -> None:
+    # Whoever rolls back (a service, the host, Flask-SQLAlchemy on an error), the jobs of that
+    # transaction must never run: they would act on rows that do not exist. Savepoint rollbacks
+    # (``begin_nested``) keep them: the outer transaction may still commit.
+    if previous_transaction.parent is None and not previous_transaction.nested:
+        session.info.pop(PENDING_KEY, None)
+
+
+def _job_name(func: Callable[..., Any]) -> str:
+    return getattr(func, "__name__", repr(func))
+
+
+class JobDispatcher:
+    """Sends a job to RQ when Redis is configured, else runs it inline in this process."""
+
+    def __init__(
+        self,
+        app: Flask,
+        redis_url: str | None,
+        queue_name: str,
+        retries: int,
+        retry_intervals: tuple[int, ...],
+        timeout: int | None = None,
+    ) -> None:
+        self.app = app
+        self.redis_url = redis_url
+        self.queue_name = queue_name
+        self.retries = retries
+        self.retry_intervals = list(retry_intervals)
+        self.timeout = timeout
+        self._queue = None
+
+    @property
+    def uses_rq(self) -> bool:
+        return bool(self.redis_url)
+
+    @property
+    def queue(self):
+        """The RQ queue (created on first use so that apps without Redis never import rq)."""
+        if self._queue is None:
+            from redis import Redis
+            from rq import Queue
+
+            self._queue = Queue(self.queue_name, connection=Redis.from_url(self.redis_url))
+        return self._queue
+
+    def retry_policy(self):
+        """RQ's :class:`~rq.Retry` from ``HELPDESK_JOB_RETRIES``/``_RETRY_INTERVALS`` (or None)."""
+        if not self.retries:
+            return None
+        from rq import Retry
+
+        return Retry(max=self.retries, interval=self.retry_intervals or 0)
+
+    def dispatch(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        if self.uses_rq:
+            from redis.exceptions import RedisError
+
+            try:
+                self.queue.enqueue_call(
+                    func,
+                    args=args,
+                    kwargs=kwargs,
+                    timeout=self.timeout,
+                    retry=self.retry_policy(),
+                )
+                return
+            except RedisError:
+                # The user's change is committed; an error page now would make them repeat it.
+                # Better a slower request than a lost notification: run it here instead.
+                logger.exception(
+                    "helpdesk: Redis unreachable, running job %s inline", _job_name(func)
+                )
+        self.run_inline(func, *args, **kwargs)
+
+    def run_inline(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        try:
+            func(*args, **kwargs)
+        except Exception:
+            # Inline mode: the user's action already committed; a failing follow-up (a mail
+            # server down) must not turn it into an error page. It is logged for the operator
+            # (and the job itself records an audit event the desk can show).
+            logger.exception("helpdesk job %s failed", _job_name(func))
+            _session().rollback()
+
+
+def make_worker(app: Flask, queue_names: list[str] | None = None):
+    """An RQ worker that runs every job inside an app context of *app*.
+
+    A SimpleWorker (no fork per job): database connections are never shared across a fork,
+    and jobs start fast. Run several worker processes for concurrency. Start it with
+    ``worker.work(with_scheduler=True)`` so that retries with an interval are re-queued
+    (``flask helpdesk worker`` does). *queue_names* default to ``HELPDESK_QUEUE_NAME``.
+    """
+    from rq import Queue, SimpleWorker
+
+    state = app.extensions["helpdesk"]
+    dispatcher = state.dispatcher
+    if not dispatcher.uses_rq:
+        raise RuntimeError("HELPDESK_REDIS_URL is not set: jobs run inline, no worker needed")
+    connection = dispatcher.queue.connection
+    queues = [Queue(name, connection=connection) for name in queue_names or [dispatcher.queue_name]]
+
+    class AppContextWorker(SimpleWorker):
+        def execute_job(self, job, queue):  # type: ignore[override]
+            # Its own app context per job: its own database session, removed afterwards so a
+            # long-running worker never carries stale objects or an aborted transaction along.
+            with app.app_context():
+                try:
+                    return super().execute_job(job, queue)
+                finally:
+                    state.db.session.remove()
+
+    return AppContextWorker(queues, connection=connection)
+
+
+# -- helpers for job functions ----------------------------------------------------------------
+
+
+def _current_rq_job():
+    if not current_app.extensions["helpdesk"].dispatcher.uses_rq:
+        return None
+    from rq import get_current_job
+
+    return get_current_job()
+
+
+def will_retry() -> bool:
+    """True when the running job fails now and RQ will try it again (never inline)."""
+    job = _current_rq_job()
+    return bool(job is not None and job.retries_left)
+
+
+def already_done(key: str) -> bool:
+    """Whether a previous attempt of the running RQ job already did step *key*.
+
+    A job that sends several mails retries as a whole; this keeps a retry from mailing the
+    recipients who already got theirs.
+    """
+    job = _current_rq_job()
+    return job is not None and key in job.meta.get(DONE_META_KEY, [])
+
+
+def mark_done(key: str) -> None:
+    job = _current_rq_job()
+    if job is not None:
+        job.meta.setdefault(DONE_META_KEY, []).append(key)
+        job.save_meta()
+
+
+# -- job functions: plain functions taking ids, run inside an app context ---------------------
+
+
+def notify_customer_of_reply(message_id: int) -> None:
+    """Mail the customer about an agent's public reply."""
+    from .services import notify
+
+    notify.customer_of_reply(message_id)
+
+
+def sms_customer_of_reply(message_id: int) -> None:
+    """Text the customer about an agent's reply (tickets that asked for SMS)."""
+    from .services import notify
+
+    notify.customer_sms_of_reply(message_id)
+
+
+def notify_staff_of_customer_activity(message_id: int, exclude_agent_id: int | None = None) -> None:
+    """Mail the assignee, or the department's agents, about a new ticket or customer reply."""
+    from .services import notify
+
+    notify.staff_of_customer_activity(message_id, exclude_agent_id=exclude_agent_id)
+
+
+def notify_customer_of_close(ticket_id: int) -> None:
+    """Mail the customer that support closed their ticket."""
+    from .services import notify
+
+    notify.customer_of_close(ticket_id)
+
+
+def process_inbound_mail(inbound_id: int) -> None:
+    """Turn a stored inbound mail into a ticket or a reply (see services.intake)."""
+    from .services import intake
+
+    intake.process(inbound_id)

@@ -1,0 +1,1 @@
+"""Mail: outbound rendering and sending (``outbound``), inbound parsing and intake."""

@@ -1,0 +1,127 @@
+"""Sending mail: one helper that renders a text and an HTML template of the same name.
+
+Uses the host's Flask-Mail when it is set up; otherwise (the embedded default) the message is
+written to the log, so a demo never needs an SMTP server.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app, render_template
+from flask_babel import force_locale, get_locale
+
+from ..i18n import gettext, ngettext, text_direction
+
+logger = logging.getLogger("flask_helpdesk.mail")
+
+# Headers that mark mail no human wrote (RFC 3834), so that auto-responders (vacation
+# replies, Exchange's out-of-office) do not answer it and start a mail loop.
+AUTOMATIC_HEADERS = {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"}
+
+
+@dataclass
+class RenderedMail:
+    """A rendered mail body: both parts and the locale they were written in."""
+
+    text: str
+    html: str
+    locale: str
+
+
+def mail_backend() -> str:
+    configured = current_app.extensions["helpdesk"].config["HELPDESK_MAIL_BACKEND"]
+    if configured:
+        return configured
+    return "flask-mail" if "mail" in current_app.extensions else "log"
+
+
+def default_sender() -> str | None:
+    config = current_app.extensions["helpdesk"].config
+    return config["HELPDESK_MAIL_SENDER"] or current_app.config.get("MAIL_DEFAULT_SENDER")
+
+
+def mail_locale(locale: str | None) -> str:
+    """The supported locale closest to *locale* (``vi_VN`` → ``vi``), else the default."""
+    config = current_app.extensions["helpdesk"].config
+    languages = list(config["HELPDESK_LANGUAGES"])
+    if locale:
+        if locale in languages:
+            return locale
+        language = re.split(r"[-_]", locale, maxsplit=1)[0].lower()
+        if language in languages:
+            return language
+    return config["HELPDESK_DEFAULT_LOCALE"]
+
+
+def render_mail(template: str, locale: str | None = None, **context: Any) -> RenderedMail:
+    """Render ``helpdesk/mail/<template>.txt`` and ``.html`` in the recipient's *locale*.
+
+    Everything translated inside the block — the templates and the ``subject`` callable if
+    the caller renders one with :func:`in_locale` — comes out in that language, whatever
+    the language of the request (an agent's) that triggered the mail.
+    """
+    context.setdefault("_", gettext)
+    context.setdefault("gettext", gettext)
+    context.setdefault("ngettext", ngettext)
+    context.setdefault("site_name", current_app.extensions["helpdesk"].config["HELPDESK_SITE_NAME"])
+    with force_locale(mail_locale(locale)):
+        current = str(get_locale() or mail_locale(None))
+        context.setdefault("mail_locale", current.replace("_", "-"))
+        context.setdefault("mail_dir", text_direction())
+        text = render_template(f"helpdesk/mail/{template}.txt", **context)
+        html = render_template(f"helpdesk/mail/{template}.html", **context)
+    return RenderedMail(text=text, html=html, locale=current)
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """Header-safe text: no line breaks (header injection), bounded length."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def send_mail(
+    to: Iterable[str],
+    subject: str,
+    text: str,
+    html: str | None = None,
+    sender: str | None = None,
+    headers: dict[str, str] | None = None,
+    message_id: str | None = None,
+    attachments: Iterable[tuple[str, str, bytes]] = (),
+    reply_to: str | None = None,
+) -> None:
+    """Send one message (``attachments``: ``(filename, content_type, data)``).
+
+    *headers* are added as they are (threading headers, ``Auto-Submitted``); *message_id*,
+    when given, becomes the ``Message-ID`` so that replies can be threaded back.
+    Errors of the mail server propagate: the caller (a job) decides about retries.
+    """
+    recipients = [address for address in to if address]
+    if not recipients:
+        return
+    sender = sender or default_sender()
+    subject = one_line(subject, limit=250)
+    if mail_backend() == "log":
+        logger.info("helpdesk mail to %s: %s\n%s", ", ".join(recipients), subject, text)
+        return
+    from flask_mail import Message as MailMessage
+
+    message = MailMessage(
+        subject=subject,
+        recipients=recipients,
+        body=text,
+        html=html,
+        sender=sender,
+        reply_to=reply_to,
+        extra_headers=dict(headers or {}),
+    )
+    if message_id:
+        message.msgId = message_id
+    for filename, content_type, data in attachments:
+        message.attach(filename, content_type, data)
+    current_app.extensions["mail"].send(message)

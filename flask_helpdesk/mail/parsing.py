@@ -1,0 +1,840 @@
+"""Turn the raw bytes of an inbound mail into what a ticket needs: :func:`parse_message`.
+
+Pure functions over the standard library's :mod:`email` package and ``nh3``: no database, no
+Flask, so the intake channels (IMAP poll, webhook, stdin pipe) and their tests share one parser.
+
+Inbound mail is hostile or broken often enough that robustness is the main requirement. Headers
+are read with the modern ``email.policy.default`` where it works and decoded by hand from their
+raw form where it raises; bodies in wrong or unknown charsets are decoded with a fallback chain
+and replacement characters; every stage that fails is recorded in :attr:`ParsedMail.defects`
+and degrades to an empty value. Only input with no headers at all raises
+:class:`MailParseError`. Returned strings never contain NUL characters or lone surrogates,
+so they can be stored in any database as they are.
+"""
+
+from __future__ import annotations
+
+import codecs
+import email
+import email.errors
+import email.header
+import email.policy
+import email.utils
+import hashlib
+import mimetypes
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import Message
+from html.parser import HTMLParser
+from urllib.parse import unquote
+
+import nh3
+
+from .noise import NoiseReason, detect_noise
+from .quotes import strip_quotes
+
+__all__ = [
+    "CODE_ALPHABET",
+    "Attachment",
+    "MailParseError",
+    "NoiseReason",
+    "ParsedMail",
+    "detect_noise",
+    "extract_ticket_code",
+    "html_to_text",
+    "parse_message",
+    "sanitize_mail_html",
+    "strip_quotes",
+]
+
+#: Characters of ticket codes: no 0/O, 1/I, so a code read aloud or retyped stays valid.
+CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+CODE_LENGTH = 6
+
+
+class MailParseError(ValueError):
+    """The input is not a mail at all (empty, or no header could be read)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class Attachment:
+    """A file sent with the mail, or an image shown inside its HTML body.
+
+    ``is_inline`` is true only for images the HTML body actually displays (referenced by
+    ``cid:``), so a ticket can show those in place and list every other file as an attachment.
+    """
+
+    filename: str
+    content_type: str
+    payload: bytes = field(repr=False)
+    is_inline: bool = False
+    content_id: str | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.payload)
+
+
+@dataclass
+class ParsedMail:
+    """Everything a ticket needs from one inbound mail, decoded and made safe to display."""
+
+    message_id: str | None  # without angle brackets, domain lowercased; None if absent
+    in_reply_to: str | None
+    references: list[str]
+    subject: str
+    from_address: str | None
+    from_name: str | None
+    to: list[tuple[str, str]]  # (display name, address) pairs
+    cc: list[tuple[str, str]]
+    reply_to: list[tuple[str, str]]
+    date: datetime | None  # timezone-aware; None when absent or unreadable
+    text: str  # the whole plain-text body (derived from the HTML when there is no text part)
+    html: str | None  # sanitized HTML body, or None when the mail has no HTML part
+    new_text: str  # what the sender just wrote: no quoted history, no signature
+    attachments: list[Attachment]
+    headers: list[tuple[str, str]]  # every header, decoded, in order
+    fingerprint: str  # SHA-256 of the raw bytes
+    is_forward: bool = False  # the subject says "Fwd:"/"FW:"
+    remote_images_blocked: int = 0  # remote images removed from the HTML (see sanitize)
+    defects: list[str] = field(default_factory=list)  # what was broken and worked around
+
+    @property
+    def full_text(self) -> str:
+        """The whole body including quoted history (same as :attr:`text`)."""
+        return self.text
+
+    @property
+    def idempotency_key(self) -> str:
+        """A key that identifies this mail across retries: its Message-ID, else its hash."""
+        return self.message_id or f"sha256:{self.fingerprint}"
+
+    @property
+    def thread_ids(self) -> list[str]:
+        """Message-IDs this mail answers, most specific first, for finding its ticket."""
+        ids = [self.in_reply_to] if self.in_reply_to else []
+        ids += [ref for ref in reversed(self.references) if ref not in ids]
+        return ids
+
+    @property
+    def attachment_files(self) -> list[Attachment]:
+        """Attachments a ticket should list (inline body images excluded)."""
+        return [item for item in self.attachments if not item.is_inline]
+
+    def header(self, name: str) -> str | None:
+        """The first value of header *name* (case-insensitive), or ``None``."""
+        lowered = name.lower()
+        return next((value for key, value in self.headers if key.lower() == lowered), None)
+
+
+# --------------------------------------------------------------------------- text decoding
+
+# Labels mail clients put in charset= that Python does not know, or knows under a narrower
+# meaning than senders intend (e.g. "iso-8859-1" usually means Windows-1252 in practice).
+_CHARSET_ALIASES = {
+    "iso-8859-1": "cp1252",
+    "iso8859-1": "cp1252",
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "us-ascii": "ascii",
+    "ascii": "ascii",
+    "ks_c_5601-1987": "cp949",
+    "ks_c_5601": "cp949",
+    "euc-kr": "cp949",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "big5": "big5hkscs",
+    "shift_jis": "cp932",
+    "shift-jis": "cp932",
+    "sjis": "cp932",
+    "x-sjis": "cp932",
+    "windows-31j": "cp932",
+    "iso-2022-jp": "iso2022_jp_ext",
+    "tis-620": "cp874",
+    "windows-874": "cp874",
+    "iso-8859-8-i": "iso-8859-8",
+    "utf8": "utf-8",
+    "unicode-1-1-utf-7": "utf-7",
+}
+# Declared single-byte charsets for which valid UTF-8 bytes mean the declaration is wrong:
+# UTF-8's multi-byte sequences almost never occur by chance in Western text.
+_LATIN_FAMILY = {"ascii", "cp1252", "iso8859-15", "iso-8859-15", "latin-9"}
+
+
+def _codec(label: str | None) -> str | None:
+    """Return a Python text codec for a charset label, or ``None`` if it names none."""
+    if not label:
+        return None
+    name = label.strip().strip("\"'").lower()
+    name = _CHARSET_ALIASES.get(name, name)
+    try:
+        codecs.lookup(name)
+        b"a".decode(name)  # also rejects bytes-to-bytes codecs such as "base64"
+    except UnicodeDecodeError:
+        pass  # a real codec (e.g. UTF-16) that merely needs more than one byte
+    except (LookupError, ValueError):
+        return None
+    return name
+
+
+def decode_bytes(data: bytes, charset: str | None) -> str:
+    """Decode *data* declared as *charset*, never failing.
+
+    Tries the declared charset (UTF-8 first when the declaration is a Western single-byte one
+    or missing), then UTF-8 and Windows-1252, and finally decodes with replacement characters.
+    """
+    codec = _codec(charset)
+    candidates: list[str] = []
+    if codec is None or codec in _LATIN_FAMILY:
+        candidates.append("utf-8")
+    if codec:
+        candidates.append(codec)
+    candidates += ["utf-8", "cp1252"]
+    for candidate in candidates:
+        try:
+            text = data.decode(candidate)
+        except (UnicodeDecodeError, LookupError):
+            continue
+        return _clean_text(text)
+    try:
+        return _clean_text(data.decode(codec or "utf-8", errors="replace"))
+    except (LookupError, ValueError):
+        return _clean_text(data.decode("utf-8", errors="replace"))
+
+
+def _clean_text(text: str) -> str:
+    """Drop NULs and lone surrogates and a leading BOM: databases reject the first two."""
+    text = text.replace("\x00", "")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text.encode("utf-8", "replace").decode("utf-8") if _has_surrogates(text) else text
+
+
+def _has_surrogates(text: str) -> bool:
+    return any("\ud800" <= char <= "\udfff" for char in text)
+
+
+def _fix_raw_header(value: str) -> str:
+    """Repair a raw header value that carried undeclared 8-bit bytes.
+
+    The bytes parser keeps such bytes as surrogate escapes; turn them back into bytes and
+    decode them (UTF-8, else Windows-1252) as most mail clients would.
+    """
+    if _has_surrogates(value):
+        value = decode_bytes(value.encode("utf-8", "surrogateescape"), None)
+    return value
+
+
+def _decode_header(raw: str) -> str:
+    """Decode an RFC 2047 header value ("=?utf-8?b?...?=") into text, tolerating errors."""
+    value = re.sub(r"\r?\n[ \t]*", " ", _fix_raw_header(raw))
+    if "=?" not in value:
+        return _clean_text(value.strip())
+    try:
+        parts = email.header.decode_header(value)
+    except (email.errors.HeaderParseError, ValueError, LookupError, AssertionError):
+        return _clean_text(value.strip())
+    pieces = []
+    for chunk, charset in parts:
+        pieces.append(decode_bytes(chunk, charset) if isinstance(chunk, bytes) else chunk)
+    return _clean_text("".join(pieces).strip())
+
+
+# --------------------------------------------------------------------------- headers
+
+
+def _raw_headers(message: Message) -> list[tuple[str, str]]:
+    return [(name, str(value)) for name, value in message.raw_items()]
+
+
+def _first_raw(message: Message, name: str) -> str | None:
+    lowered = name.lower()
+    return next((v for k, v in _raw_headers(message) if k.lower() == lowered), None)
+
+
+def _normalize_id(token: str) -> str | None:
+    """Normalise a Message-ID: no brackets or whitespace, the domain part lowercased."""
+    token = re.sub(r"\s+", "", token).strip("<>")
+    if not token or len(token) > 998:
+        return None
+    local, at, domain = token.rpartition("@")
+    return f"{local}@{domain.lower()}" if at else token
+
+
+def _message_ids(raw: str | None, *, limit: int = 200) -> list[str]:
+    """All Message-IDs in a header value, in order, without duplicates.
+
+    At most the last *limit* are kept: a References header lists the thread oldest first,
+    and an endless one must not cost unbounded work downstream.
+    """
+    if not raw:
+        return []
+    value = _fix_raw_header(raw)
+    tokens = re.findall(r"<([^<>]+)>", value)
+    if not tokens:
+        # Some clients omit the brackets; accept bare tokens that look like ids.
+        tokens = [tok for tok in re.split(r"[\s,]+", value) if "@" in tok]
+    ids: list[str] = []
+    for token in tokens:
+        normalized = _normalize_id(token)
+        if normalized and normalized not in ids:
+            ids.append(normalized)
+    return ids[-limit:]
+
+
+def _addresses(message: Message, name: str, defects: list[str]) -> list[tuple[str, str]]:
+    """Read an address header: the modern policy's parser first, the lenient one if it fails."""
+    result: list[tuple[str, str]] = []
+    raw_values = [v for k, v in _raw_headers(message) if k.lower() == name.lower()]
+    if not raw_values:
+        return result
+    try:
+        for header in message.get_all(name, []):
+            for address in header.addresses:
+                addr = _clean_text(_fix_raw_header(address.addr_spec))
+                result.append((_decode_header(address.display_name or ""), addr))
+    except Exception as exc:  # the modern parser raises assorted errors on junk input
+        defects.append(f"{name}: {type(exc).__name__}, read leniently")
+        result = []
+    if not any("@" in addr for _, addr in result):
+        # Fall back to the compat32-era parser, on the raw value with encoded words intact.
+        unfolded = [re.sub(r"\r?\n[ \t]*", " ", _fix_raw_header(v)) for v in raw_values]
+        result = [
+            (_decode_header(display), _clean_text(addr))
+            for display, addr in email.utils.getaddresses(unfolded)
+            if addr
+        ]
+    cleaned = []
+    for display, addr in result:
+        local, at, domain = addr.strip().rpartition("@")
+        if at and local and domain:
+            cleaned.append((display.strip().strip('"').strip(), f"{local}@{domain.lower()}"))
+    return cleaned
+
+
+def _date(raw: str | None, defects: list[str]) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(_fix_raw_header(raw).strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        defects.append("Date: unreadable")
+        return None
+    # "-0000" means "time zone unknown"; the value is UTC then (RFC 5322 section 3.3).
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+_FORWARD_SUBJECT = re.compile(
+    r"^\s*(?:\[[^\]]{0,40}\]\s*)*(?:fwd?|fw|tr|wg|rv|enc|vs|chuyển tiếp)\s*:", re.IGNORECASE
+)
+
+# "Re:" in the languages of common mail clients (Outlook localises it).
+_REPLY_SUBJECT = re.compile(
+    r"^\s*(?:\[[^\]]{0,40}\]\s*)*(?:re|aw|sv|odp|antw|rif|r|res|ynt|trả lời|پاسخ|ответ)"
+    r"\s*(?:\[\d+\])?\s*:",
+    re.IGNORECASE,
+)
+
+
+def extract_ticket_code(subject: str, prefix: str = "HD") -> str | None:
+    """Return the ticket code tagged in *subject* as ``[HD-4F7K2Q]``, e.g. ``"HD-4F7K2Q"``.
+
+    Only a bracketed code counts, so a customer quoting a code in running text does not thread
+    a new request into an old ticket. Case is forgiven; the result is canonical upper case.
+    """
+    if not subject:
+        return None
+    pattern = rf"\[\s*({re.escape(prefix)})\s*-\s*([{CODE_ALPHABET}]{{{CODE_LENGTH}}})\s*\]"
+    match = re.search(pattern, subject, re.IGNORECASE)
+    if not match:
+        return None
+    return f"{prefix}-{match.group(2).upper()}"
+
+
+# --------------------------------------------------------------------------- HTML
+
+# Mail HTML needs table layout attributes and a few harmless styles to stay readable; every
+# attribute that makes the browser fetch something (background=, srcset=, style url()) stays out.
+_HTML_TAGS = set(nh3.ALLOWED_TAGS) | {"font"}
+_HTML_ATTRIBUTES: dict[str, set[str]] = {
+    **{tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()},
+    "*": {"lang", "title", "dir", "style", "align"},
+    "font": {"color", "face", "size"},
+    "table": {"align", "border", "cellpadding", "cellspacing", "width", "summary"},
+    "td": {"align", "valign", "width", "colspan", "rowspan", "headers"},
+    "th": {"align", "valign", "width", "colspan", "rowspan", "headers", "scope"},
+}
+_STYLE_PROPERTIES = {
+    "color", "background-color", "font-weight", "font-style", "font-size", "font-family",
+    "text-align", "text-decoration", "direction", "white-space", "margin", "margin-left",
+    "padding", "padding-left", "border-left",
+}  # fmt: skip
+# Removed together with their content: nothing in them is readable text.
+_HTML_DROP = {"script", "style", "title", "iframe", "object", "embed", "svg", "math", "noscript",
+              "template", "textarea", "select"}  # fmt: skip
+_SAFE_LINK = ("http://", "https://", "mailto:", "tel:", "#")
+
+
+def _sanitize(html: str, allow_remote_images: bool) -> tuple[str, int]:
+    blocked = 0
+
+    def attribute_filter(tag: str, attribute: str, value: str) -> str | None:
+        nonlocal blocked
+        lowered = value.strip().lower()
+        if tag == "img" and attribute == "src":
+            # cid: images come with the mail; data: images are embedded. Neither calls out.
+            if lowered.startswith("cid:") or re.match(r"data:image/(png|gif|jpe?g|webp);", lowered):
+                return value.strip()
+            if allow_remote_images and lowered.startswith(("http://", "https://")):
+                return value.strip()
+            # Remote images reveal to the sender that, when and where the mail was read.
+            blocked += 1
+            return None
+        if attribute in ("href", "cite"):
+            return value.strip() if lowered.startswith(_SAFE_LINK) else None
+        return value
+
+    cleaned = nh3.clean(
+        html,
+        tags=_HTML_TAGS,
+        clean_content_tags=_HTML_DROP,
+        attributes=_HTML_ATTRIBUTES,
+        attribute_filter=attribute_filter,
+        url_schemes={"http", "https", "mailto", "tel", "cid", "data"},
+        link_rel="noopener noreferrer nofollow",
+        filter_style_properties=_STYLE_PROPERTIES,
+        strip_comments=True,
+    )
+    return cleaned, blocked
+
+
+def sanitize_mail_html(html: str, *, allow_remote_images: bool = False) -> str:
+    """Make mail HTML safe to embed in a page.
+
+    Removes scripts, event handlers, forms, frames and styles that could load anything; keeps
+    formatting, links (made ``rel="noopener noreferrer nofollow"``) and images that travel with
+    the mail (``cid:``, ``data:``). Remote images are removed unless *allow_remote_images*,
+    because loading them tells the sender when and where the mail was opened.
+    """
+    return _sanitize(html, allow_remote_images)[0]
+
+
+class _HtmlToText(HTMLParser):
+    """Render HTML as plain text: one line per block, blockquotes as ">" quoting."""
+
+    _BLOCKS = {
+        "address", "article", "aside", "blockquote", "center", "dd", "div", "dl", "dt",
+        "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li",
+        "main", "nav", "ol", "p", "pre", "section", "table", "tr", "ul",
+    }  # fmt: skip
+    _PARAGRAPHS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "blockquote"}
+    _SKIP = {"script", "style", "title", "template", "noscript", "svg", "head"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.lines: list[str] = []
+        self.current: list[str] = []
+        self.quote_depth = 0
+        self.skip_depth = 0
+        self.pre_depth = 0
+        self.links: list[tuple[str, int]] = []
+
+    def _prefix(self) -> str:
+        return "> " * self.quote_depth
+
+    def _flush(self, keep_empty: bool = False) -> None:
+        text = "".join(self.current)
+        self.current = []
+        rows = text.split("\n") if self.pre_depth else [text.strip()]
+        for row in rows:
+            if row.strip() or keep_empty:
+                self.lines.append((self._prefix() + row).rstrip())
+
+    def _paragraph_break(self) -> None:
+        if self.lines and self.lines[-1].strip("> "):
+            self.lines.append(self._prefix().rstrip())
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIP:
+            # <head> is often left unclosed; only skip it until <body> shows up.
+            self.skip_depth += 1
+            return
+        if tag == "body" and self.skip_depth:
+            self.skip_depth = 0
+        if tag == "br":
+            self._flush(keep_empty=True)
+        elif tag in self._BLOCKS:
+            self._flush()
+        if tag == "blockquote":
+            self.quote_depth += 1
+        elif tag == "pre":
+            self.pre_depth += 1
+        elif tag == "li":
+            self.current.append("- ")
+        elif tag in ("td", "th") and "".join(self.current).strip():
+            self.current.append("  ")
+        elif tag == "a":
+            href = dict(attrs).get("href") or ""
+            self.links.append((href, len("".join(self.current))))
+        elif tag == "hr":
+            self.lines.append(self._prefix() + "---")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP:
+            self.skip_depth = max(0, self.skip_depth - 1)
+            return
+        if tag == "a" and self.links:
+            href, start = self.links.pop()
+            label = "".join(self.current)[start:].strip()
+            if href.lower().startswith(("http://", "https://")) and href not in label:
+                self.current.append(f" <{href}>")
+        if tag in self._BLOCKS:
+            self._flush()
+            if tag in self._PARAGRAPHS:
+                self._paragraph_break()
+        if tag == "blockquote":
+            self.quote_depth = max(0, self.quote_depth - 1)
+        elif tag == "pre":
+            self.pre_depth = max(0, self.pre_depth - 1)
+
+    def handle_data(self, data: str) -> None:
+        if self.skip_depth:
+            return
+        data = data.replace("\xa0", " ")
+        if not self.pre_depth:
+            data = re.sub(r"\s+", " ", data)
+        self.current.append(data)
+
+    def text(self) -> str:
+        self._flush()
+        # Collapse runs of empty (or empty quoted) lines to one.
+        out: list[str] = []
+        for line in self.lines:
+            if not line.strip("> ") and out and not out[-1].strip("> "):
+                continue
+            out.append(line)
+        while out and not out[-1].strip("> "):
+            out.pop()
+        while out and not out[0].strip("> "):
+            out.pop(0)
+        return "\n".join(out)
+
+
+def html_to_text(html: str) -> str:
+    """Plain-text rendering of *html* for HTML-only mail: used for quote stripping and search."""
+    parser = _HtmlToText()
+    try:
+        parser.feed(html)
+        parser.close()
+    except Exception:  # HTMLParser is lenient, but never let a body break intake
+        pass
+    return parser.text()
+
+
+# --------------------------------------------------------------------------- MIME structure
+
+_SIGNATURE_TYPES = {
+    "application/pgp-signature",
+    "application/pkcs7-signature",
+    "application/x-pkcs7-signature",
+}
+
+
+# Parts of delivery reports and read receipts: text, but without a name of their own.
+_REPORT_NAMES = {
+    "message/delivery-status": "delivery-status.txt",
+    "message/global-delivery-status": "delivery-status.txt",
+    "message/disposition-notification": "disposition-notification.txt",
+    "text/rfc822-headers": "original-headers.txt",
+    "message/global-headers": "original-headers.txt",
+}
+
+
+def _mime_view(part: Message) -> Message:
+    """A compat32 copy of *part*'s MIME headers, whose parameter parsing never raises."""
+    holder = Message()
+    for name, value in _raw_headers(part):
+        if name.lower() in ("content-type", "content-disposition", "content-transfer-encoding"):
+            holder[name] = value
+    holder.set_default_type(part.get_default_type())
+    return holder
+
+
+def _payload_bytes(part: Message, defects: list[str]) -> bytes:
+    """The decoded payload (base64, quoted-printable, 7bit, 8bit, binary) of a leaf part."""
+    try:
+        data = part.get_payload(decode=True)
+    except Exception as exc:
+        defects.append(f"body: {type(exc).__name__} while decoding, kept raw")
+        data = None
+    if data is None:
+        payload = part.get_payload()
+        if isinstance(payload, str):
+            data = payload.encode("utf-8", "surrogateescape")
+        elif isinstance(payload, list):
+            # message/delivery-status and friends are parsed into header blocks; put the
+            # blocks back together as the text the reporting server sent.
+            data = b"".join(_message_bytes(block) for block in payload)
+        else:
+            data = b""
+    return data
+
+
+def _message_bytes(message: Message) -> bytes:
+    """Serialize a (sub)message, keeping its raw header values as they arrived."""
+    try:
+        return message.as_bytes(policy=email.policy.compat32)
+    except Exception:
+        try:
+            return message.as_string(policy=email.policy.compat32).encode(
+                "utf-8", "surrogateescape"
+            )
+        except Exception:
+            return b""
+
+
+def _unflow(text: str, delsp: bool) -> str:
+    """Join the soft line breaks of format=flowed text (RFC 3676)."""
+    out: list[str] = []
+    paragraph: str | None = None
+    paragraph_depth = 0
+    for line in text.split("\n"):
+        depth = len(line) - len(line.lstrip(">"))
+        content = line[depth:]
+        if content.startswith(" "):
+            content = content[1:]  # space-stuffing
+        if paragraph is not None and depth != paragraph_depth:
+            out.append(">" * paragraph_depth + (" " if paragraph_depth else "") + paragraph)
+            paragraph = None
+        paragraph = content if paragraph is None else paragraph + content
+        paragraph_depth = depth
+        if content.endswith(" ") and content != "-- ":
+            if delsp:
+                paragraph = paragraph[:-1]
+            continue
+        out.append(">" * depth + (" " if depth else "") + paragraph)
+        paragraph = None
+    if paragraph is not None:
+        out.append(">" * paragraph_depth + (" " if paragraph_depth else "") + paragraph)
+    return "\n".join(out)
+
+
+def _safe_filename(name: str | None) -> str | None:
+    """Reduce a sender-chosen file name to a plain, bounded base name (no path, no controls)."""
+    if not name:
+        return None
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = re.sub(r"[\x00-\x1f\x7f]", "", name).strip().strip(".").strip()
+    if len(name) > 200:
+        stem, dot, ext = name.rpartition(".")
+        name = stem[:190] + dot + ext[:9] if dot and len(ext) < 10 else name[:200]
+    return name or None
+
+
+def _filename(view: Message) -> str | None:
+    try:
+        raw = view.get_filename()
+    except Exception:
+        raw = None
+    if raw is None:
+        return None
+    return _safe_filename(_decode_header(str(raw)))
+
+
+@dataclass
+class _Body:
+    plain: list[str] = field(default_factory=list)
+    html: list[str] = field(default_factory=list)
+
+
+class _Walker:
+    """Collects body texts and attachments from a MIME tree."""
+
+    def __init__(self, defects: list[str]) -> None:
+        self.defects = defects
+        self.attachments: list[Attachment] = []
+
+    def walk(self, part: Message, body: _Body, depth: int = 0) -> None:
+        if depth > 40:
+            self.defects.append("MIME nesting too deep, rest ignored")
+            return
+        view = _mime_view(part)
+        ctype = view.get_content_type()
+        children = part.get_payload() if part.is_multipart() else None
+        if isinstance(children, list) and ctype.startswith("multipart/"):
+            if ctype == "multipart/alternative":
+                self._alternative(children, body, depth)
+            elif ctype == "multipart/signed":
+                for child in children[:1]:  # the second part is the signature itself
+                    self.walk(child, body, depth + 1)
+            else:
+                for child in children:
+                    self.walk(child, body, depth + 1)
+            return
+        if ctype in ("message/rfc822", "message/global") and isinstance(children, list):
+            self._attached_message(part, view, children)
+            return
+        self._leaf(part, view, ctype, body)
+
+    def _alternative(self, children: list[Message], body: _Body, depth: int) -> None:
+        # Alternatives are the same content in different formats: take the plain text from
+        # the first that has one and the HTML from the last (the richest) that has one.
+        versions = []
+        for child in children:
+            version = _Body()
+            self.walk(child, version, depth + 1)
+            versions.append(version)
+        plain = next((v.plain for v in versions if "".join(v.plain).strip()), [])
+        html = next((v.html for v in reversed(versions) if v.html), [])
+        body.plain += plain
+        body.html += html
+
+    def _attached_message(self, part: Message, view: Message, children: list[Message]) -> None:
+        inner = children[0] if children else Message()
+        data = _message_bytes(inner)
+        if not data:
+            self.defects.append("attached message could not be re-encoded")
+        name = _filename(view)
+        if not name:
+            subject = _decode_header(_first_raw(inner, "Subject") or "")
+            name = _safe_filename(re.sub(r'[<>:"/\\|?*]', "_", subject)[:120])
+        name = name or "forwarded-message"
+        if not name.lower().endswith(".eml"):
+            name += ".eml"
+        self.attachments.append(Attachment(name, "message/rfc822", data))
+
+    def _leaf(self, part: Message, view: Message, ctype: str, body: _Body) -> None:
+        if ctype in _SIGNATURE_TYPES:
+            return
+        disposition = (view.get_content_disposition() or "").lower()
+        filename = _filename(view)
+        data = _payload_bytes(part, self.defects)
+        is_body_text = ctype in ("text/plain", "text/html") or ctype.startswith("multipart/")
+        if is_body_text and disposition != "attachment" and not filename:
+            if ctype.startswith("multipart/"):
+                self.defects.append(f"{ctype} without usable boundary, read as text")
+            charset = view.get_content_charset()
+            if charset is None and ctype == "text/html":
+                # Some clients declare the charset only in the document's <meta> tag.
+                declared = re.search(
+                    rb"<meta[^>]{0,200}charset=[\"']?([\w.:-]+)", data[:4096], re.I
+                )
+                charset = declared.group(1).decode("ascii") if declared else None
+            text = decode_bytes(data, charset)
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+            if ctype == "text/html":
+                body.html.append(text)
+                return
+            if str(view.get_param("format", "")).lower() == "flowed":
+                text = _unflow(text, str(view.get_param("delsp", "")).lower() == "yes")
+            body.plain.append(text)
+            return
+        content_id = _first_raw(part, "Content-ID")
+        if content_id:
+            content_id = re.sub(r"\s+", "", _fix_raw_header(content_id)).strip("<>") or None
+        if ctype == "application/octet-stream" and filename:
+            ctype = mimetypes.guess_type(filename)[0] or ctype
+        if not filename:
+            extension = mimetypes.guess_extension(ctype) or ".bin"
+            filename = _REPORT_NAMES.get(
+                ctype, f"attachment-{len(self.attachments) + 1}{extension}"
+            )
+        self.attachments.append(Attachment(filename, ctype, data, content_id=content_id))
+
+
+def _cid_references(html: str) -> set[str]:
+    return {unquote(ref).lower() for ref in re.findall(r"cid:([^\"'\s)>]+)", html, re.I)}
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def parse_message(raw: bytes, *, allow_remote_images: bool = False) -> ParsedMail:
+    """Parse one raw RFC 5322 mail into a :class:`ParsedMail`.
+
+    Never raises for malformed content: broken headers, bodies and attachments are read as
+    well as possible and noted in :attr:`ParsedMail.defects`. Raises :class:`MailParseError`
+    only when *raw* is empty or has no header at all. *allow_remote_images* keeps remote
+    images in the sanitized HTML (off by default, see :func:`sanitize_mail_html`).
+    """
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8", "surrogateescape")
+    raw = bytes(raw)
+    fingerprint = hashlib.sha256(raw).hexdigest()
+    # Some pipes and webhooks prepend blank lines, which would end the header section at once.
+    stripped = raw.lstrip(b"\r\n")
+    if not stripped.strip():
+        raise MailParseError("empty message")
+    try:
+        message = email.message_from_bytes(stripped, policy=email.policy.default)
+    except Exception as exc:  # the feed parser is lenient; this is only a last resort
+        raise MailParseError(f"unreadable message: {type(exc).__name__}") from exc
+    raw_headers = _raw_headers(message)
+    if not raw_headers:
+        raise MailParseError("no headers")
+
+    defects = [type(defect).__name__ for defect in message.defects]
+    headers = [(name, _decode_header(value)) for name, value in raw_headers]
+
+    def first(name: str) -> str | None:
+        return _first_raw(message, name)
+
+    message_ids = _message_ids(first("Message-ID"))
+    in_reply_to = _message_ids(first("In-Reply-To"))
+    subject = re.sub(r"\s+", " ", _decode_header(first("Subject") or ""))
+    senders = _addresses(message, "From", defects) or _addresses(message, "Sender", defects)
+
+    body = _Body()
+    walker = _Walker(defects)
+    try:
+        walker.walk(message, body)
+    except Exception as exc:  # a last guard: keep what was collected so far
+        defects.append(f"body: {type(exc).__name__}, partly read")
+
+    html: str | None = None
+    blocked = 0
+    raw_html = "\n".join(body.html)
+    if body.html:
+        try:
+            html, blocked = _sanitize(raw_html, allow_remote_images)
+            html = html.strip()
+        except Exception as exc:
+            defects.append(f"html: {type(exc).__name__}, dropped")
+    shown_cids = _cid_references(raw_html) if html else set()
+    for attachment in walker.attachments:
+        if attachment.content_id and attachment.content_id.lower() in shown_cids:
+            attachment.is_inline = True
+
+    text = "\n\n".join(part.strip("\n") for part in body.plain if part.strip())
+    if not text.strip() and html:
+        text = html_to_text(html)
+    is_forward = bool(_FORWARD_SUBJECT.match(subject))
+    references = _message_ids(first("References"))
+    is_reply = bool(in_reply_to or references or _REPLY_SUBJECT.match(subject))
+    return ParsedMail(
+        message_id=message_ids[0] if message_ids else None,
+        in_reply_to=in_reply_to[0] if in_reply_to else None,
+        references=references,
+        subject=subject,
+        from_address=senders[0][1] if senders else None,
+        from_name=(senders[0][0] or None) if senders else None,
+        to=_addresses(message, "To", defects),
+        cc=_addresses(message, "Cc", defects),
+        reply_to=_addresses(message, "Reply-To", defects),
+        date=_date(first("Date"), defects),
+        text=text,
+        html=html,
+        new_text=strip_quotes(text, forward=is_forward, reply=is_reply),
+        attachments=walker.attachments,
+        headers=headers,
+        fingerprint=fingerprint,
+        is_forward=is_forward,
+        remote_images_blocked=blocked,
+        defects=defects,
+    )

@@ -1,0 +1,44 @@
+"""The helpdesk's models, on their own declarative base (see ``base.py``)."""
+
+from . import search as _search  # noqa: F401  (full-text index DDL, see search.py)
+from .access import AccessGrant, GrantScope, GrantStatus, ImpersonationLog
+from .audit import AuditEvent
+from .base import HelpdeskModel, utcnow
+from .desk import SavedView, TicketViewer
+from .enums import AgentRole, Availability, Channel, MessageKind, Priority, TicketStatus
+from .mail import InboundMail, InboundStatus, Mailbox, MailSecurity, TicketParticipant
+from .people import Agent, Contact, Department, agent_department
+from .ticket import Attachment, Message, Rating, Tag, Ticket, ticket_tag
+
+__all__ = [
+    "AccessGrant",
+    "Agent",
+    "AgentRole",
+    "Attachment",
+    "AuditEvent",
+    "Availability",
+    "Channel",
+    "Contact",
+    "Department",
+    "GrantScope",
+    "GrantStatus",
+    "HelpdeskModel",
+    "ImpersonationLog",
+    "InboundMail",
+    "InboundStatus",
+    "MailSecurity",
+    "Mailbox",
+    "Message",
+    "MessageKind",
+    "Priority",
+    "Rating",
+    "SavedView",
+    "Tag",
+    "Ticket",
+    "TicketParticipant",
+    "TicketStatus",
+    "TicketViewer",
+    "agent_department",
+    "ticket_tag",
+    "utcnow",
+]

@@ -1,0 +1,94 @@
+"""The helpdesk's own declarative base.
+
+Its MetaData is separate from the host's, so the host's ``db.create_all()`` and Alembic never see
+our tables unless asked to, and ``metadata.info["bind_key"]`` lets Flask-SQLAlchemy's session route
+our tables to another database (``HELPDESK_BIND_KEY``) while sharing the host's ``db.session``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, MetaData, SmallInteger, String
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC (every timestamp the helpdesk stores)."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC, returns aware UTC datetimes on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a helpdesk timestamp; use utcnow()")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+class EnumText(TypeDecorator[Any]):
+    """A ``StrEnum`` stored as its plain value (no database ENUM type to migrate)."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum_class: type[Enum], length: int = 20) -> None:
+        super().__init__(length)
+        self.enum_class = enum_class
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else self.enum_class(value).value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else self.enum_class(value)
+
+
+class EnumInt(TypeDecorator[Any]):
+    """An ``IntEnum`` stored as a small integer, so ordering by it orders by rank."""
+
+    impl = SmallInteger
+    cache_ok = True
+
+    def __init__(self, enum_class: type[Enum]) -> None:
+        super().__init__()
+        self.enum_class = enum_class
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else int(self.enum_class(value))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else self.enum_class(value)
+
+
+class HelpdeskModel(DeclarativeBase):
+    """Base of every helpdesk model; table names are prefixed ``helpdesk_``."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION, info={"bind_key": None})
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+    def __repr__(self) -> str:
+        ident = getattr(self, "code", None) or getattr(self, "id", None)
+        return f"<{type(self).__name__} {ident}>"

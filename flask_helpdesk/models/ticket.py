@@ -1,0 +1,182 @@
+"""Tickets and what hangs off them: messages, attachments, ratings, tags."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import EnumInt, EnumText, HelpdeskModel, utcnow
+from .enums import Channel, MessageKind, Priority, TicketStatus
+from .people import Agent, Contact, Department
+
+ticket_tag = Table(
+    "helpdesk_ticket_tag",
+    HelpdeskModel.metadata,
+    Column("ticket_id", ForeignKey("helpdesk_ticket.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("helpdesk_tag.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_helpdesk_ticket_tag_tag_id", "tag_id"),
+)
+
+
+class Tag(HelpdeskModel):
+    __tablename__ = "helpdesk_tag"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Ticket(HelpdeskModel):
+    """One support request. ``code`` is the only identifier a customer ever sees."""
+
+    __tablename__ = "helpdesk_ticket"
+    __table_args__ = (
+        # The customer's "my tickets" list, newest activity first.
+        Index("ix_helpdesk_ticket_requester_updated", "requester_id", "updated_at", "id"),
+        # Queue lists: by status, by department and status, by assignee and status.
+        Index("ix_helpdesk_ticket_status_updated", "status", "updated_at", "id"),
+        Index("ix_helpdesk_ticket_department_status", "department_id", "status", "updated_at"),
+        Index("ix_helpdesk_ticket_assignee_status", "assignee_id", "status", "updated_at"),
+        Index("ix_helpdesk_ticket_created", "created_at", "id"),
+        # Desk queue: the unfiltered list by activity, and the "priority" sort / filter.
+        Index("ix_helpdesk_ticket_updated", "updated_at", "id"),
+        Index("ix_helpdesk_ticket_priority_updated", "priority", "updated_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(24), unique=True)
+    subject: Mapped[str] = mapped_column(String(255))
+    status: Mapped[TicketStatus] = mapped_column(EnumText(TicketStatus), default=TicketStatus.OPEN)
+    priority: Mapped[Priority] = mapped_column(EnumInt(Priority), default=Priority.NORMAL)
+    channel: Mapped[Channel] = mapped_column(EnumText(Channel), default=Channel.WEB)
+    department_id: Mapped[int] = mapped_column(ForeignKey("helpdesk_department.id"))
+    requester_id: Mapped[int] = mapped_column(ForeignKey("helpdesk_contact.id"))
+    # Who created it: the requester themselves, or an agent on their behalf (seed 001).
+    creator_contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("helpdesk_contact.id"), index=True
+    )
+    creator_agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("helpdesk_agent.id"), index=True
+    )
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("helpdesk_agent.id"))
+    # Contact details given on this ticket (may differ from the contact's usual ones).
+    phone: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(254))
+    notify_sms: Mapped[bool] = mapped_column(default=False)
+    locale: Mapped[str | None] = mapped_column(String(16))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("helpdesk_ticket.id"))
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    first_response_at: Mapped[datetime | None]
+    last_customer_reply_at: Mapped[datetime | None]
+    last_agent_reply_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    # Read markers: unread = a reply from the other side after the marker.
+    customer_seen_at: Mapped[datetime | None]
+    agent_seen_at: Mapped[datetime | None]
+
+    department: Mapped[Department] = relationship(lazy="joined", innerjoin=True)
+    requester: Mapped[Contact] = relationship(foreign_keys=[requester_id])
+    creator_contact: Mapped[Contact | None] = relationship(foreign_keys=[creator_contact_id])
+    creator_agent: Mapped[Agent | None] = relationship(foreign_keys=[creator_agent_id])
+    assignee: Mapped[Agent | None] = relationship(foreign_keys=[assignee_id])
+    merged_into: Mapped[Ticket | None] = relationship(remote_side=[id])
+    tags: Mapped[list[Tag]] = relationship(secondary=ticket_tag, order_by=Tag.name)
+    rating: Mapped[Rating | None] = relationship(back_populates="ticket", uselist=False)
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status == TicketStatus.CLOSED
+
+    @property
+    def unread_for_customer(self) -> bool:
+        """An agent replied after the customer last looked."""
+        if self.last_agent_reply_at is None:
+            return False
+        return self.customer_seen_at is None or self.last_agent_reply_at > self.customer_seen_at
+
+    @property
+    def unread_for_agents(self) -> bool:
+        if self.last_customer_reply_at is None:
+            return False
+        return self.agent_seen_at is None or self.last_customer_reply_at > self.agent_seen_at
+
+
+class Message(HelpdeskModel):
+    """A public reply, an internal note or a system event in a ticket's thread."""
+
+    __tablename__ = "helpdesk_message"
+    __table_args__ = (Index("ix_helpdesk_message_ticket_created", "ticket_id", "created_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("helpdesk_ticket.id", ondelete="CASCADE"))
+    kind: Mapped[MessageKind] = mapped_column(EnumText(MessageKind), default=MessageKind.REPLY)
+    channel: Mapped[Channel] = mapped_column(EnumText(Channel), default=Channel.WEB)
+    author_contact_id: Mapped[int | None] = mapped_column(ForeignKey("helpdesk_contact.id"))
+    author_agent_id: Mapped[int | None] = mapped_column(ForeignKey("helpdesk_agent.id"))
+    # Plain text as written; shown escaped. Mail that came as HTML keeps a sanitized copy.
+    body: Mapped[str] = mapped_column(Text, default="")
+    body_html: Mapped[str | None] = mapped_column(Text)
+    # Email threading: our Message-ID for outgoing mail, the sender's for incoming.
+    email_message_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)  # event details
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    ticket: Mapped[Ticket] = relationship()
+    author_contact: Mapped[Contact | None] = relationship()
+    author_agent: Mapped[Agent | None] = relationship()
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="message", order_by="Attachment.id"
+    )
+
+    @property
+    def is_public(self) -> bool:
+        return self.kind == MessageKind.REPLY
+
+    @property
+    def author_name(self) -> str:
+        if self.author_agent is not None:
+            return self.author_agent.display_name
+        if self.author_contact is not None:
+            return self.author_contact.display_name
+        return ""
+
+
+class Attachment(HelpdeskModel):
+    """A file on a message, stored by content hash through the storage backend."""
+
+    __tablename__ = "helpdesk_attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("helpdesk_ticket.id", ondelete="CASCADE"), index=True
+    )
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("helpdesk_message.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(127))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    message: Mapped[Message] = relationship(back_populates="attachments")
+
+
+class Rating(HelpdeskModel):
+    """The customer's 1–5 stars after close; one per ticket (seed 001)."""
+
+    __tablename__ = "helpdesk_rating"
+    __table_args__ = (UniqueConstraint("ticket_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("helpdesk_ticket.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("helpdesk_contact.id"))
+    stars: Mapped[int]
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="rating")

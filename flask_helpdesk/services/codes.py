@@ -1,0 +1,38 @@
+"""Ticket codes: the only ticket identifier a customer ever sees (``HD-4F7K2Q``).
+
+Random, not sequential: a code says nothing about how many tickets exist and the neighbour of
+your code is not somebody else's ticket. 32^6 ≈ 10^9 codes per prefix.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import exists, select
+
+from ..extension import current_helpdesk
+from ..models import Ticket
+from .base import session
+
+# Crockford-like: no 0/O or 1/I to misread when a customer reads a code over the phone.
+CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+CODE_LENGTH = 6
+
+
+def new_ticket_code() -> str:
+    """An unguessable, unused human code such as ``HD-4F7K2Q``."""
+    prefix = current_helpdesk.config["HELPDESK_TICKET_CODE_PREFIX"]
+    for _attempt in range(10):
+        code = f"{prefix}-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        if not session().scalar(select(exists().where(Ticket.code == code))):
+            return code
+    raise RuntimeError("could not find a free ticket code")
+
+
+def normalize_code(text: str) -> str:
+    """What a person typed (``hd-4f7k2q``, `` 4F7K2Q``) as a stored code (``HD-4F7K2Q``)."""
+    code = "".join(text.split()).upper()
+    prefix = current_helpdesk.config["HELPDESK_TICKET_CODE_PREFIX"]
+    if len(code) == CODE_LENGTH and not code.startswith(f"{prefix}-"):
+        code = f"{prefix}-{code}"
+    return code

@@ -1,0 +1,129 @@
+"""Demo data for ``flask helpdesk seed-demo``: departments from seed 000's categories, a
+customer, two agents, an admin and tickets in every status, all made through the services."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from ..extension import current_helpdesk
+from ..i18n import N_
+from ..models import Department, Priority, TicketStatus
+from . import messages, tickets
+from .agents import make_agent
+from .base import session
+from .departments import create_department
+from .identity import SYSTEM, agent_as_actor, contact_as_actor, sync_contact
+
+DEPARTMENTS = [
+    ("account", N_("Account")),
+    ("market", N_("Market")),
+    ("campaigns", N_("Campaign management")),
+    ("reports", N_("Reports")),
+    ("notifications", N_("Notifications")),
+    ("partners", N_("Partners & contracts")),
+    ("revenue", N_("Revenue & reconciliation")),
+    ("cooperation", N_("Cooperation")),
+    ("other", N_("Other")),
+]
+
+PEOPLE = [
+    # key, name, email, is_admin
+    ("customer", "Lan Nguyen", "lan@example.com", False),
+    ("customer2", "Reza Karimi", "reza@example.com", False),
+    ("agent1", "Minh Tran", "minh@example.com", False),
+    ("agent2", "Sara Ahmadi", "sara@example.com", False),
+    ("admin", "Alex Admin", "admin@example.com", True),
+]
+
+
+def seed_demo() -> list[str]:
+    """Create the demo data once; returns lines describing what exists."""
+    if session().scalar(select(Department).limit(1)) is not None:
+        return ["The helpdesk already has data; nothing seeded."]
+    factory = current_helpdesk.extension._demo_user_factory
+    if factory is None:
+        raise RuntimeError(
+            "seed-demo needs host users: register @helpdesk.demo_user_factory in the host app"
+        )
+    for position, (slug, name) in enumerate(DEPARTMENTS):
+        create_department(SYSTEM, name, slug=slug, position=position)
+    users = {key: factory(key, name, email, is_admin) for key, name, email, is_admin in PEOPLE}
+    agent1 = make_agent(users["agent1"].get_id(), ["account", "campaigns", "reports", "market"])
+    agent2 = make_agent(
+        users["agent2"].get_id(), ["revenue", "partners", "other", "account"], role="lead"
+    )
+    admin = make_agent(users["admin"].get_id(), [], role="admin")
+    lan = contact_as_actor(sync_contact(users["customer"]))
+    reza = contact_as_actor(sync_contact(users["customer2"]))
+    minh, sara = agent_as_actor(agent1), agent_as_actor(agent2)
+    dept = {d.slug: d.id for d in session().scalars(select(Department))}
+
+    def new(actor, slug, subject, body, priority=Priority.NORMAL):
+        return tickets.open_ticket(
+            actor,
+            tickets.NewTicket(
+                department_id=dept[slug], subject=subject, body=body, priority=priority
+            ),
+        )
+
+    new(
+        lan,
+        "account",
+        "Cannot change my account email",
+        "When I save a new email on the profile page nothing happens.",
+    )
+    answered = new(
+        lan,
+        "campaigns",
+        "Campaign stuck in review",
+        "My campaign 'Summer sale' has been in review for 3 days.",
+        Priority.HIGH,
+    )
+    messages.post_message(
+        minh,
+        answered,
+        "Thanks Lan, we asked the review team to look at it "
+        "today. We will write again when it is approved.",
+    )
+    processing = new(
+        lan,
+        "revenue",
+        "Reconciliation for October differs",
+        "The October report shows 12 conversions less than our own records.",
+    )
+    tickets.change_status(sara, processing, TicketStatus.PROCESSING)
+    replied = new(
+        lan,
+        "reports",
+        "Export to CSV is empty",
+        "The CSV export of the daily report downloads an empty file.",
+    )
+    messages.post_message(minh, replied, "Which date range did you choose?")
+    messages.post_message(lan, replied, "The last 7 days, with the 'all partners' filter.")
+    closed = new(
+        lan,
+        "account",
+        "How do I add a second user?",
+        "We want a colleague to see the reports too.",
+        Priority.LOW,
+    )
+    messages.post_message(minh, closed, "Go to Settings → Team and invite them by email.")
+    tickets.close_ticket(lan, closed)
+    tickets.rate_ticket(lan, closed, 5, "Quick and clear, thanks!")
+    new(
+        reza,
+        "other",
+        "Partnership proposal",
+        "We would like to discuss a partnership.",
+        Priority.URGENT,
+    )
+    spam = new(reza, "other", "Cheap followers!!!", "Buy 10,000 followers now at example.net")
+    tickets.change_status(agent_as_actor(admin, host_admin=True), spam, TicketStatus.SPAM)
+
+    return [
+        f"Seeded {len(DEPARTMENTS)} departments and 7 tickets.",
+        *(
+            f"  {key:10} {name} <{email}>{' (admin)' if is_admin else ''}"
+            for key, name, email, is_admin in PEOPLE
+        ),
+    ]

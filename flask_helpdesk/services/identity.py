@@ -1,0 +1,191 @@
+"""Who is acting: the host's logged-in user, mirrored into the helpdesk's Contact and Agent rows.
+
+The mirror rows are brought in step with the host user (name, email, phone) each time the user
+acts, so the helpdesk never reads the host's tables. An :class:`Actor` carries the perspective
+too: the same person is a *customer* in the portal and an *agent* in the desk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from flask import g, has_request_context, request
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..extension import current_helpdesk
+from ..models import Agent, AgentRole, Contact
+from ..users import UserInfo
+from .base import Forbidden, commit, session
+
+Perspective = Literal["customer", "agent", "system"]
+
+
+@dataclass
+class Actor:
+    perspective: Perspective
+    contact: Contact | None = None
+    agent: Agent | None = None
+    user: Any = None
+    is_admin: bool = False
+    ip_address: str | None = None
+    department_ids: frozenset[int] = field(default_factory=frozenset)
+
+    @property
+    def is_customer(self) -> bool:
+        return self.perspective == "customer"
+
+    @property
+    def is_agent(self) -> bool:
+        return self.perspective == "agent"
+
+    @property
+    def is_system(self) -> bool:
+        return self.perspective == "system"
+
+    @property
+    def name(self) -> str:
+        if self.agent is not None and self.is_agent:
+            return self.agent.display_name
+        if self.contact is not None:
+            return self.contact.display_name
+        return "system"
+
+
+SYSTEM = Actor(perspective="system")
+
+
+def _ip() -> str | None:
+    return request.remote_addr if has_request_context() else None
+
+
+def sync_contact(user: Any) -> Contact:
+    """The Contact mirroring host *user*, created or refreshed from the user adapter.
+
+    Only values the adapter knows overwrite the mirror: a host without a ``phone`` attribute
+    does not erase a phone number the customer typed on a ticket.
+    """
+    user_id = str(user.get_id())
+    info = current_helpdesk.user_info(user)
+    contact = session().scalar(select(Contact).where(Contact.user_id == user_id))
+    if contact is None:
+        contact = Contact(
+            user_id=user_id,
+            name=info.name,
+            email=info.email,
+            phone=info.phone,
+            locale=info.locale,
+            attributes={},
+            notes="",
+        )
+        session().add(contact)
+        try:
+            commit()
+        except IntegrityError:
+            # The same user's first two requests raced; the other one created the row.
+            contact = session().scalar(select(Contact).where(Contact.user_id == user_id))
+            if contact is None:
+                raise
+        return contact
+    if _refresh(contact, info, ("name", "email", "phone", "locale")):
+        commit()
+    return contact
+
+
+def _refresh(mirror: Contact | Agent, info: UserInfo, attributes: tuple[str, ...]) -> bool:
+    """Copy the adapter's known values onto *mirror*; True if anything changed."""
+    changed = False
+    for attribute in attributes:
+        value = getattr(info, attribute)
+        if value and getattr(mirror, attribute) != value:
+            setattr(mirror, attribute, value)
+            changed = True
+    return changed
+
+
+def sync_agent(user: Any, is_admin: bool) -> Agent | None:
+    """The Agent mirroring *user*, if they are staff. Admins (as the host says) always are."""
+    user_id = str(user.get_id())
+    agent = session().scalar(select(Agent).where(Agent.user_id == user_id))
+    if agent is None and not is_admin:
+        return None
+    info = current_helpdesk.user_info(user)
+    if agent is None:
+        agent = Agent(
+            user_id=user_id,
+            name=info.name,
+            email=info.email,
+            phone=info.phone,
+            role=AgentRole.ADMIN,
+        )
+        session().add(agent)
+        commit()
+        return agent
+    changed = _refresh(agent, info, ("name", "email", "phone"))
+    if is_admin and agent.role != AgentRole.ADMIN:
+        agent.role = AgentRole.ADMIN
+        changed = True
+    if changed:
+        commit()
+    return agent
+
+
+def _current_user() -> Any | None:
+    if current_user and getattr(current_user, "is_authenticated", False):
+        return current_user._get_current_object()
+    return None
+
+
+def customer_actor() -> Actor | None:
+    """The logged-in user acting as a customer (portal, customer API), or None if anonymous."""
+    cached = g.get("_helpdesk_customer_actor")
+    if cached is not None:
+        return cached
+    user = _current_user()
+    if user is None:
+        return None
+    actor = Actor(
+        perspective="customer",
+        contact=sync_contact(user),
+        user=user,
+        is_admin=current_helpdesk.is_admin(user),
+        ip_address=_ip(),
+    )
+    g._helpdesk_customer_actor = actor
+    return actor
+
+
+def agent_actor() -> Actor:
+    """The logged-in user acting as an agent; :class:`Forbidden` for anyone who is not staff."""
+    cached = g.get("_helpdesk_agent_actor")
+    if cached is not None:
+        return cached
+    user = _current_user()
+    if user is None:
+        raise Forbidden("not logged in")
+    is_admin = current_helpdesk.is_admin(user)
+    agent = sync_agent(user, is_admin)
+    if agent is None or not agent.is_active:
+        raise Forbidden("not a helpdesk agent")
+    actor = agent_as_actor(agent, user=user, host_admin=is_admin)
+    g._helpdesk_agent_actor = actor
+    return actor
+
+
+def agent_as_actor(agent: Agent, user: Any = None, host_admin: bool = False) -> Actor:
+    """An :class:`Actor` for *agent* (CLI, jobs and tests act for an agent without a request)."""
+    return Actor(
+        perspective="agent",
+        agent=agent,
+        user=user,
+        is_admin=host_admin or agent.role == AgentRole.ADMIN,
+        ip_address=_ip(),
+        department_ids=frozenset(d.id for d in agent.departments),
+    )
+
+
+def contact_as_actor(contact: Contact) -> Actor:
+    """An :class:`Actor` for a customer known only as a contact (mail intake, tests)."""
+    return Actor(perspective="customer", contact=contact, ip_address=_ip())

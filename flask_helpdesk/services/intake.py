@@ -1,0 +1,398 @@
+"""The one way inbound mail becomes tickets and replies, whatever channel brought it.
+
+IMAP polling, the webhook and the stdin pipe all call :func:`receive`, which stores the raw bytes
+and commits *before anything parses them*, then enqueues :func:`process` as a job. Processing
+claims the row, parses it, drops noise, threads it and posts through ``open_ticket`` /
+``post_message``, marking the row ``processed`` in the same commit as the ticket change. Any
+failure rolls back and marks the row ``failed`` with the reason; a crash leaves it ``received``
+or ``processing`` and :func:`sweep` picks it up again. A Message-ID (or the hash of the raw
+bytes) is stored once, so a mail delivered twice makes one ticket.
+"""
+
+from __future__ import annotations
+
+import email.header
+import email.parser
+import email.policy
+import email.utils
+import hashlib
+import logging
+import os
+import re
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from .. import jobs
+from ..extension import current_helpdesk
+from ..models import InboundMail, InboundStatus, Mailbox, utcnow
+from . import audit
+from .base import NotFound, ServiceError, commit, rollback, session
+from .identity import SYSTEM, Actor
+from .permissions import ensure
+
+logger = logging.getLogger("flask_helpdesk.mail.intake")
+
+# Tests set this to make processing sleep on mail carrying "X-Helpdesk-Test-Sleep: <seconds>",
+# so a worker can be killed mid-way. Off in production: a header must never pause the desk.
+TESTING_HOOKS_ENV = "HELPDESK_TESTING_HOOKS"
+SOURCES = ("imap", "webhook", "pipe")
+
+
+class MailTooLarge(ServiceError):
+    status_code = 413
+
+
+class ProcessingTimeout(Exception):
+    pass
+
+
+@dataclass
+class Received:
+    inbound: InboundMail
+    duplicate: bool
+
+
+# -- storing ----------------------------------------------------------------------------------
+
+
+def _peek(raw: bytes) -> email.message.Message:
+    """The headers only (cheap, never raises on junk): enough for the key and the admin list."""
+    return email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(
+        raw.lstrip(b"\r\n")
+    )
+
+
+def _normalized_id(value: str | None) -> str | None:
+    match = re.search(r"<([^<>]+)>", value or "") or re.search(r"(\S+@\S+)", value or "")
+    if not match:
+        return None
+    token = re.sub(r"\s+", "", match.group(1))
+    local, at, domain = token.rpartition("@")
+    return f"{local}@{domain.lower()}" if at else token
+
+
+def dedup_key(raw: bytes, message_id: str | None) -> str:
+    """SHA-256 of the Message-ID, or of the raw bytes when the mail has none."""
+    if message_id:
+        return hashlib.sha256(b"id:" + message_id.encode("utf-8", "replace")).hexdigest()
+    return hashlib.sha256(b"raw:" + raw).hexdigest()
+
+
+def _text(value: object, limit: int) -> str:
+    text = str(value or "").replace("\x00", "")
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return re.sub(r"\s+", " ", text).strip()[:limit]
+
+
+def receive(
+    raw: bytes,
+    source: str,
+    mailbox: Mailbox | None = None,
+    department_id: int | None = None,
+    recipient: str | None = None,
+) -> Received:
+    """Store one raw mail (committed at once) and enqueue its processing.
+
+    Raises :class:`MailTooLarge` above ``HELPDESK_INBOUND_MAIL_MAX_SIZE`` (the channel refuses
+    it, so the sender's server bounces it) — see :func:`set_aside_oversized` for IMAP.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"unknown mail source {source!r}")
+    limit = current_helpdesk.config["HELPDESK_INBOUND_MAIL_MAX_SIZE"]
+    if limit and len(raw) > limit:
+        raise MailTooLarge(f"mail of {len(raw)} bytes is larger than {limit} bytes")
+    headers = _peek(raw)
+    message_id = _normalized_id(headers.get("Message-ID"))
+    key = dedup_key(raw, message_id)
+    existing = session().scalar(select(InboundMail).where(InboundMail.dedup_key == key))
+    if existing is not None:
+        return Received(existing, True)
+    row = InboundMail(
+        dedup_key=key,
+        message_id=message_id[:998] if message_id else None,
+        source=source,
+        mailbox_id=mailbox.id if mailbox is not None else None,
+        department_id=department_id,
+        recipient=_text(recipient, 254) or None,
+        sender=_text(email.utils.parseaddr(str(headers.get("From", "")))[1], 254).lower() or None,
+        subject=_decode_subject(headers.get("Subject")),
+        size=len(raw),
+        raw=raw,
+        status=InboundStatus.RECEIVED,
+        attempts=0,
+        received_at=utcnow(),
+    )
+    session().add(row)
+    try:
+        session().flush()
+    except IntegrityError:  # the same mail, stored a moment ago by another process
+        rollback()
+        return Received(
+            session().scalar(select(InboundMail).where(InboundMail.dedup_key == key)), True
+        )
+    jobs.enqueue(jobs.process_inbound_mail, row.id)
+    commit()
+    return Received(row, False)
+
+
+def _decode_subject(value: object) -> str:
+    try:
+        return _text(
+            str(email.header.make_header(email.header.decode_header(str(value or "")))), 255
+        )
+    except Exception:  # junk encoded-words: keep the raw text, the parser copes later
+        return _text(value, 255)
+
+
+def set_aside_oversized(
+    headers: bytes, size: int, source: str, mailbox: Mailbox | None = None
+) -> Received:
+    """Record a mail too large to fetch (its headers only) as ``failed``, for admins to see."""
+    peek = _peek(headers)
+    message_id = _normalized_id(peek.get("Message-ID"))
+    key = dedup_key(headers, message_id)
+    existing = session().scalar(select(InboundMail).where(InboundMail.dedup_key == key))
+    if existing is not None:
+        return Received(existing, True)
+    limit = current_helpdesk.config["HELPDESK_INBOUND_MAIL_MAX_SIZE"]
+    row = InboundMail(
+        dedup_key=key,
+        message_id=message_id,
+        source=source,
+        mailbox_id=mailbox.id if mailbox is not None else None,
+        sender=_text(email.utils.parseaddr(str(peek.get("From", "")))[1], 254).lower() or None,
+        subject=_decode_subject(peek.get("Subject")),
+        size=size,
+        raw=headers,
+        status=InboundStatus.FAILED,
+        reason=f"too large: {size} bytes (limit {limit}); only the headers were fetched, "
+        "the mail is still in the mailbox",
+        attempts=0,
+        received_at=utcnow(),
+    )
+    session().add(row)
+    commit()
+    return Received(row, False)
+
+
+# -- processing -------------------------------------------------------------------------------
+
+
+def _claim(inbound_id: int, force: bool) -> InboundMail | None:
+    """Atomically take the row for processing; None if another worker has it or it is done."""
+    config = current_helpdesk.config
+    now = utcnow()
+    stale = now - timedelta(seconds=config["HELPDESK_MAIL_STALE_AFTER"])
+    claimable = or_(
+        InboundMail.status == InboundStatus.RECEIVED,
+        (InboundMail.status == InboundStatus.PROCESSING) & (InboundMail.claimed_at < stale),
+    )
+    if force:  # an admin's retry: whatever the number of attempts
+        claimable = or_(claimable, InboundMail.status == InboundStatus.FAILED)
+    else:  # automatic retries, spaced, a few times, never for mail we could not fetch whole
+        claimable = or_(claimable, _auto_retry(stale))
+    result = session().execute(
+        update(InboundMail)
+        .where(InboundMail.id == inbound_id, claimable)
+        .values(
+            status=InboundStatus.PROCESSING,
+            claimed_at=now,
+            attempts=InboundMail.attempts + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    commit()
+    if result.rowcount != 1:
+        return None
+    row = session().get(InboundMail, inbound_id)
+    session().refresh(row)
+    return row
+
+
+def _auto_retry(stale):
+    config = current_helpdesk.config
+    return (
+        (InboundMail.status == InboundStatus.FAILED)
+        & (InboundMail.attempts < config["HELPDESK_MAIL_MAX_ATTEMPTS"])
+        & (InboundMail.claimed_at < stale)
+        & (InboundMail.size <= config["HELPDESK_INBOUND_MAIL_MAX_SIZE"])
+    )
+
+
+def _testing_pause(row: InboundMail) -> None:
+    if not os.environ.get(TESTING_HOOKS_ENV):
+        return
+    match = re.search(rb"^X-Helpdesk-Test-Sleep:\s*([0-9.]+)", row.raw, re.MULTILINE | re.I)
+    if match:
+        time.sleep(float(match.group(1)))
+
+
+@contextmanager
+def _time_limit(seconds: float):
+    """Interrupt processing of one mail after *seconds* (inline, main thread only: RQ has
+    its own job timeout and owns SIGALRM in its workers)."""
+    usable = (
+        seconds
+        and threading.current_thread() is threading.main_thread()
+        and not current_helpdesk.dispatcher.uses_rq
+        and hasattr(signal, "setitimer")
+    )
+    if not usable:
+        yield
+        return
+
+    def expired(signum, frame):
+        raise ProcessingTimeout(f"processing took longer than {seconds} seconds")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def process(inbound_id: int, force: bool = False) -> InboundMail | None:
+    """Process one stored mail in its own transaction; never raises for the mail's fault.
+
+    Returns the row as it ended, or None when it was not claimable (done, or taken).
+    """
+    from .mail_posting import handle
+
+    row = _claim(inbound_id, force)
+    if row is None:
+        return None
+    try:
+        with _time_limit(current_helpdesk.config["HELPDESK_MAIL_PROCESS_TIMEOUT"]):
+            _testing_pause(row)
+            handle(row)
+    except Exception as exc:
+        rollback()
+        reason = _failure_reason(exc)
+        logger.warning("inbound mail #%s failed: %s", inbound_id, reason, exc_info=True)
+        session().execute(
+            update(InboundMail)
+            .where(InboundMail.id == inbound_id)
+            .values(status=InboundStatus.FAILED, reason=reason, processed_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        commit()
+    row = session().get(InboundMail, inbound_id)
+    if row is not None:
+        session().refresh(row)
+    return row
+
+
+def _failure_reason(exc: Exception) -> str:
+    if isinstance(exc, ServiceError):
+        details = "; ".join(m for msgs in exc.field_errors.values() for m in msgs)
+        return f"{exc.message}{': ' + details if details else ''}"[:2000]
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def sweep(older_than: float = 60, limit: int = 500) -> dict[str, int]:
+    """Process what a crash or an outage left behind: mail still ``received`` after
+    *older_than* seconds, stale ``processing`` claims and failed mail with tries left."""
+    config = current_helpdesk.config
+    now = utcnow()
+    received_before = now - timedelta(seconds=older_than)
+    stale = now - timedelta(seconds=config["HELPDESK_MAIL_STALE_AFTER"])
+    ids = list(
+        session().scalars(
+            select(InboundMail.id)
+            .where(
+                or_(
+                    (InboundMail.status == InboundStatus.RECEIVED)
+                    & (InboundMail.received_at <= received_before),
+                    (InboundMail.status == InboundStatus.PROCESSING)
+                    & (InboundMail.claimed_at < stale),
+                    _auto_retry(stale),
+                )
+            )
+            .order_by(InboundMail.received_at, InboundMail.id)
+            .limit(limit)
+        )
+    )
+    session().commit()
+    counts: dict[str, int] = {}
+    for inbound_id in ids:
+        row = process(inbound_id)
+        status = row.status.value if row is not None else "skipped"
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+# -- for admins -------------------------------------------------------------------------------
+
+
+def retry(actor: Actor, inbound_id: int) -> InboundMail:
+    """An admin retries a failed (or ignored) mail now, whatever its number of attempts."""
+    ensure(actor, "manage")
+    row = session().get(InboundMail, inbound_id)
+    if row is None:
+        raise NotFound("inbound mail not found")
+    if row.status not in (InboundStatus.FAILED, InboundStatus.IGNORED):
+        return row
+    row.status = InboundStatus.FAILED  # an ignored mail becomes claimable by force, too
+    audit.record(actor, "mail.retried", None, inbound_mail_id=row.id)
+    commit()
+    return process(inbound_id, force=True) or row
+
+
+def failed_ids() -> list[int]:
+    return list(
+        session().scalars(
+            select(InboundMail.id)
+            .where(InboundMail.status == InboundStatus.FAILED)
+            .order_by(InboundMail.id)
+        )
+    )
+
+
+def list_inbound(
+    actor: Actor, status: str | None = None, page: int = 1, per_page: int = 50
+) -> tuple[list[InboundMail], bool]:
+    """Recent inbound mail for the admin page, newest first (raw bytes not loaded)."""
+    ensure(actor, "manage")
+    query = select(InboundMail)
+    if status in InboundStatus._value2member_map_:
+        query = query.where(InboundMail.status == status)
+    query = query.order_by(InboundMail.received_at.desc(), InboundMail.id.desc())
+    rows = list(session().scalars(query.limit(per_page + 1).offset((max(page, 1) - 1) * per_page)))
+    return rows[:per_page], len(rows) > per_page
+
+
+def get_inbound(actor: Actor, inbound_id: int) -> InboundMail:
+    ensure(actor, "manage")
+    row = session().get(InboundMail, inbound_id)
+    if row is None:
+        raise NotFound("inbound mail not found")
+    return row
+
+
+def header_lines(row: InboundMail) -> list[tuple[str, str]]:
+    """The stored mail's headers, decoded for display (the body is never rendered)."""
+    headers = _peek(row.raw or b"")
+    return [(name, _decode_subject(value)) for name, value in headers.items()]
+
+
+__all__ = [
+    "SYSTEM",
+    "MailTooLarge",
+    "Received",
+    "get_inbound",
+    "list_inbound",
+    "process",
+    "receive",
+    "retry",
+    "set_aside_oversized",
+    "sweep",
+]

@@ -1,0 +1,213 @@
+"""What a claimed inbound mail becomes: ignored noise, a reply on its ticket, or a new ticket.
+
+Called by :func:`services.intake.process` only, inside its error handling: anything raised here
+rolls back and marks the mail ``failed`` with the reason. The inbound row is marked
+``processed`` before the ticket service commits, so the mail and its effect commit together.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from ..extension import current_helpdesk
+from ..i18n import gettext as _
+from ..mail.parsing import ParsedMail, detect_noise, parse_message
+from ..mail.threading import is_ours
+from ..models import Channel, InboundMail, InboundStatus, Ticket, TicketStatus, utcnow
+from . import mail_routing as routing
+from .attachments import Upload, store_uploads
+from .base import ValidationError, commit, session
+from .identity import Actor, contact_as_actor
+from .messages import post_message
+from .tickets import NewTicket, open_ticket
+
+RATE_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def parse_rate(value: str | tuple[int, int] | None) -> tuple[int, int] | None:
+    """``"20/hour"`` → ``(20, 3600)``; a ``(count, seconds)`` tuple passes; None disables."""
+    if not value:
+        return None
+    if isinstance(value, tuple | list):
+        return int(value[0]), int(value[1])
+    count, _sep, period = str(value).partition("/")
+    return int(count), RATE_PERIODS[period.strip().lower().rstrip("s") or "hour"]
+
+
+def _finish(row: InboundMail, status: InboundStatus, reason: str | None = None) -> None:
+    row.status = status
+    row.reason = reason
+    row.processed_at = utcnow()
+
+
+def _ignore(row: InboundMail, reason: str) -> None:
+    _finish(row, InboundStatus.IGNORED, reason)
+    commit()
+
+
+def _rate_limited(row: InboundMail, sender: str) -> bool:
+    rate = parse_rate(current_helpdesk.config["HELPDESK_MAIL_RATE_LIMIT"])
+    if rate is None:
+        return False
+    count, seconds = rate
+    since = row.received_at - timedelta(seconds=seconds)
+    earlier = session().scalar(
+        select(func.count())
+        .select_from(InboundMail)
+        .where(
+            InboundMail.sender == sender,
+            InboundMail.received_at >= since,
+            InboundMail.id < row.id,
+        )
+    )
+    return (earlier or 0) >= count
+
+
+def handle(row: InboundMail) -> None:
+    """Decide and post. Raises on what should count as a failure of this mail."""
+    config = current_helpdesk.config
+    parsed = parse_message(row.raw, allow_remote_images=config["HELPDESK_MAIL_ALLOW_REMOTE_IMAGES"])
+    sender = routing.normalize_address(parsed.from_address)
+    row.sender = sender[:254] or row.sender
+    noise = detect_noise(parsed, allowed_list_ids=config["HELPDESK_MAIL_ALLOWED_LIST_IDS"])
+    if noise is not None:
+        return _ignore(row, f"noise: {noise}")
+    if not sender:
+        raise ValidationError("the mail has no sender address")
+    own = routing.own_addresses()
+    if routing.is_own_address(sender, own) or (parsed.message_id and is_ours(parsed.message_id)):
+        return _ignore(row, "loop: the mail came from the helpdesk itself")
+    if _rate_limited(row, sender):
+        return _ignore(row, f"rate limit: too many mails from {sender}")
+
+    recipients = routing.recipients_of(parsed, row.recipient)
+    match = routing.find_thread(parsed, recipients)
+    contact = routing.contact_for(parsed.from_address or sender, parsed.from_name)
+    note = None
+    if match is not None and routing.may_post(match.ticket, sender):
+        if match.ticket.status == TicketStatus.SPAM:
+            return _ignore(row, f"ticket {match.ticket.code} is marked as spam")
+        return _reply(row, parsed, match.ticket, contact, own, match.how)
+    if match is not None:
+        note = f"{sender} is not a participant of {match.ticket.code}: opened a new ticket"
+    return _new_ticket(row, parsed, recipients, contact, own, note)
+
+
+def _uploads(parsed: ParsedMail) -> tuple[list[Upload], list[str], dict[str, str]]:
+    """Parts that pass the attachment limits, notes about those dropped, and inline cids."""
+    config = current_helpdesk.config
+    kept: list[Upload] = []
+    notes: list[str] = []
+    inline: dict[str, str] = {}
+    for part in parsed.attachments:
+        if len(kept) >= config["HELPDESK_ATTACHMENT_MAX_COUNT"]:
+            notes.append(_("%(name)s was not kept: too many attachments.", name=part.filename))
+            continue
+        try:
+            store_uploads([Upload(part.filename, io.BytesIO(part.payload))])
+        except ValidationError as error:
+            reason = "; ".join(m for msgs in error.field_errors.values() for m in msgs)
+            notes.append(_("Attachment not kept: %(reason)s", reason=reason or error.message))
+            continue
+        kept.append(Upload(part.filename, io.BytesIO(part.payload)))
+        if part.is_inline and part.content_id:
+            inline[part.content_id] = part.filename
+    return kept, notes, inline
+
+
+def _body(parsed: ParsedMail, notes: list[str], has_files: bool) -> str:
+    text = (parsed.new_text or parsed.text or "").strip()
+    if not text:
+        text = _("(see the attached files)") if has_files else _("(empty message)")
+    limit = current_helpdesk.config["HELPDESK_MESSAGE_MAX_LENGTH"]
+    if len(text) > limit - 500:
+        text = text[: limit - 500].rstrip() + "\n\n" + _("[The message was shortened.]")
+    if notes:
+        text += "\n\n" + "\n".join(f"[{n}]" for n in notes)
+    return text
+
+
+def _message_id(parsed: ParsedMail) -> str | None:
+    mid = parsed.message_id
+    return mid if mid and len(mid) <= 255 else None
+
+
+def _link(row: InboundMail, message, inline: dict[str, str], how: str) -> None:
+    """Tie the inbound row and the posted message together (raw mail stays reachable)."""
+    data = dict(message.data or {})
+    data.update(inbound_mail_id=row.id, threaded_by=how)
+    if inline:
+        by_name = {a.filename: a.id for a in message.attachments}
+        data["inline_images"] = {cid: by_name.get(name) for cid, name in inline.items()}
+    message.data = data
+    row.ticket_id = message.ticket_id
+    row.posted_message_id = message.id
+
+
+def _reply(row, parsed, ticket: Ticket, contact, own: set[str], how: str) -> None:
+    uploads, notes, inline = _uploads(parsed)
+    if contact.id == ticket.requester_id:
+        actor = contact_as_actor(contact)
+    else:
+        # A CC'd participant: not the ticket's requester, so the customer permission check
+        # (own tickets only) does not apply; the mail was let in by routing.may_post.
+        actor = Actor(perspective="system", contact=contact)
+    _finish(row, InboundStatus.PROCESSED, f"reply to {ticket.code} (by {how})")
+    message = post_message(
+        actor,
+        ticket,
+        _body(parsed, notes, bool(uploads)),
+        uploads=uploads,
+        channel=Channel.EMAIL,
+        body_html=parsed.html,
+        email_message_id=_message_id(parsed),
+    )
+    _link(row, message, inline, how)
+    routing.add_participants(ticket, [*parsed.cc], own | {routing.normalize_address(contact.email)})
+    commit()
+
+
+def _subject(parsed: ParsedMail) -> str:
+    prefix = re.escape(current_helpdesk.config["HELPDESK_TICKET_CODE_PREFIX"])
+    # Another ticket's code must not stay in the subject: replies would thread into it.
+    subject = re.sub(rf"\[\s*{prefix}\s*-\s*\w+\s*\]", "", parsed.subject, flags=re.I).strip()
+    limit = current_helpdesk.config["HELPDESK_SUBJECT_MAX_LENGTH"]
+    return (subject or _("(no subject)"))[:limit]
+
+
+def _new_ticket(row, parsed, recipients, contact, own: set[str], note: str | None) -> None:
+    department = routing.department_for(row, parsed, recipients)
+    if department is None:
+        raise ValidationError("no active department to open the ticket in")
+    uploads, notes, inline = _uploads(parsed)
+    _finish(row, InboundStatus.PROCESSED, note or "new ticket")
+    ticket = open_ticket(
+        contact_as_actor(contact),
+        NewTicket(
+            department_id=department.id,
+            subject=_subject(parsed),
+            body=_body(parsed, notes, bool(uploads)),
+            uploads=uploads,
+            channel=Channel.EMAIL,
+            body_html=parsed.html,
+            email_message_id=_message_id(parsed),
+            email=contact.email,
+        ),
+    )
+    first = ticket_first_message(ticket)
+    _link(row, first, inline, "new")
+    people = [(n, a) for n, a in (*parsed.to, *parsed.cc)]
+    routing.add_participants(ticket, people, own | {routing.normalize_address(contact.email)})
+    commit()
+
+
+def ticket_first_message(ticket: Ticket):
+    from ..models import Message
+
+    return session().scalar(
+        select(Message).where(Message.ticket_id == ticket.id).order_by(Message.id).limit(1)
+    )

@@ -1,0 +1,209 @@
+"""Where an inbound mail belongs: its department, its ticket (if it is a reply) and its author.
+
+Reads only (except creating a Contact for an unknown sender); :mod:`services.intake` decides and
+writes. Threading order: the ticket code in the subject, then a correctly *signed* Message-ID of
+ours in ``In-Reply-To``/``References``, then a per-ticket plus address, then the sender's own
+earlier mail in the thread. Whatever matched, only the ticket's requester or a recorded
+participant may post into it; anyone else opens a new ticket.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from ..extension import current_helpdesk
+from ..mail.parsing import ParsedMail, extract_ticket_code
+from ..mail.threading import code_from_plus_address, ticket_code_from_ids
+from ..models import Contact, Department, InboundMail, Mailbox, Message, Ticket, TicketParticipant
+from .base import session
+
+
+@dataclass
+class ThreadMatch:
+    ticket: Ticket
+    how: str  # subject-code | message-id | plus-address | own-thread
+
+
+def normalize_address(address: str | None) -> str:
+    return (address or "").strip().lower()
+
+
+def recipients_of(parsed: ParsedMail, envelope: str | None = None) -> list[str]:
+    """Every address the mail was delivered to, envelope first, lowercased, no duplicates."""
+    found = [normalize_address(envelope)] if envelope else []
+    for name in ("Delivered-To", "X-Original-To", "Envelope-To"):
+        value = parsed.header(name)
+        if value:
+            found.append(normalize_address(email.utils.parseaddr(value)[1]))
+    found += [normalize_address(addr) for _, addr in (*parsed.to, *parsed.cc)]
+    return [a for a in dict.fromkeys(found) if "@" in a]
+
+
+def _base_address(address: str) -> str:
+    local, _, domain = address.rpartition("@")
+    return f"{local.split('+', 1)[0]}@{domain}"
+
+
+def own_addresses() -> set[str]:
+    """Addresses the helpdesk sends from or receives at (mail from them is our own loop)."""
+    config = current_helpdesk.config
+    addresses = {
+        normalize_address(a)
+        for a in session().scalars(select(Department.email).where(Department.email.is_not(None)))
+    }
+    addresses |= {
+        normalize_address(a)
+        for a in session().scalars(select(Mailbox.address).where(Mailbox.address.is_not(None)))
+    }
+    from flask import current_app
+
+    for sender in (config["HELPDESK_MAIL_SENDER"], current_app.config.get("MAIL_DEFAULT_SENDER")):
+        if isinstance(sender, tuple | list):
+            sender = sender[-1]
+        if sender:
+            addresses.add(normalize_address(email.utils.parseaddr(str(sender))[1]))
+    return {a for a in addresses if a}
+
+
+def is_own_address(address: str, own: set[str]) -> bool:
+    address = normalize_address(address)
+    return address in own or _base_address(address) in own
+
+
+def department_for(
+    row: InboundMail, parsed: ParsedMail, recipients: list[str]
+) -> Department | None:
+    """The department a new ticket from this mail goes to."""
+    if row.department_id:
+        department = session().get(Department, row.department_id)
+        if department is not None and department.is_active:
+            return department
+    if row.mailbox_id:
+        mailbox = session().get(Mailbox, row.mailbox_id)
+        if mailbox is not None and mailbox.department.is_active:
+            return mailbox.department
+    bases = {_base_address(a) for a in recipients}
+    if bases:
+        for mailbox in session().scalars(select(Mailbox).where(Mailbox.address.is_not(None))):
+            if normalize_address(mailbox.address) in bases and mailbox.department.is_active:
+                return mailbox.department
+        for department in session().scalars(
+            select(Department).where(Department.email.is_not(None), Department.is_active)
+        ):
+            if normalize_address(department.email) in bases:
+                return department
+    slug = current_helpdesk.config["HELPDESK_MAIL_DEFAULT_DEPARTMENT"]
+    query = select(Department).where(Department.is_active.is_(True))
+    if slug:
+        department = session().scalar(query.where(Department.slug == slug))
+        if department is not None:
+            return department
+    return session().scalar(query.order_by(Department.position, Department.id).limit(1))
+
+
+def _by_code(code: str | None) -> Ticket | None:
+    if not code:
+        return None
+    ticket = session().scalar(select(Ticket).where(Ticket.code == code))
+    # A merged ticket lives on in the one it was merged into.
+    seen = 0
+    while ticket is not None and ticket.merged_into_id and seen < 5:
+        ticket, seen = ticket.merged_into, seen + 1
+    return ticket
+
+
+def find_thread(parsed: ParsedMail, recipients: list[str]) -> ThreadMatch | None:
+    """The ticket this mail answers, by the threading order above (no sender check here)."""
+    prefix = current_helpdesk.config["HELPDESK_TICKET_CODE_PREFIX"]
+    ticket = _by_code(extract_ticket_code(parsed.subject, prefix))
+    if ticket is not None:
+        return ThreadMatch(ticket, "subject-code")
+    ticket = _by_code(ticket_code_from_ids(parsed.thread_ids))
+    if ticket is not None:
+        return ThreadMatch(ticket, "message-id")
+    for address in recipients:
+        ticket = _by_code(code_from_plus_address(address, prefix))
+        if ticket is not None:
+            return ThreadMatch(ticket, "plus-address")
+    ids = [i for i in parsed.thread_ids if len(i) <= 255]
+    if ids:
+        message = session().scalar(
+            select(Message).where(Message.email_message_id.in_(ids)).limit(1)
+        )
+        if message is not None:
+            ticket = _by_code(message.ticket.code)
+            if ticket is not None:
+                return ThreadMatch(ticket, "own-thread")
+    return None
+
+
+def may_post(ticket: Ticket, address: str) -> bool:
+    """Is *address* the ticket's requester (or its contact address) or a participant?"""
+    address = normalize_address(address)
+    if address in (normalize_address(ticket.email), normalize_address(ticket.requester.email)):
+        return True
+    return (
+        session().scalar(
+            select(TicketParticipant.id).where(
+                TicketParticipant.ticket_id == ticket.id, TicketParticipant.email == address
+            )
+        )
+        is not None
+    )
+
+
+def contact_for(address: str, name: str | None) -> Contact:
+    """The Contact for a sender: tied to the host's user when the host knows the address
+    (``@helpdesk.user_by_email``), else a contact with the email only. Flushes, no commit."""
+    given = (address or "").strip()
+    address = normalize_address(address)
+    candidates = list(
+        session().scalars(
+            select(Contact)
+            .where(Contact.email.in_({address, given}))
+            .order_by(Contact.user_id.is_(None), Contact.id)
+        )
+    )
+    found = candidates[0] if candidates else None
+    if found is not None and found.user_id is not None:
+        return found
+    user = current_helpdesk.user_by_email(address)
+    if user is not None:
+        user_id = str(user.get_id())
+        mirror = session().scalar(select(Contact).where(Contact.user_id == user_id))
+        if mirror is not None:
+            return mirror
+        info = current_helpdesk.user_info(user)
+        if found is None:
+            found = Contact(email=address, attributes={}, notes="")
+            session().add(found)
+        found.user_id = user_id
+        found.name = info.name or found.name or (name or "")
+        found.phone = found.phone or info.phone
+        found.locale = found.locale or info.locale
+        session().flush()
+        return found
+    if found is not None:
+        return found
+    contact = Contact(email=address, name=(name or "")[:200], attributes={}, notes="")
+    session().add(contact)
+    session().flush()
+    return contact
+
+
+def add_participants(ticket: Ticket, people: list[tuple[str, str]], skip: set[str]) -> None:
+    """Record CC'd people of a mail as participants of *ticket* (they may reply by mail)."""
+    existing = set(
+        session().scalars(
+            select(TicketParticipant.email).where(TicketParticipant.ticket_id == ticket.id)
+        )
+    )
+    for name, address in people:
+        address = normalize_address(address)
+        if not address or address in existing or is_own_address(address, skip):
+            continue
+        existing.add(address)
+        session().add(TicketParticipant(ticket_id=ticket.id, email=address, name=name[:200]))

@@ -1,0 +1,118 @@
+"""Posting to a ticket's thread: customer replies, agent replies and internal notes."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from .. import signals
+from ..extension import current_helpdesk
+from ..i18n import gettext as _
+from ..models import Channel, Message, MessageKind, Ticket, utcnow
+from ..workflow import Trigger
+from . import audit, notifications
+from .attachments import Upload, attach, store_uploads
+from .base import ValidationError, commit, send_signal, session
+from .identity import Actor
+from .permissions import ensure
+from .tickets import apply_trigger
+
+
+def post_message(
+    actor: Actor,
+    ticket: Ticket,
+    body: str,
+    uploads: list[Upload] | None = None,
+    internal: bool = False,
+    channel: Channel = Channel.WEB,
+    body_html: str | None = None,
+    email_message_id: str | None = None,
+) -> Message:
+    """Add a reply (or, for agents, an internal note) and move the ticket's status.
+
+    A customer reply on a closed ticket reopens it as ``customer_replied``; an agent's public
+    reply makes it ``answered``. Notes change no status and are never shown to the customer.
+    """
+    ensure(actor, "note" if internal else "reply", ticket)
+    text = (body or "").strip()
+    uploads = [u for u in (uploads or []) if u.filename]
+    if not text and not uploads:
+        raise ValidationError(
+            _("Please write a message."), {"body": [_("Please write a message.")]}
+        )
+    if len(text) > current_helpdesk.config["HELPDESK_MESSAGE_MAX_LENGTH"]:
+        raise ValidationError(
+            _("The message is too long."), {"body": [_("The message is too long.")]}
+        )
+    files = store_uploads(uploads)
+
+    now = utcnow()
+    from_agent = actor.is_agent
+    old_status = ticket.status
+    if not internal:
+        apply_trigger(actor, ticket, Trigger.AGENT_REPLY if from_agent else Trigger.CUSTOMER_REPLY)
+        if from_agent:
+            ticket.last_agent_reply_at = now
+            ticket.first_response_at = ticket.first_response_at or now
+        else:
+            ticket.last_customer_reply_at = now
+            ticket.customer_seen_at = now
+    ticket.updated_at = now
+    if from_agent:
+        ticket.agent_seen_at = now
+
+    message = Message(
+        ticket_id=ticket.id,
+        kind=MessageKind.NOTE if internal else MessageKind.REPLY,
+        channel=channel,
+        author_agent_id=actor.agent.id if from_agent and actor.agent else None,
+        author_contact_id=actor.contact.id if not from_agent and actor.contact else None,
+        body=text,
+        body_html=body_html,
+        email_message_id=email_message_id,
+        created_at=now,
+        data={},
+    )
+    session().add(message)
+    session().flush()
+    attach(ticket, message, files)
+    audit.record(
+        actor,
+        "message.note" if internal else "message.reply",
+        ticket,
+        message_id=message.id,
+        old_status=old_status,
+        new_status=ticket.status,
+    )
+    if not internal:
+        notifications.message_posted(ticket, message)
+    commit()
+    send_signal(signals.ticket_replied, ticket=ticket, actor=actor, message=message)
+    if ticket.status != old_status:
+        send_signal(
+            signals.ticket_status_changed,
+            ticket=ticket,
+            actor=actor,
+            old_status=old_status,
+            new_status=ticket.status,
+        )
+    return message
+
+
+def thread(actor: Actor, ticket: Ticket) -> list[Message]:
+    """The messages *actor* may read, oldest first, with authors and attachments loaded
+    in a fixed number of queries whatever the thread's length."""
+    ensure(actor, "view", ticket)
+    query = (
+        select(Message)
+        .where(Message.ticket_id == ticket.id)
+        .options(
+            selectinload(Message.attachments),
+            selectinload(Message.author_agent),
+            selectinload(Message.author_contact),
+        )
+        .order_by(Message.created_at, Message.id)
+    )
+    if actor.is_customer:
+        query = query.where(Message.kind != MessageKind.NOTE)
+    return list(session().scalars(query))

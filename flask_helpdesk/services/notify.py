@@ -1,0 +1,277 @@
+"""The work of notification jobs: load by id, decide recipients, render and send.
+
+Runs after commit (inline or on an RQ worker). It only reads, except for one write: a failed
+send is recorded as a ``notification.failed`` audit event, so the desk can show that the
+customer was not told. The error is then raised again: RQ retries the job, the inline
+dispatcher logs it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask_babel import force_locale
+from sqlalchemy import func, select
+
+from .. import jobs
+from ..extension import current_helpdesk
+from ..i18n import gettext as _
+from ..links import ticket_url
+from ..mail.outbound import AUTOMATIC_HEADERS, mail_locale, one_line, render_mail, send_mail
+from ..models import Agent, Department, Message, MessageKind, Ticket
+from . import audit
+from .base import commit, rollback, session
+from .identity import SYSTEM
+
+logger = logging.getLogger("flask_helpdesk.notify")
+
+
+@dataclass(frozen=True)
+class Recipient:
+    email: str
+    locale: str | None = None
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    return bool(a and b and a.strip().casefold() == b.strip().casefold())
+
+
+def record_failure(
+    ticket: Ticket, notification: str, channel: str, recipients: list[str], error: BaseException
+) -> None:
+    """Leave a trace of a notification that did not go out (audit event ``notification.failed``)."""
+    will_retry = jobs.will_retry()
+    logger.warning(
+        "helpdesk: %s %s for %s to %s failed%s: %r",
+        channel,
+        notification,
+        ticket.code,
+        ", ".join(recipients),
+        " (will retry)" if will_retry else "",
+        error,
+    )
+    try:
+        audit.record(
+            SYSTEM,
+            "notification.failed",
+            ticket,
+            notification=notification,
+            channel=channel,
+            recipients=recipients,
+            error=one_line(f"{type(error).__name__}: {error}", limit=500),
+            will_retry=will_retry,
+        )
+        commit()
+    except Exception:  # the database may be what failed; the log line above still stands
+        logger.exception("helpdesk: could not record the failed notification")
+        rollback()
+
+
+def _mail(
+    ticket: Ticket,
+    notification: str,
+    recipient: Recipient,
+    subject: Callable[[], str],
+    automatic: bool = True,
+    **context: object,
+) -> None:
+    """Render *notification*'s templates in the recipient's language and send them."""
+    done_key = f"mail:{notification}:{recipient.email.casefold()}"
+    if jobs.already_done(done_key):
+        return
+    rendered = render_mail(notification, locale=recipient.locale, ticket=ticket, **context)
+    with force_locale(rendered.locale):
+        subject_text = subject()
+    headers = {"Content-Language": rendered.locale.replace("_", "-")}
+    if automatic:
+        headers.update(AUTOMATIC_HEADERS)
+    try:
+        send_mail(
+            [recipient.email],
+            f"[{ticket.code}] {subject_text}",
+            rendered.text,
+            rendered.html,
+            sender=ticket.department.email or None,
+            headers=headers,
+        )
+    except Exception as error:
+        record_failure(ticket, notification, "mail", [recipient.email], error)
+        raise
+    jobs.mark_done(done_key)
+
+
+# -- to the customer ---------------------------------------------------------------------------
+
+
+def _customer(ticket: Ticket, author: Agent | None = None) -> Recipient | None:
+    """The customer's address and language; None when there is none or they wrote the message
+    themselves (an agent answering their own ticket)."""
+    email = ticket.email or ticket.requester.email
+    if not email:
+        return None
+    if author is not None and (
+        _same(email, author.email)
+        or (ticket.requester.user_id is not None and ticket.requester.user_id == author.user_id)
+    ):
+        return None
+    return Recipient(email, ticket.locale or ticket.requester.locale)
+
+
+def _public_agent_reply(message_id: int) -> Message | None:
+    message = session().get(Message, message_id)
+    if message is None or message.kind != MessageKind.REPLY or message.author_agent is None:
+        return None  # deleted, an internal note, or not from support: the customer hears nothing
+    return message
+
+
+def customer_of_reply(message_id: int) -> None:
+    """Mail the customer an agent's public reply."""
+    message = _public_agent_reply(message_id)
+    if message is None:
+        return
+    ticket = message.ticket
+    recipient = _customer(ticket, author=message.author_agent)
+    if recipient is None:
+        return
+    _mail(
+        ticket,
+        "agent_reply",
+        recipient,
+        lambda: ticket.subject,
+        # A person wrote this one and the customer may well answer it: not auto-generated.
+        automatic=False,
+        message=message,
+        url=ticket_url(ticket),
+    )
+
+
+def customer_sms_of_reply(message_id: int) -> None:
+    """Text the customer that support replied, through the host's ``@helpdesk.sms_sender``."""
+    message = _public_agent_reply(message_id)
+    if message is None:
+        return
+    ticket = message.ticket
+    if not (ticket.notify_sms and ticket.phone):
+        return
+    if ticket.requester.user_id is not None and (
+        ticket.requester.user_id == message.author_agent.user_id
+    ):
+        return
+    with force_locale(mail_locale(ticket.locale or ticket.requester.locale)):
+        text = _(
+            "%(site)s: support replied to your request %(code)s. %(url)s",
+            site=current_helpdesk.config["HELPDESK_SITE_NAME"],
+            code=ticket.code,
+            url=ticket_url(ticket),
+        )
+    try:
+        current_helpdesk.send_sms(ticket.phone, text)
+    except Exception as error:
+        record_failure(ticket, "agent_reply", "sms", [ticket.phone], error)
+        raise
+
+
+def customer_of_close(ticket_id: int) -> None:
+    """Mail the customer that support closed the ticket (skipped if it was reopened since)."""
+    ticket = session().get(Ticket, ticket_id)
+    if ticket is None or not ticket.is_closed:
+        return
+    recipient = _customer(ticket)
+    if recipient is None:
+        return
+    _mail(
+        ticket,
+        "ticket_closed",
+        recipient,
+        lambda: _("Your request was closed: %(subject)s", subject=ticket.subject),
+        url=ticket_url(ticket),
+    )
+
+
+# -- to the staff ------------------------------------------------------------------------------
+
+
+def _agent_locale(agent: Agent) -> str | None:
+    """The agent's language, as the host's user adapter tells it."""
+    try:
+        user = current_helpdesk.load_user(agent.user_id)
+        return current_helpdesk.user_info(user).locale if user is not None else None
+    except Exception:  # a host loader failing must not cost the agent their notification
+        logger.exception("helpdesk: could not load host user %s", agent.user_id)
+        return None
+
+
+def _staff_recipients(
+    ticket: Ticket, message: Message, exclude_agent_id: int | None
+) -> list[Recipient]:
+    """The assignee, else the department's active agents, else ``HELPDESK_NOTIFY_EMAILS``,
+    never the person who wrote *message*."""
+    author = message.author_contact
+
+    def wrote_it(email: str, user_id: str | None = None) -> bool:
+        if author is None:
+            return False
+        return _same(email, author.email) or (user_id is not None and user_id == author.user_id)
+
+    department_agents = select(Agent).where(
+        Agent.departments.any(Department.id == ticket.department_id), Agent.is_active.is_(True)
+    )
+    assignee = [ticket.assignee] if ticket.assignee and ticket.assignee.is_active else []
+    for group in (assignee, None):
+        agents = (
+            group if group is not None else session().scalars(department_agents.order_by(Agent.id))
+        )
+        reachable = [a for a in agents if a.email]
+        if reachable:
+            return [
+                Recipient(a.email, _agent_locale(a))
+                for a in reachable
+                if a.id != exclude_agent_id and not wrote_it(a.email, a.user_id)
+            ]
+    return [
+        Recipient(email)
+        for email in current_helpdesk.config["HELPDESK_NOTIFY_EMAILS"]
+        if not wrote_it(email)
+    ]
+
+
+def staff_of_customer_activity(message_id: int, exclude_agent_id: int | None = None) -> None:
+    """Mail each staff recipient (in their language) about a new ticket or a customer reply.
+
+    Every recipient gets a message of their own; if some sends fail, the others still go out,
+    and a retry sends only the ones that failed.
+    """
+    message = session().get(Message, message_id)
+    if message is None or message.kind != MessageKind.REPLY:
+        return
+    ticket = message.ticket
+    first_id = session().scalar(select(func.min(Message.id)).where(Message.ticket_id == ticket.id))
+    new_ticket = first_id == message.id
+    if new_ticket:
+
+        def subject() -> str:
+            return _("New request: %(subject)s", subject=ticket.subject)
+    else:
+
+        def subject() -> str:
+            return _("Customer replied: %(subject)s", subject=ticket.subject)
+
+    url = ticket_url(ticket, desk=True)
+    failures: list[Exception] = []
+    for recipient in _staff_recipients(ticket, message, exclude_agent_id):
+        try:
+            _mail(
+                ticket,
+                "staff_activity",
+                recipient,
+                subject,
+                message=message,
+                new_ticket=new_ticket,
+                url=url,
+            )
+        except Exception as error:  # recorded by _mail; the others still get theirs
+            failures.append(error)
+    if failures:
+        raise failures[0]

@@ -1,0 +1,84 @@
+"""The one permission check. Every service asks here before it reads or writes a ticket.
+
+A customer acts on their own contact's tickets only (never spam); an agent on the tickets of their
+departments or assigned to them; an admin on all. What an actor may not see raises
+:class:`NotFound`, so ids and codes of other people's tickets reveal nothing.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, false, or_, true
+
+from ..models import Ticket, TicketStatus
+from .base import Forbidden, NotFound
+from .identity import Actor
+
+CUSTOMER_ACTIONS = frozenset({"open", "view", "reply", "close", "rate", "download"})
+AGENT_ACTIONS = frozenset(
+    {
+        "open",
+        "view",
+        "reply",
+        "note",
+        "download",
+        "change_status",
+        "change_priority",
+        "transfer",
+        "assign",
+        "tag",
+        "merge",
+        "close",
+        "mark_spam",
+        "request_access",
+    }
+)
+ADMIN_ONLY_ACTIONS = frozenset({"manage"})
+
+
+def visible_tickets(actor: Actor) -> ColumnElement[bool]:
+    """A WHERE clause limiting a ticket query to what *actor* may see."""
+    if actor.is_system:
+        return true()
+    if actor.is_customer:
+        if actor.contact is None:
+            return false()
+        return (Ticket.requester_id == actor.contact.id) & (Ticket.status != TicketStatus.SPAM)
+    if actor.is_admin:
+        return true()
+    agent_id = actor.agent.id if actor.agent is not None else None
+    return or_(Ticket.department_id.in_(actor.department_ids), Ticket.assignee_id == agent_id)
+
+
+def can_see(actor: Actor, ticket: Ticket) -> bool:
+    if actor.is_system:
+        return True
+    if actor.is_customer:
+        return (
+            actor.contact is not None
+            and ticket.requester_id == actor.contact.id
+            and ticket.status != TicketStatus.SPAM
+        )
+    if actor.is_admin:
+        return True
+    return ticket.department_id in actor.department_ids or (
+        actor.agent is not None and ticket.assignee_id == actor.agent.id
+    )
+
+
+def can(actor: Actor, action: str, ticket: Ticket | None = None) -> bool:
+    if actor.is_system:
+        return True
+    if action in ADMIN_ONLY_ACTIONS:
+        return actor.is_agent and actor.is_admin
+    allowed = CUSTOMER_ACTIONS if actor.is_customer else AGENT_ACTIONS
+    if action not in allowed:
+        return False
+    return ticket is None or can_see(actor, ticket)
+
+
+def ensure(actor: Actor, action: str, ticket: Ticket | None = None) -> None:
+    """Raise unless *actor* may do *action* (on *ticket*). Unseen tickets are NotFound."""
+    if ticket is not None and not can_see(actor, ticket):
+        raise NotFound("ticket not found")
+    if not can(actor, action, ticket):
+        raise Forbidden(f"not allowed to {action}")

@@ -1,0 +1,387 @@
+"""The desk's ticket queue: one typed filter, one SELECT, keyset pages, per-department counters.
+
+Everything the queue page, saved views, the API and bulk actions need to agree on "which
+tickets" goes through :class:`QueueFilter` → :func:`build_query`. Pages are *keyset* pages: the
+URL carries the sort key of the last row shown (plus its id to break ties), so page 1,000 costs
+what page 1 costs and a ticket updated while paging is never shown twice or skipped silently.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import Select, and_, case, func, or_, select, true, tuple_
+from sqlalchemy.orm import joinedload, selectinload
+from werkzeug.datastructures import MultiDict
+
+from ..models import Agent, Priority, Tag, Ticket, TicketStatus, ticket_tag
+from . import search
+from .base import session
+from .identity import Actor
+from .permissions import visible_tickets
+from .tickets import normalize_code
+
+SORTS = ("updated", "created", "priority")
+ASSIGNEE_KEYWORDS = ("anyone", "me", "unassigned")
+ACTIVE_STATUSES = (
+    TicketStatus.OPEN,
+    TicketStatus.ANSWERED,
+    TicketStatus.PROCESSING,
+    TicketStatus.CUSTOMER_REPLIED,
+)
+
+
+@dataclass
+class QueueFilter:
+    """Which tickets, in which order. Every field is optional; set fields combine with AND.
+
+    ``assignee`` is ``"anyone"``, ``"me"``, ``"unassigned"`` or an agent id (as a string);
+    ``creator`` is ``"agent:<id>"`` or ``"contact:<id>"``. Without ``statuses`` every status
+    but spam is listed (spam shows only when asked for).
+    """
+
+    statuses: list[TicketStatus] = field(default_factory=list)
+    department_id: int | None = None
+    assignee: str = "anyone"
+    requester_id: int | None = None
+    creator: str | None = None
+    priority: Priority | None = None
+    tag: str | None = None
+    created_from: date | None = None
+    created_to: date | None = None
+    updated_from: date | None = None
+    updated_to: date | None = None
+    unread: bool = False
+    q: str = ""
+    sort: str = "updated"
+
+    @classmethod
+    def from_args(cls, args: MultiDict[str, str] | dict[str, Any]) -> QueueFilter:
+        """Parse URL arguments leniently: a malformed value is ignored, never an error page."""
+        if not isinstance(args, MultiDict):
+            args = MultiDict(args)
+        statuses = []
+        for value in args.getlist("status"):
+            for part in value.split(","):
+                if part in TicketStatus._value2member_map_:
+                    statuses.append(TicketStatus(part))
+        assignee = args.get("assignee", "anyone")
+        if assignee not in ASSIGNEE_KEYWORDS and not assignee.isdigit():
+            assignee = "anyone"
+        creator = args.get("creator") or None
+        if creator and not _valid_creator(creator):
+            creator = None
+        sort = args.get("sort", "updated")
+        return cls(
+            statuses=list(dict.fromkeys(statuses)),
+            department_id=_int(args.get("department")),
+            assignee=assignee,
+            requester_id=_int(args.get("requester")),
+            creator=creator,
+            priority=_priority(args.get("priority")),
+            tag=(args.get("tag") or "").strip().lower() or None,
+            created_from=_date(args.get("created_from")),
+            created_to=_date(args.get("created_to")),
+            updated_from=_date(args.get("updated_from")),
+            updated_to=_date(args.get("updated_to")),
+            unread=args.get("unread") in ("1", "true", "on", "y"),
+            q=(args.get("q") or "").strip()[:200],
+            sort=sort if sort in SORTS else "updated",
+        )
+
+    def to_args(self) -> list[tuple[str, str]]:
+        """The URL arguments meaning this filter (defaults left out), stable in order."""
+        out: list[tuple[str, str]] = [("status", s.value) for s in self.statuses]
+        simple = {
+            "department": self.department_id,
+            "assignee": None if self.assignee == "anyone" else self.assignee,
+            "requester": self.requester_id,
+            "creator": self.creator,
+            "priority": None if self.priority is None else int(self.priority),
+            "tag": self.tag,
+            "created_from": self.created_from,
+            "created_to": self.created_to,
+            "updated_from": self.updated_from,
+            "updated_to": self.updated_to,
+            "unread": "1" if self.unread else None,
+            "q": self.q or None,
+            "sort": None if self.sort == "updated" else self.sort,
+        }
+        out.extend((key, str(value)) for key, value in simple.items() if value is not None)
+        return out
+
+    def query_string(self) -> str:
+        return urlencode(self.to_args())
+
+    @property
+    def is_default(self) -> bool:
+        return self == QueueFilter()
+
+
+def _valid_creator(value: str) -> bool:
+    kind, _sep, ident = value.partition(":")
+    return kind in ("agent", "contact") and ident.isdigit()
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _priority(value: str | None) -> Priority | None:
+    number = _int(value)
+    return (
+        Priority(number) if number is not None and number in Priority._value2member_map_ else None
+    )
+
+
+def _date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+# -- the query ------------------------------------------------------------------------------
+
+
+def _sort_columns(sort: str) -> list[Any]:
+    if sort == "created":
+        return [Ticket.created_at, Ticket.id]
+    if sort == "priority":
+        return [Ticket.priority, Ticket.updated_at, Ticket.id]
+    return [Ticket.updated_at, Ticket.id]
+
+
+def filter_conditions(actor: Actor, f: QueueFilter) -> list[Any]:
+    """The WHERE conditions of *f* as *actor* sees tickets (visibility always included)."""
+    where: list[Any] = [visible_tickets(actor)]
+    if f.statuses:
+        where.append(Ticket.status.in_(f.statuses))
+    else:
+        where.append(Ticket.status != TicketStatus.SPAM)
+    if f.department_id is not None:
+        where.append(Ticket.department_id == f.department_id)
+    if f.assignee == "me":
+        where.append(Ticket.assignee_id == (actor.agent.id if actor.agent else -1))
+    elif f.assignee == "unassigned":
+        where.append(Ticket.assignee_id.is_(None))
+    elif f.assignee.isdigit():
+        where.append(Ticket.assignee_id == int(f.assignee))
+    if f.requester_id is not None:
+        where.append(Ticket.requester_id == f.requester_id)
+    if f.creator:
+        kind, _sep, ident = f.creator.partition(":")
+        column = Ticket.creator_agent_id if kind == "agent" else Ticket.creator_contact_id
+        where.append(column == int(ident))
+    if f.priority is not None:
+        where.append(Ticket.priority == f.priority)
+    if f.tag:
+        where.append(
+            Ticket.id.in_(
+                select(ticket_tag.c.ticket_id)
+                .join(Tag, Tag.id == ticket_tag.c.tag_id)
+                .where(Tag.name == f.tag)
+            )
+        )
+    if f.created_from:
+        where.append(Ticket.created_at >= _start(f.created_from))
+    if f.created_to:
+        where.append(Ticket.created_at < _start(f.created_to + timedelta(days=1)))
+    if f.updated_from:
+        where.append(Ticket.updated_at >= _start(f.updated_from))
+    if f.updated_to:
+        where.append(Ticket.updated_at < _start(f.updated_to + timedelta(days=1)))
+    if f.unread:
+        where.append(Ticket.last_customer_reply_at.is_not(None))
+        where.append(
+            or_(
+                Ticket.agent_seen_at.is_(None),
+                Ticket.last_customer_reply_at > Ticket.agent_seen_at,
+            )
+        )
+    if f.q:
+        where.append(or_(Ticket.code == normalize_code(f.q), search.matching_tickets(f.q)))
+    return where
+
+
+def build_query(actor: Actor, f: QueueFilter) -> Select[tuple[Ticket]]:
+    """SELECT of the tickets matching *f*, newest first by the chosen sort, rows ready to list
+    (requester, assignee, department joined; tags in one extra query)."""
+    order = [column.desc() for column in _sort_columns(f.sort)]
+    return (
+        select(Ticket)
+        .where(*filter_conditions(actor, f))
+        .options(
+            joinedload(Ticket.requester),
+            joinedload(Ticket.assignee),
+            selectinload(Ticket.tags),
+        )
+        .order_by(*order)
+    )
+
+
+# -- keyset pagination ----------------------------------------------------------------------
+
+
+@dataclass
+class QueuePage:
+    items: list[Ticket]
+    next_cursor: str | None  # rows after the last one shown
+    prev_cursor: str | None  # rows before the first one shown
+    per_page: int
+
+
+def _key(ticket: Ticket, sort: str) -> list[Any]:
+    values = [getattr(ticket, c.key) for c in _sort_columns(sort)]
+    return [v.isoformat() if isinstance(v, datetime) else int(v) for v in values]
+
+
+def encode_cursor(ticket: Ticket, sort: str, direction: str = "after") -> str:
+    raw = json.dumps([direction, sort, *_key(ticket, sort)], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, sort: str) -> tuple[str, list[Any]] | None:
+    """(direction, key values) of a cursor made for *sort*; None if absent or not ours."""
+    if not cursor:
+        return None
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        direction, cursor_sort, *values = raw
+        if direction not in ("after", "before") or cursor_sort != sort:
+            return None
+        columns = _sort_columns(sort)
+        if len(values) != len(columns):
+            return None
+        key = [
+            datetime.fromisoformat(v) if c.key.endswith("_at") else int(v)
+            for v, c in zip(values, columns, strict=True)
+        ]
+        if any(isinstance(k, datetime) and k.tzinfo is None for k in key):
+            return None
+        return direction, key
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+        return None
+
+
+def queue_page(
+    actor: Actor, f: QueueFilter, cursor: str | None = None, per_page: int = 25
+) -> QueuePage:
+    """One page of the queue: after (or before) the row the cursor names; one SELECT for the
+    rows (+1 for their tags) whatever the page number."""
+    per_page = max(1, min(per_page, 200))
+    columns = _sort_columns(f.sort)
+    query = build_query(actor, f)
+    decoded = decode_cursor(cursor, f.sort)
+    backwards = decoded is not None and decoded[0] == "before"
+    if decoded is not None:
+        position = tuple_(*columns)
+        key = tuple_(*[_typed(c, v) for c, v in zip(columns, decoded[1], strict=True)])
+        query = query.where(position > key if backwards else position < key)
+    if backwards:
+        query = query.order_by(None).order_by(*[c.asc() for c in columns])
+    rows = list(session().scalars(query.limit(per_page + 1)).unique())
+    more = len(rows) > per_page
+    rows = rows[:per_page]
+    if backwards:
+        rows.reverse()
+    has_next = more if not backwards else True
+    has_prev = decoded is not None and (more if backwards else True)
+    return QueuePage(
+        items=rows,
+        next_cursor=encode_cursor(rows[-1], f.sort, "after") if rows and has_next else None,
+        prev_cursor=encode_cursor(rows[0], f.sort, "before") if rows and has_prev else None,
+        per_page=per_page,
+    )
+
+
+def _typed(column: Any, value: Any) -> Any:
+    from sqlalchemy import literal
+
+    return literal(value, type_=column.type)
+
+
+# -- counters and built-in views ------------------------------------------------------------
+
+
+@dataclass
+class DepartmentCounts:
+    new: int = 0
+    open: int = 0
+    closed: int = 0
+
+
+def department_counters(actor: Actor) -> dict[int, DepartmentCounts]:
+    """New / open / closed tickets per department the actor sees, in ONE grouped query.
+
+    new = nobody answered yet (``open``); open = answered, processing or customer replied.
+    """
+    open_states = [s for s in ACTIVE_STATUSES if s != TicketStatus.OPEN]
+    rows = session().execute(
+        select(
+            Ticket.department_id,
+            func.sum(case((Ticket.status == TicketStatus.OPEN, 1), else_=0)),
+            func.sum(case((Ticket.status.in_(open_states), 1), else_=0)),
+            func.sum(case((Ticket.status == TicketStatus.CLOSED, 1), else_=0)),
+        )
+        .where(visible_tickets(actor) if not actor.is_admin else true())
+        .group_by(Ticket.department_id)
+    )
+    return {
+        department_id: DepartmentCounts(int(n or 0), int(o or 0), int(c or 0))
+        for department_id, n, o, c in rows
+    }
+
+
+def builtin_views() -> list[tuple[str, str, QueueFilter]]:
+    """(slug, label msgid, filter) of the views every agent has."""
+    return [
+        ("mine", "My open", QueueFilter(statuses=list(ACTIVE_STATUSES), assignee="me")),
+        (
+            "unassigned",
+            "Unassigned",
+            QueueFilter(statuses=list(ACTIVE_STATUSES), assignee="unassigned"),
+        ),
+    ]
+
+
+def agents_for_filter(actor: Actor) -> list[Agent]:
+    """Agents to offer in the assignee filter: active ones sharing a department (all for
+    admins)."""
+    query = select(Agent).where(Agent.is_active.is_(True)).order_by(Agent.name)
+    if not actor.is_admin:
+        from ..models import agent_department
+
+        query = query.where(
+            Agent.id.in_(
+                select(agent_department.c.agent_id).where(
+                    agent_department.c.department_id.in_(actor.department_ids)
+                )
+            )
+        )
+    return list(session().scalars(query))
+
+
+__all__ = [
+    "QueueFilter",
+    "QueuePage",
+    "and_",
+    "build_query",
+    "builtin_views",
+    "department_counters",
+    "fields",
+    "queue_page",
+]

@@ -1,0 +1,397 @@
+"""Opening tickets and changing their state. The only place a ticket row is written."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import joinedload
+
+from .. import signals
+from ..extension import current_helpdesk
+from ..i18n import gettext as _
+from ..models import (
+    Channel,
+    Contact,
+    Department,
+    Message,
+    MessageKind,
+    Priority,
+    Ticket,
+    TicketStatus,
+    utcnow,
+)
+from ..workflow import InvalidTransition, Trigger, next_status, trigger_for_agent_choice
+from . import audit, notifications
+from .attachments import Upload, attach, store_uploads
+from .base import Forbidden, NotFound, ValidationError, commit, rollback, send_signal, session
+from .codes import CODE_ALPHABET, CODE_LENGTH, new_ticket_code, normalize_code
+from .identity import Actor
+from .permissions import ensure, visible_tickets
+from .ratings import rate_ticket
+
+# Re-exported: callers say ``tickets.rate_ticket``, ``tickets.normalize_code``.
+__all__ = ["CODE_ALPHABET", "CODE_LENGTH", "new_ticket_code", "normalize_code", "rate_ticket"]
+
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass
+class NewTicket:
+    """What any channel collects to open a ticket."""
+
+    department_id: int | None
+    subject: str
+    body: str
+    priority: Priority | int | str = Priority.NORMAL
+    phone: str | None = None
+    email: str | None = None
+    notify_sms: bool = False
+    uploads: list[Upload] | None = None
+    channel: Channel = Channel.WEB
+    body_html: str | None = None
+    email_message_id: str | None = None
+    locale: str | None = None
+
+
+def _coerce_priority(value: Priority | int | str) -> Priority:
+    try:
+        if isinstance(value, str) and not value.isdigit():
+            return Priority[value.upper()]
+        return Priority(int(value))  # type: ignore[arg-type]
+    except (KeyError, ValueError, TypeError):
+        raise ValidationError(
+            _("Unknown priority."), {"priority": [_("Unknown priority.")]}
+        ) from None
+
+
+def _validate(data: NewTicket) -> tuple[Department, Priority]:
+    config = current_helpdesk.config
+    errors: dict[str, list[str]] = {}
+    subject = clean_subject(data.subject)
+    if not subject:
+        errors["subject"] = [_("Please enter a subject.")]
+    elif len(subject) > config["HELPDESK_SUBJECT_MAX_LENGTH"]:
+        errors["subject"] = [_("The subject is too long.")]
+    if not (data.body or "").strip():
+        errors["body"] = [_("Please describe your request.")]
+    elif len(data.body) > config["HELPDESK_MESSAGE_MAX_LENGTH"]:
+        errors["body"] = [_("The message is too long.")]
+    department = None
+    try:
+        department_id = int(data.department_id) if data.department_id is not None else None
+    except (TypeError, ValueError):
+        department_id = None
+    if department_id is not None:
+        department = session().get(Department, department_id)
+    if department is None or not department.is_active:
+        errors["department_id"] = [_("Please choose a department.")]
+    if data.phone and len(data.phone) > 40:
+        errors["phone"] = [_("The phone number is too long.")]
+    email = (data.email or "").strip()
+    if email and (len(email) > 254 or not EMAIL_PATTERN.match(email)):
+        errors["email"] = [_("Not a valid email.")]
+    if data.notify_sms and not (data.phone or "").strip():
+        errors["phone"] = [_("Enter a phone number to be notified by SMS.")]
+    priority = Priority.NORMAL
+    try:
+        priority = _coerce_priority(data.priority)
+    except ValidationError as error:
+        errors.update(error.field_errors)
+    if errors:
+        raise ValidationError(_("Please correct the errors below."), errors)
+    assert department is not None
+    return department, priority
+
+
+def clean_subject(text: str | None) -> str:
+    """One line: newlines and runs of spaces collapse (a subject ends up in mail headers)."""
+    return " ".join((text or "").split())
+
+
+def open_ticket(
+    actor: Actor,
+    data: NewTicket,
+    requester: Contact | None = None,
+    send_to_user: bool = False,
+) -> Ticket:
+    """Open a ticket from any channel.
+
+    A customer opens their own. An agent opens one for *requester* (seed 001): with
+    *send_to_user* the first message comes from support and the customer is told; without it the
+    ticket reads as if the customer wrote it. Either way creator and requester are both recorded.
+    """
+    ensure(actor, "open")
+    if actor.is_customer:
+        requester = actor.contact
+    if requester is None:
+        raise ValidationError(_("Please choose the customer."), {"requester": [_("Required.")]})
+    department, priority = _validate(data)
+    if actor.is_agent and not actor.is_admin and department.id not in actor.department_ids:
+        raise ValidationError(
+            _("Please choose a department."),
+            {"department_id": [_("You do not work in this department.")]},
+        )
+    files = store_uploads(data.uploads or [])
+
+    now = utcnow()
+    from_support = actor.is_agent and send_to_user
+    ticket = Ticket(
+        code=new_ticket_code(),
+        subject=clean_subject(data.subject),
+        department_id=department.id,
+        priority=priority,
+        status=TicketStatus.ANSWERED if from_support else TicketStatus.OPEN,
+        channel=data.channel,
+        requester_id=requester.id,
+        creator_contact_id=actor.contact.id if actor.is_customer and actor.contact else None,
+        creator_agent_id=actor.agent.id if actor.is_agent and actor.agent else None,
+        phone=(data.phone or "").strip() or requester.phone,
+        email=(data.email or "").strip() or requester.email,
+        notify_sms=data.notify_sms,
+        locale=data.locale or requester.locale,
+        created_at=now,
+        updated_at=now,
+        last_customer_reply_at=None if from_support else now,
+        last_agent_reply_at=now if from_support else None,
+        first_response_at=now if from_support else None,
+        agent_seen_at=now if actor.is_agent else None,
+    )
+    ticket.department = department
+    ticket.requester = requester
+    session().add(ticket)
+    session().flush()
+    message = Message(
+        ticket_id=ticket.id,
+        kind=MessageKind.REPLY,
+        channel=data.channel,
+        author_contact_id=None if from_support else requester.id,
+        author_agent_id=actor.agent.id if from_support and actor.agent else None,
+        body=data.body.strip(),
+        body_html=data.body_html,
+        email_message_id=data.email_message_id,
+        created_at=now,
+        data={},
+    )
+    session().add(message)
+    session().flush()
+    attach(ticket, message, files)
+    audit.record(
+        actor,
+        "ticket.created",
+        ticket,
+        channel=data.channel,
+        on_behalf=actor.is_agent,
+        send_to_user=from_support,
+    )
+    notifications.ticket_created(ticket, message, from_support=from_support)
+    commit()
+    send_signal(signals.ticket_created, ticket=ticket, actor=actor, message=message)
+    return ticket
+
+
+def find_ticket(actor: Actor, code: str) -> Ticket:
+    """The ticket with *code* if *actor* may see it; :class:`NotFound` otherwise.
+
+    Department (joined by the mapping) and rating come in the same query: the ticket page
+    shows both.
+    """
+    ticket = session().scalar(
+        select(Ticket)
+        .where(Ticket.code == normalize_code(code), visible_tickets(actor))
+        .options(joinedload(Ticket.rating))
+    )
+    if ticket is None:
+        raise NotFound(_("Ticket not found."))
+    return ticket
+
+
+def add_event(ticket: Ticket, actor: Actor, event: str, **data: Any) -> Message:
+    """A system line in the thread ("closed by …"), visible to the customer too."""
+    message = Message(
+        ticket_id=ticket.id,
+        kind=MessageKind.EVENT,
+        channel=Channel.WEB,
+        author_agent_id=actor.agent.id if actor.is_agent and actor.agent else None,
+        author_contact_id=actor.contact.id if actor.is_customer and actor.contact else None,
+        body="",
+        data={"event": event, **data},
+        created_at=utcnow(),
+    )
+    session().add(message)
+    return message
+
+
+def apply_trigger(actor: Actor, ticket: Ticket, trigger: Trigger) -> TicketStatus:
+    """Move *ticket* through the state machine (no commit); returns the old status."""
+    old = ticket.status
+    try:
+        new = next_status(old, trigger)
+    except InvalidTransition:
+        raise ValidationError(
+            _("This ticket cannot be changed that way now."),
+            {"status": [_("Not allowed from status %(status)s.", status=old.label)]},
+        ) from None
+    now = utcnow()
+    ticket.status = new
+    ticket.updated_at = now
+    if new == TicketStatus.CLOSED and old != TicketStatus.CLOSED:
+        ticket.closed_at = now
+    elif new != TicketStatus.CLOSED:
+        ticket.closed_at = None
+    return old
+
+
+def change_status(actor: Actor, ticket: Ticket, target: TicketStatus | str) -> Ticket:
+    """An agent sets a status by hand (refused when the state machine does not allow it)."""
+    ensure(actor, "change_status", ticket)
+    if not actor.is_agent and not actor.is_system:
+        raise Forbidden(_("Only support staff can set the status."))
+    try:
+        target = TicketStatus(target)
+        trigger = trigger_for_agent_choice(ticket.status, target)
+    except (ValueError, InvalidTransition):
+        raise ValidationError(
+            _("This ticket cannot be changed that way now."),
+            {"status": [_("Not a valid status here.")]},
+        ) from None
+    if trigger == Trigger.CLOSE:
+        return close_ticket(actor, ticket)
+    old = apply_trigger(actor, ticket, trigger)
+    add_event(ticket, actor, "status_changed", old=old.value, new=ticket.status.value)
+    audit.record(actor, "ticket.status_changed", ticket, old=old, new=ticket.status)
+    commit()
+    send_signal(
+        signals.ticket_status_changed,
+        ticket=ticket,
+        actor=actor,
+        old_status=old,
+        new_status=ticket.status,
+    )
+    return ticket
+
+
+def close_ticket(actor: Actor, ticket: Ticket, reason: str = "") -> Ticket:
+    """Close: by the customer, an agent, or auto-close (system)."""
+    ensure(actor, "close", ticket)
+    old = apply_trigger(actor, ticket, Trigger.CLOSE)
+    add_event(ticket, actor, "closed", reason=reason)
+    audit.record(actor, "ticket.closed", ticket, old=old, reason=reason)
+    notifications.ticket_closed(ticket, closed_by_customer=actor.is_customer)
+    commit()
+    send_signal(
+        signals.ticket_status_changed,
+        ticket=ticket,
+        actor=actor,
+        old_status=old,
+        new_status=ticket.status,
+    )
+    send_signal(signals.ticket_closed, ticket=ticket, actor=actor)
+    return ticket
+
+
+@contextmanager
+def reading(actor: Actor, ticket: Ticket) -> Iterator[None]:
+    """Mark *ticket* read by *actor* while the page showing it is built.
+
+    The marker is flushed first, so an unread count asked inside the block (the menu badge)
+    already leaves this ticket out; the commit comes after, so it does not expire what the page
+    loaded (which would reload every object it touches). Writes only when something was unread.
+    No audit event: reading is not a change anyone needs to trace.
+    """
+    changed = False
+    if actor.is_customer and ticket.unread_for_customer:
+        ticket.customer_seen_at = utcnow()
+        changed = True
+    elif actor.is_agent and ticket.unread_for_agents:
+        ticket.agent_seen_at = utcnow()
+        changed = True
+    if not changed:
+        yield
+        return
+    try:
+        session().flush()
+        yield
+    except BaseException:
+        rollback()
+        raise
+    commit()
+
+
+def mark_seen(actor: Actor, ticket: Ticket) -> None:
+    """Move the reader's "seen" marker now (see :func:`reading`)."""
+    with reading(actor, ticket):
+        pass
+
+
+# -- reading, for the customer portal -------------------------------------------------------
+
+
+@dataclass
+class Page:
+    items: list[Ticket]
+    page: int
+    per_page: int
+    has_next: bool
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+
+def customer_tickets(
+    actor: Actor,
+    search: str | None = None,
+    statuses: list[str] | None = None,
+    department_id: int | None = None,
+    page: int = 1,
+) -> Page:
+    """The customer's own tickets, newest activity first, searchable by code or subject."""
+    per_page = current_helpdesk.config["HELPDESK_TICKETS_PER_PAGE"]
+    page = max(1, page)
+    query = select(Ticket).where(visible_tickets(actor))
+    term = (search or "").strip()
+    if term:
+        query = query.where(
+            or_(
+                Ticket.code == normalize_code(term),
+                Ticket.subject.ilike(f"%{_escape_like(term)}%", escape="\\"),
+            )
+        )
+    if statuses:
+        valid = [s for s in statuses if s in TicketStatus._value2member_map_]
+        query = query.where(Ticket.status.in_(valid))
+    if department_id:
+        query = query.where(Ticket.department_id == department_id)
+    query = query.order_by(Ticket.updated_at.desc(), Ticket.id.desc())
+    rows = list(session().scalars(query.limit(per_page + 1).offset((page - 1) * per_page)))
+    return Page(rows[:per_page], page, per_page, len(rows) > per_page)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def unread_count(actor: Actor) -> int:
+    """Tickets of this customer with an agent reply they have not seen (the menu badge)."""
+    if actor.contact is None:
+        return 0
+    return (
+        session().scalar(
+            select(func.count())
+            .select_from(Ticket)
+            .where(
+                visible_tickets(actor),
+                Ticket.last_agent_reply_at.is_not(None),
+                or_(
+                    Ticket.customer_seen_at.is_(None),
+                    Ticket.last_agent_reply_at > Ticket.customer_seen_at,
+                ),
+            )
+        )
+        or 0
+    )

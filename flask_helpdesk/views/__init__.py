@@ -1,0 +1,79 @@
+"""Blueprints: the customer portal, the agent desk, the JSON API, inbound hooks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flask import Flask
+from markupsafe import Markup, escape
+
+if TYPE_CHECKING:
+    from ..extension import HelpdeskState
+
+
+def menu_entry(css_class: str = "helpdesk-menu-entry") -> Markup:
+    """The avatar-menu link "Support requests" with a badge of unread agent replies.
+
+    Host templates call ``{{ helpdesk_menu_entry() }}``; it renders nothing for anonymous users.
+    """
+    from flask import url_for
+
+    from ..i18n import gettext as _
+    from ..services.identity import customer_actor
+    from ..services.tickets import unread_count
+
+    actor = customer_actor()
+    if actor is None:
+        return Markup("")
+    count = unread_count(actor)
+    badge = (
+        Markup(' <span class="helpdesk-badge" title="{title}">{n}</span>').format(
+            n=count, title=_("Unread replies")
+        )
+        if count
+        else Markup("")
+    )
+    return Markup('<a class="{cls}" href="{href}">{label}{badge}</a>').format(
+        cls=css_class,
+        href=url_for("helpdesk.index"),
+        label=escape(_("Support requests")),
+        badge=badge,
+    )
+
+
+def register_views(app: Flask, state: HelpdeskState) -> None:
+    from . import access
+    from .portal import bp as portal_bp
+
+    app.register_blueprint(portal_bp, url_prefix=state.config["HELPDESK_URL_PREFIX"] or "/")
+    access.register(app, state.config)
+    app.jinja_env.globals["helpdesk_menu_entry"] = menu_entry
+
+    from .desk import bp as desk_bp
+    from .desk import desk_entry
+
+    app.register_blueprint(desk_bp, url_prefix=state.config["HELPDESK_DESK_URL_PREFIX"])
+    app.jinja_env.globals["helpdesk_desk_entry"] = desk_entry
+
+    from . import hooks, inbound_mail
+
+    hooks.register(app, state)
+    inbound_mail.register(app, state)
+    app.jinja_env.globals["status_label"] = status_label
+    app.jinja_env.filters["helpdesk_sanitized"] = sanitized
+
+
+def status_label(value: str) -> str:
+    from ..models import TicketStatus
+
+    try:
+        return TicketStatus(value).label
+    except ValueError:
+        return value
+
+
+def sanitized(html: str | None) -> Markup:
+    """Sanitize stored HTML once more at display time (nh3): never trust the database."""
+    from ..sanitize import clean_html
+
+    return Markup(clean_html(html or ""))

@@ -1,0 +1,73 @@
+"""What every helpdesk view shares: rendering with the helpdesk's own i18n and error pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, render_template
+from flask_babel import get_locale
+from flask_wtf import FlaskForm
+from werkzeug.datastructures import FileStorage
+
+from ..extension import current_helpdesk
+from ..i18n import gettext, lazy_gettext, template_gettext, template_ngettext, text_direction
+from ..services import ServiceError
+from ..services.attachments import Upload
+
+
+def render(template: str, **context: Any) -> str:
+    """Render a helpdesk page: our translations, the host's base template, text direction."""
+    locale = get_locale()
+    # Our strings from our catalogue; the host's layout around the page keeps the host's.
+    context.setdefault("_", template_gettext)
+    context.setdefault("gettext", template_gettext)
+    context.setdefault("ngettext", template_ngettext)
+    context.setdefault("helpdesk_base_template", current_helpdesk.config["HELPDESK_BASE_TEMPLATE"])
+    context.setdefault("helpdesk_dir", text_direction())
+    context.setdefault("helpdesk_lang", locale.language if locale else "en")
+    context.setdefault("helpdesk_site_name", current_helpdesk.config["HELPDESK_SITE_NAME"])
+    return render_template(template, **context)
+
+
+def attachment_hint() -> str:
+    """ "Allowed: jpg, pdf, … — up to 10.0 MB each, at most 10 files", from the config."""
+    config = current_helpdesk.config
+    return gettext(
+        "Allowed: %(types)s. Up to %(mb).1f MB each, at most %(count)d files.",
+        types=", ".join(sorted(config["HELPDESK_ATTACHMENT_EXTENSIONS"])),
+        mb=config["HELPDESK_ATTACHMENT_MAX_SIZE"] / 1024 / 1024,
+        count=config["HELPDESK_ATTACHMENT_MAX_COUNT"],
+    )
+
+
+def uploads_from(files: list[FileStorage]) -> list[Upload]:
+    return [Upload(f.filename or "", f.stream) for f in files if f and f.filename]
+
+
+def apply_service_error(form: FlaskForm, error: ServiceError) -> None:
+    """Show a service's field errors on the form (unknown fields go to the form's top)."""
+    general: list[str] = []
+    for name, messages in error.field_errors.items():
+        field = form._fields.get(name)
+        if field is not None:
+            field.errors = [*list(field.errors), *messages]
+        else:
+            general.extend(messages)
+    if not error.field_errors and error.message:
+        general.append(error.message)
+    form.form_errors = [*list(form.form_errors), *general]
+
+
+def abort_for(error: ServiceError) -> None:
+    """NotFound and Forbidden become plain 404/403 pages."""
+    abort(error.status_code if error.status_code in (403, 404) else 400)
+
+
+__all__ = [
+    "abort_for",
+    "apply_service_error",
+    "attachment_hint",
+    "lazy_gettext",
+    "render",
+    "uploads_from",
+]

@@ -1,0 +1,267 @@
+"""The ticket workspace: thread, customer sidebar, reply/note and every ticket action."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import flash, jsonify, redirect, request, send_file, url_for
+from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
+
+from ..extension import current_helpdesk
+from ..forms import get_form_class
+from ..i18n import gettext as _
+from ..models import Attachment, Priority, Ticket
+from ..services import (
+    NotFound,
+    ServiceError,
+    ValidationError,
+    contacts,
+    departments,
+    desk,
+    messages,
+    presence,
+    tickets,
+)
+from ..services.attachments import download_content_type
+from ..services.base import session
+from ..services.identity import Actor
+from ..workflow import agent_choices
+from .common import abort_for, apply_service_error, render, uploads_from
+from .desk import bp, desk_actor
+
+# Forms of the workspace: name in DEFAULT_FORMS -> template variable.
+WORKSPACE_FORMS = {
+    "desk_reply": "reply_form",
+    "desk_status": "status_form",
+    "desk_priority": "priority_form",
+    "desk_transfer": "transfer_form",
+    "desk_assign": "assign_form",
+    "desk_tags": "tags_form",
+    "desk_merge": "merge_form",
+    "desk_contact_notes": "notes_form",
+}
+
+
+def _workspace(actor: Actor, ticket: Ticket, status: int = 200, **overrides: Any):
+    """Render the workspace; *overrides* replace forms (kept input + errors) or add context."""
+    forms = {var: get_form_class(name)(formdata=None) for name, var in WORKSPACE_FORMS.items()}
+    forms.update({k: v for k, v in overrides.items() if k in forms.values()})
+    extra = {k: v for k, v in overrides.items() if k not in forms}
+    thread = messages.thread(actor, ticket)
+    newest = max((m.id for m in thread if m.kind.value != "event"), default=0)
+    if "reply_form" not in overrides:
+        forms["reply_form"].last_seen_message_id.data = str(newest)
+    _fill_choices(ticket, forms)
+    context = {
+        "actor": actor,
+        "ticket": ticket,
+        "thread": thread,
+        "viewers": presence.other_viewers(actor, ticket),
+        "earlier": contacts.earlier_tickets(actor, ticket),
+        "collisions": [],
+        **forms,
+        **extra,
+    }
+    return render("helpdesk/desk/ticket.html", **context), status
+
+
+def _fill_choices(ticket: Ticket, forms: dict[str, Any]) -> None:
+    forms["status_form"].status.choices = [
+        SelectChoice(s.value, s.label) for s in agent_choices(ticket.status)
+    ]
+    forms["priority_form"].priority.choices = [SelectChoice(str(int(p)), p.label) for p in Priority]
+    forms["priority_form"].priority.data = forms["priority_form"].priority.data or str(
+        int(ticket.priority)
+    )
+    forms["transfer_form"].department_id.choices = [
+        SelectChoice(str(d.id), _(d.name)) for d in departments.active_departments()
+    ]
+    forms["transfer_form"].department_id.data = forms["transfer_form"].department_id.data or str(
+        ticket.department_id
+    )
+    forms["assign_form"].assignee_id.choices = [SelectChoice("", _("Unassigned"))] + [
+        SelectChoice(str(a.id), a.display_name)
+        for a in desk.assignable_agents(ticket.department_id)
+    ]
+    if forms["assign_form"].assignee_id.data is None:
+        forms["assign_form"].assignee_id.data = str(ticket.assignee_id or "")
+    if forms["tags_form"].tags.data is None:
+        forms["tags_form"].tags.data = ", ".join(t.name for t in ticket.tags)
+    if forms["notes_form"].notes.data is None:
+        forms["notes_form"].notes.data = ticket.requester.notes
+
+
+def _find(code: str) -> tuple[Actor, Ticket]:
+    actor = desk_actor()
+    return actor, tickets.find_ticket(actor, code)
+
+
+@bp.get("/tickets/<code>")
+def ticket(code: str):
+    actor, found = _find(code)
+    unread_before = found.unread_for_agents
+    tickets.mark_seen(actor, found)
+    presence.touch(actor, found)
+    return _workspace(actor, found, unread_before=unread_before)
+
+
+@bp.post("/tickets/<code>/reply")
+def reply(code: str):
+    """Public reply (``action=reply``) or internal note (``action=note``).
+
+    If someone else wrote since the page loaded, nothing is sent: the page comes back with the
+    text kept, the new messages visible and the form's marker moved, so pressing send again
+    means "send anyway".
+    """
+    actor, found = _find(code)
+    form = get_form_class("desk_reply")()
+    internal = request.form.get("action") == "note"
+    if not form.validate_on_submit():
+        return _workspace(actor, found, 422, reply_form=form)
+    newer = presence.written_since(actor, found, form.last_seen_message_id.data)
+    if newer:
+        form.last_seen_message_id.data = str(newer[-1].id)
+        return _workspace(actor, found, 409, reply_form=form, collisions=newer)
+    try:
+        messages.post_message(
+            actor,
+            found,
+            form.body.data or "",
+            uploads=uploads_from(form.attachments.data or []),
+            internal=internal,
+        )
+    except ValidationError as error:
+        apply_service_error(form, error)
+        return _workspace(actor, found, 422, reply_form=form)
+    flash(_("Internal note added.") if internal else _("Reply sent."), "success")
+    return redirect(url_for(".ticket", code=found.code, _anchor="latest"))
+
+
+def _action(code: str, form_name: str, call: Callable[[Actor, Ticket, Any], Any], done: str) -> Any:
+    """Shared shape of the one-field actions: validate CSRF, call the service, show errors."""
+    actor, found = _find(code)
+    form = get_form_class(form_name)()
+    if form.validate_on_submit():
+        try:
+            result = call(actor, found, form)
+        except ValidationError as error:
+            apply_service_error(form, error)
+            session().refresh(found)
+        else:
+            flash(done, "success")
+            target = result if isinstance(result, Ticket) else found
+            return redirect(url_for(".ticket", code=target.code))
+    return _workspace(actor, found, 422, **{WORKSPACE_FORMS[form_name]: form})
+
+
+@bp.post("/tickets/<code>/status")
+def change_status(code: str):
+    return _action(
+        code,
+        "desk_status",
+        lambda a, t, f: tickets.change_status(a, t, f.status.data or ""),
+        _("Status changed."),
+    )
+
+
+@bp.post("/tickets/<code>/priority")
+def change_priority(code: str):
+    return _action(
+        code,
+        "desk_priority",
+        lambda a, t, f: desk.set_priority(a, t, f.priority.data or ""),
+        _("Priority changed."),
+    )
+
+
+@bp.post("/tickets/<code>/transfer")
+def transfer(code: str):
+    return _action(
+        code,
+        "desk_transfer",
+        lambda a, t, f: desk.transfer(a, t, _int(f.department_id.data)),
+        _("Ticket moved to another department."),
+    )
+
+
+@bp.post("/tickets/<code>/assign")
+def assign(code: str):
+    return _action(
+        code,
+        "desk_assign",
+        lambda a, t, f: desk.assign(a, t, _int(f.assignee_id.data) or None),
+        _("Assignee changed."),
+    )
+
+
+@bp.post("/tickets/<code>/tags")
+def set_tags(code: str):
+    return _action(
+        code,
+        "desk_tags",
+        lambda a, t, f: desk.set_tags(a, t, desk.parse_tags(f.tags.data or "")),
+        _("Tags saved."),
+    )
+
+
+@bp.post("/tickets/<code>/merge")
+def merge(code: str):
+    return _action(
+        code,
+        "desk_merge",
+        lambda a, t, f: desk.merge(a, t, f.target_code.data or ""),
+        _("Tickets merged."),
+    )
+
+
+@bp.post("/tickets/<code>/contact-notes")
+def contact_notes(code: str):
+    def call(actor: Actor, found: Ticket, form: Any) -> Ticket:
+        contacts.update_notes(actor, found.requester, form.notes.data or "")
+        return found
+
+    return _action(code, "desk_contact_notes", call, _("Notes saved."))
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+@bp.get("/tickets/<code>/presence")
+def presence_poll(code: str):
+    """JSON for the page's poll: who else is here, and the newest reply or note id."""
+    actor, found = _find(code)
+    presence.touch(actor, found)
+    return jsonify(
+        viewers=[a.display_name for a in presence.other_viewers(actor, found)],
+        newest_message_id=presence.newest_message_id(found),
+    )
+
+
+@bp.get("/tickets/<code>/files/<int:attachment_id>/<path:filename>")
+def download(code: str, attachment_id: int, filename: str):
+    _actor, found = _find(code)
+    attachment = session().scalar(
+        select(Attachment).where(Attachment.id == attachment_id, Attachment.ticket_id == found.id)
+    )
+    if attachment is None:
+        return abort_for(NotFound())
+    response = send_file(
+        current_helpdesk.storage.open(attachment.sha256),
+        mimetype=download_content_type(attachment),
+        as_attachment=True,
+        download_name=attachment.filename,
+        max_age=0,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+__all__ = ["ServiceError"]

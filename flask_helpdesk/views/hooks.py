@@ -1,0 +1,116 @@
+"""Inbound webhooks: ``POST <prefix>/hooks/mail`` takes one raw RFC 5322 mail from a provider.
+
+Authenticated by the shared secret ``HELPDESK_INBOUND_MAIL_TOKEN`` (``Authorization: Bearer``,
+``X-Helpdesk-Token`` or ``?token=``), compared in constant time. The body is the raw mail; the
+answer is 202 once it is stored (processing follows as a job), so a provider retries on any
+other status and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+
+from flask import Blueprint, abort, current_app, jsonify, request
+from sqlalchemy import select
+
+from ..extension import current_helpdesk
+from ..models import Department
+from ..services import intake
+from ..services.base import session
+from ..services.mail_posting import parse_rate
+
+bp = Blueprint("helpdesk_hooks", __name__)
+
+
+def _given_token() -> str:
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return request.headers.get("X-Helpdesk-Token", "") or request.args.get("token", "")
+
+
+def _authenticate() -> None:
+    expected = current_helpdesk.config["HELPDESK_INBOUND_MAIL_TOKEN"]
+    if not expected:
+        abort(404)  # the hook is off until a secret is configured
+    given = _given_token()
+    if not given:
+        response = jsonify(error="missing token")
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Bearer realm="helpdesk-mail"'
+        abort(response)
+    if not hmac.compare_digest(given.encode(), str(expected).encode()):
+        abort(403)
+
+
+class _Window:
+    """Fixed-window request counter: Redis when configured (shared by all web processes),
+    else this process's memory."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, int], int] = {}
+
+    def hit(self, key: str, seconds: int) -> int:
+        window = int(time.time() // seconds)
+        dispatcher = current_helpdesk.dispatcher
+        if dispatcher.uses_rq:
+            redis = dispatcher.queue.connection
+            name = f"helpdesk:hook-rate:{key}:{window}"
+            count = redis.incr(name)
+            redis.expire(name, seconds * 2)
+            return int(count)
+        if len(self.counts) > 10_000:
+            self.counts = {k: v for k, v in self.counts.items() if k[1] >= window}
+        self.counts[(key, window)] = self.counts.get((key, window), 0) + 1
+        return self.counts[(key, window)]
+
+
+_window = _Window()
+
+
+def _rate_limit() -> None:
+    rate = parse_rate(current_helpdesk.config["HELPDESK_INBOUND_WEBHOOK_RATE_LIMIT"])
+    if rate is None:
+        return
+    count, seconds = rate
+    if _window.hit(request.remote_addr or "-", seconds) > count:
+        response = jsonify(error="too many requests")
+        response.status_code = 429
+        response.headers["Retry-After"] = str(seconds)
+        abort(response)
+
+
+@bp.post("/hooks/mail")
+def inbound_mail():
+    _authenticate()
+    _rate_limit()
+    limit = current_helpdesk.config["HELPDESK_INBOUND_MAIL_MAX_SIZE"]
+    if request.content_length is not None and limit and request.content_length > limit:
+        abort(413)
+    raw = request.stream.read(limit + 1 if limit else -1)
+    if not raw.strip():
+        return jsonify(error="empty body: send the raw mail as the request body"), 400
+    department_id = None
+    slug = request.args.get("department")
+    if slug:
+        department_id = session().scalar(select(Department.id).where(Department.slug == slug))
+        if department_id is None:
+            return jsonify(error=f"unknown department {slug!r}"), 400
+    try:
+        received = intake.receive(
+            raw, "webhook", department_id=department_id, recipient=request.args.get("recipient")
+        )
+    except intake.MailTooLarge:
+        abort(413)
+    row = received.inbound
+    current_app.logger.debug("inbound mail #%s stored from webhook", row.id)
+    return jsonify(id=row.id, status=row.status.value, duplicate=received.duplicate), 202
+
+
+def register(app, state) -> None:
+    """Mount the hooks under the helpdesk's prefix; exempt from CSRF (token-authenticated)."""
+    app.register_blueprint(bp, url_prefix=state.config["HELPDESK_URL_PREFIX"] or "/")
+    csrf = app.extensions.get("csrf")
+    if csrf is not None:
+        csrf.exempt(bp)

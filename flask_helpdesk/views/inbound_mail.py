@@ -1,0 +1,109 @@
+"""Admin pages of inbound mail: what came in, what became of it, and retrying failures."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, flash, redirect, request, url_for
+from flask_login import login_required
+from flask_wtf import FlaskForm
+
+from ..i18n import gettext as _
+from ..models import InboundStatus
+from ..services import Forbidden, NotFound, intake, mailboxes
+from ..services.identity import agent_actor
+from .common import abort_for, render
+
+bp = Blueprint("helpdesk_mail_admin", __name__)
+
+
+class RetryForm(FlaskForm):
+    """No fields: the CSRF token is the point."""
+
+
+def _admin():
+    try:
+        actor = agent_actor()
+    except Forbidden as error:
+        abort_for(error)
+    if not actor.is_admin:
+        abort_for(Forbidden("admins only"))
+    return actor
+
+
+@bp.errorhandler(NotFound)
+def _not_found(error: NotFound):
+    return abort_for(error)
+
+
+@bp.get("/")
+@login_required
+def index():
+    actor = _admin()
+    status = request.args.get("status") or None
+    page = request.args.get("page", 1, type=int)
+    rows, has_next = intake.list_inbound(actor, status=status, page=page)
+    return render(
+        "helpdesk/admin/inbound_mail.html",
+        rows=rows,
+        status=status,
+        statuses=list(InboundStatus),
+        page=page,
+        has_next=has_next,
+        mailboxes=mailboxes.active_mailboxes(),
+        retry_form=RetryForm(),
+    )
+
+
+@bp.get("/<int:inbound_id>")
+@login_required
+def detail(inbound_id: int):
+    actor = _admin()
+    row = intake.get_inbound(actor, inbound_id)
+    return render(
+        "helpdesk/admin/inbound_mail_detail.html",
+        row=row,
+        headers=intake.header_lines(row),
+        retry_form=RetryForm(),
+    )
+
+
+@bp.get("/<int:inbound_id>/raw")
+@login_required
+def raw(inbound_id: int):
+    """The mail exactly as received, as a download (never rendered by the browser)."""
+    actor = _admin()
+    row = intake.get_inbound(actor, inbound_id)
+    return Response(
+        row.raw,
+        mimetype="message/rfc822",
+        headers={
+            "Content-Disposition": f'attachment; filename="inbound-{row.id}.eml"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@bp.post("/<int:inbound_id>/retry")
+@login_required
+def retry(inbound_id: int):
+    actor = _admin()
+    if not RetryForm().validate_on_submit():
+        abort_for(Forbidden("bad CSRF token"))
+    row = intake.retry(actor, inbound_id)
+    if row.status == InboundStatus.PROCESSED:
+        flash(_("The mail was processed."), "success")
+    else:
+        flash(
+            _(
+                "The mail is %(status)s: %(reason)s",
+                status=row.status.label,
+                reason=row.reason or "",
+            ),
+            "error",
+        )
+    return redirect(url_for(".detail", inbound_id=row.id))
+
+
+def register(app, state) -> None:
+    app.register_blueprint(
+        bp, url_prefix=f"{state.config['HELPDESK_DESK_URL_PREFIX']}/inbound-mail"
+    )

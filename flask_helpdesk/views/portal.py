@@ -1,0 +1,211 @@
+"""The customer portal ("Support requests"): thin views that parse, call a service, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, request, send_file, url_for
+from flask_login import login_required
+from werkzeug.exceptions import NotFound as HTTPNotFound
+from wtforms.fields.choices import SelectChoice
+
+from ..extension import current_helpdesk
+from ..forms import get_form_class
+from ..i18n import gettext as _
+from ..models import Ticket, TicketStatus
+from ..services import NotFound, ValidationError, attachments, departments, messages, tickets
+from ..services.identity import Actor, customer_actor
+from .common import apply_service_error, attachment_hint, render, uploads_from
+
+bp = Blueprint(
+    "helpdesk",
+    __name__,
+    template_folder="../templates",
+    static_folder="../static",
+    static_url_path="/static",
+)
+
+
+def _actor() -> Actor:
+    actor = customer_actor()
+    assert actor is not None  # login_required ran first
+    return actor
+
+
+@bp.errorhandler(NotFound)
+def _not_found(error: NotFound):
+    # Hand a plain 404 to the app's own 404 handling (the host's page, if it has one).
+    # Raising here instead would escape error handling altogether.
+    return current_app.handle_http_exception(HTTPNotFound())
+
+
+@bp.get("/")
+@login_required
+def index():
+    actor = _actor()
+    statuses = [s for s in request.args.getlist("status") if s]
+    department_id = request.args.get("department", type=int)
+    search = request.args.get("q", "").strip()
+    page = tickets.customer_tickets(
+        actor,
+        search=search or None,
+        statuses=statuses,
+        department_id=department_id,
+        page=request.args.get("page", 1, type=int),
+    )
+    return render(
+        "helpdesk/portal/index.html",
+        page=page,
+        search=search,
+        statuses=statuses,
+        department_id=department_id,
+        all_statuses=[s for s in TicketStatus if s != TicketStatus.SPAM],
+        departments=departments.active_departments(),
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new_ticket():
+    actor = _actor()
+    form = get_form_class("new_ticket")()
+    choices = departments.active_departments()
+    form.department_id.choices = [SelectChoice(d.id, _(d.name)) for d in choices]
+    if request.method == "GET" and actor.contact is not None:
+        form.email.data = form.email.data or actor.contact.email
+        form.phone.data = form.phone.data or actor.contact.phone
+    if form.validate_on_submit():
+        data = tickets.NewTicket(
+            department_id=form.department_id.data,
+            subject=form.subject.data or "",
+            body=form.body.data or "",
+            priority=form.priority.data,
+            phone=form.phone.data,
+            email=form.email.data,
+            notify_sms=bool(form.notify_sms.data),
+            uploads=uploads_from(form.attachments.data or []),
+        )
+        try:
+            ticket = tickets.open_ticket(actor, data)
+        except ValidationError as error:
+            apply_service_error(form, error)
+        else:
+            flash(_("Your support request %(code)s was sent.", code=ticket.code), "success")
+            return redirect(url_for(".ticket", code=ticket.code))
+    status = 422 if request.method == "POST" else 200
+    return render(
+        "helpdesk/portal/new.html",
+        form=form,
+        departments=choices,
+        attachment_hint=attachment_hint(),
+    ), status
+
+
+@bp.get("/tickets/<code>")
+@login_required
+def ticket(code: str):
+    actor = _actor()
+    found = tickets.find_ticket(actor, code)
+    # Agent replies newer than this are marked "new" on the page, then the marker moves on.
+    new_since = found.customer_seen_at if found.unread_for_customer else None
+    unread = found.unread_for_customer
+    with tickets.reading(actor, found):
+        return _ticket_page(actor, found, new_since=new_since, unread=unread)
+
+
+@bp.post("/tickets/<code>/reply")
+@login_required
+def reply(code: str):
+    actor = _actor()
+    found = tickets.find_ticket(actor, code)
+    form = get_form_class("reply")()
+    if form.validate_on_submit():
+        try:
+            messages.post_message(
+                actor,
+                found,
+                form.body.data or "",
+                uploads=uploads_from(form.attachments.data or []),
+            )
+        except ValidationError as error:
+            apply_service_error(form, error)
+        else:
+            flash(_("Your reply was sent."), "success")
+            return redirect(url_for(".ticket", code=found.code, _anchor="latest"))
+    return _ticket_page(actor, found, reply_form=form), 422
+
+
+@bp.post("/tickets/<code>/close")
+@login_required
+def close(code: str):
+    actor = _actor()
+    found = tickets.find_ticket(actor, code)
+    form = get_form_class("close")()
+    if not form.validate_on_submit():
+        return _ticket_page(actor, found, close_form=form), 422
+    try:
+        tickets.close_ticket(actor, found)
+    except ValidationError as error:
+        flash(error.message, "error")
+    else:
+        flash(_("The ticket was closed. You can rate our support below."), "success")
+    return redirect(url_for(".ticket", code=found.code))
+
+
+@bp.post("/tickets/<code>/rate")
+@login_required
+def rate(code: str):
+    actor = _actor()
+    found = tickets.find_ticket(actor, code)
+    form = get_form_class("rate")()
+    if form.validate_on_submit():
+        try:
+            tickets.rate_ticket(actor, found, form.stars.data, form.comment.data or "")
+        except ValidationError as error:
+            if found.is_closed and found.rating is None:
+                apply_service_error(form, error)
+            else:
+                # Not closed yet, or rated already: the page shows no rating form to mark.
+                flash(error.message, "error")
+                return redirect(url_for(".ticket", code=found.code))
+        else:
+            flash(_("Thank you for your rating."), "success")
+            return redirect(url_for(".ticket", code=found.code, _anchor="rating"))
+    return _ticket_page(actor, found, rate_form=form), 422
+
+
+def _ticket_page(actor: Actor, found: Ticket, **context: Any) -> str:
+    """The ticket page; a failed form passed in *context* shows its errors and its data."""
+    for name in ("reply", "close", "rate"):
+        context.setdefault(f"{name}_form", get_form_class(name)(formdata=None))
+    context.setdefault("new_since", None)
+    context.setdefault("unread", False)
+    context.setdefault("attachment_hint", attachment_hint())
+    return render(
+        "helpdesk/portal/ticket.html",
+        ticket=found,
+        thread=messages.thread(actor, found),
+        **context,
+    )
+
+
+@bp.get("/tickets/<code>/files/<int:attachment_id>/<path:filename>")
+@login_required
+def download(code: str, attachment_id: int, filename: str):
+    actor = _actor()
+    found = tickets.find_ticket(actor, code)
+    attachment = attachments.find_attachment(actor, found, attachment_id)
+    response = send_file(
+        current_helpdesk.storage.open(attachment.sha256),
+        mimetype=attachments.download_content_type(attachment),
+        as_attachment=True,
+        download_name=attachment.filename,
+        max_age=0,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+__all__ = ["bp"]

@@ -1,0 +1,202 @@
+"""Test fixtures: the demo host app built by its factory, on SQLite or (with
+HELPDESK_TEST_DATABASE_URL) PostgreSQL, with a fresh set of rows for every test."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import pytest
+from flask import Flask, g
+from flask.testing import FlaskClient
+from flask_login import FlaskLoginClient
+from sqlalchemy import event
+
+from example_app import create_app, helpdesk
+from example_app.models import Member, db
+from flask_helpdesk.models import Department, HelpdeskModel
+from flask_helpdesk.services.identity import SYSTEM
+
+DATABASE_URL_VARIABLE = "HELPDESK_TEST_DATABASE_URL"
+REDIS_URL_VARIABLE = "HELPDESK_TEST_REDIS_URL"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = os.environ.get(DATABASE_URL_VARIABLE)
+    if url:
+        return url
+    return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "helpdesk.sqlite")
+
+
+@pytest.fixture(scope="session")
+def _schema(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Create the schema once per session, from scratch (an old schema must not linger)."""
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url})
+    with app.app_context():
+        state = app.extensions["helpdesk"]
+        state.drop_all()
+        db.drop_all()
+        db.create_all()
+        state.create_all()
+        db.engine.dispose()
+
+
+def make_test_app(database_url: str, tmp_path, **config) -> Flask:
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "HELPDESK_STORAGE_PATH": str(tmp_path / "attachments"),
+            "HELPDESK_REDIS_URL": None,
+            "MAIL_SUPPRESS_SEND": True,
+            **config,
+        }
+    )
+    app.test_client_class = FlaskLoginClient
+
+    def _fresh_request_globals() -> None:
+        # Tests hold an app context and Flask reuses it for requests, so ``g`` would carry the
+        # previous request's logged-in user (Flask-Login), actor caches, locale (Flask-Babel)
+        # and CSRF token (Flask-WTF caches it in ``g``: another client's token would be served)
+        # into the next one.
+        stale = ("_login_user", "_flask_babel", "csrf_token")
+        for key in [k for k in vars(g) if k in stale or k.startswith("_helpdesk")]:
+            g.pop(key)
+
+    # First of all hooks: the extension's own (the access guard) must see a fresh ``g`` too.
+    app.before_request_funcs.setdefault(None, []).insert(0, _fresh_request_globals)
+
+    return app
+
+
+def clean_tables(app: Flask) -> None:
+    """Delete every row (children first) so the next test starts empty."""
+    db.session.remove()
+    engine = app.extensions["helpdesk"].engine
+    with engine.begin() as connection:
+        for table in reversed(HelpdeskModel.metadata.sorted_tables):
+            connection.execute(table.delete())
+        for table in reversed(db.metadata.sorted_tables):
+            connection.execute(table.delete())
+        for hook in CLEANUP_HOOKS:
+            hook(connection)
+    engine.dispose()
+
+
+# Features with tables outside the metadata (full-text indexes) register their cleanup here.
+CLEANUP_HOOKS: list = []
+
+
+@pytest.fixture
+def app(_schema, database_url: str, tmp_path) -> Iterator[Flask]:
+    app = make_test_app(database_url, tmp_path)
+    with app.app_context():
+        try:
+            yield app
+        finally:
+            clean_tables(app)
+
+
+@dataclass
+class People:
+    """Host members created for a test, by role."""
+
+    members: dict[str, Member] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Member:
+        return self.members[key]
+
+
+def make_member(
+    name: str,
+    email: str | None = None,
+    admin: bool = False,
+    phone: str | None = None,
+    language: str | None = None,
+) -> Member:
+    member = Member(
+        email=email or f"{name.lower().replace(' ', '.')}@example.com",
+        display_name=name,
+        is_superuser=admin,
+        phone=phone,
+        preferred_language=language,
+    )
+    member.set_password("secret")
+    db.session.add(member)
+    db.session.commit()
+    return member
+
+
+@pytest.fixture
+def departments(app) -> dict[str, Department]:
+    from flask_helpdesk.services.departments import create_department
+
+    return {
+        slug: create_department(SYSTEM, name, slug=slug)
+        for slug, name in [("account", "Account"), ("billing", "Billing"), ("other", "Other")]
+    }
+
+
+@pytest.fixture
+def customer(app) -> Member:
+    return make_member("Lan Nguyen", "lan@example.com", phone="+84900000001")
+
+
+@pytest.fixture
+def other_customer(app) -> Member:
+    return make_member("Reza Karimi", "reza@example.com")
+
+
+def client_for(app: Flask, member: Member | None) -> FlaskClient:
+    if member is None:
+        return app.test_client()
+    return app.test_client(user=member)
+
+
+CSRF_PATTERN = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"'
+    r'|name="csrf_token" value="([^"]+)"'
+)
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_PATTERN.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1) or match.group(2)
+
+
+def post_form(
+    client: FlaskClient,
+    page_url: str,
+    post_url: str | None = None,
+    data: dict | None = None,
+    **kwargs,
+):
+    """Load *page_url* like a browser, take its CSRF token, submit *data* to *post_url*."""
+    page = client.get(page_url)
+    assert page.status_code == 200, page.status_code
+    payload = {"csrf_token": csrf_from(page.get_data(as_text=True)), **(data or {})}
+    return client.post(post_url or page_url, data=payload, **kwargs)
+
+
+@contextmanager
+def count_queries(app: Flask) -> Iterator[list[str]]:
+    """Collect the SQL statements run inside the block."""
+    statements: list[str] = []
+    engine = app.extensions["helpdesk"].engine
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+__all__ = ["Member", "helpdesk"]

@@ -1,0 +1,178 @@
+"""The RQ path against the real Redis (set HELPDESK_TEST_REDIS_URL): jobs wait in the queue
+until a worker runs them in an app context; failures are retried and then kept as failed."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import select
+
+from flask_helpdesk.jobs import make_worker
+from flask_helpdesk.models import AuditEvent
+from flask_helpdesk.services.agents import make_agent
+from flask_helpdesk.services.identity import agent_as_actor, contact_as_actor, sync_contact
+from flask_helpdesk.services.messages import post_message
+from flask_helpdesk.services.tickets import NewTicket, open_ticket
+from tests.conftest import make_member
+from tests.jobs.conftest import EXTERNAL_URL
+
+
+@pytest.fixture
+def app(rq_app):
+    """Every fixture here (departments, customer) works on the RQ-backed app."""
+    return rq_app
+
+
+def setup_ticket(app, departments, customer):
+    agent = agent_as_actor(
+        make_agent(str(make_member("Sara", "sara@shop.example.com").id), ["billing"])
+    )
+    customer_actor = contact_as_actor(sync_contact(customer))
+    ticket = open_ticket(
+        customer_actor, NewTicket(departments["billing"].id, "Invoice missing", "Where is it?")
+    )
+    return agent, customer_actor, ticket
+
+
+def queue_of(app):
+    return app.extensions["helpdesk"].dispatcher.queue
+
+
+def release_session(app) -> None:
+    # The worker uses its own session; do not hold a transaction open under it (SQLite locks).
+    app.extensions["helpdesk"].db.session.remove()
+
+
+def failed_events(app):
+    return list(
+        app.extensions["helpdesk"].db.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "notification.failed")
+            .order_by(AuditEvent.id)
+        )
+    )
+
+
+def test_agent_reply_waits_in_the_queue_until_a_worker_sends_it(
+    rq_app, smtp, departments, customer
+):
+    agent, _customer, ticket = setup_ticket(rq_app, departments, customer)
+    code = ticket.code
+    queue = queue_of(rq_app)
+    queue.empty()  # the staff notification of the new ticket: not this test's concern
+
+    post_message(agent, ticket, "Your invoice is on its way.")
+
+    [job] = queue.get_jobs()
+    assert job.func_name == "flask_helpdesk.jobs.notify_customer_of_reply"
+    assert job.get_status() == "queued"
+    assert job.retries_left == 2
+    assert smtp.messages == []  # enqueued, not executed
+
+    release_session(rq_app)
+    make_worker(rq_app).work(burst=True, with_scheduler=True)
+
+    assert job.get_status(refresh=True) == "finished"
+    [mail] = smtp.to("lan@example.com")
+    assert mail.message["Subject"] == f"[{code}] Invoice missing"
+    assert "Your invoice is on its way." in mail.text
+    # No request in the worker: the link still is absolute, from HELPDESK_EXTERNAL_URL.
+    assert f"{EXTERNAL_URL}/support/tickets/{code}" in mail.text
+    assert f'href="{EXTERNAL_URL}/support/tickets/{code}"' in mail.html
+
+
+def test_cli_worker_burst_sends_the_staff_notification(rq_app, smtp, departments, customer):
+    _agent, customer_actor, ticket = setup_ticket(rq_app, departments, customer)
+    code = ticket.code
+    assert smtp.messages == []
+    assert len(queue_of(rq_app)) == 1  # the new-ticket notification, waiting
+    post_message(customer_actor, ticket, "Any news?")
+    assert len(queue_of(rq_app)) == 2
+    release_session(rq_app)
+
+    result = rq_app.test_cli_runner().invoke(args=["helpdesk", "worker", "--burst"])
+
+    assert result.exit_code == 0, result.output
+    assert queue_of(rq_app).name in result.output
+    subjects = sorted(m.message["Subject"] for m in smtp.to("sara@shop.example.com"))
+    assert subjects == [
+        f"[{code}] Customer replied: Invoice missing",
+        f"[{code}] New request: Invoice missing",
+    ]
+
+
+def work_until(app, done, deadline_seconds: float = 20.0) -> None:
+    """Run burst workers (with the scheduler, which re-queues due retries) until *done*."""
+    deadline = time.monotonic() + deadline_seconds
+    while not done():
+        assert time.monotonic() < deadline, "the job did not settle in time"
+        make_worker(app).work(burst=True, with_scheduler=True)
+        time.sleep(0.3)
+
+
+def test_failing_mail_is_retried_per_config_then_lands_in_failed_registry(
+    rq_app, smtp, departments, customer
+):
+    agent, _customer, ticket = setup_ticket(rq_app, departments, customer)
+    queue = queue_of(rq_app)
+    queue.empty()
+    smtp.reject_with = "451 4.3.0 Try again later"
+    post_message(agent, ticket, "Reply that cannot be delivered.")
+    [job] = queue.get_jobs()
+    release_session(rq_app)
+
+    work_until(rq_app, lambda: job.id in queue.failed_job_registry.get_job_ids())
+
+    assert smtp.messages == []
+    # HELPDESK_JOB_RETRIES=2: the first attempt and two retries, each leaving a trace.
+    events = failed_events(rq_app)
+    assert [e.data["will_retry"] for e in events] == [True, True, False]
+    assert {e.data["recipients"][0] for e in events} == {"lan@example.com"}
+    assert all("451" in e.data["error"] for e in events)
+
+
+def test_retry_delivers_once_the_mail_server_is_back(rq_app, smtp, departments, customer):
+    agent, _customer, ticket = setup_ticket(rq_app, departments, customer)
+    queue = queue_of(rq_app)
+    queue.empty()
+    smtp.reject_with = "451 4.3.0 Try again later"
+    post_message(agent, ticket, "Second try will work.")
+    [job] = queue.get_jobs()
+    release_session(rq_app)
+
+    make_worker(rq_app).work(burst=True, with_scheduler=True)
+    assert job.get_status(refresh=True) == "scheduled"  # waits for its retry interval
+    assert smtp.messages == []
+    smtp.reject_with = None
+
+    work_until(rq_app, lambda: job.get_status(refresh=True) == "finished")
+
+    assert len(smtp.to("lan@example.com")) == 1
+    assert [e.data["will_retry"] for e in failed_events(rq_app)] == [True]
+
+
+def test_retry_of_staff_mail_skips_those_already_sent(rq_app, smtp, departments, customer):
+    make_agent(str(make_member("Minh", "minh@shop.example.com").id), ["billing"])
+    _agent, customer_actor, ticket = setup_ticket(rq_app, departments, customer)
+    queue = queue_of(rq_app)
+    queue.empty()
+    post_message(customer_actor, ticket, "Hello?")
+    [job] = queue.get_jobs()
+    release_session(rq_app)
+
+    # Only Sara's mail fails the first time (the server refuses her address for now).
+    original = smtp.handle_DATA
+    refused_once: list[str] = []
+
+    async def refuse_sara_once(server, session, envelope):
+        if "sara@shop.example.com" in envelope.rcpt_tos and not refused_once:
+            refused_once.append("sara")
+            return "451 4.2.0 Mailbox busy"
+        return await original(server, session, envelope)
+
+    smtp.handle_DATA = refuse_sara_once
+    work_until(rq_app, lambda: job.get_status(refresh=True) == "finished")
+
+    assert len(smtp.to("minh@shop.example.com")) == 1  # not mailed again by the retry
+    assert len(smtp.to("sara@shop.example.com")) == 1

@@ -1,0 +1,243 @@
+"""Inbound mail becomes tickets and replies, once, through the one intake service."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from flask_helpdesk.mail.threading import make_message_id
+from flask_helpdesk.models import (
+    Channel,
+    Contact,
+    InboundMail,
+    InboundStatus,
+    Message,
+    Ticket,
+    TicketStatus,
+)
+from flask_helpdesk.services import messages
+from flask_helpdesk.services.base import session
+from flask_helpdesk.services.identity import SYSTEM
+from tests.conftest import make_member
+from tests.mail.conftest import corpus, ingest, make_mail, ticket_of
+
+
+def count(model) -> int:
+    return session().scalar(select(func.count()).select_from(model))
+
+
+def test_new_mail_opens_a_ticket_for_an_email_contact(app, support):
+    row = ingest(make_mail(subject="Cannot log in", body="Hello,\nI cannot log in."))
+    assert row.status == InboundStatus.PROCESSED
+    ticket = ticket_of(row)
+    assert ticket.subject == "Cannot log in"
+    assert ticket.channel == Channel.EMAIL
+    assert ticket.department.slug == "account"
+    assert ticket.requester.email == "lan@example.com"
+    assert ticket.requester.user_id is None
+    assert ticket.requester.name == "Lan Nguyen"
+    first = session().scalar(select(Message).where(Message.ticket_id == ticket.id))
+    assert "I cannot log in." in first.body
+    assert first.data["inbound_mail_id"] == row.id
+
+
+def test_mail_to_the_billing_address_lands_in_billing(app, support):
+    row = ingest(make_mail(to="Billing <billing@example.com>"))
+    assert ticket_of(row).department.slug == "billing"
+
+
+def test_the_same_mail_delivered_twice_makes_one_ticket(app, support):
+    raw = make_mail()
+    first = ingest(raw)
+    again = ingest(raw, source="webhook")
+    assert again.id == first.id
+    assert count(Ticket) == 1
+    assert count(InboundMail) == 1
+
+
+def test_without_message_id_identical_bytes_are_one_mail_and_others_are_not(app, support):
+    raw = make_mail(message_id=None, subject="No id")
+    ingest(raw)
+    ingest(raw)
+    ingest(make_mail(message_id=None, subject="No id either"))
+    assert count(Ticket) == 2
+
+
+def test_a_reply_with_the_code_in_the_subject_posts_into_the_ticket(app, support):
+    ticket = ticket_of(ingest(make_mail()))
+    ticket.status = TicketStatus.ANSWERED
+    session().commit()
+    row = ingest(
+        make_mail(
+            subject=f"Re: [{ticket.code}] Cannot log in",
+            body="It works now, thanks!\n\nOn Mon, Support wrote:\n> Try again please",
+        )
+    )
+    assert row.ticket_id == ticket.id
+    session().refresh(ticket)
+    assert ticket.status == TicketStatus.CUSTOMER_REPLIED
+    reply = session().get(Message, row.posted_message_id)
+    assert reply.body == "It works now, thanks!"
+    assert count(Ticket) == 1
+
+
+def test_a_stranger_using_a_ticket_code_opens_a_new_ticket(app, support):
+    ticket = ticket_of(ingest(make_mail()))
+    row = ingest(
+        make_mail(sender="mallory@evil.example", subject=f"Re: [{ticket.code}] Cannot log in")
+    )
+    assert row.ticket_id != ticket.id
+    other = ticket_of(row)
+    assert other.requester.email == "mallory@evil.example"
+    assert ticket.code not in other.subject
+    assert session().scalar(select(func.count()).where(Message.ticket_id == ticket.id)) == 1
+
+
+def test_a_reply_to_our_signed_message_id_threads(app, support):
+    ticket = ticket_of(ingest(make_mail()))
+    ours = make_message_id(ticket.code, "m1")
+    row = ingest(make_mail(subject="Re: your request", in_reply_to=f"<{ours}>"))
+    assert row.ticket_id == ticket.id
+
+
+def test_a_forged_message_id_does_not_thread(app, support):
+    ticket = ticket_of(ingest(make_mail()))
+    genuine = make_message_id(ticket.code, "m1")
+    local, _, domain = genuine.partition("@")
+    forged = local[:-4] + ("0000" if not local.endswith("0000") else "1111") + "@" + domain
+    row = ingest(make_mail(subject="Re: your request", in_reply_to=f"<{forged}>"))
+    assert row.ticket_id != ticket.id
+    assert count(Ticket) == 2
+
+
+def test_a_genuine_message_id_from_another_sender_opens_a_new_ticket(app, support):
+    ticket = ticket_of(ingest(make_mail()))
+    ours = make_message_id(ticket.code, "m1")
+    row = ingest(make_mail(sender="reza@example.com", subject="Re: x", references=f"<{ours}>"))
+    assert row.ticket_id != ticket.id
+    assert "not a participant" in row.reason
+
+
+def test_plus_address_threads_into_the_ticket(app, support):
+    ticket = ticket_of(ingest(make_mail()))
+    row = ingest(make_mail(subject="more info", to=f"support+{ticket.code.lower()}@example.com"))
+    assert row.ticket_id == ticket.id
+
+
+def test_a_cc_of_the_first_mail_may_reply(app, support):
+    ticket = ticket_of(ingest(make_mail(cc="Boss <boss@example.com>")))
+    row = ingest(make_mail(sender="boss@example.com", subject=f"Re: [{ticket.code}] x"))
+    assert row.ticket_id == ticket.id
+    reply = session().get(Message, row.posted_message_id)
+    assert reply.author_contact.email == "boss@example.com"
+
+
+def test_auto_replies_and_bounces_are_ignored_with_the_reason(app, support):
+    for name, reason in [
+        ("out_of_office.eml", "auto-reply"),
+        ("dsn_bounce.eml", "bounce"),
+        ("precedence_bulk.eml", "bulk"),
+        ("x_autoreply.eml", "auto-reply"),
+    ]:
+        row = ingest(corpus(name))
+        assert row.status == InboundStatus.IGNORED, name
+        assert reason in row.reason, (name, row.reason)
+    assert count(Ticket) == 0
+
+
+def test_mail_from_our_own_address_is_a_loop_and_ignored(app, support):
+    row = ingest(make_mail(sender="support@example.com", subject="Re: [HD-AAAAAA] x"))
+    assert row.status == InboundStatus.IGNORED
+    assert "loop" in row.reason
+
+
+def test_a_mail_storm_from_one_sender_is_cut_off(app, support):
+    app.extensions["helpdesk"].config["HELPDESK_MAIL_RATE_LIMIT"] = "3/hour"
+    rows = [ingest(make_mail(subject=f"Storm {i}")) for i in range(5)]
+    assert [r.status for r in rows].count(InboundStatus.PROCESSED) == 3
+    assert all("rate limit" in r.reason for r in rows[3:])
+    assert ingest(make_mail(sender="reza@example.com")).status == InboundStatus.PROCESSED
+
+
+def test_a_failing_mail_is_kept_with_its_reason_and_can_be_retried(app, departments):
+    for department in departments.values():
+        department.is_active = False
+    session().commit()
+    row = ingest(make_mail(subject="Nowhere to go"))
+    assert row.status == InboundStatus.FAILED
+    assert "department" in row.reason
+    assert count(Ticket) == 0
+    departments["other"].is_active = True
+    session().commit()
+    from flask_helpdesk.services import intake
+
+    again = intake.retry(SYSTEM, row.id)
+    assert again.status == InboundStatus.PROCESSED
+    assert ticket_of(again).subject == "Nowhere to go"
+    assert again.attempts == 2
+
+
+def test_one_broken_mail_does_not_stop_the_others(app, support):
+    rows = [
+        ingest(make_mail(subject="first")),
+        ingest(b"\r\n\r\n   \r\n"),  # no headers at all
+        ingest(corpus("malformed_headers.eml")),
+        ingest(corpus("missing_boundary.eml")),
+        ingest(make_mail(subject="last")),
+    ]
+    assert rows[1].status == InboundStatus.FAILED
+    assert rows[0].status == rows[-1].status == InboundStatus.PROCESSED
+    assert count(InboundMail) == 5
+
+
+def test_attachments_are_kept_and_forbidden_ones_dropped_with_a_note(app, support):
+    row = ingest(
+        make_mail(
+            attachments=[
+                ("invoice.pdf", "application/pdf", b"%PDF-1.4 fake"),
+                ("tool.exe", "application/octet-stream", b"MZ..."),
+            ]
+        )
+    )
+    message = session().get(Message, row.posted_message_id)
+    assert [a.filename for a in message.attachments] == ["invoice.pdf"]
+    assert "tool.exe" in message.body
+
+
+def test_html_is_sanitized_and_remote_images_not_loaded(app, support):
+    row = ingest(
+        make_mail(
+            html='<p>Hi<script>alert(1)</script><img src="https://tracker.example/p.gif"></p>'
+        )
+    )
+    message = session().get(Message, row.posted_message_id)
+    assert "<script" not in message.body_html
+    assert "tracker.example" not in message.body_html
+
+
+def test_a_known_address_is_tied_to_the_host_user(app, support):
+    member = make_member("Minh Tran", "minh@example.com")
+    helpdesk = app.extensions["helpdesk"].extension
+    from example_app.models import Member
+
+    helpdesk.user_by_email(
+        lambda address: session().scalar(select(Member).where(Member.email == address))
+    )
+    try:
+        row = ingest(make_mail(sender="MINH@example.com"))
+    finally:
+        helpdesk._user_by_email_callback = None
+    contact = ticket_of(row).requester
+    assert contact.user_id == str(member.get_id())
+    assert contact.name == "Minh Tran"
+    assert count(Contact) == 1
+
+
+def test_a_customer_reply_by_mail_follows_the_state_machine_on_a_closed_ticket(app, support):
+    ticket = ticket_of(ingest(make_mail()))
+    from flask_helpdesk.services.tickets import close_ticket
+
+    close_ticket(SYSTEM, ticket)
+    ingest(make_mail(subject=f"Re: [{ticket.code}] still broken"))
+    session().refresh(ticket)
+    assert ticket.status == TicketStatus.CUSTOMER_REPLIED
+    assert len(messages.thread(SYSTEM, ticket)) == 3  # mail, closed event, reply

@@ -1,0 +1,376 @@
+"""The shipped Alembic migrations build exactly the models' schema, on SQLite and PostgreSQL,
+and never touch the host's tables or the host's own Alembic version table.
+
+Each test migrates its own throw-away database (a temporary SQLite file, or a temporary
+PostgreSQL database next to HELPDESK_TEST_DATABASE_URL) so the session's tables are left alone.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from flask import Flask
+from sqlalchemy import MetaData, create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from example_app import create_app
+from example_app.models import Member, db
+from flask_helpdesk import migrations
+from flask_helpdesk.migrations.autogen import (
+    helpdesk_include_name,
+    helpdesk_include_object,
+)
+from flask_helpdesk.models import HelpdeskModel
+
+POSTGRES_URL = os.environ.get("HELPDESK_TEST_DATABASE_URL", "")
+needs_postgres = pytest.mark.skipif(
+    not POSTGRES_URL.startswith("postgresql"),
+    reason="set HELPDESK_TEST_DATABASE_URL to a PostgreSQL URL",
+)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=needs_postgres)])
+def empty_url(request, tmp_path) -> Iterator[str]:
+    """The URL of a brand-new, empty database of each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrations.sqlite'}"
+        return
+    server = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"hd_migr_{uuid.uuid4().hex[:10]}"
+    with server.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with server.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        server.dispose()
+
+
+def host_app(url: str, tmp_path: Path, **config) -> Flask:
+    return create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": url,
+            "HELPDESK_STORAGE_PATH": str(tmp_path / "attachments"),
+            "HELPDESK_REDIS_URL": None,
+            **config,
+        }
+    )
+
+
+@pytest.fixture
+def app(empty_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """The demo host on the empty database, its own tables created, the helpdesk's not yet."""
+    app = host_app(empty_url, tmp_path)
+    with app.app_context():
+        db.create_all()
+        try:
+            yield app
+        finally:
+            db.session.remove()
+            for engine in db.engines.values():
+                engine.dispose()
+
+
+def schema_differences(app: Flask) -> list:
+    """What Alembic would still change to make the database match the helpdesk's models."""
+    with app.extensions["helpdesk"].engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection,
+            opts={
+                "compare_type": True,
+                "include_name": helpdesk_include_name,
+                "include_object": helpdesk_include_object,
+            },
+        )
+        return compare_metadata(context, HelpdeskModel.metadata)
+
+
+def table_names(app: Flask) -> set[str]:
+    return set(inspect(app.extensions["helpdesk"].engine).get_table_names())
+
+
+def helpdesk_tables() -> set[str]:
+    return set(HelpdeskModel.metadata.tables)
+
+
+def test_upgrade_builds_exactly_the_models_schema(app):
+    assert migrations.current(app) is None
+
+    migrations.upgrade(app)
+
+    assert schema_differences(app) == []
+    tables = table_names(app)
+    assert helpdesk_tables() <= tables
+    managed = {name for name in tables if helpdesk_include_name(name, "table", {})}
+    assert managed == helpdesk_tables()
+    assert migrations.current(app) == migrations.head()
+
+
+def test_the_comparison_notices_a_missing_index(app):
+    """Guard for the test above: a schema that differs from the models is reported."""
+    migrations.upgrade(app)
+    with app.extensions["helpdesk"].engine.begin() as connection:
+        connection.execute(text("DROP INDEX ix_helpdesk_ticket_status_updated"))
+
+    differences = schema_differences(app)
+
+    assert [(d[0], d[1].name) for d in differences] == [
+        ("add_index", "ix_helpdesk_ticket_status_updated")
+    ]
+
+
+def test_upgrade_is_idempotent_and_keeps_data(app):
+    from flask_helpdesk.services.departments import create_department
+    from flask_helpdesk.services.identity import SYSTEM
+
+    migrations.upgrade(app)
+    create_department(SYSTEM, "Billing", slug="billing")
+
+    migrations.upgrade(app)
+    migrations.upgrade(app, "head")
+
+    assert migrations.current(app) == migrations.head()
+    with app.extensions["helpdesk"].engine.connect() as connection:
+        slugs = connection.execute(text("SELECT slug FROM helpdesk_department")).scalars().all()
+    assert slugs == ["billing"]
+
+
+# The revision before 0004 added the full-text objects.
+BEFORE_FULL_TEXT = "0003"
+
+
+def full_text_objects(app: Flask) -> set[str]:
+    engine = app.extensions["helpdesk"].engine
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            query = "SELECT name FROM sqlite_master WHERE name LIKE 'helpdesk_%fts%'"
+        else:
+            query = "SELECT indexname FROM pg_indexes WHERE indexname LIKE 'ix_helpdesk_%fts'"
+        return set(connection.execute(text(query)).scalars())
+
+
+def test_full_text_search_objects_are_migrated_and_index_existing_rows(app):
+    migrations.upgrade(app, BEFORE_FULL_TEXT)
+    assert full_text_objects(app) == set()
+    with app.extensions["helpdesk"].engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO helpdesk_department (slug, name, description, is_active, position,"
+                " created_at) VALUES ('billing', 'Billing', '', true, 0, CURRENT_TIMESTAMP)"
+            )
+        )
+
+    migrations.upgrade(app)
+
+    objects = full_text_objects(app)
+    if app.extensions["helpdesk"].engine.dialect.name == "sqlite":
+        assert {"helpdesk_message_fts", "helpdesk_ticket_fts", "helpdesk_ticket_fts_au"} <= objects
+    else:
+        assert objects == {"ix_helpdesk_message_body_fts", "ix_helpdesk_ticket_subject_fts"}
+    migrations.downgrade(app, BEFORE_FULL_TEXT)
+    assert full_text_objects(app) == set()
+
+
+def test_full_text_search_finds_rows_written_before_the_upgrade(app):
+    from flask_helpdesk.services.departments import create_department
+    from flask_helpdesk.services.identity import SYSTEM
+
+    migrations.upgrade(app, BEFORE_FULL_TEXT)
+    create_department(SYSTEM, "Billing", slug="billing")
+    with app.extensions["helpdesk"].engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO helpdesk_contact (name, notes, attributes, created_at, updated_at)"
+                " VALUES ('Lan', '', '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO helpdesk_ticket (code, subject, status, priority, channel,"
+                " department_id, requester_id, notify_sms, created_at, updated_at)"
+                " SELECT 'HD-AAAAAA', 'Hóa đơn tháng mười', 'open', 2, 'web', d.id, c.id, false,"
+                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP"
+                " FROM helpdesk_department d, helpdesk_contact c"
+            )
+        )
+
+    migrations.upgrade(app)
+
+    engine = app.extensions["helpdesk"].engine
+    if engine.dialect.name == "sqlite":
+        # FTS5 had to be filled from the existing rows; diacritics are folded.
+        query = "SELECT rowid FROM helpdesk_ticket_fts WHERE helpdesk_ticket_fts MATCH 'hoa'"
+    else:
+        query = (
+            "SELECT id FROM helpdesk_ticket WHERE to_tsvector('simple'::regconfig, subject)"
+            " @@ plainto_tsquery('simple', 'hóa')"
+        )
+    with engine.connect() as connection:
+        assert len(connection.execute(text(query)).all()) == 1
+
+
+def test_downgrade_to_base_removes_every_helpdesk_table_and_nothing_else(app):
+    member = Member(email="host@example.com", display_name="Host", password_hash="x")
+    db.session.add(member)
+    db.session.commit()
+    with db.engine.begin() as connection:
+        # The host's own Alembic bookkeeping must survive the helpdesk's.
+        connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32))"))
+        connection.execute(text("INSERT INTO alembic_version VALUES ('host_rev_1')"))
+    host_tables = table_names(app)
+
+    migrations.upgrade(app)
+    migrations.downgrade(app, "base")
+
+    assert table_names(app) == host_tables
+    assert migrations.current(app) is None
+    with db.engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).all() == [
+            ("host_rev_1",)
+        ]
+    assert db.session.scalars(db.select(Member.email)).all() == ["host@example.com"]
+
+
+def test_cli_upgrade_current_history_downgrade(app):
+    runner = app.test_cli_runner()
+
+    result = runner.invoke(args=["helpdesk", "db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert f"revision {migrations.head()}" in result.output
+    assert helpdesk_tables() <= table_names(app)
+
+    result = runner.invoke(args=["helpdesk", "db", "current"])
+    assert result.output.strip() == f"{migrations.head()} (head)"
+
+    result = runner.invoke(args=["helpdesk", "db", "history"])
+    assert result.exit_code == 0
+    assert "base -> 0001" in result.output
+
+    result = runner.invoke(args=["helpdesk", "db", "downgrade", "base"])
+    assert result.exit_code == 0, result.output
+    assert not any(name.startswith("helpdesk_") for name in table_names(app))
+
+    result = runner.invoke(args=["helpdesk", "db", "current"])
+    assert result.output.startswith("none (no helpdesk tables yet")
+
+
+def test_cli_upgrade_sql_prints_ddl_and_changes_nothing(app):
+    result = app.test_cli_runner().invoke(args=["helpdesk", "db", "upgrade", "--sql"])
+
+    assert result.exit_code == 0, result.output
+    assert "CREATE TABLE helpdesk_ticket" in result.output
+    assert "helpdesk_alembic_version" in result.output
+    assert not any(name.startswith("helpdesk_") for name in table_names(app))
+
+
+def test_demo_setup_through_the_cli(app):
+    """The README's demo path: site tables, helpdesk migrations, demo data."""
+    runner = app.test_cli_runner()
+    for args in (["init-db"], ["helpdesk", "db", "upgrade"], ["helpdesk", "seed-demo"]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0, (args, result.output, result.exception)
+
+    with app.extensions["helpdesk"].engine.connect() as connection:
+        statuses = connection.execute(text("SELECT DISTINCT status FROM helpdesk_ticket"))
+        assert {"open", "answered", "closed"} <= set(statuses.scalars())
+
+
+def test_upgrade_runs_on_the_bind_key_engine(tmp_path):
+    main_url = f"sqlite:///{tmp_path / 'site.sqlite'}"
+    helpdesk_url = f"sqlite:///{tmp_path / 'helpdesk.sqlite'}"
+    app = host_app(
+        main_url,
+        tmp_path,
+        SQLALCHEMY_BINDS={"helpdesk": helpdesk_url},
+        HELPDESK_BIND_KEY="helpdesk",
+    )
+    try:
+        migrations.upgrade(app)
+        with app.app_context():
+            assert migrations.current() == migrations.head()
+            for engine in db.engines.values():
+                engine.dispose()
+    finally:
+        # The bind key lives on the shared MetaData, and Flask-SQLAlchemy keeps one MetaData per
+        # bind key it has seen on the shared ``db``: put both back for the other tests.
+        HelpdeskModel.metadata.info["bind_key"] = None
+        db.metadatas.pop("helpdesk", None)
+
+    assert helpdesk_tables() <= set(inspect(create_engine(helpdesk_url)).get_table_names())
+    assert inspect(create_engine(main_url)).get_table_names() == []
+
+
+def test_revisions_form_one_line_named_after_their_ids():
+    """New revisions go on top of the current head; a second head means a rebase went wrong."""
+    revisions = migrations.history()
+    assert revisions[-1].down_revision is None
+    for newer, older in itertools.pairwise(revisions):
+        assert newer.down_revision == older.revision, "migrations must form one straight line"
+    assert migrations.head() == revisions[0].revision
+    for path in (migrations.MIGRATIONS_DIR / "versions").glob("*.py"):
+        revision = re.search(r'^revision: str = "([^"]+)"', path.read_text(), re.MULTILINE)
+        assert revision, f"{path.name} has no revision id"
+        assert path.name.startswith(revision.group(1) + "_"), path.name
+
+
+def test_revisions_import_no_application_code():
+    """A revision must keep working when the models change later: plain SQLAlchemy only."""
+    for path in (migrations.MIGRATIONS_DIR / "versions").glob("*.py"):
+        imports = re.findall(r"^\s*(?:from|import)\s+(\w+)", path.read_text(), re.MULTILINE)
+        assert set(imports) <= {"collections", "sqlalchemy", "alembic"}, path.name
+
+
+# -- the helper for the host's own Alembic ------------------------------------------------------
+def host_differences(app: Flask, **opts) -> list:
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True, **opts})
+        return compare_metadata(context, db.metadata)
+
+
+def test_host_autogenerate_ignores_helpdesk_tables_with_the_helper(app):
+    migrations.upgrade(app)
+
+    without_helper = {d[1].name for d in host_differences(app) if d[0] == "remove_table"}
+    assert helpdesk_tables() | {migrations.VERSION_TABLE} <= without_helper
+    assert all(name.startswith("helpdesk_") for name in without_helper)
+
+    assert host_differences(app, include_object=migrations.include_object) == []
+    assert host_differences(app, include_name=migrations.include_name) == []
+
+
+def test_exclude_helpdesk_tables_still_calls_the_hosts_own_hook(app):
+    migrations.upgrade(app)
+    seen: list[str] = []
+
+    def host_hook(obj, name, type_, reflected, compare_to):
+        if type_ == "table":
+            seen.append(name)
+        return name != "legacy_import"
+
+    with db.engine.begin() as connection:
+        connection.execute(text("CREATE TABLE legacy_import (id INTEGER PRIMARY KEY)"))
+        connection.execute(text("CREATE TABLE scratch (id INTEGER PRIMARY KEY)"))
+
+    differences = host_differences(
+        app, include_object=migrations.exclude_helpdesk_tables(host_hook)
+    )
+
+    assert [(d[0], d[1].name) for d in differences] == [("remove_table", "scratch")]
+    assert "legacy_import" in seen
+    assert not any(name.startswith("helpdesk_") for name in seen)
+
+
+def test_host_metadata_and_helpdesk_metadata_stay_apart():
+    assert not set(db.metadata.tables) & helpdesk_tables()
+    assert isinstance(HelpdeskModel.metadata, MetaData)
+    assert all(name.startswith("helpdesk_") for name in helpdesk_tables())
