@@ -15,7 +15,13 @@ from .i18n import lazy_gettext as _l
 
 
 class DeskReplyForm(ReplyForm):
-    """Public reply or internal note (the pressed button says which: ``action=reply|note``)."""
+    """Public reply or internal note (the pressed button says which: ``action=reply|note``).
+
+    ``action=insert`` sends nothing: the page comes back with the chosen canned reply added to
+    the text (how canned replies work without JavaScript).
+    """
+
+    canned_id = SelectField(_l("Canned reply"), validate_choice=False)
 
 
 class StatusForm(FlaskForm):
@@ -54,7 +60,15 @@ class SaveViewForm(FlaskForm):
 
 
 class DeleteViewForm(FlaskForm):
-    """Only the CSRF token."""
+    """Only the CSRF token (deleting a saved view or a canned reply is one button)."""
+
+
+class CannedReplyForm(FlaskForm):
+    """Create or edit a canned reply; ``department_id`` empty means personal."""
+
+    title = StringField(_l("Title"), validators=[InputRequired(message=REQUIRED), Length(max=120)])
+    body = TextAreaField(_l("Text"), validators=[InputRequired(message=REQUIRED)])
+    department_id = SelectField(_l("Shared with"), validate_choice=False)
 
 
 class OnBehalfForm(NewTicketForm):
@@ -76,4 +90,6 @@ DESK_FORMS: dict[str, type[FlaskForm]] = {
     "desk_save_view": SaveViewForm,
     "desk_delete_view": DeleteViewForm,
     "desk_on_behalf": OnBehalfForm,
+    "desk_canned_reply": CannedReplyForm,
+    "desk_canned_delete": DeleteViewForm,
 }

@@ -4,6 +4,7 @@ from . import search as _search  # noqa: F401  (full-text index DDL, see search.
 from .access import AccessGrant, GrantScope, GrantStatus, ImpersonationLog
 from .audit import AuditEvent
 from .base import HelpdeskModel, utcnow
+from .canned import CannedReply
 from .desk import SavedView, TicketViewer
 from .enums import AgentRole, Availability, Channel, MessageKind, Priority, TicketStatus
 from .mail import InboundMail, InboundStatus, Mailbox, MailSecurity, TicketParticipant
@@ -17,6 +18,7 @@ __all__ = [
     "Attachment",
     "AuditEvent",
     "Availability",
+    "CannedReply",
     "Channel",
     "Contact",
     "Department",

@@ -1,7 +1,8 @@
 """The agent desk blueprint (``helpdesk_desk``, mounted at ``HELPDESK_DESK_URL_PREFIX``).
 
 Routes live in ``desk_queue.py`` (queue, saved views, counters), ``desk_ticket.py`` (the ticket
-workspace and its actions) and ``desk_new.py`` (tickets on behalf of a customer). Every route
+workspace and its actions), ``desk_new.py`` (tickets on behalf of a customer) and
+``desk_canned.py`` (canned replies). Every route
 starts with :func:`desk_actor`, which refuses anyone who is not staff with 403; tickets outside
 an agent's departments are 404 (the services raise ``NotFound``).
 """
@@ -58,6 +59,6 @@ def desk_entry(css_class: str = "helpdesk-desk-entry") -> Markup:
 
 
 # Route modules register on ``bp`` when imported.
-from . import desk_new, desk_queue, desk_ticket  # noqa: E402,F401
+from . import desk_canned, desk_new, desk_queue, desk_ticket  # noqa: E402,F401
 
 __all__ = ["bp", "desk_actor", "desk_entry"]

@@ -17,6 +17,7 @@ from ..services import (
     NotFound,
     ServiceError,
     ValidationError,
+    canned,
     contacts,
     departments,
     desk,
@@ -47,13 +48,16 @@ WORKSPACE_FORMS = {
 def _workspace(actor: Actor, ticket: Ticket, status: int = 200, **overrides: Any):
     """Render the workspace; *overrides* replace forms (kept input + errors) or add context."""
     forms = {var: get_form_class(name)(formdata=None) for name, var in WORKSPACE_FORMS.items()}
-    forms.update({k: v for k, v in overrides.items() if k in forms.values()})
+    forms.update({k: v for k, v in overrides.items() if k in forms})
     extra = {k: v for k, v in overrides.items() if k not in forms}
     thread = messages.thread(actor, ticket)
     newest = max((m.id for m in thread if m.kind.value != "event"), default=0)
     if "reply_form" not in overrides:
         forms["reply_form"].last_seen_message_id.data = str(newest)
     _fill_choices(ticket, forms)
+    forms["reply_form"].canned_id.choices = [SelectChoice("", _("Choose a canned reply"))] + [
+        SelectChoice(str(c.id), c.title) for c in canned.for_ticket(actor, ticket)
+    ]
     context = {
         "actor": actor,
         "ticket": ticket,
@@ -120,6 +124,8 @@ def reply(code: str):
     internal = request.form.get("action") == "note"
     if not form.validate_on_submit():
         return _workspace(actor, found, 422, reply_form=form)
+    if request.form.get("action") == "insert":
+        return _insert_canned(actor, found, form)
     newer = presence.written_since(actor, found, form.last_seen_message_id.data)
     if newer:
         form.last_seen_message_id.data = str(newer[-1].id)
@@ -137,6 +143,30 @@ def reply(code: str):
         return _workspace(actor, found, 422, reply_form=form)
     flash(_("Internal note added.") if internal else _("Reply sent."), "success")
     return redirect(url_for(".ticket", code=found.code, _anchor="latest"))
+
+
+def _insert_canned(actor: Actor, found: Ticket, form: Any):
+    """No-JavaScript insert: the page returns with the canned text added to the typed text.
+
+    The "written since" marker is left as it was, so a reply another agent wrote meanwhile is
+    still caught when this text is finally sent.
+    """
+    try:
+        text = canned.render_reply(actor, form.canned_id.data or "", found)
+    except NotFound:
+        form.canned_id.errors = [_("Please choose a canned reply.")]
+        return _workspace(actor, found, 422, reply_form=form)
+    typed = (form.body.data or "").rstrip()
+    form.body.data = f"{typed}\n\n{text}" if typed else text
+    form.canned_id.data = ""
+    return _workspace(actor, found, reply_form=form)
+
+
+@bp.get("/tickets/<code>/canned/<int:reply_id>")
+def canned_text(code: str, reply_id: int):
+    """JSON for the reply box's script: the canned reply's text filled in for this ticket."""
+    actor, found = _find(code)
+    return jsonify(text=canned.render_reply(actor, reply_id, found))
 
 
 def _action(code: str, form_name: str, call: Callable[[Actor, Ticket, Any], Any], done: str) -> Any:
