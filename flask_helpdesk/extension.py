@@ -123,6 +123,7 @@ class Helpdesk:
                 "flask-helpdesk needs the host's Flask-SQLAlchemy: init_app(app, db=db)"
             )
         config = resolve_config(app, {**self._options, **options})
+        _check_form_names(forms or {})
         if storage is None:
             root = config["HELPDESK_STORAGE_PATH"] or os.path.join(
                 app.instance_path, "helpdesk-attachments"
@@ -203,6 +204,15 @@ class Helpdesk:
         for ``flask helpdesk seed-demo`` (the helpdesk never creates host users itself)."""
         self._demo_user_factory = callback
         return callback
+
+
+def _check_form_names(forms: dict[str, type]) -> None:
+    """A misspelt form name would leave the helpdesk's form in place without a word."""
+    from .forms import DEFAULT_FORMS
+
+    unknown = sorted(set(forms) - set(DEFAULT_FORMS))
+    if unknown:
+        raise TypeError(f"Unknown helpdesk form(s) {unknown}; known: {sorted(DEFAULT_FORMS)}")
 
 
 def _get_state() -> HelpdeskState:

@@ -1,7 +1,7 @@
 """Where attachment bytes live. Files are named by their SHA-256, so a file sent twice is kept once.
 
 A backend needs ``save(stream, max_size) -> (sha256, size)``, ``open(sha256)`` and ``exists``; the
-default writes under a local folder. Set ``Helpdesk(storage=...)`` for anything else (S3, ...).
+default writes under a local folder. Pass ``init_app(app, storage=...)`` for anything else.
 """
 
 from __future__ import annotations
