@@ -248,6 +248,31 @@ def expire_if_due(grant: AccessGrant) -> bool:
     return True
 
 
+def expire_due_grants(batch: int = 500) -> int:
+    """Mark every accepted grant past its expiry as expired, with its audit event and signal.
+
+    The request guard already refuses an expired grant on the very next request; this sweep
+    (``flask helpdesk access-sweep``, run from cron or the scheduler) makes the expiry an event
+    even when nobody uses the grant again. Returns how many grants expired.
+    """
+    count = 0
+    while True:
+        due = list(
+            session().scalars(
+                select(AccessGrant)
+                .where(
+                    AccessGrant.status == GrantStatus.ACCEPTED,
+                    AccessGrant.expires_at <= utcnow(),
+                )
+                .order_by(AccessGrant.id)
+                .limit(batch)
+            )
+        )
+        count += sum(expire_if_due(grant) for grant in due)
+        if len(due) < batch:
+            return count
+
+
 def _finish(
     actor: Actor, grant: AccessGrant, action: str, signal: Any, notify: bool = True
 ) -> AccessGrant:

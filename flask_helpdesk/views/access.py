@@ -3,6 +3,7 @@ the hooks that guard and log every request of the host made while acting as a cu
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from flask import (
@@ -69,7 +70,6 @@ def _is_static(endpoint: str | None) -> bool:
     return endpoint is not None and (endpoint == "static" or endpoint.endswith(".static"))
 
 
-@portal_bp.before_app_request
 def guard_request():
     """While acting: grant still good (else end it now), scope and refused endpoints enforced."""
     if not is_impersonating() or _is_static(request.endpoint):
@@ -97,6 +97,12 @@ def log_request(response):
     """Record each request made while acting (method, path without query, status code)."""
     grant_id = g.get("_helpdesk_acting_grant_id")
     if grant_id is not None:
+        from ..services.base import rollback
+
+        if response.status_code >= 500:
+            # The log row is committed on the shared session: a failed request's half-done
+            # work must not be committed along with it.
+            rollback()
         try:
             access_service.record_request(
                 grant_id,
@@ -107,9 +113,31 @@ def log_request(response):
             )
         except Exception:  # the log must never turn a page into an error; the operator hears
             current_app.logger.exception("could not log a request made as a customer")
-            from ..services.base import rollback
-
             rollback()
+    return response
+
+
+_BODY_TAG = re.compile(r"<body\b[^>]*>", re.IGNORECASE)
+
+
+@portal_bp.after_app_request
+def ensure_banner(response):
+    """Put the banner on every HTML page of the host while acting, also on pages whose layout
+    does not call ``helpdesk_impersonation_banner()`` (right after ``<body>``)."""
+    if (
+        current_acting() is None
+        or g.get("_helpdesk_banner_shown")
+        or response.mimetype != "text/html"
+        or response.is_streamed
+        or response.direct_passthrough
+        or 300 <= response.status_code < 400
+    ):
+        return response
+    page = response.get_data(as_text=True)
+    banner = str(impersonation_banner())
+    match = _BODY_TAG.search(page)
+    at = match.end() if match else 0
+    response.set_data(page[:at] + banner + page[at:])
     return response
 
 
@@ -357,6 +385,9 @@ def desk_panel(ticket, request_form=None) -> Markup:
 
 
 def register(app: Flask, config: dict) -> None:
+    # First of the app's hooks: another hook that answers early (CSRF protection refusing a
+    # form, a host's maintenance page) must neither run as the customer unchecked nor go unlogged.
+    app.before_request_funcs.setdefault(None, []).insert(0, guard_request)
     app.register_blueprint(portal_bp, url_prefix=config["HELPDESK_URL_PREFIX"] or None)
     app.register_blueprint(desk_bp, url_prefix=config["HELPDESK_DESK_URL_PREFIX"])
     app.jinja_env.globals["helpdesk_impersonation_banner"] = impersonation_banner
