@@ -79,6 +79,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         HELPDESK_BASE_TEMPLATE="helpdesk_base.html",
         HELPDESK_SITE_NAME="Demo Shop",
         HELPDESK_REDIS_URL=os.environ.get("REDIS_URL"),
+        # Where visitors reach the site: links in the mails the demo prints are absolute then.
+        HELPDESK_EXTERNAL_URL=os.environ.get("HELPDESK_EXTERNAL_URL"),
     )
     app.config.update(config or {})
     os.makedirs(app.instance_path, exist_ok=True)
