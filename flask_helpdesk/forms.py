@@ -83,10 +83,9 @@ class NewTicketForm(CustomerForm):
     )
     subject = StringField(
         _l("Subject"),
-        validators=[
-            InputRequired(message=_l("Please enter a subject.")),
-            Length(max=200, message=_l("The subject is too long.")),
-        ],
+        # No length limit here: the service checks HELPDESK_SUBJECT_MAX_LENGTH, so the limit a
+        # host configures is the one every channel (form, desk, mail) gets.
+        validators=[InputRequired(message=_l("Please enter a subject."))],
     )
     priority = SelectField(
         _l("Priority"),

@@ -21,14 +21,14 @@ from flask import Flask
 from sqlalchemy import MetaData, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
-from example_app import create_app
+from example_app import DEMO_PASSWORD, create_app
 from example_app.models import Member, db
 from flask_helpdesk import migrations
 from flask_helpdesk.migrations.autogen import (
     helpdesk_include_name,
     helpdesk_include_object,
 )
-from flask_helpdesk.models import HelpdeskModel
+from flask_helpdesk.models import HelpdeskModel, TicketStatus
 
 POSTGRES_URL = os.environ.get("HELPDESK_TEST_DATABASE_URL", "")
 needs_postgres = pytest.mark.skipif(
@@ -280,9 +280,44 @@ def test_demo_setup_through_the_cli(app):
         result = runner.invoke(args=args)
         assert result.exit_code == 0, (args, result.output, result.exception)
 
+    # The logins it prints, in every role the README promises.
+    for email in ("lan@example.com", "minh@example.com", "sara@example.com", "admin@example.com"):
+        assert email in result.output
     with app.extensions["helpdesk"].engine.connect() as connection:
-        statuses = connection.execute(text("SELECT DISTINCT status FROM helpdesk_ticket"))
-        assert {"open", "answered", "closed"} <= set(statuses.scalars())
+
+        def column(sql: str) -> list:
+            return list(connection.execute(text(sql)).scalars())
+
+        statuses = column("SELECT DISTINCT status FROM helpdesk_ticket")
+        assert sorted(statuses) == sorted(status.value for status in TicketStatus)
+        # Seed 000's categories, in its order.
+        assert column("SELECT name FROM helpdesk_department ORDER BY position") == [
+            "Account",
+            "Market",
+            "Campaign management",
+            "Reports",
+            "Notifications",
+            "Partners & contracts",
+            "Revenue & reconciliation",
+            "Cooperation",
+            "Other",
+        ]
+        assert sorted(column("SELECT role FROM helpdesk_agent")) == ["admin", "agent", "lead"]
+        assert column("SELECT count(*) FROM helpdesk_rating") == [1]
+    # Each printed login works with the demo password, and the customer sees their tickets.
+    client = app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    response = client.post(
+        "/login?next=/support/",
+        data={"csrf_token": token, "email": "lan@example.com", "password": DEMO_PASSWORD},
+    )
+    assert response.headers["Location"] == "/support/"
+    listing = client.get("/support/").get_data(as_text=True)
+    assert "Campaign stuck in review" in listing
+    # Running it again changes nothing.
+    again = runner.invoke(args=["helpdesk", "seed-demo"])
+    assert "nothing seeded" in again.output
 
 
 def test_upgrade_runs_on_the_bind_key_engine(tmp_path):

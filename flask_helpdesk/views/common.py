@@ -26,6 +26,7 @@ def render(template: str, **context: Any) -> str:
     context.setdefault("helpdesk_dir", text_direction())
     context.setdefault("helpdesk_lang", locale.language if locale else "en")
     context.setdefault("helpdesk_site_name", current_helpdesk.config["HELPDESK_SITE_NAME"])
+    context.setdefault("helpdesk_config", current_helpdesk.config)
     return render_template(template, **context)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 from sqlalchemy import select
 
@@ -82,8 +83,18 @@ def test_whole_customer_journey(app, departments, customer, agent):
     closed_only = client.get("/support/?status=closed").get_data(as_text=True)
     assert "No support request matches." in closed_only
 
-    # An agent replies: status answered, unread badge in the avatar menu, "new" marker.
-    messages.post_message(agent, ticket_by_code(code), "Your invoice is attached now.")
+    # An agent replies from the desk: status answered, unread badge in the avatar menu, "new"
+    # marker.
+    staff = client_for(app, session().get(Member, uuid.UUID(agent.agent.user_id)))
+    desk_page = f"/support/desk/tickets/{code}"
+    response = post_form(
+        staff,
+        desk_page,
+        f"{desk_page}/reply",
+        data={"body": "Your invoice is attached now.", "action": "reply"},
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert "Reply sent." in follow(staff, response)
     assert ticket_by_code(code).status == TicketStatus.ANSWERED
     assert badge(client) == 1
     answered = client.get("/support/?status=answered").get_data(as_text=True)
@@ -257,3 +268,22 @@ def test_customer_ticket_urls_use_the_code_never_the_id(app, departments, custom
     # The requester of a ticket is found again by their contact, not by an id in the URL.
     assert sync_contact(customer).id == ticket.requester_id
     tickets.find_ticket(contact_as_actor(ticket.requester), code.lower())
+
+
+def test_subject_limit_is_the_configured_one(app, departments, customer, monkeypatch):
+    config = app.extensions["helpdesk"].config
+    client = client_for(app, customer)
+    monkeypatch.setitem(config, "HELPDESK_SUBJECT_MAX_LENGTH", 250)
+    assert 'maxlength="250"' in client.get("/support/new").get_data(as_text=True)
+    code = open_via_form(client, departments, subject="x" * 240)
+    assert ticket_by_code(code).subject == "x" * 240
+
+    monkeypatch.setitem(config, "HELPDESK_SUBJECT_MAX_LENGTH", 20)
+    response = post_form(
+        client,
+        "/support/new",
+        data={"department_id": departments["billing"].id, "subject": "y" * 21, "body": "Hi"},
+    )
+    assert response.status_code == 422
+    assert "The subject is too long." in response.get_data(as_text=True)
+    assert count(Ticket) == 1
