@@ -135,7 +135,7 @@ class RateForm(CustomerForm):
 
 
 class AccessRequestForm(FlaskForm):
-    """An agent asks the customer for access to their account (see docs/access.rst)."""
+    """An agent asks the customer for access to their account (see docs/account-access.rst)."""
 
     reason = TextAreaField(
         _l("Why do you need access?"),

@@ -1,0 +1,169 @@
+"""Take the screenshots of docs/account-access.rst in a real browser.
+
+    python docs/screenshots.py                      # Chromium at /usr/bin/chromium
+    python docs/screenshots.py --browser /path/to/chromium --out docs/_static
+
+Builds the demo host (``example_app``) on a throwaway SQLite database, fills it with
+``flask helpdesk seed-demo``'s data, serves it from a thread and walks Chromium, driven by
+Playwright, through the consent flow: the agent asks, the customer accepts, the agent acts as the
+customer and stops, the customer reads the log. Playwright launches the given Chromium binary; it
+never downloads one. ``tests/browser/test_access_journey.py`` runs the same :func:`journey`, so the
+pictures in the docs show what the suite checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # run from a checkout: the demo host and the package
+
+from flask import Flask  # noqa: E402
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from werkzeug.serving import make_server  # noqa: E402
+
+from example_app import DEMO_PASSWORD, create_app  # noqa: E402
+from example_app.models import db  # noqa: E402
+
+REASON = "I need to see what happens when you save a new email on your profile page."
+TICKET_SUBJECT = "Cannot change my account email"  # a ticket of Lan's in the demo data
+VIEWPORT = {"width": 1200, "height": 760}
+
+
+def demo_app(folder: Path) -> Flask:
+    """The demo host on a fresh SQLite file in *folder*, seeded like ``example_app/run``."""
+    from flask_helpdesk.services.demo import seed_demo
+
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'demo.sqlite'}",
+            "HELPDESK_STORAGE_PATH": str(folder / "files"),
+            "HELPDESK_REDIS_URL": None,
+        }
+    )
+    with app.app_context():
+        db.create_all()
+        app.extensions["helpdesk"].create_all()
+        seed_demo()
+        db.session.remove()
+    return app
+
+
+@contextmanager
+def serve(app: Flask) -> Iterator[str]:
+    """Serve *app* on 127.0.0.1:<free port> from a thread; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="docs-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        server.server_close()
+
+
+def log_in(page: Page, email: str) -> None:
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(re.compile(r"/$"))
+
+
+def journey(browser: Browser, base_url: str, shoot: Callable[[Page, str, str | None], None]):
+    """The consent flow in two browser contexts (two people); ``shoot(page, name, selector)``
+    is called where the docs show a picture. Returns the ticket code."""
+    contexts = [
+        browser.new_context(base_url=base_url, viewport=VIEWPORT, locale="en-US") for _ in range(2)
+    ]
+    agent, customer = (context.new_page() for context in contexts)
+    try:
+        # The agent asks from the ticket's workspace in the desk.
+        log_in(agent, "minh@example.com")
+        agent.goto("/support/desk/")
+        agent.get_by_role("link", name=TICKET_SUBJECT).first.click()
+        code = re.search(r"/tickets/(HD-\w+)", agent.url).group(1)
+        panel = agent.locator("#access")
+        panel.get_by_label("Why do you need access?").fill(REASON)
+        panel.get_by_label("Access", exact=True).select_option("act")
+        panel.get_by_label("For how many hours").fill("24")
+        panel.get_by_role("button", name="Ask for access").click()
+        expect(agent.locator("#access")).to_contain_text("Waiting for your answer")
+        shoot(agent, "access-request", "#access")
+
+        # The customer sees the request on the portal's first page and accepts it.
+        log_in(customer, "lan@example.com")
+        customer.goto("/support/")
+        prompt = customer.locator(".hd-access-prompts")
+        expect(prompt).to_contain_text("Support asks for access to your account")
+        expect(prompt).to_contain_text(REASON)
+        shoot(customer, "access-consent", ".hd-access-prompts")
+        prompt.get_by_role("button", name="Accept").click()
+        expect(customer.locator("#access")).to_contain_text("Accepted")
+
+        # The agent starts a session as the customer: the banner on every page.
+        agent.reload()
+        agent.get_by_role("button", name="Start session as customer").click()
+        banner = agent.locator(".hd-acting-banner")
+        expect(banner).to_contain_text("Minh Tran is acting as Lan Nguyen")
+        shoot(agent, "access-banner", None)
+
+        # What the host marked never allowed is refused, with a page that says why.
+        agent.goto("/account/password")
+        expect(agent.get_by_role("heading", level=1)).to_have_text(
+            "Not allowed while acting as the customer"
+        )
+        shoot(agent, "access-refused", None)
+        agent.get_by_role("button", name="Stop acting as the customer").click()
+        expect(agent.locator(".hd-acting-banner")).to_have_count(0)
+        expect(agent.locator("#access")).to_contain_text("Requests made as the customer")
+
+        # The customer reads everything that was done in her account.
+        customer.goto(f"/support/tickets/{code}")  # (only a new #fragment would not reload)
+        log = customer.locator(".hd-access-log")
+        expect(log).to_contain_text("/account/password")
+        shoot(customer, "access-log", "#access")
+        return code
+    finally:
+        for context in contexts:
+            context.close()
+
+
+def screenshot_saver(folder: Path) -> Callable[[Page, str, str | None], None]:
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def shoot(page: Page, name: str, selector: str | None) -> None:
+        target = page.locator(selector) if selector else page
+        target.screenshot(path=str(folder / f"{name}.png"), animations="disabled")
+
+    return shoot
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--browser", default="/usr/bin/chromium", help="Chromium binary")
+    parser.add_argument("--out", default=str(HERE / "_static"), help="folder for the PNGs")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
+        app = demo_app(Path(folder))
+        browser = playwright.chromium.launch(executable_path=args.browser)
+        try:
+            with serve(app) as url:
+                journey(browser, url, screenshot_saver(Path(args.out)))
+        finally:
+            browser.close()
+            with app.app_context():
+                db.engine.dispose()
+    print(f"screenshots saved in {args.out}")
+
+
+if __name__ == "__main__":
+    main()
