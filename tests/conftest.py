@@ -3,6 +3,7 @@ HELPDESK_TEST_DATABASE_URL) PostgreSQL, with a fresh set of rows for every test.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterator
@@ -14,14 +15,29 @@ from flask import Flask, g
 from flask.testing import FlaskClient
 from flask_login import FlaskLoginClient
 from sqlalchemy import event
+from werkzeug.security import generate_password_hash
 
 from example_app import create_app, helpdesk
+from example_app import models as host_models
 from example_app.models import Member, db
 from flask_helpdesk.models import Department, HelpdeskModel
 from flask_helpdesk.services.identity import SYSTEM
 
 DATABASE_URL_VARIABLE = "HELPDESK_TEST_DATABASE_URL"
 REDIS_URL_VARIABLE = "HELPDESK_TEST_REDIS_URL"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _quick_password_hashing() -> Iterator[None]:
+    """Hash the demo host's passwords with one PBKDF2 round instead of scrypt.
+
+    scrypt is slow on purpose (0.1-0.4 s a hash, more on a busy machine) and the suite creates
+    and logs in hundreds of members. Logins still go through the real check: werkzeug reads the
+    method from the stored hash."""
+    quick = functools.partial(generate_password_hash, method="pbkdf2:sha256:1")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(host_models, "generate_password_hash", quick)
+        yield
 
 
 @pytest.fixture(scope="session")
