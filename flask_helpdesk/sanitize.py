@@ -1,6 +1,15 @@
-"""HTML sanitizing with nh3: the only way HTML from outside reaches a page."""
+"""HTML sanitizing with nh3: the only way HTML from outside reaches a page.
+
+One policy, two widths. The default keeps the formatting a person types in a reply box. Mail
+(``rich=True``) also keeps the table layout attributes, ``<font>`` and a few harmless inline
+styles that keep a formatted mail readable. Both drop scripts, event handlers, forms, frames,
+anything that makes the browser fetch something (``background=``, ``srcset=``, ``url()``) and,
+by default, remote images: loading one tells the sender when and where the mail was read.
+"""
 
 from __future__ import annotations
+
+import re
 
 import nh3
 
@@ -45,23 +54,65 @@ ALLOWED_ATTRIBUTES = {
     "th": {"colspan", "rowspan"},
 }
 
+# The wider set for mail: nh3's own defaults plus layout attributes mail clients rely on.
+RICH_TAGS = set(nh3.ALLOWED_TAGS) | {"font"}
+RICH_ATTRIBUTES: dict[str, set[str]] = {
+    **{tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()},
+    "*": {"lang", "title", "dir", "style", "align"},
+    "font": {"color", "face", "size"},
+    "table": {"align", "border", "cellpadding", "cellspacing", "width", "summary"},
+    "td": {"align", "valign", "width", "colspan", "rowspan", "headers"},
+    "th": {"align", "valign", "width", "colspan", "rowspan", "headers", "scope"},
+}
+RICH_STYLE_PROPERTIES = {
+    "color", "background-color", "font-weight", "font-style", "font-size", "font-family",
+    "text-align", "text-decoration", "direction", "white-space", "margin", "margin-left",
+    "padding", "padding-left", "border-left",
+}  # fmt: skip
 
-def clean_html(html: str, allow_remote_images: bool = False) -> str:
-    """Keep harmless formatting; drop scripts, event handlers, styles and (by default) images
-    that would load from a remote server and tell the sender the mail was read."""
+# Removed together with their content: nothing in them is readable text.
+DROP_WITH_CONTENT = {"script", "style", "title", "iframe", "object", "embed", "svg", "math",
+                     "noscript", "template", "textarea", "select"}  # fmt: skip
+SAFE_LINKS = ("http://", "https://", "mailto:", "tel:", "#")
+_EMBEDDED_IMAGE = re.compile(r"data:image/(png|gif|jpe?g|webp);")
 
-    def drop_remote_images(element: str, attribute: str, value: str) -> str | None:
-        if element == "img" and attribute == "src":
-            if value.startswith(("cid:", "data:image/")):
-                return value
-            return value if allow_remote_images else None
+
+def clean_html_counting(
+    html: str, allow_remote_images: bool = False, *, rich: bool = False
+) -> tuple[str, int]:
+    """:func:`clean_html`, and how many remote images it removed."""
+    blocked = 0
+
+    def attribute_filter(tag: str, attribute: str, value: str) -> str | None:
+        nonlocal blocked
+        lowered = value.strip().lower()
+        if tag == "img" and attribute == "src":
+            # cid: images come with the mail; data: images are embedded. Neither calls out.
+            if lowered.startswith("cid:") or _EMBEDDED_IMAGE.match(lowered):
+                return value.strip()
+            if allow_remote_images and lowered.startswith(("http://", "https://")):
+                return value.strip()
+            blocked += 1
+            return None
+        if attribute in ("href", "cite"):
+            return value.strip() if lowered.startswith(SAFE_LINKS) else None
         return value
 
-    return nh3.clean(
+    cleaned = nh3.clean(
         html,
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
-        url_schemes={"http", "https", "mailto", "cid"},
+        tags=RICH_TAGS if rich else ALLOWED_TAGS,
+        clean_content_tags=DROP_WITH_CONTENT,
+        attributes=RICH_ATTRIBUTES if rich else ALLOWED_ATTRIBUTES,
+        attribute_filter=attribute_filter,
+        url_schemes={"http", "https", "mailto", "tel", "cid", "data"},
         link_rel="noopener noreferrer nofollow",
-        attribute_filter=drop_remote_images,
+        filter_style_properties=RICH_STYLE_PROPERTIES if rich else None,
+        strip_comments=True,
     )
+    return cleaned, blocked
+
+
+def clean_html(html: str, allow_remote_images: bool = False, *, rich: bool = False) -> str:
+    """Keep harmless formatting; drop scripts, event handlers, styles and (by default) images
+    that would load from a remote server and tell the sender the mail was read."""
+    return clean_html_counting(html, allow_remote_images, rich=rich)[0]

@@ -1,7 +1,9 @@
 """Turn the raw bytes of an inbound mail into what a ticket needs: :func:`parse_message`.
 
-Pure functions over the standard library's :mod:`email` package and ``nh3``: no database, no
-Flask, so the intake channels (IMAP poll, webhook, stdin pipe) and their tests share one parser.
+Pure functions over the standard library's :mod:`email` package (HTML goes through
+:mod:`.html`, hence the project's one sanitizer; ticket codes follow
+:mod:`flask_helpdesk.services.codes`): no database access, so the intake channels (IMAP poll,
+webhook, stdin pipe), the benchmark and the tests share one parser.
 
 Inbound mail is hostile or broken often enough that robustness is the main requirement. Headers
 are read with the modern ``email.policy.default`` where it works and decoded by hand from their
@@ -26,16 +28,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
-from html.parser import HTMLParser
 from urllib.parse import unquote
 
-import nh3
-
+from ..services.codes import CODE_ALPHABET, CODE_LENGTH
+from .html import html_to_text, sanitize_mail_html, sanitize_mail_html_counting
 from .noise import NoiseReason, detect_noise
 from .quotes import strip_quotes
 
 __all__ = [
-    "CODE_ALPHABET",
     "Attachment",
     "MailParseError",
     "NoiseReason",
@@ -47,10 +47,6 @@ __all__ = [
     "sanitize_mail_html",
     "strip_quotes",
 ]
-
-#: Characters of ticket codes: no 0/O, 1/I, so a code read aloud or retyped stays valid.
-CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-CODE_LENGTH = 6
 
 
 class MailParseError(ValueError):
@@ -357,186 +353,6 @@ def extract_ticket_code(subject: str, prefix: str = "HD") -> str | None:
     return f"{prefix}-{match.group(2).upper()}"
 
 
-# --------------------------------------------------------------------------- HTML
-
-# Mail HTML needs table layout attributes and a few harmless styles to stay readable; every
-# attribute that makes the browser fetch something (background=, srcset=, style url()) stays out.
-_HTML_TAGS = set(nh3.ALLOWED_TAGS) | {"font"}
-_HTML_ATTRIBUTES: dict[str, set[str]] = {
-    **{tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()},
-    "*": {"lang", "title", "dir", "style", "align"},
-    "font": {"color", "face", "size"},
-    "table": {"align", "border", "cellpadding", "cellspacing", "width", "summary"},
-    "td": {"align", "valign", "width", "colspan", "rowspan", "headers"},
-    "th": {"align", "valign", "width", "colspan", "rowspan", "headers", "scope"},
-}
-_STYLE_PROPERTIES = {
-    "color", "background-color", "font-weight", "font-style", "font-size", "font-family",
-    "text-align", "text-decoration", "direction", "white-space", "margin", "margin-left",
-    "padding", "padding-left", "border-left",
-}  # fmt: skip
-# Removed together with their content: nothing in them is readable text.
-_HTML_DROP = {"script", "style", "title", "iframe", "object", "embed", "svg", "math", "noscript",
-              "template", "textarea", "select"}  # fmt: skip
-_SAFE_LINK = ("http://", "https://", "mailto:", "tel:", "#")
-
-
-def _sanitize(html: str, allow_remote_images: bool) -> tuple[str, int]:
-    blocked = 0
-
-    def attribute_filter(tag: str, attribute: str, value: str) -> str | None:
-        nonlocal blocked
-        lowered = value.strip().lower()
-        if tag == "img" and attribute == "src":
-            # cid: images come with the mail; data: images are embedded. Neither calls out.
-            if lowered.startswith("cid:") or re.match(r"data:image/(png|gif|jpe?g|webp);", lowered):
-                return value.strip()
-            if allow_remote_images and lowered.startswith(("http://", "https://")):
-                return value.strip()
-            # Remote images reveal to the sender that, when and where the mail was read.
-            blocked += 1
-            return None
-        if attribute in ("href", "cite"):
-            return value.strip() if lowered.startswith(_SAFE_LINK) else None
-        return value
-
-    cleaned = nh3.clean(
-        html,
-        tags=_HTML_TAGS,
-        clean_content_tags=_HTML_DROP,
-        attributes=_HTML_ATTRIBUTES,
-        attribute_filter=attribute_filter,
-        url_schemes={"http", "https", "mailto", "tel", "cid", "data"},
-        link_rel="noopener noreferrer nofollow",
-        filter_style_properties=_STYLE_PROPERTIES,
-        strip_comments=True,
-    )
-    return cleaned, blocked
-
-
-def sanitize_mail_html(html: str, *, allow_remote_images: bool = False) -> str:
-    """Make mail HTML safe to embed in a page.
-
-    Removes scripts, event handlers, forms, frames and styles that could load anything; keeps
-    formatting, links (made ``rel="noopener noreferrer nofollow"``) and images that travel with
-    the mail (``cid:``, ``data:``). Remote images are removed unless *allow_remote_images*,
-    because loading them tells the sender when and where the mail was opened.
-    """
-    return _sanitize(html, allow_remote_images)[0]
-
-
-class _HtmlToText(HTMLParser):
-    """Render HTML as plain text: one line per block, blockquotes as ">" quoting."""
-
-    _BLOCKS = {
-        "address", "article", "aside", "blockquote", "center", "dd", "div", "dl", "dt",
-        "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li",
-        "main", "nav", "ol", "p", "pre", "section", "table", "tr", "ul",
-    }  # fmt: skip
-    _PARAGRAPHS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "blockquote"}
-    _SKIP = {"script", "style", "title", "template", "noscript", "svg", "head"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.lines: list[str] = []
-        self.current: list[str] = []
-        self.quote_depth = 0
-        self.skip_depth = 0
-        self.pre_depth = 0
-        self.links: list[tuple[str, int]] = []
-
-    def _prefix(self) -> str:
-        return "> " * self.quote_depth
-
-    def _flush(self, keep_empty: bool = False) -> None:
-        text = "".join(self.current)
-        self.current = []
-        rows = text.split("\n") if self.pre_depth else [text.strip()]
-        for row in rows:
-            if row.strip() or keep_empty:
-                self.lines.append((self._prefix() + row).rstrip())
-
-    def _paragraph_break(self) -> None:
-        if self.lines and self.lines[-1].strip("> "):
-            self.lines.append(self._prefix().rstrip())
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._SKIP:
-            # <head> is often left unclosed; only skip it until <body> shows up.
-            self.skip_depth += 1
-            return
-        if tag == "body" and self.skip_depth:
-            self.skip_depth = 0
-        if tag == "br":
-            self._flush(keep_empty=True)
-        elif tag in self._BLOCKS:
-            self._flush()
-        if tag == "blockquote":
-            self.quote_depth += 1
-        elif tag == "pre":
-            self.pre_depth += 1
-        elif tag == "li":
-            self.current.append("- ")
-        elif tag in ("td", "th") and "".join(self.current).strip():
-            self.current.append("  ")
-        elif tag == "a":
-            href = dict(attrs).get("href") or ""
-            self.links.append((href, len("".join(self.current))))
-        elif tag == "hr":
-            self.lines.append(self._prefix() + "---")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP:
-            self.skip_depth = max(0, self.skip_depth - 1)
-            return
-        if tag == "a" and self.links:
-            href, start = self.links.pop()
-            label = "".join(self.current)[start:].strip()
-            if href.lower().startswith(("http://", "https://")) and href not in label:
-                self.current.append(f" <{href}>")
-        if tag in self._BLOCKS:
-            self._flush()
-            if tag in self._PARAGRAPHS:
-                self._paragraph_break()
-        if tag == "blockquote":
-            self.quote_depth = max(0, self.quote_depth - 1)
-        elif tag == "pre":
-            self.pre_depth = max(0, self.pre_depth - 1)
-
-    def handle_data(self, data: str) -> None:
-        if self.skip_depth:
-            return
-        data = data.replace("\xa0", " ")
-        if not self.pre_depth:
-            data = re.sub(r"\s+", " ", data)
-        self.current.append(data)
-
-    def text(self) -> str:
-        self._flush()
-        # Collapse runs of empty (or empty quoted) lines to one.
-        out: list[str] = []
-        for line in self.lines:
-            if not line.strip("> ") and out and not out[-1].strip("> "):
-                continue
-            out.append(line)
-        while out and not out[-1].strip("> "):
-            out.pop()
-        while out and not out[0].strip("> "):
-            out.pop(0)
-        return "\n".join(out)
-
-
-def html_to_text(html: str) -> str:
-    """Plain-text rendering of *html* for HTML-only mail: used for quote stripping and search."""
-    parser = _HtmlToText()
-    try:
-        parser.feed(html)
-        parser.close()
-    except Exception:  # HTMLParser is lenient, but never let a body break intake
-        pass
-    return parser.text()
-
-
 # --------------------------------------------------------------------------- MIME structure
 
 _SIGNATURE_TYPES = {
@@ -802,7 +618,7 @@ def parse_message(raw: bytes, *, allow_remote_images: bool = False) -> ParsedMai
     raw_html = "\n".join(body.html)
     if body.html:
         try:
-            html, blocked = _sanitize(raw_html, allow_remote_images)
+            html, blocked = sanitize_mail_html_counting(raw_html, allow_remote_images)
             html = html.strip()
         except Exception as exc:
             defects.append(f"html: {type(exc).__name__}, dropped")
