@@ -20,8 +20,10 @@ from ..i18n import gettext, ngettext, text_direction
 logger = logging.getLogger("flask_helpdesk.mail")
 
 # Headers that mark mail no human wrote (RFC 3834), so that auto-responders (vacation
-# replies, Exchange's out-of-office) do not answer it and start a mail loop.
-AUTOMATIC_HEADERS = {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"}
+# replies, Exchange's out-of-office) do not answer it and start a mail loop. "auto-replied":
+# every automatic mail of ours answers something a person did on a ticket (and our own intake
+# drops mail carrying it, see mail/noise.py, so two help desks never feed each other).
+AUTOMATIC_HEADERS = {"Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All"}
 
 
 @dataclass

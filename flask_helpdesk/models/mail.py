@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -16,6 +17,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..i18n import lazy_gettext as _l
 from .base import EnumText, HelpdeskModel, utcnow
 from .people import Department
+
+if TYPE_CHECKING:
+    from .ticket import Ticket
 
 
 class MailSecurity(StrEnum):
@@ -119,6 +123,9 @@ class InboundMail(HelpdeskModel):
     posted_message_id: Mapped[int | None] = mapped_column(
         ForeignKey("helpdesk_message.id", ondelete="SET NULL"), index=True
     )
+
+    # For the admin pages' links; loaded with selectinload there (no query per row).
+    ticket: Mapped[Ticket | None] = relationship("Ticket")
 
 
 class TicketParticipant(HelpdeskModel):

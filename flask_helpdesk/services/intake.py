@@ -28,6 +28,7 @@ from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from .. import jobs
 from ..extension import current_helpdesk
@@ -362,7 +363,7 @@ def list_inbound(
 ) -> tuple[list[InboundMail], bool]:
     """Recent inbound mail for the admin page, newest first (raw bytes not loaded)."""
     ensure(actor, "manage")
-    query = select(InboundMail)
+    query = select(InboundMail).options(selectinload(InboundMail.ticket))
     if status in InboundStatus._value2member_map_:
         query = query.where(InboundMail.status == status)
     query = query.order_by(InboundMail.received_at.desc(), InboundMail.id.desc())

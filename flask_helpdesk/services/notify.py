@@ -1,13 +1,20 @@
 """The work of notification jobs: load by id, decide recipients, render and send.
 
-Runs after commit (inline or on an RQ worker). It only reads, except for one write: a failed
-send is recorded as a ``notification.failed`` audit event, so the desk can show that the
-customer was not told. The error is then raised again: RQ retries the job, the inline
-dispatcher logs it.
+Runs after commit (inline or on an RQ worker). It only reads, except for three writes: the
+Message-ID of an agent's reply mail is stored on the message (so the customer's answer threads
+back and later mails reference it); a failed send is recorded as a ``notification.failed``
+audit event; and when no retry is left, an internal note in the ticket's thread tells the
+agents that the customer was not told. The error is then raised again: RQ retries the job
+(with the configured backoff), the inline dispatcher logs it.
+
+Every mail is threaded like a mail client's: a signed Message-ID of ours
+(:mod:`flask_helpdesk.mail.threading`), ``In-Reply-To``/``References`` of the ticket's thread,
+the ticket code in the subject and the department's address as sender.
 """
 
 from __future__ import annotations
 
+import email.utils
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,8 +26,16 @@ from .. import jobs
 from ..extension import current_helpdesk
 from ..i18n import gettext as _
 from ..links import ticket_url
-from ..mail.outbound import AUTOMATIC_HEADERS, mail_locale, one_line, render_mail, send_mail
-from ..models import Agent, Department, Message, MessageKind, Ticket
+from ..mail.outbound import (
+    AUTOMATIC_HEADERS,
+    default_sender,
+    mail_locale,
+    one_line,
+    render_mail,
+    send_mail,
+)
+from ..mail.threading import angle, make_message_id, references_header, reply_address
+from ..models import Agent, Channel, Department, Message, MessageKind, Ticket, utcnow
 from . import audit
 from .base import commit, rollback, session
 from .identity import SYSTEM
@@ -63,10 +78,83 @@ def record_failure(
             error=one_line(f"{type(error).__name__}: {error}", limit=500),
             will_retry=will_retry,
         )
+        if not will_retry:
+            _failure_note(ticket, notification, channel, recipients, error)
         commit()
     except Exception:  # the database may be what failed; the log line above still stands
         logger.exception("helpdesk: could not record the failed notification")
         rollback()
+
+
+def _failure_note(
+    ticket: Ticket, notification: str, channel: str, recipients: list[str], error: BaseException
+) -> None:
+    """An internal note in the thread: agents see on the ticket that a send failed for good."""
+    with force_locale(mail_locale(None)):
+        body = _(
+            "Could not send %(what)s by %(channel)s to %(recipients)s: %(error)s",
+            what=notification.replace("_", " "),
+            channel=channel,
+            recipients=", ".join(recipients),
+            error=one_line(f"{type(error).__name__}: {error}", limit=300),
+        )
+    session().add(
+        Message(
+            ticket_id=ticket.id,
+            kind=MessageKind.NOTE,
+            channel=Channel.EMAIL if channel == "mail" else Channel.WEB,
+            body=body,
+            data={
+                "event": "send_failed",
+                "notification": notification,
+                "channel": channel,
+                "recipients": recipients,
+            },
+            created_at=utcnow(),
+        )
+    )
+
+
+def thread_message_ids(ticket: Ticket, before: Message | None = None) -> list[str]:
+    """The Message-IDs of *ticket*'s thread, oldest first (the customer's and ours)."""
+    query = (
+        select(Message.email_message_id)
+        .where(Message.ticket_id == ticket.id, Message.email_message_id.is_not(None))
+        .order_by(Message.id)
+    )
+    if before is not None:
+        query = query.where(Message.id < before.id)
+    return [m for m in session().scalars(query) if m]
+
+
+def threading_headers(ticket: Ticket, before: Message | None = None) -> dict[str, str]:
+    """``In-Reply-To``/``References`` so the recipient's mail client shows one conversation."""
+    ids = thread_message_ids(ticket, before)
+    if not ids:
+        return {}
+    return {"In-Reply-To": angle(ids[-1]), "References": references_header(ids)}
+
+
+def _reply_to(ticket: Ticket) -> str | None:
+    """The per-ticket plus address (``support+HD-4F7K2Q@...``) when configured."""
+    if not current_helpdesk.config["HELPDESK_MAIL_PLUS_ADDRESSING"]:
+        return None
+    sender = default_sender()
+    if isinstance(sender, tuple | list):
+        sender = sender[-1]
+    base = ticket.department.email or email.utils.parseaddr(str(sender or ""))[1]
+    return reply_address(base, ticket.code) if "@" in (base or "") else None
+
+
+def _attachments(message: Message | None) -> list[tuple[str, str, bytes]]:
+    if message is None:
+        return []
+    storage = current_helpdesk.storage
+    files = []
+    for attachment in message.attachments:
+        with storage.open(attachment.sha256) as stream:
+            files.append((attachment.filename, attachment.content_type, stream.read()))
+    return files
 
 
 def _mail(
@@ -75,9 +163,15 @@ def _mail(
     recipient: Recipient,
     subject: Callable[[], str],
     automatic: bool = True,
+    message_id: str | None = None,
+    about: Message | None = None,
     **context: object,
 ) -> None:
-    """Render *notification*'s templates in the recipient's language and send them."""
+    """Render *notification*'s templates in the recipient's language and send them.
+
+    *about* is the message the mail carries (threading headers of the thread before it, its
+    attachments when *message_id* says it is the customer's copy of a reply).
+    """
     done_key = f"mail:{notification}:{recipient.email.casefold()}"
     if jobs.already_done(done_key):
         return
@@ -87,6 +181,7 @@ def _mail(
     headers = {"Content-Language": rendered.locale.replace("_", "-")}
     if automatic:
         headers.update(AUTOMATIC_HEADERS)
+    headers.update(threading_headers(ticket, before=about))
     try:
         send_mail(
             [recipient.email],
@@ -95,6 +190,9 @@ def _mail(
             rendered.html,
             sender=ticket.department.email or None,
             headers=headers,
+            message_id=angle(message_id or make_message_id(ticket.code)),
+            attachments=_attachments(about) if message_id else (),
+            reply_to=_reply_to(ticket),
         )
     except Exception as error:
         record_failure(ticket, notification, "mail", [recipient.email], error)
@@ -135,6 +233,12 @@ def customer_of_reply(message_id: int) -> None:
     recipient = _customer(ticket, author=message.author_agent)
     if recipient is None:
         return
+    # The same id on every retry (the customer's client drops a duplicate), stored on the
+    # message so that the customer's answer and our later mails reference it.
+    mail_id = message.email_message_id or make_message_id(ticket.code, f"m{message.id}")
+    if message.email_message_id is None:
+        message.email_message_id = mail_id
+        commit()
     _mail(
         ticket,
         "agent_reply",
@@ -142,6 +246,8 @@ def customer_of_reply(message_id: int) -> None:
         lambda: ticket.subject,
         # A person wrote this one and the customer may well answer it: not auto-generated.
         automatic=False,
+        message_id=mail_id,
+        about=message,
         message=message,
         url=ticket_url(ticket),
     )
@@ -267,6 +373,7 @@ def staff_of_customer_activity(message_id: int, exclude_agent_id: int | None = N
                 "staff_activity",
                 recipient,
                 subject,
+                about=message,
                 message=message,
                 new_ticket=new_ticket,
                 url=url,

@@ -78,7 +78,7 @@ def test_department_address_is_the_sender_and_close_mail_is_automatic(
     assert mail.message["From"] == "billing@shop.example.com"
     assert mail.mail_from == "billing@shop.example.com"
     assert mail.message["Subject"] == f"[{ticket.code}] Your request was closed: Invoice missing"
-    assert mail.message["Auto-Submitted"] == "auto-generated"
+    assert mail.message["Auto-Submitted"] == "auto-replied"
     assert "was closed" in mail.text and "was closed" in mail.html
 
 
@@ -116,7 +116,7 @@ def test_new_ticket_goes_to_department_agents_in_their_language_not_to_the_autho
     assert '<html lang="vi"' in to_minh.html
     assert to_sara.message["Content-Language"] == "en"
     assert to_sara.message["Subject"] == f"[{ticket.code}] New request: Invoice missing"
-    assert to_sara.message["Auto-Submitted"] == "auto-generated"
+    assert to_sara.message["Auto-Submitted"] == "auto-replied"
     assert "Where is my invoice for October?" in to_sara.text
     assert f"{EXTERNAL_URL}/support/desk/tickets/{ticket.code}" in to_sara.text
     assert smtp.to("lan@example.com") == []

@@ -13,6 +13,10 @@ from flask_helpdesk.models import InboundMail, Ticket
 from flask_helpdesk.services import intake
 from flask_helpdesk.services.base import session
 
+# Fixtures of other folders this one uses: desk staff (admin pages) and the real SMTP server.
+from tests.desk.conftest import admin, agent  # noqa: F401
+from tests.jobs.conftest import smtp  # noqa: F401
+
 CORPUS = Path(__file__).parent / "corpus"
 _counter = itertools.count(1)
 
