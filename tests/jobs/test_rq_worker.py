@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from flask_helpdesk.jobs import make_worker
-from flask_helpdesk.models import AuditEvent
+from flask_helpdesk.models import AuditEvent, Message, MessageKind
 from flask_helpdesk.services.agents import make_agent
 from flask_helpdesk.services.identity import agent_as_actor, contact_as_actor, sync_contact
 from flask_helpdesk.services.messages import post_message
@@ -130,6 +130,13 @@ def test_failing_mail_is_retried_per_config_then_lands_in_failed_registry(
     assert [e.data["will_retry"] for e in events] == [True, True, False]
     assert {e.data["recipients"][0] for e in events} == {"lan@example.com"}
     assert all("451" in e.data["error"] for e in events)
+    # Only the final failure shows on the ticket: one internal note, not one per attempt.
+    db = rq_app.extensions["helpdesk"].db
+    notes = db.session.scalars(
+        select(Message).where(Message.ticket_id == ticket.id, Message.kind == MessageKind.NOTE)
+    ).all()
+    assert [n.data["event"] for n in notes] == ["send_failed"]
+    assert "lan@example.com" in notes[0].body and "451" in notes[0].body
 
 
 def test_retry_delivers_once_the_mail_server_is_back(rq_app, smtp, departments, customer):
