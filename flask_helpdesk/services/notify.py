@@ -90,14 +90,20 @@ def _failure_note(
     ticket: Ticket, notification: str, channel: str, recipients: list[str], error: BaseException
 ) -> None:
     """An internal note in the thread: agents see on the ticket that a send failed for good."""
+    error_text = one_line(f"{type(error).__name__}: {error}", limit=300)
     with force_locale(mail_locale(None)):
-        body = _(
-            "Could not send %(what)s by %(channel)s to %(recipients)s: %(error)s",
-            what=notification.replace("_", " "),
-            channel=channel,
-            recipients=", ".join(recipients),
-            error=one_line(f"{type(error).__name__}: {error}", limit=300),
-        )
+        if channel == "sms":
+            body = _(
+                "The text message to %(recipients)s could not be sent: %(error)s",
+                recipients=", ".join(recipients),
+                error=error_text,
+            )
+        else:
+            body = _(
+                "The mail to %(recipients)s could not be sent: %(error)s",
+                recipients=", ".join(recipients),
+                error=error_text,
+            )
     session().add(
         Message(
             ticket_id=ticket.id,
