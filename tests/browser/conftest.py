@@ -28,7 +28,9 @@ BROWSER_VARIABLE = "HELPDESK_TEST_BROWSER"
 TIMEOUT_MS = 10_000
 
 
-@pytest.fixture(scope="session")
+# Package scope: Chromium and Playwright's event loop stop when the browser tests are done, so
+# the rest of the run (asyncio mail servers) never shares the process with them.
+@pytest.fixture(scope="package")
 def browser():
     executable = os.environ.get(BROWSER_VARIABLE)
     if not executable:

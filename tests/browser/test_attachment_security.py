@@ -57,6 +57,8 @@ def open_address_of(page, link) -> None:
     assert response.headers["content-disposition"].startswith("attachment")
     assert response.headers["content-type"] == "application/octet-stream"
     assert response.headers["x-content-type-options"] == "nosniff"
+    # Even a browser that ignored all that would run the file without scripts, as a sandbox.
+    assert "sandbox" in response.headers["content-security-policy"]
 
 
 def no_script_ran(page) -> None:
