@@ -89,6 +89,7 @@ DEFAULTS: dict[str, Any] = {
     # Account access with consent
     "HELPDESK_ACCESS_GRANT_DURATION": timedelta(hours=24),
     "HELPDESK_ACCESS_GRANT_MAX_DURATION": timedelta(hours=72),
+    "HELPDESK_ACCESS_REQUEST_ROLES": ("agent", "lead", "admin"),  # agent roles that may ask
     # Endpoints never reachable while an agent acts as a customer, besides those decorated with
     # @never_impersonated (the helpdesk's own grant answers are). Rating is the customer's voice.
     "HELPDESK_ACCESS_REFUSED_ENDPOINTS": ("helpdesk.rate",),

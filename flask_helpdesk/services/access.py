@@ -29,7 +29,7 @@ from ..models import (
 from . import audit
 from .base import Conflict, Forbidden, NotFound, ValidationError, commit, send_signal, session
 from .identity import SYSTEM, Actor, agent_as_actor
-from .permissions import can_see, ensure
+from .permissions import can, can_see, ensure
 
 REASON_MAX_LENGTH = 2000
 
@@ -75,9 +75,11 @@ def request_access(
     duration: timedelta | None = None,
 ) -> AccessGrant:
     """An agent asks the ticket's customer for access to their account; nothing is granted yet."""
-    ensure(actor, "request_access", ticket)
+    ensure(actor, "view", ticket)
     if not actor.is_agent or actor.agent is None:
         raise Forbidden(_("Only support staff can ask for access."))
+    if not can(actor, "request_access", ticket):
+        raise Forbidden(_("Your role may not ask customers for access to their account."))
     reason = (reason or "").strip()
     errors: dict[str, list[str]] = {}
     if not reason:
@@ -172,8 +174,9 @@ def ticket_grants(actor: Actor, ticket: Ticket) -> list[AccessGrant]:
     return list(session().scalars(query))
 
 
-def pending_for_customer(actor: Actor) -> list[AccessGrant]:
-    """Requests waiting for this customer's answer, across their tickets (the portal prompt)."""
+def open_for_customer(actor: Actor) -> list[AccessGrant]:
+    """Requests waiting for this customer's answer and access support has right now, across
+    their tickets: the portal's first page shows both, so revoking is one click away."""
     if not actor.is_customer or actor.contact is None:
         return []
     return list(
@@ -181,7 +184,11 @@ def pending_for_customer(actor: Actor) -> list[AccessGrant]:
             select(AccessGrant)
             .where(
                 AccessGrant.contact_id == actor.contact.id,
-                AccessGrant.status == GrantStatus.REQUESTED,
+                or_(
+                    AccessGrant.status == GrantStatus.REQUESTED,
+                    (AccessGrant.status == GrantStatus.ACCEPTED)
+                    & (AccessGrant.expires_at > utcnow()),
+                ),
             )
             .options(selectinload(AccessGrant.agent), selectinload(AccessGrant.ticket))
             .order_by(AccessGrant.requested_at.desc())

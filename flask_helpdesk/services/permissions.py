@@ -65,6 +65,16 @@ def can_see(actor: Actor, ticket: Ticket) -> bool:
     )
 
 
+def _may_request_access(actor: Actor) -> bool:
+    """Asking for a customer's account is limited to the roles in the config (admins always)."""
+    from ..extension import current_helpdesk
+
+    if actor.is_admin:
+        return True
+    roles = current_helpdesk.config["HELPDESK_ACCESS_REQUEST_ROLES"]
+    return actor.agent is not None and actor.agent.role.value in roles
+
+
 def can(actor: Actor, action: str, ticket: Ticket | None = None) -> bool:
     if actor.is_system:
         return True
@@ -72,6 +82,8 @@ def can(actor: Actor, action: str, ticket: Ticket | None = None) -> bool:
         return actor.is_agent and actor.is_admin
     allowed = CUSTOMER_ACTIONS if actor.is_customer else AGENT_ACTIONS
     if action not in allowed:
+        return False
+    if action == "request_access" and not _may_request_access(actor):
         return False
     return ticket is None or can_see(actor, ticket)
 

@@ -39,6 +39,7 @@ from ..services.impersonation import (
     stop_impersonation,
     verify_acting,
 )
+from ..services.permissions import can
 from .common import abort_for, apply_service_error, render
 
 portal_bp = Blueprint("helpdesk_access", __name__)
@@ -341,11 +342,11 @@ def customer_panel(ticket) -> Markup:
 
 
 def customer_prompts() -> Markup:
-    """The portal list's prompt for requests waiting for the customer's answer."""
+    """The portal list's prompts: requests waiting for an answer, access support has now."""
     actor = customer_actor()
     if actor is None:
         return Markup("")
-    pending = access_service.pending_for_customer(actor)
+    pending = access_service.open_for_customer(actor)
     if not pending:
         return Markup("")
     form = get_form_class("access_action")(formdata=None)
@@ -377,7 +378,7 @@ def desk_panel(ticket, request_form=None) -> Markup:
             grants=grants,
             log=log,
             me=actor.agent,
-            can_request=not mine_open,
+            can_request=not mine_open and can(actor, "request_access", ticket),
             request_form=request_form,
             action_form=get_form_class("access_action")(formdata=None),
         )
