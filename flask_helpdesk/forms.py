@@ -176,9 +176,11 @@ def get_form_class(name: str) -> type[FlaskForm]:
 
 
 def _register_desk_forms() -> None:
+    from .admin_forms import ADMIN_FORMS
     from .desk_forms import DESK_FORMS
 
     DEFAULT_FORMS.update(DESK_FORMS)
+    DEFAULT_FORMS.update(ADMIN_FORMS)
 
 
 _register_desk_forms()

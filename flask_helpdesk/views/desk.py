@@ -9,8 +9,11 @@ an agent's departments are 404 (the services raise ``NotFound``).
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, current_app, url_for
 from flask_login import login_required
+from flask_wtf.csrf import CSRFProtect
 from markupsafe import Markup, escape
 from werkzeug.exceptions import Forbidden as HTTPForbidden
 from werkzeug.exceptions import NotFound as HTTPNotFound
@@ -28,6 +31,19 @@ def _require_login() -> None:
     return None
 
 
+_csrf = CSRFProtect()  # never init_app'ed: only its check, on our own routes
+
+
+@bp.before_request
+def _require_csrf_token() -> None:
+    """Every POST to the desk carries a valid CSRF token, whether or not the host enabled
+    Flask-WTF's CSRFProtect globally (``WTF_CSRF_CHECK_DEFAULT``): a missing or forged token is
+    a 400 before any view runs, so no desk route can forget it. ``WTF_CSRF_ENABLED = False``
+    (a host's own tests) turns it off as it does for every Flask-WTF form."""
+    if current_app.config.get("WTF_CSRF_ENABLED", True):
+        _csrf.protect()
+
+
 @bp.errorhandler(Forbidden)
 @bp.errorhandler(NotFound)
 def _refused(error: Forbidden | NotFound):
@@ -40,6 +56,35 @@ def _refused(error: Forbidden | NotFound):
 def desk_actor() -> Actor:
     """The logged-in agent; customers and strangers get 403 (via :class:`Forbidden`)."""
     return agent_actor()
+
+
+@bp.context_processor
+def _desk_context() -> dict[str, Any]:
+    """What the desk's navigation shows on every page: admin links and the availability form.
+
+    Error pages (403 for a customer) are rendered in this blueprint too: no agent, no extras.
+    """
+    try:
+        actor = agent_actor()
+    except Forbidden:
+        return {"desk_me": None}
+    from .desk_admin import availability_form
+    from .desk_bulk import bulk_form
+
+    return {
+        "desk_me": actor,
+        "desk_availability_form": availability_form(actor),
+        "desk_bulk_form": bulk_form,
+    }
+
+
+def safe_desk_url(target: str | None) -> str:
+    """*target* if it is a path inside the desk (a form's "come back here"), else the queue:
+    never an open redirect to another site."""
+    prefix = url_for("helpdesk_desk.queue")
+    if target and target.startswith(prefix) and not target.startswith("//"):
+        return target
+    return prefix
 
 
 def desk_entry(css_class: str = "helpdesk-desk-entry") -> Markup:
@@ -59,6 +104,6 @@ def desk_entry(css_class: str = "helpdesk-desk-entry") -> Markup:
 
 
 # Route modules register on ``bp`` when imported.
-from . import desk_canned, desk_new, desk_queue, desk_ticket  # noqa: E402,F401
+from . import desk_admin, desk_bulk, desk_canned, desk_new, desk_queue, desk_ticket  # noqa: E402,F401
 
-__all__ = ["bp", "desk_actor", "desk_entry"]
+__all__ = ["bp", "desk_actor", "desk_entry", "safe_desk_url"]

@@ -1,0 +1,96 @@
+"""Forms of the desk's admin pages (agents, departments), bulk actions and availability.
+
+Registered in ``forms.DEFAULT_FORMS`` like the other desk forms, so a host can replace any.
+Choice fields skip WTForms' choice check: the services refuse forged values, for every channel.
+"""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
+
+from .forms import EMAIL_PATTERN, REQUIRED
+from .i18n import lazy_gettext as _l
+
+
+class BulkForm(FlaskForm):
+    """The queue's selection: the pressed button's ``action`` says what to do with it."""
+
+    ticket_ids = SelectMultipleField(validate_choice=False)
+    action = HiddenField()
+    assignee_id = SelectField(_l("Assign to"), validate_choice=False)
+    status = SelectField(_l("Status"), validate_choice=False)
+    tags = StringField(_l("Tags"), validators=[Optional(), Length(max=1000)])
+    next = HiddenField()
+
+
+class AvailabilityForm(FlaskForm):
+    availability = SelectField(_l("Availability"), validate_choice=False)
+    next = HiddenField()
+
+
+class _AgentFields(FlaskForm):
+    role = SelectField(_l("Role"), validate_choice=False)
+    departments = SelectMultipleField(_l("Departments"), validate_choice=False)
+    capacity = IntegerField(
+        _l("Capacity"),
+        description=_l("Open tickets before automatic assignment skips this agent."),
+        validators=[Optional(), NumberRange(min=0, max=1000)],
+    )
+
+
+class AgentAddForm(_AgentFields):
+    user = StringField(
+        _l("User id or email"),
+        validators=[InputRequired(message=REQUIRED), Length(max=254)],
+    )
+
+
+class AgentEditForm(_AgentFields):
+    is_active = BooleanField(_l("Active (may use the desk)"))
+
+
+class DepartmentForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[InputRequired(message=REQUIRED), Length(max=120)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
+    email = StringField(
+        _l("From address"),
+        description=_l("Mail about this department's tickets is sent from this address."),
+        validators=[
+            Optional(),
+            Length(max=254),
+            Regexp(EMAIL_PATTERN, message=_l("Not a valid email.")),
+        ],
+    )
+    position = IntegerField(_l("Position in lists"), default=0, validators=[Optional()])
+
+
+class NewDepartmentForm(DepartmentForm):
+    slug = StringField(
+        _l("Short name (in links and mail routing)"),
+        validators=[Optional(), Length(max=64)],
+    )
+
+
+class AdminActionForm(FlaskForm):
+    """One button (deactivate, reactivate, delete): only the CSRF token."""
+
+
+ADMIN_FORMS: dict[str, type[FlaskForm]] = {
+    "desk_bulk": BulkForm,
+    "desk_availability": AvailabilityForm,
+    "admin_agent_add": AgentAddForm,
+    "admin_agent_edit": AgentEditForm,
+    "admin_department": DepartmentForm,
+    "admin_department_new": NewDepartmentForm,
+    "admin_action": AdminActionForm,
+}
