@@ -43,7 +43,7 @@ class _AgentFields(FlaskForm):
     departments = SelectMultipleField(_l("Departments"), validate_choice=False)
     capacity = IntegerField(
         _l("Capacity"),
-        description=_l("Open tickets before automatic assignment skips this agent."),
+        description=_l("Most live tickets this agent should hold at once."),
         validators=[Optional(), NumberRange(min=0, max=1000)],
     )
 

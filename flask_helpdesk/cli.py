@@ -36,42 +36,34 @@ def worker_command(burst: bool, with_scheduler: bool, queues: tuple[str, ...]) -
 
 
 @helpdesk_cli.command("create-agent")
-@click.argument("user_id")
-@click.option("--department", "departments", multiple=True, help="Department slug (repeatable).")
-@click.option("--role", type=click.Choice(["agent", "lead", "admin"]), default="agent")
-def create_agent_command(user_id: str, departments: tuple[str, ...], role: str) -> None:
-    """Make the host user USER_ID (their Flask-Login id) a helpdesk agent."""
+@click.argument("user")
+@click.option(
+    "--department", "departments", multiple=True, help="Department short name (repeatable)."
+)
+@click.option(
+    "--role", type=click.Choice(["agent", "lead", "admin"]), default="agent", show_default=True
+)
+@click.option("--capacity", type=click.IntRange(0, 1000), help="Most live tickets at once.")
+def create_agent_command(
+    user: str, departments: tuple[str, ...], role: str, capacity: int | None
+) -> None:
+    """Make the host user USER a helpdesk agent (or update them).
+
+    USER is their Flask-Login id or, if the app registers @helpdesk.user_by_email, their email.
+    Departments given are added to those the agent has.
+    """
     from .services import ServiceError
     from .services.agents import make_agent
 
     try:
-        agent = make_agent(user_id, list(departments), role)
+        agent = make_agent(user, list(departments), role, capacity=capacity)
     except ServiceError as error:
         raise click.ClickException(error.message) from None
     names = ", ".join(d.slug for d in agent.departments) or "-"
-    click.echo(f"agent #{agent.id} {agent.display_name} ({agent.role.value}); departments: {names}")
-
-
-@helpdesk_cli.command("create-department")
-@click.argument("name")
-@click.option("--slug", help="Short id used in URLs and by create-agent (default: from NAME).")
-@click.option("--email", help="Address notifications about this department's tickets come from.")
-@click.option("--description", default="", help="Shown to customers under the department.")
-def create_department_command(
-    name: str, slug: str | None, email: str | None, description: str
-) -> None:
-    """Create a department customers can file requests in (NAME as customers see it)."""
-    from .services import ServiceError
-    from .services.departments import create_department
-    from .services.identity import SYSTEM
-
-    try:
-        department = create_department(
-            SYSTEM, name, slug=slug, description=description, email=email
-        )
-    except ServiceError as error:
-        raise click.ClickException(error.message) from None
-    click.echo(f"department #{department.id} {department.name} ({department.slug})")
+    click.echo(
+        f"agent #{agent.id} {agent.display_name} ({agent.role.value}); departments: {names};"
+        f" capacity: {agent.capacity}"
+    )
 
 
 @helpdesk_cli.command("seed-demo")

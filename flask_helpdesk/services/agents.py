@@ -176,11 +176,13 @@ def list_agents(actor: Actor) -> list[AgentRow]:
         )
     )
     load = dict(
-        session().execute(
+        session()
+        .execute(
             select(Ticket.assignee_id, func.count())
             .where(Ticket.assignee_id.is_not(None), Ticket.status.in_(ACTIVE_STATUSES))
             .group_by(Ticket.assignee_id)
         )
+        .all()
     )
     return [AgentRow(a, load.get(a.id, 0), a.role == AgentRole.ADMIN) for a in agents]
 

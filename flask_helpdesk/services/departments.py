@@ -92,11 +92,13 @@ def list_departments(actor: Actor) -> list[DepartmentRow]:
         )
     )
     counts = dict(
-        session().execute(
+        session()
+        .execute(
             select(agent_department.c.department_id, func.count()).group_by(
                 agent_department.c.department_id
             )
         )
+        .all()
     )
     return [DepartmentRow(d, bool(used), counts.get(d.id, 0)) for d, used in rows]
 
