@@ -66,6 +66,28 @@ def create_agent_command(
     )
 
 
+@helpdesk_cli.command("create-department")
+@click.argument("name")
+@click.option("--slug", help="Short id used in URLs and by create-agent (default: from NAME).")
+@click.option("--email", help="Address notifications about this department's tickets come from.")
+@click.option("--description", default="", help="Shown to customers under the department.")
+def create_department_command(
+    name: str, slug: str | None, email: str | None, description: str
+) -> None:
+    """Create a department customers can file requests in (NAME as customers see it)."""
+    from .services import ServiceError
+    from .services.departments import create_department
+    from .services.identity import SYSTEM
+
+    try:
+        department = create_department(
+            SYSTEM, name, slug=slug, description=description, email=email
+        )
+    except ServiceError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"department #{department.id} {department.name} ({department.slug})")
+
+
 @helpdesk_cli.command("seed-demo")
 def seed_demo_command() -> None:
     """Fill an empty helpdesk with demo departments, people and tickets in every status."""

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, url_for
+from flask import Blueprint, current_app, request, url_for
 from flask_login import login_required
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFError, validate_csrf
 from markupsafe import Markup, escape
 from werkzeug.exceptions import Forbidden as HTTPForbidden
 from werkzeug.exceptions import NotFound as HTTPNotFound
+from wtforms.validators import ValidationError as WTFValidationError
 
 from ..services import Forbidden, NotFound
 from ..services.identity import Actor, agent_actor
@@ -31,17 +32,22 @@ def _require_login() -> None:
     return None
 
 
-_csrf = CSRFProtect()  # never init_app'ed: only its check, on our own routes
-
-
 @bp.before_request
 def _require_csrf_token() -> None:
     """Every POST to the desk carries a valid CSRF token, whether or not the host enabled
     Flask-WTF's CSRFProtect globally (``WTF_CSRF_CHECK_DEFAULT``): a missing or forged token is
     a 400 before any view runs, so no desk route can forget it. ``WTF_CSRF_ENABLED = False``
     (a host's own tests) turns it off as it does for every Flask-WTF form."""
-    if current_app.config.get("WTF_CSRF_ENABLED", True):
-        _csrf.protect()
+    config = current_app.config
+    if request.method != "POST" or not config.get("WTF_CSRF_ENABLED", True):
+        return
+    token = request.form.get(config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+    for header in config.get("WTF_CSRF_HEADERS", ("X-CSRFToken", "X-CSRF-Token")):
+        token = token or request.headers.get(header)
+    try:
+        validate_csrf(token)
+    except WTFValidationError as error:
+        raise CSRFError(error.args[0]) from None
 
 
 @bp.errorhandler(Forbidden)
