@@ -44,6 +44,12 @@ class TagsForm(FlaskForm):
     tags = StringField(_l("Tags"), validators=[Optional(), Length(max=1000)])
 
 
+class TagRemoveForm(FlaskForm):
+    """One button per tag: which tag it removes."""
+
+    tag = HiddenField(validators=[InputRequired(message=REQUIRED), Length(max=64)])
+
+
 class MergeForm(FlaskForm):
     target_code = StringField(
         _l("Merge into ticket"), validators=[InputRequired(message=REQUIRED), Length(max=40)]
@@ -85,6 +91,7 @@ DESK_FORMS: dict[str, type[FlaskForm]] = {
     "desk_transfer": TransferForm,
     "desk_assign": AssignForm,
     "desk_tags": TagsForm,
+    "desk_tag_remove": TagRemoveForm,
     "desk_merge": MergeForm,
     "desk_contact_notes": ContactNotesForm,
     "desk_save_view": SaveViewForm,

@@ -23,7 +23,7 @@ from ..models import (
 )
 from ..workflow import Trigger, can
 from . import audit
-from .base import Forbidden, ValidationError, commit, send_signal, session
+from .base import Forbidden, NotFound, ValidationError, commit, send_signal, session
 from .identity import Actor
 from .permissions import ensure
 from .tickets import _coerce_priority, add_event, apply_trigger, find_ticket
@@ -52,13 +52,17 @@ def assignable_agents(department_id: int) -> list[Agent]:
     )
 
 
-def assign(actor: Actor, ticket: Ticket, agent_id: int | None) -> Ticket:
-    """Give *ticket* to an agent of its department (or an admin); ``None`` unassigns."""
+def assign(actor: Actor, ticket: Ticket, agent_id: int | str | None) -> Ticket:
+    """Give *ticket* to an agent of its department (or an admin); ``None`` or ``""`` unassigns.
+
+    A form's raw value is accepted: anything that is not the id of an assignable agent is
+    refused, never read as "unassigned"."""
     ensure(actor, "assign", ticket)
     _agent_only(actor)
     agent = None
-    if agent_id is not None:
-        agent = next((a for a in assignable_agents(ticket.department_id) if a.id == agent_id), None)
+    if agent_id not in (None, ""):
+        wanted = int(agent_id) if str(agent_id).isdigit() else None
+        agent = next((a for a in assignable_agents(ticket.department_id) if a.id == wanted), None)
         if agent is None:
             raise ValidationError(
                 _("This agent cannot take tickets of this department."),
@@ -147,13 +151,30 @@ def set_tags(actor: Actor, ticket: Ticket, names: list[str]) -> Ticket:
     return ticket
 
 
+def add_tags(actor: Actor, ticket: Ticket, names: list[str]) -> Ticket:
+    """Add *names* to the ticket's tags (the ones it has stay)."""
+    return set_tags(actor, ticket, [t.name for t in ticket.tags] + list(names))
+
+
+def remove_tag(actor: Actor, ticket: Ticket, name: str) -> Ticket:
+    """Take tag *name* off the ticket (nothing happens if it does not carry it)."""
+    name = (name or "").strip().lower()
+    return set_tags(actor, ticket, [t.name for t in ticket.tags if t.name != name])
+
+
 def merge(actor: Actor, duplicate: Ticket, target_code: str) -> Ticket:
     """Merge *duplicate* into the ticket with *target_code*: its messages and files move over,
     tags are united, and the duplicate closes with a link to the target (both threads say so).
     Returns the target."""
     ensure(actor, "merge", duplicate)
     _agent_only(actor)
-    target = find_ticket(actor, target_code)  # NotFound if the actor cannot see it
+    try:
+        target = find_ticket(actor, target_code)
+    except NotFound:
+        # A mistyped code is a form error, not a 404 page (and says nothing about other
+        # departments' tickets: unseen and missing read the same).
+        problem = _("No ticket %(code)s that you can see.", code=(target_code or "").strip())
+        raise ValidationError(problem, {"target_code": [problem]}) from None
     ensure(actor, "merge", target)
     problem = None
     if target.id == duplicate.id:

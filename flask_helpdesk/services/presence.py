@@ -6,6 +6,8 @@ loads and by a small JSON poll; no Redis needed, so it works the same embedded a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from sqlalchemy import delete, select
@@ -14,7 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import selectinload
 
 from ..models import Agent, Message, MessageKind, Ticket, TicketViewer, utcnow
-from .base import commit, session
+from .base import commit, rollback, session
 from .identity import Actor
 from .permissions import ensure
 
@@ -24,9 +26,32 @@ VIEWING_WINDOW = timedelta(seconds=60)
 
 def touch(actor: Actor, ticket: Ticket) -> None:
     """Record that *actor* has *ticket* open now (one upsert)."""
+    with viewing(actor, ticket):
+        pass
+
+
+@contextmanager
+def viewing(actor: Actor, ticket: Ticket) -> Iterator[None]:
+    """Record the presence, build the page inside the block, commit after.
+
+    Committing first would expire everything the page is about to show (ticket, agent, the
+    host's user) and cost a reload of each; see ``tickets.reading`` for the same reasoning.
+    """
     ensure(actor, "view", ticket)
     if actor.agent is None:
+        yield
         return
+    _upsert(actor, ticket)
+    try:
+        yield
+    except BaseException:
+        rollback()
+        raise
+    commit()
+
+
+def _upsert(actor: Actor, ticket: Ticket) -> None:
+    assert actor.agent is not None
     now = utcnow()
     bind = session().get_bind(mapper=TicketViewer)
     values = {"ticket_id": ticket.id, "agent_id": actor.agent.id, "last_seen_at": now}
@@ -43,7 +68,6 @@ def touch(actor: Actor, ticket: Ticket) -> None:
             session().add(TicketViewer(**values))
         else:
             row.last_seen_at = now
-    commit()
 
 
 def leave(actor: Actor, ticket: Ticket) -> None:

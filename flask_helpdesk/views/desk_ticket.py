@@ -40,6 +40,7 @@ WORKSPACE_FORMS = {
     "desk_transfer": "transfer_form",
     "desk_assign": "assign_form",
     "desk_tags": "tags_form",
+    "desk_tag_remove": "tag_remove_form",
     "desk_merge": "merge_form",
     "desk_contact_notes": "notes_form",
 }
@@ -91,8 +92,6 @@ def _fill_choices(ticket: Ticket, forms: dict[str, Any]) -> None:
     ]
     if forms["assign_form"].assignee_id.data is None:
         forms["assign_form"].assignee_id.data = str(ticket.assignee_id or "")
-    if forms["tags_form"].tags.data is None:
-        forms["tags_form"].tags.data = ", ".join(t.name for t in ticket.tags)
     if forms["notes_form"].notes.data is None:
         forms["notes_form"].notes.data = ticket.requester.notes
 
@@ -106,9 +105,9 @@ def _find(code: str) -> tuple[Actor, Ticket]:
 def ticket(code: str):
     actor, found = _find(code)
     unread_before = found.unread_for_agents
-    tickets.mark_seen(actor, found)
-    presence.touch(actor, found)
-    return _workspace(actor, found, unread_before=unread_before)
+    # Both markers are committed after the page is built (nothing it loaded gets expired).
+    with presence.viewing(actor, found), tickets.reading(actor, found):
+        return _workspace(actor, found, unread_before=unread_before)
 
 
 @bp.post("/tickets/<code>/reply")
@@ -221,7 +220,7 @@ def assign(code: str):
     return _action(
         code,
         "desk_assign",
-        lambda a, t, f: desk.assign(a, t, _int(f.assignee_id.data) or None),
+        lambda a, t, f: desk.assign(a, t, f.assignee_id.data),
         _("Assignee changed."),
     )
 
@@ -233,6 +232,26 @@ def set_tags(code: str):
         "desk_tags",
         lambda a, t, f: desk.set_tags(a, t, desk.parse_tags(f.tags.data or "")),
         _("Tags saved."),
+    )
+
+
+@bp.post("/tickets/<code>/tags/add")
+def add_tags(code: str):
+    return _action(
+        code,
+        "desk_tags",
+        lambda a, t, f: desk.add_tags(a, t, desk.parse_tags(f.tags.data or "")),
+        _("Tags saved."),
+    )
+
+
+@bp.post("/tickets/<code>/tags/remove")
+def remove_tag(code: str):
+    return _action(
+        code,
+        "desk_tag_remove",
+        lambda a, t, f: desk.remove_tag(a, t, f.tag.data or ""),
+        _("Tag removed."),
     )
 
 
