@@ -95,7 +95,12 @@ def test_whole_customer_journey(app, departments, customer, agent):
     )
     assert response.status_code == 302, response.get_data(as_text=True)
     assert "Reply sent." in follow(staff, response)
-    assert ticket_by_code(code).status == TicketStatus.ANSWERED
+    answered_ticket = ticket_by_code(code)
+    assert answered_ticket.status == TicketStatus.ANSWERED
+    assert answered_ticket.first_response_at is not None
+    assert answered_ticket.last_agent_reply_at == answered_ticket.first_response_at
+    # The opening message was the customer's last word so far.
+    assert answered_ticket.last_customer_reply_at < answered_ticket.first_response_at
     assert badge(client) == 1
     answered = client.get("/support/?status=answered").get_data(as_text=True)
     assert "Invoice missing" in answered and "New reply" in answered
@@ -114,7 +119,10 @@ def test_whole_customer_journey(app, departments, customer, agent):
         data={"body": "Thanks, but the VAT number is wrong."},
     )
     assert response.status_code == 302
-    assert ticket_by_code(code).status == TicketStatus.CUSTOMER_REPLIED
+    replied = ticket_by_code(code)
+    assert replied.status == TicketStatus.CUSTOMER_REPLIED
+    assert replied.last_customer_reply_at > replied.first_response_at
+    assert replied.first_response_at == answered_ticket.first_response_at  # the first stays
 
     # Rating before close is refused.
     response = post_form(
