@@ -16,5 +16,6 @@ author = "flask-helpdesk contributors"
 extensions = ["sphinx.ext.autodoc", "helpdesk_config"]
 exclude_patterns = ["_build", "examples"]
 html_theme = "alabaster"
+html_theme_options = {"page_width": "1100px", "sidebar_width": "240px"}
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
