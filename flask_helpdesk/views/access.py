@@ -40,7 +40,7 @@ from ..services.impersonation import (
     verify_acting,
 )
 from ..services.permissions import can
-from .common import abort_for, apply_service_error, render
+from .common import abort_for, apply_service_error, render, service_error_page
 
 portal_bp = Blueprint("helpdesk_access", __name__)
 desk_bp = Blueprint("helpdesk_access_desk", __name__)
@@ -61,7 +61,7 @@ def _ended_message(reason: str) -> str:
 @portal_bp.errorhandler(ServiceError)
 @desk_bp.errorhandler(ServiceError)
 def _service_error(error: ServiceError):
-    return abort_for(error)
+    return service_error_page(error)
 
 
 # -- the hooks: every request of the host app --------------------------------------------------

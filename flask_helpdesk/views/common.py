@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, render_template
+from flask import Response, abort, current_app, render_template
 from flask_babel import get_locale
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import FileStorage
+from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 
 from ..extension import current_helpdesk
 from ..i18n import gettext, lazy_gettext, template_gettext, template_ngettext, text_direction
 from ..services import ServiceError
 from ..services.attachments import Upload
+
+HTTP_ERRORS = {400: BadRequest, 403: Forbidden, 404: NotFound}
 
 
 def render(template: str, **context: Any) -> str:
@@ -64,11 +67,19 @@ def abort_for(error: ServiceError) -> None:
     abort(error.status_code if error.status_code in (403, 404) else 400)
 
 
+def service_error_page(error: ServiceError) -> Response:
+    """The same pages from inside an error handler, where :func:`abort_for` cannot be used: an
+    exception raised by an error handler is not handled again and would become a 500."""
+    code = error.status_code if error.status_code in (403, 404) else 400
+    return current_app.handle_http_exception(HTTP_ERRORS[code]())
+
+
 __all__ = [
     "abort_for",
     "apply_service_error",
     "attachment_hint",
     "lazy_gettext",
     "render",
+    "service_error_page",
     "uploads_from",
 ]
