@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from flask_helpdesk.models import Attachment, AuditEvent, Message, Rating, Ticket, TicketStatus
-from flask_helpdesk.services import messages, tickets
+from flask_helpdesk.services import access, messages, tickets
 from flask_helpdesk.services.attachments import Upload
 from flask_helpdesk.services.base import session
 from flask_helpdesk.services.departments import create_department
@@ -50,8 +50,9 @@ def victim_ticket(app, departments, customer, agent):
     return ticket
 
 
-def test_other_customer_gets_404_everywhere(app, departments, victim_ticket, other_customer):
+def test_other_customer_gets_404_everywhere(app, departments, victim_ticket, other_customer, agent):
     code = victim_ticket.code
+    grant = access.request_access(agent, victim_ticket, "To see your settings")
     attachment_id = session().scalar(select(Attachment.id))
     intruder = isolated_client(app, other_customer)
     # A valid token of the intruder's own session: the refusal must come from the ownership
@@ -70,6 +71,10 @@ def test_other_customer_gets_404_everywhere(app, departments, victim_ticket, oth
         response = intruder.post(
             f"/support/tickets/{code}/{action}", data={"csrf_token": token, **data}
         )
+        assert response.status_code == 404, action
+    # The victim's account-access request: answering it is the victim's alone.
+    for action in ("accept", "decline", "revoke"):
+        response = intruder.post(f"/support/access/{grant.id}/{action}", data={"csrf_token": token})
         assert response.status_code == 404, action
     assert (
         intruder.get(f"/support/tickets/{code}/files/{attachment_id}/secret.pdf").status_code == 404
