@@ -99,6 +99,8 @@ def test_every_helpdesk_post_route_needs_a_csrf_token(bare_csrf_app):
         "reply_id": canned.create_reply(staff, canned.CannedReplyData("Hi", "Hello")).id,
         "view_id": saved_views.save_view(staff, "Mine", QueueFilter()).id,
         "inbound_id": intake.receive(MAIL, "pipe", department_id=department.id).inbound.id,
+        "agent_id": staff.agent.id,
+        "department_id": create_department(SYSTEM, "Spare", slug="spare").id,
     }
     # Enough for the forms to pass with a valid token, so the token is what makes a difference.
     fields = {"department_id": department.id, "requester_id": lan.contact.id}
