@@ -77,6 +77,10 @@ class CannedReplyForm(FlaskForm):
     department_id = SelectField(_l("Shared with"), validate_choice=False)
 
 
+class RenameViewForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[InputRequired(message=REQUIRED), Length(max=80)])
+
+
 class OnBehalfForm(NewTicketForm):
     """A ticket an agent opens for a customer (seed 001: "Tạo cho tài khoản")."""
 
@@ -96,6 +100,7 @@ DESK_FORMS: dict[str, type[FlaskForm]] = {
     "desk_contact_notes": ContactNotesForm,
     "desk_save_view": SaveViewForm,
     "desk_delete_view": DeleteViewForm,
+    "desk_rename_view": RenameViewForm,
     "desk_on_behalf": OnBehalfForm,
     "desk_canned_reply": CannedReplyForm,
     "desk_canned_delete": DeleteViewForm,

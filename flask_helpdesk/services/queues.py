@@ -20,6 +20,8 @@ from sqlalchemy import Select, and_, case, func, or_, select, true, tuple_
 from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.datastructures import MultiDict
 
+from ..i18n import gettext as _
+from ..i18n import lazy_gettext
 from ..models import Agent, Priority, Tag, Ticket, TicketStatus, ticket_tag
 from . import search
 from .base import session
@@ -63,37 +65,8 @@ class QueueFilter:
 
     @classmethod
     def from_args(cls, args: MultiDict[str, str] | dict[str, Any]) -> QueueFilter:
-        """Parse URL arguments leniently: a malformed value is ignored, never an error page."""
-        if not isinstance(args, MultiDict):
-            args = MultiDict(args)
-        statuses = []
-        for value in args.getlist("status"):
-            for part in value.split(","):
-                if part in TicketStatus._value2member_map_:
-                    statuses.append(TicketStatus(part))
-        assignee = args.get("assignee", "anyone")
-        if assignee not in ASSIGNEE_KEYWORDS and not assignee.isdigit():
-            assignee = "anyone"
-        creator = args.get("creator") or None
-        if creator and not _valid_creator(creator):
-            creator = None
-        sort = args.get("sort", "updated")
-        return cls(
-            statuses=list(dict.fromkeys(statuses)),
-            department_id=_int(args.get("department")),
-            assignee=assignee,
-            requester_id=_int(args.get("requester")),
-            creator=creator,
-            priority=_priority(args.get("priority")),
-            tag=(args.get("tag") or "").strip().lower() or None,
-            created_from=_date(args.get("created_from")),
-            created_to=_date(args.get("created_to")),
-            updated_from=_date(args.get("updated_from")),
-            updated_to=_date(args.get("updated_to")),
-            unread=args.get("unread") in ("1", "true", "on", "y"),
-            q=(args.get("q") or "").strip()[:200],
-            sort=sort if sort in SORTS else "updated",
-        )
+        """The filter in URL arguments, leaving out what is malformed (see :func:`parse`)."""
+        return parse(args)[0]
 
     def to_args(self) -> list[tuple[str, str]]:
         """The URL arguments meaning this filter (defaults left out), stable in order."""
@@ -124,19 +97,125 @@ class QueueFilter:
         return self == QueueFilter()
 
 
+MAX_QUERY_LENGTH = 200
+
+
+def parse(args: MultiDict[str, str] | dict[str, Any]) -> tuple[QueueFilter, list[str]]:
+    """The filter in URL arguments and, for each malformed value, a message saying what was
+    left out. Bad input never raises: the queue shows what the rest of the filter means, and the
+    page tells the agent which part it could not use.
+    """
+    if not isinstance(args, MultiDict):
+        args = MultiDict(args)
+    problems: list[str] = []
+
+    def bad(message: str) -> None:
+        if message not in problems:
+            problems.append(message)
+
+    statuses: list[TicketStatus] = []
+    for value in args.getlist("status"):
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            if part in TicketStatus._value2member_map_:
+                statuses.append(TicketStatus(part))
+            else:
+                bad(_("Unknown status “%(value)s” was ignored.", value=part[:40]))
+    assignee = (args.get("assignee") or "anyone").strip()
+    if assignee not in ASSIGNEE_KEYWORDS and _int(assignee) is None:
+        bad(_("Unknown assignee “%(value)s” was ignored.", value=assignee[:40]))
+        assignee = "anyone"
+    creator = (args.get("creator") or "").strip() or None
+    if creator and not _valid_creator(creator):
+        bad(_("Unknown creator “%(value)s” was ignored.", value=creator[:40]))
+        creator = None
+    sort = args.get("sort") or "updated"
+    if sort not in SORTS:
+        bad(_("Unknown sort order “%(value)s”; sorted by last activity.", value=sort[:40]))
+        sort = "updated"
+    q = (args.get("q") or "").strip()
+    if len(q) > MAX_QUERY_LENGTH:
+        bad(_("The search text was cut to %(count)d characters.", count=MAX_QUERY_LENGTH))
+        q = q[:MAX_QUERY_LENGTH]
+    dates = {}
+    for key, label in DATE_FIELDS.items():
+        dates[key] = _date(args.get(key))
+        if args.get(key) and dates[key] is None:
+            bad(
+                _(
+                    "“%(value)s” is not a date (YYYY-MM-DD); %(field)s was ignored.",
+                    value=args[key][:40],
+                    field=label,
+                )
+            )
+    for start, end in (("created_from", "created_to"), ("updated_from", "updated_to")):
+        if dates[start] and dates[end] and dates[start] > dates[end]:
+            bad(
+                _(
+                    "The “%(field)s” dates end before they start; they were ignored.",
+                    field=_("Created") if start == "created_from" else _("Updated"),
+                )
+            )
+            dates[start] = dates[end] = None
+    priority = _priority(args.get("priority"))
+    if args.get("priority") and priority is None:
+        bad(_("Unknown priority “%(value)s” was ignored.", value=args["priority"][:40]))
+    numbers = {}
+    for key, label in (("department", _("department")), ("requester", _("customer"))):
+        numbers[key] = _int(args.get(key))
+        if args.get(key) and numbers[key] is None:
+            bad(
+                _(
+                    "“%(value)s” is not a valid %(field)s; it was ignored.",
+                    value=args[key][:40],
+                    field=label,
+                )
+            )
+    queue_filter = QueueFilter(
+        statuses=list(dict.fromkeys(statuses)),
+        department_id=numbers["department"],
+        assignee=assignee,
+        requester_id=numbers["requester"],
+        creator=creator,
+        priority=priority,
+        tag=(args.get("tag") or "").strip().lower()[:64] or None,
+        unread=args.get("unread") in ("1", "true", "on", "y"),
+        q=q,
+        sort=sort,
+        **dates,
+    )
+    return queue_filter, problems
+
+
+# URL argument -> how messages name it.
+DATE_FIELDS = {
+    "created_from": lazy_gettext("created from"),
+    "created_to": lazy_gettext("created until"),
+    "updated_from": lazy_gettext("updated from"),
+    "updated_to": lazy_gettext("updated until"),
+}
+
+
+def parse_id(value: str | None) -> int | None:
+    """A positive id from a URL argument, or None."""
+    return _int(value)
+
+
 def _valid_creator(value: str) -> bool:
     kind, _sep, ident = value.partition(":")
-    return kind in ("agent", "contact") and ident.isdigit()
+    return kind in ("agent", "contact") and _int(ident) is not None
 
 
 def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except ValueError:
+    value = (value or "").strip()
+    if not value.isdecimal() or len(value) > 18:  # ids are positive; no 64-bit overflow in SQL
         return None
+    return int(value)
 
 
 def _priority(value: str | None) -> Priority | None:
+    value = (value or "").strip()
+    if value.upper() in Priority.__members__:
+        return Priority[value.upper()]
     number = _int(value)
     return (
         Priority(number) if number is not None and number in Priority._value2member_map_ else None
@@ -145,7 +224,7 @@ def _priority(value: str | None) -> Priority | None:
 
 def _date(value: str | None) -> date | None:
     try:
-        return date.fromisoformat(value) if value else None
+        return date.fromisoformat(value.strip()) if value else None
     except ValueError:
         return None
 
@@ -178,7 +257,7 @@ def filter_conditions(actor: Actor, f: QueueFilter) -> list[Any]:
         where.append(Ticket.assignee_id == (actor.agent.id if actor.agent else -1))
     elif f.assignee == "unassigned":
         where.append(Ticket.assignee_id.is_(None))
-    elif f.assignee.isdigit():
+    elif _int(f.assignee) is not None:
         where.append(Ticket.assignee_id == int(f.assignee))
     if f.requester_id is not None:
         where.append(Ticket.requester_id == f.requester_id)
@@ -198,11 +277,11 @@ def filter_conditions(actor: Actor, f: QueueFilter) -> list[Any]:
         )
     if f.created_from:
         where.append(Ticket.created_at >= _start(f.created_from))
-    if f.created_to:
+    if f.created_to and f.created_to < date.max:
         where.append(Ticket.created_at < _start(f.created_to + timedelta(days=1)))
     if f.updated_from:
         where.append(Ticket.updated_at >= _start(f.updated_from))
-    if f.updated_to:
+    if f.updated_to and f.updated_to < date.max:
         where.append(Ticket.updated_at < _start(f.updated_to + timedelta(days=1)))
     if f.unread:
         where.append(Ticket.last_customer_reply_at.is_not(None))
@@ -271,6 +350,11 @@ def decode_cursor(cursor: str | None, sort: str) -> tuple[str, list[Any]] | None
             for v, c in zip(values, columns, strict=True)
         ]
         if any(isinstance(k, datetime) and k.tzinfo is None for k in key):
+            return None
+        # Out-of-range numbers would be a database error, not an empty page.
+        if any(isinstance(k, int) and not 0 <= k < 2**62 for k in key):
+            return None
+        if sort == "priority" and key[0] not in Priority._value2member_map_:
             return None
         return direction, key
     except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
