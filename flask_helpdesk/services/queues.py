@@ -98,6 +98,7 @@ class QueueFilter:
 
 
 MAX_QUERY_LENGTH = 200
+MAX_ID = 2**31 - 1  # ids are INTEGER columns
 
 
 def parse(args: MultiDict[str, str] | dict[str, Any]) -> tuple[QueueFilter, list[str]]:
@@ -207,9 +208,10 @@ def _valid_creator(value: str) -> bool:
 
 def _int(value: str | None) -> int | None:
     value = (value or "").strip()
-    if not value.isdecimal() or len(value) > 18:  # ids are positive; no 64-bit overflow in SQL
+    if not value.isdecimal() or len(value) > 10:
         return None
-    return int(value)
+    number = int(value)
+    return number if number <= MAX_ID else None  # beyond an INTEGER column: a database error
 
 
 def _priority(value: str | None) -> Priority | None:
@@ -352,7 +354,7 @@ def decode_cursor(cursor: str | None, sort: str) -> tuple[str, list[Any]] | None
         if any(isinstance(k, datetime) and k.tzinfo is None for k in key):
             return None
         # Out-of-range numbers would be a database error, not an empty page.
-        if any(isinstance(k, int) and not 0 <= k < 2**62 for k in key):
+        if any(isinstance(k, int) and not 0 <= k <= MAX_ID for k in key):
             return None
         if sort == "priority" and key[0] not in Priority._value2member_map_:
             return None

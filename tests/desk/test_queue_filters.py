@@ -236,6 +236,7 @@ def test_bad_filter_input_gets_a_message_not_an_error(app, desk_tickets, other_a
     [
         "department=99999999999999999999999",
         "assignee=999999999999999999",
+        "assignee=2147483648&requester=4294967296&creator=agent:9999999999",
         "requester=%00",
         "priority=-1",
         "created_from=0001-01-01&created_to=9999-12-31",
