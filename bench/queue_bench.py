@@ -1,7 +1,7 @@
 """Load a large helpdesk and time what agents wait for: the queue, its filters, search, a long
 ticket and a reply. A script, not a test (CI never runs it)::
 
-    python bench/queue_bench.py --url postgresql+psycopg://postgres@127.0.0.1/hd_bench --tickets 1000000
+    python bench/queue_bench.py --url postgresql+psycopg://postgres@127.0.0.1/hd_bench
     python bench/queue_bench.py --url sqlite:////tmp/bench.sqlite --tickets 1000000
     python bench/queue_bench.py --url ... --skip-load     # time an already loaded database again
 
@@ -28,13 +28,13 @@ import argparse
 import json
 import random
 import statistics
-from itertools import accumulate
-from operator import itemgetter
 import string
 import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from itertools import accumulate
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -323,10 +323,10 @@ class Writer:
         raw = self.connection.connection.driver_connection
         names = ", ".join(self.columns)
         if self.dialect == "postgresql":
-            with raw.cursor() as cursor:
-                with cursor.copy(f"COPY {self.table.name} ({names}) FROM STDIN") as copy:
-                    for row in self.rows:
-                        copy.write_row(row)
+            statement = f"COPY {self.table.name} ({names}) FROM STDIN"
+            with raw.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in self.rows:
+                    copy.write_row(row)
         else:
             marks = ", ".join("?" * len(self.columns))
             raw.executemany(f"INSERT INTO {self.table.name} ({names}) VALUES ({marks})", self.rows)
@@ -342,7 +342,8 @@ def drop_secondary_indexes(connection) -> list[str]:
         rows = connection.execute(
             text(
                 "SELECT i.indexname, i.indexdef FROM pg_indexes i "
-                "JOIN pg_class c ON c.relname = i.indexname JOIN pg_index x ON x.indexrelid = c.oid "
+                "JOIN pg_class c ON c.relname = i.indexname "
+                "JOIN pg_index x ON x.indexrelid = c.oid "
                 "WHERE i.tablename = ANY(:t) AND NOT x.indisprimary AND NOT x.indisunique"
             ),
             {"t": BULK_TABLES},
@@ -624,8 +625,8 @@ def run(app, repeat: int) -> None:
         .where(*queues.filter_conditions(actor, queues.QueueFilter()))
     )
     print(
-        f"\n{engine.dialect.name}: {total:,} tickets ({visible:,} visible to the agent), {n_messages:,} messages; agent in 2 of 5 "
-        f"departments; {repeat} runs each\n"
+        f"\n{engine.dialect.name}: {total:,} tickets, {n_messages:,} messages; the agent works in "
+        f"2 of 5 departments and sees {visible:,} tickets; {repeat} runs each\n"
     )
     page_number = min(1000, visible // per_page)  # a small load has fewer pages
     before = (
