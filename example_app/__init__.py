@@ -52,6 +52,24 @@ def member_is_admin(member: Member) -> bool:
     return member.is_superuser
 
 
+@helpdesk.user_search
+def find_members(term: str, limit: int) -> list[Member]:
+    # Agents open tickets for any member, also one who never wrote to support.
+    pattern = f"%{term}%"
+    digits = "".join(ch for ch in term if ch.isdigit())
+    phone = db.func.replace(Member.phone, " ", "")  # "+84 91 234" is found by "91234"
+    return db.session.scalars(
+        db.select(Member)
+        .where(
+            Member.display_name.ilike(pattern)
+            | Member.email.ilike(pattern)
+            | (phone.contains(digits) if len(digits) >= 3 else False)
+        )
+        .order_by(Member.display_name)
+        .limit(limit)
+    ).all()
+
+
 @helpdesk.demo_user_factory
 def make_demo_member(key: str, name: str, email: str, is_admin: bool) -> Member:
     member = Member(

@@ -10,7 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from .forms import REQUIRED, NewTicketForm, ReplyForm
+from .forms import REQUIRED, STAFF_ONLY_FIELDS, NewTicketForm, ReplyForm
 from .i18n import lazy_gettext as _l
 
 
@@ -83,6 +83,9 @@ class RenameViewForm(FlaskForm):
 
 class OnBehalfForm(NewTicketForm):
     """A ticket an agent opens for a customer (seed 001: "Tạo cho tài khoản")."""
+
+    # The portal form refuses a posted requester; here choosing one is the point.
+    forbidden_fields = STAFF_ONLY_FIELDS - {"requester_id"}
 
     requester_id = HiddenField(validators=[InputRequired(message=REQUIRED)])
     send_to_user = BooleanField(_l("Send to user"), default=True)

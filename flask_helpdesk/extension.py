@@ -71,6 +71,11 @@ class HelpdeskState:
         callback = self.extension._user_by_email_callback
         return callback(email) if callback is not None else None
 
+    def search_users(self, term: str, limit: int) -> list[Any]:
+        """Host users matching *term* (``@helpdesk.user_search``); none without the hook."""
+        callback = self.extension._user_search_callback
+        return list(callback(term, limit))[:limit] if callback is not None else []
+
     def send_sms(self, phone: str, text: str) -> None:
         (self.extension._sms_sender or _log_sms)(phone, text)
 
@@ -102,6 +107,7 @@ class Helpdesk:
         self._is_admin_callback: IsAdminCallback | None = None
         self._sms_sender = None
         self._user_by_email_callback = None
+        self._user_search_callback = None
         self._demo_user_factory = None
         if app is not None:
             self.init_app(app)
@@ -183,6 +189,14 @@ class Helpdesk:
         the tickets show in their portal); without this hook mail senders are contacts by email.
         """
         self._user_by_email_callback = callback
+        return callback
+
+    def user_search(self, callback):
+        """Register ``callback(term, limit) -> iterable of host users`` whose name, email or
+        phone matches *term*. The desk's customer picker (a ticket on behalf of a customer)
+        then also finds users who never contacted support; without it, it finds contacts
+        only."""
+        self._user_search_callback = callback
         return callback
 
     def sms_sender(self, callback):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import func, or_, select
 
+from ..extension import current_helpdesk
 from ..i18n import gettext as _
 from ..models import Contact, Ticket
 from . import audit
 from .base import Forbidden, NotFound, ValidationError, commit, session
-from .identity import Actor
+from .identity import Actor, sync_contact
 from .permissions import visible_tickets
 
 MAX_NOTES = 20_000
@@ -50,6 +53,55 @@ def search_contacts(actor: Actor, term: str, limit: int = 20) -> list[Contact]:
             select(Contact).where(or_(*conditions)).order_by(Contact.name, Contact.id).limit(limit)
         )
     )
+
+
+@dataclass(frozen=True)
+class CustomerMatch:
+    """One line of the customer picker. ``key`` is what the picker sends back:
+    ``contact:<id>`` for a known contact, ``user:<host user id>`` for a host user the helpdesk
+    has no mirror of yet (see :func:`resolve_customer`)."""
+
+    key: str
+    name: str
+    email: str | None
+    phone: str | None
+
+
+def find_customers(actor: Actor, term: str, limit: int = 20) -> list[CustomerMatch]:
+    """Contacts matching *term*, then host users matching it (``@helpdesk.user_search``) that
+    are not among them: an agent may open a ticket for anyone the site knows."""
+    found = search_contacts(actor, term, limit)
+    users = current_helpdesk.search_users(term.strip(), limit) if len(term.strip()) >= 2 else []
+    user_ids = [str(u.get_id()) for u in users]
+    mirrored = {c.user_id: c for c in found if c.user_id}
+    missing = [uid for uid in user_ids if uid not in mirrored]
+    if missing:  # users with a contact the text search missed (name changed on the host)
+        for contact in session().scalars(select(Contact).where(Contact.user_id.in_(missing))):
+            mirrored[contact.user_id] = contact  # type: ignore[index]
+            found.append(contact)
+    matches = [CustomerMatch(f"contact:{c.id}", c.display_name, c.email, c.phone) for c in found]
+    for user, user_id in zip(users, user_ids, strict=True):
+        if user_id not in mirrored:
+            info = current_helpdesk.user_info(user)
+            matches.append(CustomerMatch(f"user:{user_id}", info.name, info.email, info.phone))
+    return matches[:limit]
+
+
+def resolve_customer(actor: Actor, key: str | int | None) -> Contact:
+    """The contact a picker *key* stands for. ``user:<id>`` is resolved through the host's user
+    loader and mirrored (as when that user signs in); a bare number is a contact id."""
+    _staff(actor)
+    kind, _sep, ident = str(key or "").partition(":")
+    if not ident:
+        kind, ident = "contact", kind
+    if kind == "user" and ident:
+        user = current_helpdesk.load_user(ident)
+        if user is None:
+            raise NotFound(_("No such customer."))
+        return sync_contact(user)
+    if kind != "contact" or not ident.isdigit():
+        raise NotFound(_("No such customer."))
+    return get_contact(actor, int(ident))
 
 
 def get_contact(actor: Actor, contact_id: int) -> Contact:

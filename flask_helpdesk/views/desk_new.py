@@ -15,11 +15,12 @@ from .desk import bp, desk_actor
 
 @bp.get("/customers.json")
 def customers_json():
-    """Customer search for the picker: name, email or phone contains ``q``."""
+    """Customer search for the picker: name, email or phone contains ``q`` (contacts, and host
+    users through ``@helpdesk.user_search``)."""
     actor = desk_actor()
-    found = contacts.search_contacts(actor, request.args.get("q", ""))
+    found = contacts.find_customers(actor, request.args.get("q", ""))
     return jsonify(
-        [{"id": c.id, "name": c.display_name, "email": c.email, "phone": c.phone} for c in found]
+        [{"key": c.key, "name": c.name, "email": c.email, "phone": c.phone} for c in found]
     )
 
 
@@ -33,10 +34,10 @@ def new_ticket():
         if actor.is_admin or d.id in actor.department_ids
     ]
     customer_query = request.args.get("customer_q", "").strip()
-    matches = contacts.search_contacts(actor, customer_query) if customer_query else []
+    matches = contacts.find_customers(actor, customer_query) if customer_query else []
     requester = _chosen(actor, form.requester_id.data or request.args.get("requester"))
     if requester is not None and request.method == "GET":
-        form.requester_id.data = str(requester.id)
+        form.requester_id.data = f"contact:{requester.id}"
         form.email.data = form.email.data or requester.email
         form.phone.data = form.phone.data or requester.phone
     if form.validate_on_submit():
@@ -74,7 +75,8 @@ def new_ticket():
 
 
 def _chosen(actor, value) -> Contact | None:
+    """The picked customer; a host user is mirrored into a contact once picked."""
     try:
-        return contacts.get_contact(actor, int(value)) if value else None
-    except (ValueError, NotFound):
+        return contacts.resolve_customer(actor, value) if value else None
+    except NotFound:
         return None
