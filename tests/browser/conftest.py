@@ -48,10 +48,7 @@ def browser():
 @dataclass
 class LiveServer:
     app: Flask
-    url: str
-
-    def __call__(self, path: str = "/") -> str:
-        return self.url + path
+    url: str  # http://127.0.0.1:<port>, also the base URL of every page new_page opens
 
 
 @pytest.fixture
