@@ -50,9 +50,10 @@ def register_views(app: Flask, state: HelpdeskState) -> None:
     app.jinja_env.globals["helpdesk_menu_entry"] = menu_entry
 
     from .desk import bp as desk_bp
-    from .desk import desk_entry
+    from .desk import desk_entry, protect_posts
 
     app.register_blueprint(desk_bp, url_prefix=state.config["HELPDESK_DESK_URL_PREFIX"])
+    protect_posts(app, state.config["HELPDESK_DESK_URL_PREFIX"])
     app.jinja_env.globals["helpdesk_desk_entry"] = desk_entry
 
     from . import hooks, inbound_mail

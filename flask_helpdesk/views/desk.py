@@ -11,16 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, request, url_for
+from flask import Blueprint, Flask, current_app, request, url_for
 from flask_login import login_required
 from flask_wtf.csrf import CSRFError, validate_csrf
 from markupsafe import Markup, escape
-from werkzeug.exceptions import Forbidden as HTTPForbidden
-from werkzeug.exceptions import NotFound as HTTPNotFound
 from wtforms.validators import ValidationError as WTFValidationError
 
 from ..services import Forbidden, NotFound
 from ..services.identity import Actor, agent_actor
+from .common import service_error_page
 
 bp = Blueprint("helpdesk_desk", __name__, template_folder="../templates")
 
@@ -32,31 +31,34 @@ def _require_login() -> None:
     return None
 
 
-@bp.before_request
-def _require_csrf_token() -> None:
-    """Every POST to the desk carries a valid CSRF token, whether or not the host enabled
-    Flask-WTF's CSRFProtect globally (``WTF_CSRF_CHECK_DEFAULT``): a missing or forged token is
-    a 400 before any view runs, so no desk route can forget it. ``WTF_CSRF_ENABLED = False``
-    (a host's own tests) turns it off as it does for every Flask-WTF form."""
-    config = current_app.config
-    if request.method != "POST" or not config.get("WTF_CSRF_ENABLED", True):
-        return
-    token = request.form.get(config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
-    for header in config.get("WTF_CSRF_HEADERS", ("X-CSRFToken", "X-CSRF-Token")):
-        token = token or request.headers.get(header)
-    try:
-        validate_csrf(token)
-    except WTFValidationError as error:
-        raise CSRFError(error.args[0]) from None
+def protect_posts(app: Flask, prefix: str) -> None:
+    """Every POST under the desk's URL *prefix* (the desk and the admin and access pages mounted
+    there) carries a valid CSRF token, whether or not the host enabled Flask-WTF's CSRFProtect
+    globally (``WTF_CSRF_CHECK_DEFAULT``): a missing or forged token is a 400 before any view
+    runs, so no desk route can forget it. ``WTF_CSRF_ENABLED = False`` (a host's own tests)
+    turns it off as it does for every Flask-WTF form."""
+
+    @app.before_request
+    def _require_csrf_token() -> None:
+        config = current_app.config
+        if request.method != "POST" or not config.get("WTF_CSRF_ENABLED", True):
+            return
+        if not (request.path == prefix or request.path.startswith(prefix.rstrip("/") + "/")):
+            return
+        token = request.form.get(config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
+        for header in config.get("WTF_CSRF_HEADERS", ("X-CSRFToken", "X-CSRF-Token")):
+            token = token or request.headers.get(header)
+        try:
+            validate_csrf(token)
+        except WTFValidationError as error:
+            raise CSRFError(error.args[0]) from None
 
 
 @bp.errorhandler(Forbidden)
 @bp.errorhandler(NotFound)
 def _refused(error: Forbidden | NotFound):
-    """Service refusals become the host's own 403/404 pages (raising from an error handler
-    would not reach them, so hand the HTTP error to Flask's handler lookup)."""
-    http_error = HTTPForbidden() if isinstance(error, Forbidden) else HTTPNotFound()
-    return current_app.handle_http_exception(http_error)
+    """Service refusals become the host's own 403/404 pages."""
+    return service_error_page(error)
 
 
 def desk_actor() -> Actor:
@@ -112,4 +114,4 @@ def desk_entry(css_class: str = "helpdesk-desk-entry") -> Markup:
 # Route modules register on ``bp`` when imported.
 from . import desk_admin, desk_bulk, desk_canned, desk_new, desk_queue, desk_ticket  # noqa: E402,F401
 
-__all__ = ["bp", "desk_actor", "desk_entry", "safe_desk_url"]
+__all__ = ["bp", "desk_actor", "desk_entry", "protect_posts", "safe_desk_url"]

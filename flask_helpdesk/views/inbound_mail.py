@@ -10,7 +10,7 @@ from ..i18n import gettext as _
 from ..models import InboundStatus
 from ..services import Forbidden, NotFound, intake, mailboxes
 from ..services.identity import agent_actor
-from .common import abort_for, render
+from .common import abort_for, render, service_error_page
 
 bp = Blueprint("helpdesk_mail_admin", __name__)
 
@@ -31,7 +31,7 @@ def _admin():
 
 @bp.errorhandler(NotFound)
 def _not_found(error: NotFound):
-    return abort_for(error)
+    return service_error_page(error)
 
 
 @bp.get("/")
