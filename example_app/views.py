@@ -9,6 +9,8 @@ from sqlalchemy import select
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
+from flask_helpdesk.services.agents import staff_by_user_id
+
 from . import helpdesk
 from .models import Member, db
 
@@ -43,7 +45,9 @@ def login():
             return redirect(target)
         flash("Wrong email or password.")
     demo_members = db.session.scalars(select(Member).order_by(Member.email)).all()
-    return render_template("login.html", form=form, demo_members=demo_members)
+    # What each demo login is on the desk (role, departments), as the helpdesk knows it.
+    staff = staff_by_user_id(m.get_id() for m in demo_members)
+    return render_template("login.html", form=form, demo_members=demo_members, staff=staff)
 
 
 @site.post("/logout")

@@ -187,6 +187,20 @@ def list_agents(actor: Actor) -> list[AgentRow]:
     return [AgentRow(a, load.get(a.id, 0), a.role == AgentRole.ADMIN) for a in agents]
 
 
+def staff_by_user_id(user_ids: Iterable[str]) -> dict[str, Agent]:
+    """Active agents among host users *user_ids* (Flask-Login ids), departments loaded: for a
+    host page that labels its users ("agent of Billing"), in two queries."""
+    wanted = [str(u) for u in user_ids]
+    if not wanted:
+        return {}
+    rows = session().scalars(
+        select(Agent)
+        .where(Agent.user_id.in_(wanted), Agent.is_active.is_(True))
+        .options(selectinload(Agent.departments))
+    )
+    return {a.user_id: a for a in rows}
+
+
 def get_agent(actor: Actor, agent_id: int) -> Agent:
     ensure(actor, "manage")
     agent = session().get(Agent, agent_id)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from ..extension import current_helpdesk
 from ..i18n import N_
 from ..models import Department, Priority, TicketStatus
-from . import messages, tickets
+from . import desk, messages, tickets
 from .agents import make_agent
 from .base import session
 from .departments import create_department
@@ -92,6 +92,9 @@ def seed_demo() -> list[str]:
         "The October report shows 12 conversions less than our own records.",
     )
     tickets.change_status(sara, processing, TicketStatus.PROCESSING)
+    # Owned tickets, so "My open" is not empty for either agent.
+    desk.assign(minh, answered, agent1.id)
+    desk.assign(sara, processing, agent2.id)
     replied = new(
         lan,
         "reports",
