@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_login import current_user, login_user, logout_user
+from sqlalchemy.orm import joinedload
 
 from .. import signals
 from ..access import (
@@ -115,7 +116,12 @@ def _load_switch() -> tuple[Switch, AccessGrant] | None:
         raise ImpersonationEnded("tampered") from None
     if switch is None:
         return None
-    grant = session().get(AccessGrant, switch.grant_id)
+    # One query for what every request while acting checks (the binding) and the banner shows.
+    grant = session().get(
+        AccessGrant,
+        switch.grant_id,
+        options=[joinedload(AccessGrant.agent), joinedload(AccessGrant.contact)],
+    )
     if grant is None or not _bound(grant, switch):
         _end_unverified(switch.grant_id)
         raise ImpersonationEnded("tampered")

@@ -58,3 +58,41 @@ def test_portal_list_forgets_expired_access(app, agent, ticket, customer):
     set_expiry(grant, timedelta(seconds=-1))
     page = client_for(app, customer).get("/support/").get_data(as_text=True)
     assert "Support has access to your account" not in page
+
+
+def test_ticket_page_queries_do_not_grow_with_the_log(app, agent, ticket, customer):
+    from flask_helpdesk.services import access
+    from tests.views.test_portal_queries import TICKET_BUDGET, ticket_queries
+
+    grant = accepted(agent, ticket)
+
+    def log(n: int, start: int) -> None:
+        for i in range(start, start + n):
+            access.record_request(grant.id, "GET", f"/page/{i}", 200, None)
+
+    log(3, 0)
+    few, _ = ticket_queries(app, customer, None, ticket.code, fresh_reply=False)
+    log(60, 3)
+    many, page = ticket_queries(app, customer, None, ticket.code, fresh_reply=False)
+    assert "<code>/page/62</code>" in page and "<code>/page/0</code>" in page
+    assert len(few) == len(many), "\n".join(many)
+    assert len(many) <= TICKET_BUDGET + 1, "\n".join(many)  # + the log of the ticket's grants
+
+
+def test_acting_adds_two_queries_per_request(app, agent, ticket, customer):
+    """The guard reads the grant with its agent and customer at once; the log is one INSERT."""
+    from tests.access.test_access_impersonation import start
+    from tests.conftest import count_queries
+    from tests.views.conftest import isolated_client
+
+    grant = accepted(agent, ticket, scope="view")
+    own = isolated_client(app, customer)
+    acting = isolated_client(app, agent.member)
+    start(acting, ticket, grant)
+    for client in (own, acting):
+        client.get("/support/")  # warm up: mirrors in step, nothing left to create
+    with count_queries(app) as plain:
+        assert own.get("/support/").status_code == 200
+    with count_queries(app) as guarded:
+        assert acting.get("/support/").status_code == 200
+    assert len(guarded) - len(plain) == 2, "\n".join(guarded)
