@@ -1,0 +1,271 @@
+"""Ingest 10,000 mixed inbound mails and print messages per second and peak memory.
+
+    python bench/mail_ingest.py                                   # SQLite in a temporary dir
+    python bench/mail_ingest.py --database-url postgresql+psycopg://postgres@127.0.0.1/hd_bench
+
+The database is emptied first (every table of the demo host and the helpdesk is dropped and
+created again): point it at a database of its own. Every mail goes the production way:
+``intake.receive`` stores the raw bytes and commits, then processing runs inline (no Redis):
+parse, noise check, threading, contact lookup, the ticket or reply with its attachments, the
+staff notification rendered for Flask-Mail (sending suppressed), and the row marked done.
+
+The mix is shaped after the test corpus (``tests/mail/corpus``): new requests in plain text
+and in HTML with quoted history; replies threaded by the ``[HD-XXXXXX]`` subject code or by
+``In-Reply-To`` one of our signed Message-IDs; mails with a PDF or an image attached;
+auto-replies, bounces, bulk and list mail (ignored); and redeliveries of a mail already stored
+(duplicates). Only the ``receive`` calls are timed; building the mails is not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from example_app import create_app  # noqa: E402
+from example_app.models import db  # noqa: E402
+from flask_helpdesk.mail.threading import make_message_id  # noqa: E402
+from flask_helpdesk.models import InboundMail, Message, Ticket  # noqa: E402
+from flask_helpdesk.services import intake  # noqa: E402
+from flask_helpdesk.services.departments import create_department  # noqa: E402
+from flask_helpdesk.services.identity import SYSTEM  # noqa: E402
+
+CORPUS = ROOT / "tests" / "mail" / "corpus"
+NOISE = ["out_of_office.eml", "dsn_bounce.eml", "precedence_bulk.eml", "mailing_list.eml",
+         "x_autoreply.eml", "read_receipt.eml"]  # fmt: skip
+SHAPES = Counter(
+    new_text=30, new_html=10, reply_code=20, reply_message_id=12, attachment=10, noise=12,
+    duplicate=6,
+)  # fmt: skip
+PDF = b"%PDF-1.4\n" + os.urandom(40_000).hex().encode()[:60_000] + b"\n%%EOF\n"
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+WORDS = [
+    "order",
+    "invoice",
+    "refund",
+    "account",
+    "password",
+    "login",
+    "delivery",
+    "parcel",
+    "address",
+    "payment",
+    "card",
+    "subscription",
+    "cancel",
+    "upgrade",
+    "error",
+    "page",
+    "app",
+    "phone",
+    "email",
+    "receipt",
+    "shipping",
+]
+
+
+def _body(rng: random.Random, sentences: int = 4) -> str:
+    return " ".join(
+        " ".join(rng.choice(WORDS) for _ in range(rng.randint(6, 14))).capitalize() + "."
+        for _ in range(sentences)
+    )
+
+
+def _mail(rng, sender, subject, body, html=None, attachments=(), **headers) -> bytes:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = rng.choice(["support@example.com", "billing@example.com"])
+    message["Subject"] = subject
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = make_msgid("bench", domain="client.example.net")
+    for name, value in headers.items():
+        message[name.replace("_", "-")] = value
+    message.set_content(body)
+    if html:
+        message.add_alternative(html, subtype="html")
+    for filename, ctype, data in attachments:
+        maintype, _, subtype = ctype.partition("/")
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    return message.as_bytes()
+
+
+def _noise(rng: random.Random, name: str) -> bytes:
+    """A corpus noise mail with a fresh Message-ID (otherwise it is one stored mail)."""
+    raw = (CORPUS / name).read_bytes()
+    fresh = make_msgid("noise", domain="mx.example.net").encode()
+    lines = [
+        b"Message-ID: " + fresh if line.lower().startswith(b"message-id:") else line
+        for line in raw.split(b"\n")
+    ]
+    if not any(line.lower().startswith(b"message-id:") for line in raw.split(b"\n")):
+        lines.insert(0, b"Message-ID: " + fresh)
+    return b"\n".join(lines)
+
+
+class Mix:
+    """Builds the next mail of the mix; replies pick tickets the run has already made."""
+
+    def __init__(self, seed: int, senders: int) -> None:
+        self.rng = random.Random(seed)
+        self.senders = [f"Customer {i} <customer{i}@example.org>" for i in range(senders)]
+        self.shapes = list(SHAPES.elements())
+        self.sent: list[bytes] = []
+
+    def _ticket(self) -> tuple[str, str, int] | None:
+        row = db.session.execute(
+            select(Ticket.code, Ticket.email, Ticket.id).order_by(func.random()).limit(1)
+        ).first()
+        return tuple(row) if row else None
+
+    def next(self) -> tuple[str, bytes]:
+        rng = self.rng
+        shape = rng.choice(self.shapes)
+        sender = rng.choice(self.senders)
+        if shape.startswith("reply") and (ticket := self._ticket()) is not None:
+            code, address, ticket_id = ticket
+            body = f"{_body(rng, 2)}\n\nOn Monday, Support wrote:\n> {_body(rng, 3)}\n"
+            if shape == "reply_code":
+                raw = _mail(rng, address, f"Re: [{code}] Question", body)
+            else:
+                last = db.session.scalar(
+                    select(func.max(Message.id)).where(Message.ticket_id == ticket_id)
+                )
+                ours = make_message_id(code, f"m{last}")
+                raw = _mail(rng, address, "Re: Question", body, In_Reply_To=f"<{ours}>")
+        elif shape == "new_html":
+            text = _body(rng)
+            html = (
+                f"<div dir='ltr'><p>{text}</p><p><img src='https://t.example.net/p.gif'></p>"
+                f"<blockquote class='gmail_quote'><p>{_body(rng, 2)}</p></blockquote></div>"
+            )
+            raw = _mail(rng, sender, "Trouble with " + rng.choice(WORDS), text, html=html)
+        elif shape == "attachment":
+            files = [("invoice.pdf", "application/pdf", PDF)]
+            if rng.random() < 0.5:
+                files.append(("screenshot.png", "image/png", PNG))
+            raw = _mail(rng, sender, "See attached", _body(rng), attachments=files)
+        elif shape == "noise":
+            raw = _noise(rng, rng.choice(NOISE))
+        elif shape == "duplicate" and self.sent:
+            raw = rng.choice(self.sent)
+        else:
+            shape = "new_text"
+            raw = _mail(rng, sender, "Help with " + rng.choice(WORDS), _body(rng))
+        if shape != "duplicate" and len(self.sent) < 500:
+            self.sent.append(raw)
+        return shape, raw
+
+
+def _reset_schema(app) -> None:
+    state = app.extensions["helpdesk"]
+    state.drop_all()
+    db.drop_all()
+    db.create_all()
+    state.create_all()
+    for slug, name in (("account", "Account"), ("billing", "Billing")):
+        department = create_department(SYSTEM, name, slug=slug)
+        department.email = f"{slug if slug == 'billing' else 'support'}@example.com"
+    db.session.commit()
+
+
+def _use_wal(engine) -> None:
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(connection, record) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    engine.dispose()
+
+
+def _peak_rss_mb() -> float:
+    # ru_maxrss is in KiB on Linux.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--senders", type=int, default=1_000)
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument(
+        "--sqlite-wal",
+        action="store_true",
+        help="SQLite in WAL mode with synchronous=NORMAL (fewer fsyncs per commit)",
+    )
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+
+    workdir = tempfile.mkdtemp(prefix="hd-mailbench-")
+    url = args.database_url or f"sqlite:///{workdir}/bench.sqlite"
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "HELPDESK_REDIS_URL": None,
+            "HELPDESK_STORAGE_PATH": f"{workdir}/attachments",
+            "HELPDESK_EXTERNAL_URL": "https://shop.example.com",
+            "HELPDESK_NOTIFY_EMAILS": ("team@example.com",),
+        }
+    )
+    with app.app_context():
+        if args.sqlite_wal and url.startswith("sqlite"):
+            _use_wal(db.engine)
+        _reset_schema(app)
+        mix = Mix(args.seed, args.senders)
+        shapes: Counter[str] = Counter()
+        baseline = _peak_rss_mb()
+        elapsed = 0.0
+        total_bytes = 0
+        for _ in range(args.count):
+            shape, raw = mix.next()
+            shapes[shape] += 1
+            total_bytes += len(raw)
+            started = time.perf_counter()
+            intake.receive(raw, "pipe")
+            elapsed += time.perf_counter() - started
+            db.session.remove()  # as each request or job would: no identity map growing
+        statuses = Counter(
+            dict(
+                db.session.execute(
+                    select(InboundMail.status, func.count()).group_by(InboundMail.status)
+                ).all()
+            )
+        )
+        tickets = db.session.scalar(select(func.count()).select_from(Ticket))
+        messages = db.session.scalar(select(func.count()).select_from(Message))
+
+    backend = url.split(":", 1)[0].split("+", 1)[0]
+    print(f"database           {backend}{' (WAL)' if args.sqlite_wal else ''}")
+    print(f"mails              {args.count} ({total_bytes / 1e6:.1f} MB raw)")
+    print("mix                " + ", ".join(f"{k} {v}" for k, v in sorted(shapes.items())))
+    print("outcome            " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
+          + f"; {tickets} tickets, {messages} messages")  # fmt: skip
+    print(f"time               {elapsed:.1f} s")
+    print(f"messages/second    {args.count / elapsed:.0f}")
+    print(f"peak memory (RSS)  {_peak_rss_mb():.0f} MB (before ingesting: {baseline:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main()
