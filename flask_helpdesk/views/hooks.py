@@ -1,9 +1,10 @@
 """Inbound webhooks: ``POST <prefix>/hooks/mail`` takes one raw RFC 5322 mail from a provider.
 
 Authenticated by the shared secret ``HELPDESK_INBOUND_MAIL_TOKEN`` (``Authorization: Bearer``,
-``X-Helpdesk-Token`` or ``?token=``), compared in constant time. The body is the raw mail; the
-answer is 202 once it is stored (processing follows as a job), so a provider retries on any
-other status and nothing is lost.
+``X-Helpdesk-Token`` or ``?token=``), compared in constant time. The body is the raw mail (or a
+form/JSON field holding it, as some providers post it: :data:`RAW_FIELDS`); the answer is 202
+once it is stored (processing follows as a job), so a provider retries on any other status and
+nothing is lost.
 """
 
 from __future__ import annotations
@@ -81,6 +82,30 @@ def _rate_limit() -> None:
         abort(response)
 
 
+# Where providers that post a form or JSON put the whole raw mail: Mailgun's MIME route
+# ("body-mime"), SendGrid's Inbound Parse with "POST the raw, full MIME message" ("email"),
+# Postmark's inbound JSON with raw content on ("RawEmail"); "raw"/"message" for the rest.
+RAW_FIELDS = ("body-mime", "email", "RawEmail", "raw", "message")
+
+
+def _raw_mail(limit: int | None) -> bytes:
+    """The raw mail of the request: its body, or the field/file a provider put it in."""
+    if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        for name in RAW_FIELDS:
+            if request.form.get(name):
+                return request.form[name].encode("utf-8", "surrogateescape")
+        for upload in request.files.values():
+            return upload.read(limit + 1 if limit else -1)
+        return b""
+    if request.is_json:
+        data = request.get_json(silent=True)
+        for name in RAW_FIELDS if isinstance(data, dict) else ():
+            if isinstance(data.get(name), str) and data[name]:
+                return data[name].encode("utf-8", "surrogateescape")
+        return b""
+    return request.stream.read(limit + 1 if limit else -1)
+
+
 @bp.post("/hooks/mail")
 def inbound_mail():
     _authenticate()
@@ -88,7 +113,7 @@ def inbound_mail():
     limit = current_helpdesk.config["HELPDESK_INBOUND_MAIL_MAX_SIZE"]
     if request.content_length is not None and limit and request.content_length > limit:
         abort(413)
-    raw = request.stream.read(limit + 1 if limit else -1)
+    raw = _raw_mail(limit)
     if not raw.strip():
         return jsonify(error="empty body: send the raw mail as the request body"), 400
     department_id = None

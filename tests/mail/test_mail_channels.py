@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -11,7 +12,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from flask_helpdesk.models import InboundMail, InboundStatus, Ticket
+from flask_helpdesk.models import InboundMail, InboundStatus, Message, Ticket
 from flask_helpdesk.services.base import session
 from tests.mail.conftest import make_mail
 
@@ -41,6 +42,39 @@ def test_webhook_stores_and_processes_a_mail(hook_app):
     assert response.status_code == 202
     assert response.json["duplicate"] is False
     assert session().scalar(select(Ticket.subject)) == "Via provider"
+
+
+@pytest.mark.parametrize(
+    ("shape", "field"),
+    [("form", "body-mime"), ("form", "email"), ("file", "message"), ("json", "RawEmail")],
+)
+def test_webhook_takes_the_raw_mail_from_provider_fields(hook_app, shape, field):
+    """Providers that post a form (Mailgun, SendGrid) or JSON (Postmark) with the raw mail."""
+    raw = make_mail(subject="Đơn hàng chưa tới", body="Xin chào, đơn hàng của tôi chưa tới.")
+    client = hook_app.test_client()
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    if shape == "form":
+        response = client.post(
+            "/support/hooks/mail", data={field: raw.decode(), "sender": "x"}, headers=headers
+        )
+    elif shape == "file":
+        data = {field: (io.BytesIO(raw), "message.eml")}
+        response = client.post("/support/hooks/mail", data=data, headers=headers)
+    else:
+        response = client.post("/support/hooks/mail", json={field: raw.decode()}, headers=headers)
+    assert response.status_code == 202, response.get_data(as_text=True)
+    ticket = session().scalar(select(Ticket))
+    assert ticket.subject == "Đơn hàng chưa tới"
+    messages = session().scalars(select(Message).where(Message.ticket_id == ticket.id)).all()
+    assert messages[0].body == "Xin chào, đơn hàng của tôi chưa tới."
+
+
+def test_webhook_without_a_mail_in_the_form_is_refused(hook_app):
+    response = hook_app.test_client().post(
+        "/support/hooks/mail", data={"subject": "only fields"}, headers={"X-Helpdesk-Token": TOKEN}
+    )
+    assert response.status_code == 400
+    assert count(InboundMail) == 0
 
 
 def test_webhook_is_off_without_a_configured_token(app, support):
