@@ -11,8 +11,11 @@ from ..models import InboundStatus
 from ..services import Forbidden, NotFound, intake, mailboxes
 from ..services.identity import agent_actor
 from .common import abort_for, render, service_error_page
+from .desk import _desk_context
 
 bp = Blueprint("helpdesk_mail_admin", __name__)
+# The pages sit in the desk: the same navigation (admin links, availability) as its own pages.
+bp.context_processor(_desk_context)
 
 
 class RetryForm(FlaskForm):

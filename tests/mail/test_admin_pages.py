@@ -28,6 +28,8 @@ def _failed_mail(departments) -> InboundMail:
 def test_admin_sees_the_failed_mail_with_its_reason_and_retries_it(app, support, admin):
     row = _failed_mail(support)
     client = client_for(app, admin.member)
+    desk = client.get(f"{DESK}/").get_data(as_text=True)
+    assert f'href="{PAGE}"' in desk  # the desk's navigation leads admins there
     page = client.get(f"{PAGE}?status=failed").get_data(as_text=True)
     assert "Nowhere to go" in page
     assert "reza@example.com" in page
@@ -78,6 +80,8 @@ def test_only_admins_see_inbound_mail(app, support, agent, customer, who):
     row = _failed_mail(support)
     member = {"agent": agent.member, "customer": customer, "anonymous": None}[who]
     client = client_for(app, member)
+    if who == "agent":
+        assert f'href="{PAGE}"' not in client.get(f"{DESK}/").get_data(as_text=True)
     for response in (
         client.get(PAGE),
         client.get(f"{PAGE}{row.id}"),
