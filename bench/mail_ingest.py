@@ -27,9 +27,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import make_msgid
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -44,6 +42,7 @@ from flask_helpdesk.models import InboundMail, Message, Ticket  # noqa: E402
 from flask_helpdesk.services import intake  # noqa: E402
 from flask_helpdesk.services.departments import create_department  # noqa: E402
 from flask_helpdesk.services.identity import SYSTEM  # noqa: E402
+from tests.mail.mails import make_mail  # noqa: E402
 
 CORPUS = ROOT / "tests" / "mail" / "corpus"
 NOISE = ["out_of_office.eml", "dsn_bounce.eml", "precedence_bulk.eml", "mailing_list.eml",
@@ -89,22 +88,9 @@ def _body(rng: random.Random, sentences: int = 4) -> str:
     )
 
 
-def _mail(rng, sender, subject, body, html=None, attachments=(), **headers) -> bytes:
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = rng.choice(["support@example.com", "billing@example.com"])
-    message["Subject"] = subject
-    message["Date"] = format_datetime(datetime.now(UTC))
-    message["Message-ID"] = make_msgid("bench", domain="client.example.net")
-    for name, value in headers.items():
-        message[name.replace("_", "-")] = value
-    message.set_content(body)
-    if html:
-        message.add_alternative(html, subtype="html")
-    for filename, ctype, data in attachments:
-        maintype, _, subtype = ctype.partition("/")
-        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
-    return message.as_bytes()
+def _mail(rng, sender, subject, body, **extra) -> bytes:
+    to = rng.choice(["support@example.com", "billing@example.com"])
+    return make_mail(subject=subject, body=body, sender=sender, to=to, **extra)
 
 
 def _noise(rng: random.Random, name: str) -> bytes:
@@ -149,7 +135,7 @@ class Mix:
                     select(func.max(Message.id)).where(Message.ticket_id == ticket_id)
                 )
                 ours = make_message_id(code, f"m{last}")
-                raw = _mail(rng, address, "Re: Question", body, In_Reply_To=f"<{ours}>")
+                raw = _mail(rng, address, "Re: Question", body, in_reply_to=f"<{ours}>")
         elif shape == "new_html":
             text = _body(rng)
             html = (
