@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, or_, select
 
@@ -15,6 +16,8 @@ from .identity import Actor, sync_contact
 from .permissions import visible_tickets
 
 MAX_NOTES = 20_000
+MAX_ATTRIBUTES = 50
+ATTRIBUTE_TYPES = (str, int, float, bool)
 
 
 def _staff(actor: Actor) -> None:
@@ -138,5 +141,35 @@ def update_notes(actor: Actor, contact: Contact, notes: str) -> Contact:
         return contact
     contact.notes = notes
     audit.record(actor, "contact.notes_changed", contact_id=contact.id, length=len(notes))
+    commit()
+    return contact
+
+
+def update_attributes(actor: Actor, contact: Contact, attributes: dict[str, Any]) -> Contact:
+    """Merge *attributes* into the contact's custom attributes (shown in the desk's sidebar);
+    a ``None`` value removes that key. Hosts call this (as :data:`~.identity.SYSTEM` or an
+    agent) to show what they know of a customer: plan, customer since, order count.
+
+    Keys are short text, values plain scalars: the sidebar prints them as they are.
+    """
+    _staff(actor)
+    merged = dict(contact.attributes or {})
+    for key, value in attributes.items():
+        if not isinstance(key, str) or not key.strip() or len(key) > 64:
+            raise ValidationError(_("Not a valid attribute name."), {"attributes": [str(key)]})
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, ATTRIBUTE_TYPES) and len(str(value)) <= 500:
+            merged[key] = value
+        else:
+            raise ValidationError(_("Not a valid attribute value."), {"attributes": [key]})
+    if len(merged) > MAX_ATTRIBUTES:
+        raise ValidationError(_("Too many attributes."), {"attributes": [_("Too many.")]})
+    if merged == (contact.attributes or {}):
+        return contact
+    contact.attributes = merged  # a new dict: the JSON column notices the change
+    audit.record(
+        actor, "contact.attributes_changed", contact_id=contact.id, keys=sorted(attributes)
+    )
     commit()
     return contact

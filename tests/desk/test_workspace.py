@@ -17,8 +17,9 @@ from flask_helpdesk.models import (
     Ticket,
     TicketStatus,
 )
-from flask_helpdesk.services import desk, messages, tickets
+from flask_helpdesk.services import Forbidden, ValidationError, contacts, desk, messages, tickets
 from flask_helpdesk.services.base import session
+from flask_helpdesk.services.identity import SYSTEM
 from tests.conftest import client_for, csrf_from, post_form
 from tests.desk.conftest import DESK, open_as
 
@@ -56,8 +57,7 @@ def test_sidebar_shows_contact_attributes_notes_and_earlier_tickets(app, departm
     earlier = open_as(lan, departments["account"], "Old login problem")
     hidden = open_as(lan, departments["billing"], "Invoice question")  # not Minh's department
     ticket = open_as(lan, departments["account"], "Cannot log in")
-    lan.contact.attributes = {"plan": "Gold", "customer since": "2019"}
-    session().commit()
+    contacts.update_attributes(SYSTEM, lan.contact, {"plan": "Gold", "customer since": 2019})
     client = client_for(app, agent.member)
     html = client.get(url(ticket)).get_data(as_text=True)
     for shown in ("Lan Nguyen", "lan@example.com", "+84900000001", "Gold", "customer since"):
@@ -69,6 +69,22 @@ def test_sidebar_shows_contact_attributes_notes_and_earlier_tickets(app, departm
     assert response.status_code == 302
     assert "Prefers phone calls." in client.get(url(earlier)).get_data(as_text=True)
     assert "contact.notes_changed" in [e.action for e in session().query(AuditEvent)]
+
+
+def test_custom_attributes_are_set_through_the_service(app, departments, agent, lan):
+    contacts.update_attributes(SYSTEM, lan.contact, {"plan": "Gold", "orders": 3})
+    contacts.update_attributes(agent.actor, lan.contact, {"plan": None, "vip": True})
+    assert session().get(type(lan.contact), lan.contact.id).attributes == {
+        "orders": 3,
+        "vip": True,
+    }
+    for bad in ({"": 1}, {"x": {"nested": 1}}, {"x": "y" * 501}):
+        with pytest.raises(ValidationError):
+            contacts.update_attributes(SYSTEM, lan.contact, bad)
+    with pytest.raises(Forbidden):
+        contacts.update_attributes(lan, lan.contact, {"plan": "Free"})
+    changes = session().query(AuditEvent).filter_by(action="contact.attributes_changed").count()
+    assert changes == 2
 
 
 def test_reply_and_internal_note_with_files(app, departments, agent, lan, customer):
