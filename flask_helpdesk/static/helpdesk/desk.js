@@ -46,3 +46,46 @@
       .catch(function () { if (insertButton) insertButton.hidden = false; });
   });
 })();
+
+/* New ticket for a customer: results appear while typing. Without this script the search form
+   is submitted and the page lists the same matches. */
+(function () {
+  var form = document.getElementById("hd-customer-search");
+  var list = document.getElementById("hd-customer-matches");
+  if (!form || !list || !window.fetch) return;
+  var input = form.querySelector("input[name=customer_q]");
+  var timer = null;
+  function show(found) {
+    list.textContent = "";
+    if (!found.length) {
+      var empty = document.createElement("li");
+      empty.className = "hd-hint";
+      empty.textContent = form.dataset.none;
+      list.appendChild(empty);
+      return;
+    }
+    found.forEach(function (c) {
+      var item = document.createElement("li");
+      var link = document.createElement("a");
+      link.href = form.dataset.pick + "?requester=" + encodeURIComponent(c.key);
+      link.textContent = c.name || c.email || c.key;  // text, never HTML
+      var small = document.createElement("small");
+      small.textContent = " " + [c.email, c.phone].filter(Boolean).join(" ");
+      item.appendChild(link);
+      item.appendChild(small);
+      list.appendChild(item);
+    });
+  }
+  input.addEventListener("input", function () {
+    clearTimeout(timer);
+    var term = input.value.trim();
+    if (term.length < 2) { list.textContent = ""; return; }
+    timer = setTimeout(function () {
+      fetch(form.dataset.url + "?q=" + encodeURIComponent(term),
+            { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (found) { if (found && input.value.trim() === term) show(found); })
+        .catch(function () {});
+    }, 250);
+  });
+})();
