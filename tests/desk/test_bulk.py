@@ -9,7 +9,7 @@ from sqlalchemy import select
 from flask_helpdesk.models import AuditEvent, Message, Ticket, TicketStatus
 from flask_helpdesk.services import ValidationError, bulk, notifications, tickets
 from flask_helpdesk.services.base import session
-from tests.conftest import client_for, post_form
+from tests.conftest import client_for, count_queries, post_form
 from tests.desk.conftest import DESK, open_as
 
 
@@ -193,3 +193,22 @@ def test_back_link_stays_inside_the_desk(app, departments, agent, lan):
         data = {"action": "tag", "tags": "x", "ticket_ids": [ticket.id], "next": target}
         response = _bulk(client, data)
         assert response.headers["Location"].endswith(expected), target
+
+
+def test_bulk_queries_are_a_fixed_cost_per_selected_ticket(app, departments, agent, lan):
+    """One lookup of the whole selection, then the single-action service per ticket: the cost
+    of a batch grows with the batch, by the same few statements per ticket, never with more."""
+
+    def cost(n: int) -> int:
+        batch = [open_as(lan, departments["account"], f"T{i}") for i in range(n)]
+        ids = [t.id for t in batch]
+        session().expire_all()
+        with count_queries(app) as statements:
+            report = bulk.run(agent.actor, "status", ids, "processing")
+        assert len(report.succeeded) == n
+        return len(statements)
+
+    small, large = cost(3), cost(9)
+    per_ticket = (large - small) / 6
+    assert per_ticket == int(per_ticket) and per_ticket <= 8, (small, large)  # measured: 6
+    assert small - 3 * per_ticket <= 4  # the selection, the summary audit event (measured: 3)
