@@ -187,17 +187,43 @@ def list_agents(actor: Actor) -> list[AgentRow]:
     return [AgentRow(a, load.get(a.id, 0), a.role == AgentRole.ADMIN) for a in agents]
 
 
-def staff_by_user_id(user_ids: Iterable[str]) -> dict[str, Agent]:
-    """Active agents among host users *user_ids* (Flask-Login ids), departments loaded: for a
-    host page that labels its users ("agent of Billing"), in two queries."""
+@dataclass(frozen=True)
+class UserMatch:
+    """A host user found for the admin's "add an agent" search."""
+
+    user_id: str
+    name: str
+    email: str | None
+    agent: Agent | None  # already staff: link to them instead of adding
+
+
+def find_users(actor: Actor, term: str, limit: int = 20) -> list[UserMatch]:
+    """Host users matching *term* through the host's ``@helpdesk.user_search`` hook (none
+    without it: the helpdesk never reads the host's user table), marking who is staff already."""
+    ensure(actor, "manage")
+    term = (term or "").strip()
+    if len(term) < 2:
+        return []
+    users = current_helpdesk.search_users(term, limit)
+    staff = staff_by_user_id((str(u.get_id()) for u in users), active_only=False)
+    matches = []
+    for user in users:
+        info = current_helpdesk.user_info(user)
+        user_id = str(user.get_id())
+        matches.append(UserMatch(user_id, info.name, info.email, staff.get(user_id)))
+    return matches
+
+
+def staff_by_user_id(user_ids: Iterable[str], active_only: bool = True) -> dict[str, Agent]:
+    """Agents among host users *user_ids* (Flask-Login ids), departments loaded: for a host
+    page that labels its users ("agent of Billing"), in two queries."""
     wanted = [str(u) for u in user_ids]
     if not wanted:
         return {}
-    rows = session().scalars(
-        select(Agent)
-        .where(Agent.user_id.in_(wanted), Agent.is_active.is_(True))
-        .options(selectinload(Agent.departments))
-    )
+    query = select(Agent).where(Agent.user_id.in_(wanted))
+    if active_only:
+        query = query.where(Agent.is_active.is_(True))
+    rows = session().scalars(query.options(selectinload(Agent.departments)))
     return {a.user_id: a for a in rows}
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from flask import flash, redirect, request, url_for
 from wtforms.fields.choices import SelectChoice
 
+from ..extension import current_helpdesk
 from ..forms import get_form_class
 from ..i18n import gettext as _
 from ..models import AgentRole, Availability
@@ -38,19 +39,25 @@ def _agent_choices(form: Any) -> None:
 # -- agents ---------------------------------------------------------------------------------------
 def _agents_page(actor: Actor, add_form: Any, status: int = 200):
     _agent_choices(add_form)
+    user_query = request.args.get("user_q", "")
     return render(
         "helpdesk/admin/agents.html",
         actor=actor,
         rows=agents.list_agents(actor),
         add_form=add_form,
+        user_query=user_query,
+        user_matches=agents.find_users(actor, user_query),
+        can_search_users=current_helpdesk.extension._user_search_callback is not None,
     ), status
 
 
 @bp.get("/admin/agents")
 def admin_agents():
+    """The agent list; ``?user_q=`` searches the host's users, ``?user=`` pre-fills the form."""
     actor = _admin()
     form = get_form_class("admin_agent_add")(formdata=None)
     form.role.data = AgentRole.AGENT.value
+    form.user.data = request.args.get("user", "")
     return _agents_page(actor, form)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -95,6 +96,26 @@ def test_admin_adds_an_agent_by_email_who_then_sees_their_departments(
     queue = newcomer_client.get(DESK + "/").get_data(as_text=True)
     assert billing.code in queue and account.code not in queue
     assert newcomer_client.get(f"{DESK}/tickets/{account.code}").status_code == 404
+
+
+def test_admin_finds_a_site_user_and_adds_them(app, departments, admin, agent):
+    newcomer = make_member("Hoa Pham", "hoa@example.com")
+    client = client_for(app, admin.member)
+    html = client.get(AGENTS + "?user_q=example.com").get_data(as_text=True)
+    # The demo host's @helpdesk.user_search finds every member; staff link to their page.
+    assert f'href="{AGENTS}?user={newcomer.get_id()}#hd-add-agent"' in html
+    assert f'href="{AGENTS}/{agent.actor.agent.id}">already an agent' in html
+    form = client.get(f"{AGENTS}?user={newcomer.get_id()}").get_data(as_text=True)
+    assert re.search(rf'<input[^>]*name="user"[^>]*value="{newcomer.get_id()}"', form)
+    response = post_form(
+        client,
+        f"{AGENTS}?user={newcomer.get_id()}",
+        AGENTS,
+        data={"user": str(newcomer.get_id()), "role": "agent"},
+    )
+    assert response.status_code == 302
+    assert _agent_of(newcomer) is not None
+    assert "No user found." in client.get(AGENTS + "?user_q=nobody-at-all").get_data(as_text=True)
 
 
 def test_adding_by_id_and_the_errors_a_typo_gets(app, departments, admin, agent):
