@@ -299,9 +299,11 @@ def update_agent(
     if myself and agent_role != AgentRole.ADMIN and not _host_admin(agent):
         message = _("You cannot take the admin role from yourself.")
         raise ValidationError(message, {"role": [message]})
-    if agent_role != AgentRole.ADMIN and agent.role == AgentRole.ADMIN and _host_admin(agent):
+    demoted = agent_role != AgentRole.ADMIN and agent.role == AgentRole.ADMIN
+    if (demoted or not is_active) and _host_admin(agent):
+        # The host decides who is an admin (DESIGN §2); sync would undo a demotion anyway.
         message = _("The site makes this user an admin; change it there.")
-        raise ValidationError(message, {"role": [message]})
+        raise ValidationError(message, {"role" if demoted else "is_active": [message]})
     kept = [d for d in agent.departments if not d.is_active]
     departments = kept + [d for d in chosen if d not in kept]
     old = {

@@ -185,6 +185,13 @@ def test_admins_cannot_lock_themselves_out(app, departments, admin, agent):
     assert "You cannot deactivate yourself." in html
     html = post_form(client, me, data={"role": "agent", "is_active": "y"}).get_data(as_text=True)
     assert "The site makes this user an admin; change it there." in html
+    # Nor can another admin deactivate him.
+    other = agents.make_agent(make_member("Ana Admin", "ana@example.com").get_id(), [], "admin")
+    from flask_helpdesk.services.identity import agent_as_actor
+
+    with pytest.raises(ValidationError, match="The site makes this user an admin"):
+        agents.update_agent(agent_as_actor(other), admin.actor.agent, "admin", [], 20, False)
+    assert _agent_of(admin.member).is_active
     # An agent made admin in the helpdesk cannot drop their own role either.
     agents.update_agent(
         admin.actor, agent.actor.agent, "admin", [departments["account"].id], 20, True
