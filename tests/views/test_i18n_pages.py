@@ -70,17 +70,21 @@ def test_vietnamese_form_labels_and_errors(app, departments):
 
 def test_persian_customer_gets_right_to_left_persian(app, departments):
     member = make_member("Reza Karimi", language="fa")
-    ticket = open_ticket_for(member, departments["account"])
+    # An English subject ending in "?" must not show its "?" at the wrong end of a Persian page.
+    ticket = open_ticket_for(member, departments["account"], subject="Where is my invoice?")
     client = client_for(app, member)
 
     listing = client.get("/support/").get_data(as_text=True)
     assert wrapper(listing) == ("rtl", "fa")
+    assert "<bdi>Where is my invoice?</bdi>" in listing
     assert "تیکت‌های پشتیبانی" in listing
     assert '<span class="hd-status hd-status-open">در حال بررسی</span>' in listing
     assert "حساب کاربری" in listing
 
     page = client.get(f"/support/tickets/{ticket.code}").get_data(as_text=True)
     assert wrapper(page) == ("rtl", "fa")
+    assert "<bdi>Where is my invoice?</bdi>" in page
+    assert '<div class="hd-message-body" dir="auto">' in page  # each message its own direction
     assert "بستن تیکت" in page
     new = client.get("/support/new").get_data(as_text=True)
     assert "موضوع" in new and "اولویت" in new and "فایل ضمیمه" in new and "واحد" in new
