@@ -294,7 +294,7 @@ def filter_conditions(actor: Actor, f: QueueFilter) -> list[Any]:
             )
         )
     if f.q:
-        where.append(or_(Ticket.code == normalize_code(f.q), search.matching_tickets(f.q)))
+        where.append(search.matching_tickets(f.q, code=normalize_code(f.q)))
     return where
 
 
