@@ -43,6 +43,8 @@ class Ticket(HelpdeskModel):
         # Desk queue: the unfiltered list by activity, and the "priority" sort / filter.
         Index("ix_helpdesk_ticket_updated", "updated_at", "id"),
         Index("ix_helpdesk_ticket_priority_updated", "priority", "updated_at", "id"),
+        # "Unassigned", "My open", "assigned to X" in activity order (migration 0007).
+        Index("ix_helpdesk_ticket_assignee_updated", "assignee_id", "updated_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
