@@ -223,8 +223,9 @@ class Cloner:
         department_id, agents = rng.choice(self.departments)
         agent_id = rng.choice(agents)
         contact_id, phone, email = rng.choice(self.contacts)
-        created = now - SPAN * rng.random() ** 2  # more recent tickets than old ones
         step = timedelta(minutes=rng.randint(5, 3000)) / max(1, template.last_rank)
+        # More recent tickets than old ones; the last moment of a ticket's life is in the past.
+        created = now - SPAN * rng.random() ** 2 - step * template.last_rank
         moments = {m: created + step * rank for m, rank in template.moments.items()}
         ids.ticket += 1
         ticket_id = ids.ticket
