@@ -1,0 +1,105 @@
+"""Server-side execution time of the queue's ticket query for each case of the benchmark, from
+``EXPLAIN ANALYZE`` (median of 5): what the database itself spends, without the network, the
+driver, Python or a busy CPU's scheduling. PostgreSQL only. Run after ``queue_bench.py``::
+
+    python bench/explain_queue.py --url postgresql+psycopg://postgres@127.0.0.1/hd_bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import select, text
+from werkzeug.datastructures import MultiDict
+
+from example_app import create_app
+from example_app.models import db
+from flask_helpdesk.models import Agent
+from flask_helpdesk.services import queues
+from flask_helpdesk.services.identity import agent_as_actor
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--url", required=True)
+    args = parser.parse_args()
+    sys.argv = sys.argv[:1]
+    from queue_bench import search_words  # the same words as the benchmark
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": args.url, "HELPDESK_REDIS_URL": None})
+    with app.test_request_context():
+        agent = db.session.scalar(select(Agent).where(Agent.email == "agent0@example.com"))
+        actor = agent_as_actor(agent)
+        department = agent.departments[0].id
+        contact = db.session.scalar(text("SELECT requester_id FROM helpdesk_ticket LIMIT 1"))
+        code = db.session.scalar(text("SELECT code FROM helpdesk_ticket ORDER BY id LIMIT 1"))
+        common, medium, rare = search_words()
+        per_page = app.config.get("HELPDESK_TICKETS_PER_PAGE", 25)
+        page_1000 = queues.build_query(actor, queues.QueueFilter())
+        before = db.session.scalars(page_1000.offset(999 * per_page - 1).limit(1)).unique().one()
+        cases = {
+            "queue page 1": "",
+            "queue page 1,000 (cursor)": "CURSOR",
+            "status=open,customer_replied": "status=open&status=customer_replied",
+            "department": f"department={department}",
+            "assignee=me": "assignee=me",
+            "assignee=unassigned": "assignee=unassigned",
+            "requester": f"requester={contact}",
+            "creator": f"creator=contact:{contact}",
+            "priority=urgent": "priority=3",
+            "tag": "tag=vip",
+            "unread customer reply": "unread=1",
+            "sort=created": "sort=created",
+            "sort=priority": "sort=priority",
+            "view: My open": "VIEW:mine",
+            "view: Unassigned": "VIEW:unassigned",
+            f"search common word ({common[1]:.1%})": f"q={common[0]}",
+            f"search medium word ({medium[1]:.2%})": f"q={medium[0]}",
+            f"search rare word ({rare[1]:.3%})": f"q={rare[0]}",
+            "search ticket code": f"q={code}",
+        }
+        views = {slug: f for slug, _label, f in queues.builtin_views()}
+        print(f"{'ticket query of':<42} {'median ms':>9}")
+        for label, query in cases.items():
+            cursor = None
+            if query == "CURSOR":
+                f, cursor = queues.QueueFilter(), queues.encode_cursor(before, "updated")
+            elif query.startswith("VIEW:"):
+                f = views[query[5:]]
+            else:
+                f = queues.parse(MultiDict(parse_qsl(query)))[0]
+            statement = queues.build_query(actor, f)
+            if cursor:
+                key = queues.decode_cursor(cursor, "updated")
+                assert key is not None
+                from sqlalchemy import tuple_
+
+                statement = statement.where(
+                    tuple_(*queues._sort_columns("updated"))
+                    < tuple_(
+                        *[
+                            queues._typed(c, v)
+                            for c, v in zip(queues._sort_columns("updated"), key[1], strict=True)
+                        ]
+                    )
+                )
+            sql = str(
+                statement.limit(per_page + 1).compile(
+                    db.engine, compile_kwargs={"literal_binds": True}
+                )
+            )
+            times = []
+            for _ in range(5):
+                plan = db.session.execute(text("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)).scalar()
+                times.append(plan[0]["Execution Time"])
+            print(f"{label:<42} {statistics.median(times):>9.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
