@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort, current_app, render_template
+from flask import Response, abort, current_app, render_template, send_file
 from flask_babel import get_locale
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import FileStorage
@@ -12,8 +12,9 @@ from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 
 from ..extension import current_helpdesk
 from ..i18n import gettext, lazy_gettext, template_gettext, template_ngettext, text_direction
+from ..models import Attachment
 from ..services import ServiceError
-from ..services.attachments import Upload
+from ..services.attachments import Upload, download_content_type
 
 HTTP_ERRORS = {400: BadRequest, 403: Forbidden, 404: NotFound}
 
@@ -83,3 +84,22 @@ __all__ = [
     "service_error_page",
     "uploads_from",
 ]
+
+
+def send_attachment(attachment: Attachment) -> Response:
+    """Serve a stored file as a download that no browser renders or sniffs.
+
+    The one place both the portal and the desk send files from, so the headers that keep an
+    uploaded HTML or SVG file from running in our origin cannot differ between them.
+    """
+    response = send_file(
+        current_helpdesk.storage.open(attachment.sha256),
+        mimetype=download_content_type(attachment),
+        as_attachment=True,
+        download_name=attachment.filename,
+        max_age=0,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

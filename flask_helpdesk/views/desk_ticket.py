@@ -5,18 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import flash, jsonify, redirect, request, send_file, url_for
-from sqlalchemy import select
+from flask import flash, jsonify, redirect, request, url_for
 from wtforms.fields.choices import SelectChoice
 
-from ..extension import current_helpdesk
 from ..forms import get_form_class
 from ..i18n import gettext as _
-from ..models import Attachment, Priority, Ticket
+from ..models import Priority, Ticket
 from ..services import (
     NotFound,
     ServiceError,
     ValidationError,
+    attachments,
     canned,
     contacts,
     departments,
@@ -25,11 +24,10 @@ from ..services import (
     presence,
     tickets,
 )
-from ..services.attachments import download_content_type
 from ..services.base import session
 from ..services.identity import Actor
 from ..workflow import agent_choices
-from .common import abort_for, apply_service_error, render, uploads_from
+from .common import abort_for, apply_service_error, render, send_attachment, uploads_from
 from .desk import bp, desk_actor
 
 # Forms of the workspace: name in DEFAULT_FORMS -> template variable.
@@ -294,23 +292,12 @@ def presence_poll(code: str):
 
 @bp.get("/tickets/<code>/files/<int:attachment_id>/<path:filename>")
 def download(code: str, attachment_id: int, filename: str):
-    _actor, found = _find(code)
-    attachment = session().scalar(
-        select(Attachment).where(Attachment.id == attachment_id, Attachment.ticket_id == found.id)
-    )
-    if attachment is None:
-        return abort_for(NotFound())
-    response = send_file(
-        current_helpdesk.storage.open(attachment.sha256),
-        mimetype=download_content_type(attachment),
-        as_attachment=True,
-        download_name=attachment.filename,
-        max_age=0,
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    actor, found = _find(code)
+    try:
+        attachment = attachments.find_attachment(actor, found, attachment_id)
+    except ServiceError as error:
+        return abort_for(error)
+    return send_attachment(attachment)
 
 
 __all__ = ["ServiceError"]

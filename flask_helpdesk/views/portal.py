@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, request, send_file, url_for
+from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_login import login_required
 from werkzeug.exceptions import NotFound as HTTPNotFound
 from wtforms.fields.choices import SelectChoice
 
-from ..extension import current_helpdesk
 from ..forms import get_form_class
 from ..i18n import gettext as _
 from ..models import Ticket, TicketStatus
 from ..services import NotFound, ValidationError, attachments, departments, messages, tickets
 from ..services.identity import Actor, customer_actor
-from .common import apply_service_error, attachment_hint, render, uploads_from
+from .common import apply_service_error, attachment_hint, render, send_attachment, uploads_from
 
 bp = Blueprint(
     "helpdesk",
@@ -194,18 +193,7 @@ def _ticket_page(actor: Actor, found: Ticket, **context: Any) -> str:
 def download(code: str, attachment_id: int, filename: str):
     actor = _actor()
     found = tickets.find_ticket(actor, code)
-    attachment = attachments.find_attachment(actor, found, attachment_id)
-    response = send_file(
-        current_helpdesk.storage.open(attachment.sha256),
-        mimetype=attachments.download_content_type(attachment),
-        as_attachment=True,
-        download_name=attachment.filename,
-        max_age=0,
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return send_attachment(attachments.find_attachment(actor, found, attachment_id))
 
 
 __all__ = ["bp"]
