@@ -155,8 +155,25 @@ def full_text_objects(app: Flask) -> set[str]:
         if engine.dialect.name == "sqlite":
             query = "SELECT name FROM sqlite_master WHERE name LIKE 'helpdesk_%fts%'"
         else:
-            query = "SELECT indexname FROM pg_indexes WHERE indexname LIKE 'ix_helpdesk_%fts'"
+            query = (
+                "SELECT indexname FROM pg_indexes WHERE indexname LIKE 'ix_helpdesk_%fts'"
+                " UNION SELECT proname FROM pg_proc WHERE proname LIKE 'helpdesk_%'"
+                " UNION SELECT tgname FROM pg_trigger WHERE tgname LIKE 'helpdesk_%'"
+                " UNION SELECT tablename FROM pg_tables WHERE tablename = 'helpdesk_ticket_search'"
+            )
         return set(connection.execute(text(query)).scalars())
+
+
+# What revision 0008 makes on PostgreSQL: a search document per ticket (models/search.py).
+PG_SEARCH_OBJECTS = {
+    "helpdesk_ticket_search",
+    "ix_helpdesk_ticket_search_fts",
+    "helpdesk_refresh_search_document",
+    "helpdesk_search_document_trigger",
+    "helpdesk_ticket_search_insert",
+    "helpdesk_ticket_search_update",
+    "helpdesk_message_search",
+}
 
 
 def test_full_text_search_objects_are_migrated_and_index_existing_rows(app):
@@ -176,7 +193,13 @@ def test_full_text_search_objects_are_migrated_and_index_existing_rows(app):
     if app.extensions["helpdesk"].engine.dialect.name == "sqlite":
         assert {"helpdesk_message_fts", "helpdesk_ticket_fts", "helpdesk_ticket_fts_au"} <= objects
     else:
-        assert objects == {"ix_helpdesk_message_body_fts", "ix_helpdesk_ticket_subject_fts"}
+        assert objects == PG_SEARCH_OBJECTS
+        # Down to 0007: the per-message indexes that 0008 replaced come back, and only they.
+        migrations.downgrade(app, "0007")
+        assert full_text_objects(app) == {
+            "ix_helpdesk_message_body_fts",
+            "ix_helpdesk_ticket_subject_fts",
+        }
     migrations.downgrade(app, BEFORE_FULL_TEXT)
     assert full_text_objects(app) == set()
 
@@ -203,6 +226,13 @@ def test_full_text_search_finds_rows_written_before_the_upgrade(app):
                 " FROM helpdesk_department d, helpdesk_contact c"
             )
         )
+        connection.execute(
+            text(
+                "INSERT INTO helpdesk_message (ticket_id, kind, channel, body, data, created_at)"
+                " SELECT id, 'reply', 'web', 'Máy in kẹt giấy', '{}', CURRENT_TIMESTAMP"
+                " FROM helpdesk_ticket"
+            )
+        )
 
     migrations.upgrade(app)
 
@@ -211,9 +241,10 @@ def test_full_text_search_finds_rows_written_before_the_upgrade(app):
         # FTS5 had to be filled from the existing rows; diacritics are folded.
         query = "SELECT rowid FROM helpdesk_ticket_fts WHERE helpdesk_ticket_fts MATCH 'hoa'"
     else:
+        # 0008 wrote the ticket's document (code, subject, messages) from the existing rows.
         query = (
-            "SELECT id FROM helpdesk_ticket WHERE to_tsvector('simple'::regconfig, subject)"
-            " @@ plainto_tsquery('simple', 'hóa')"
+            "SELECT ticket_id FROM helpdesk_ticket_search WHERE document"
+            " @@ (plainto_tsquery('simple', 'hóa kẹt') && 'hd-aaaaaa'::tsquery)"
         )
     with engine.connect() as connection:
         assert len(connection.execute(text(query)).all()) == 1
@@ -409,3 +440,59 @@ def test_host_metadata_and_helpdesk_metadata_stay_apart():
     assert not set(db.metadata.tables) & helpdesk_tables()
     assert isinstance(HelpdeskModel.metadata, MetaData)
     assert all(name.startswith("helpdesk_") for name in helpdesk_tables())
+
+
+@needs_postgres
+def test_create_all_and_migrations_build_the_same_search_objects(tmp_path):
+    """Revision 0008 copies the search DDL of models/search.py (a revision must not import the
+    models); both ways of building the schema must still make the very same objects."""
+    definitions = []
+    for build in ("migrations", "create_all"):
+        server = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        name = f"hd_parity_{uuid.uuid4().hex[:10]}"
+        with server.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        app = host_app(url, tmp_path)
+        try:
+            with app.app_context():
+                if build == "migrations":
+                    migrations.upgrade(app)
+                else:
+                    HelpdeskModel.metadata.create_all(app.extensions["helpdesk"].engine)
+                with app.extensions["helpdesk"].engine.connect() as connection:
+                    definitions.append(search_definitions(connection))
+                for engine in db.engines.values():
+                    engine.dispose()
+                app.extensions["helpdesk"].engine.dispose()
+        finally:
+            with server.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            server.dispose()
+    by_migrations, by_create_all = definitions
+    assert set(by_migrations) == (PG_SEARCH_OBJECTS - {"helpdesk_ticket_search"}) | {
+        "pk_helpdesk_ticket_search",
+        "fk_helpdesk_ticket_search_ticket_id_helpdesk_ticket",
+        "helpdesk_ticket_search.ticket_id",
+        "helpdesk_ticket_search.document",
+    }
+    assert by_migrations == by_create_all
+
+
+def search_definitions(connection) -> dict[str, str]:
+    """name -> definition of every PostgreSQL object behind the per-ticket search documents."""
+    rows = connection.execute(
+        text(
+            "SELECT proname, pg_get_functiondef(oid) FROM pg_proc WHERE proname LIKE 'helpdesk_%'"
+            " UNION ALL SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger"
+            "  WHERE tgname LIKE 'helpdesk_%'"
+            " UNION ALL SELECT indexname, indexdef FROM pg_indexes"
+            "  WHERE tablename = 'helpdesk_ticket_search' AND indexname LIKE 'ix_%'"
+            " UNION ALL SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            "  WHERE conrelid = 'helpdesk_ticket_search'::regclass"
+            " UNION ALL SELECT 'helpdesk_ticket_search.' || column_name,"
+            "  data_type || ' ' || is_nullable FROM information_schema.columns"
+            "  WHERE table_name = 'helpdesk_ticket_search'"
+        )
+    )
+    return dict(rows.all())

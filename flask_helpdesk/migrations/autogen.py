@@ -22,8 +22,10 @@ VERSION_TABLE = "helpdesk_alembic_version"
 UNMANAGED_NAMES: list[re.Pattern[str]] = [
     # SQLite FTS5 tables and their shadow tables (models/search.py, revision 0004).
     re.compile(r"helpdesk_(message|ticket)_fts(_\w+)?"),
-    # PostgreSQL GIN expression indexes (models/search.py, revision 0004).
+    # PostgreSQL GIN indexes (models/search.py, revisions 0004 and 0008).
     re.compile(r"ix_helpdesk_\w+_fts"),
+    # PostgreSQL per-ticket search documents (models/search.py, revision 0008).
+    re.compile(r"helpdesk_ticket_search"),
 ]
 
 IncludeObject = Callable[[Any, str | None, str, bool, Any], bool]

@@ -4,11 +4,20 @@ Why the database keeps the index in step, not the services: a message's text rea
 table through many doors (portal, desk, mail intake, API, merges that move messages in bulk,
 imports); an index that only some doors remember to update silently loses tickets from search.
 
-* **PostgreSQL**: GIN *expression* indexes on ``to_tsvector('simple', body)`` and
-  ``to_tsvector('simple', subject)``. There is no extra column to fill: the index *is* the
-  text, updated by PostgreSQL in the same transaction. The ``simple`` configuration (no
-  stemming, no stop words) because tickets arrive in Vietnamese, Persian and English and a
-  language-specific stemmer would mangle the other two.
+* **PostgreSQL**: one *search document* per ticket (``helpdesk_ticket_search``: a ``tsvector``
+  of its code, subject and every message, notes included) with a GIN index, kept in step by
+  triggers on ``helpdesk_ticket`` and ``helpdesk_message``. One document per ticket, not one per
+  message, because the queue lists tickets in activity order: PostgreSQL can then walk that
+  order and test each ticket's document (cheap for a common word), or read a rare word's
+  tickets from the GIN index and sort them; with one index entry per *message* it had to
+  collect every matching message before it could show the first page (seconds for a common
+  word at a million tickets; see docs/performance.rst). The document is in a table of its
+  own, not a column of ``helpdesk_ticket``, so that status or assignee changes do not rewrite
+  it in the GIN index. The ``simple`` configuration (no stemming, no stop words) because
+  tickets arrive in Vietnamese, Persian and English and a language-specific stemmer would
+  mangle the other two. Positions are stripped (search needs only the words), and only the
+  first ``PG_DOCUMENT_MAX_CHARS`` characters of a thread are indexed: a ``tsvector`` is
+  limited to 1 MB, and a thread of pasted logs must never make a reply fail to save.
 * **SQLite**: FTS5 *external content* tables (``helpdesk_message_fts``, ``helpdesk_ticket_fts``)
   that store only the token index and read text from the real tables, kept in step by triggers
   created with the tables. The ``unicode61 remove_diacritics 2`` tokenizer lets "tao" find
@@ -20,24 +29,81 @@ and any host calling ``create_all`` get them) and by the helpdesk's migration.
 
 from __future__ import annotations
 
-from sqlalchemy import DDL, Index, event, func, literal_column
+from sqlalchemy import DDL, event
 
 from .ticket import Message, Ticket
 
 # The text search configuration; the query side (services/search.py) must use the same one.
 PG_TS_CONFIG = "simple"
+PG_SEARCH_TABLE = "helpdesk_ticket_search"
+# Characters of a thread (subject, then messages oldest first) that go into its document. Every
+# word of 200,000 characters stays far below the 1 MB a tsvector can hold.
+PG_DOCUMENT_MAX_CHARS = 200_000
 
-Index(
-    "ix_helpdesk_message_body_fts",
-    func.to_tsvector(literal_column(f"'{PG_TS_CONFIG}'::regconfig"), Message.body),
-    postgresql_using="gin",
-).ddl_if(dialect="postgresql")
+# The document of the ticket row ``t``: its code as one word ("hd-4f7k2q", so a code search is
+# one index lookup), then the words of its subject and messages.
+_PG_DOCUMENT = f"""array_to_tsvector(ARRAY[lower(t.code)]) || strip(to_tsvector('{PG_TS_CONFIG}',
+    left(coalesce(t.subject, '') || ' ' || coalesce((
+        SELECT string_agg(m.body, ' ' ORDER BY m.id) FROM helpdesk_message AS m
+        WHERE m.ticket_id = t.id), ''), {PG_DOCUMENT_MAX_CHARS})))"""
 
-Index(
-    "ix_helpdesk_ticket_subject_fts",
-    func.to_tsvector(literal_column(f"'{PG_TS_CONFIG}'::regconfig"), Ticket.subject),
-    postgresql_using="gin",
-).ddl_if(dialect="postgresql")
+# Write the documents of the tickets matching ``condition`` (SQL on ``t``) from their rows.
+# Also used by migration 0008 and the benchmark's bulk load to fill the table at once.
+PG_WRITE_DOCUMENTS = f"""INSERT INTO {PG_SEARCH_TABLE} (ticket_id, document)
+    SELECT t.id, {_PG_DOCUMENT} FROM helpdesk_ticket AS t WHERE {{condition}}
+    ON CONFLICT (ticket_id) DO UPDATE SET document = excluded.document"""
+
+PG_SEARCH_INDEX = f"CREATE INDEX ix_{PG_SEARCH_TABLE}_fts ON {PG_SEARCH_TABLE} USING gin (document)"
+
+PG_SEARCH_DDL = [
+    f"""CREATE TABLE {PG_SEARCH_TABLE} (
+        ticket_id INTEGER NOT NULL
+            CONSTRAINT pk_{PG_SEARCH_TABLE} PRIMARY KEY
+            CONSTRAINT fk_{PG_SEARCH_TABLE}_ticket_id_helpdesk_ticket
+                REFERENCES helpdesk_ticket (id) ON DELETE CASCADE,
+        document TSVECTOR NOT NULL)""",
+    PG_SEARCH_INDEX,
+    # One ticket's document, recomputed from its rows. Recomputed rather than appended to, so
+    # that edits, moves (merges) and deletions are right and the size limit always holds; a
+    # thread is small, and the messages are read through their ticket_id index.
+    f"""CREATE FUNCTION helpdesk_refresh_search_document(ticket INTEGER) RETURNS void
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        -- Lock the ticket first. A second transaction writing to the same ticket waits here,
+        -- and its INSERT below then sees this one's message (READ COMMITTED gives each
+        -- statement a new snapshot), so no word is lost when two people reply at once.
+        PERFORM 1 FROM helpdesk_ticket WHERE id = ticket FOR NO KEY UPDATE;
+        {PG_WRITE_DOCUMENTS.format(condition="t.id = ticket")};
+    END $$""",
+    """CREATE FUNCTION helpdesk_search_document_trigger() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_TABLE_NAME = 'helpdesk_ticket' THEN
+            PERFORM helpdesk_refresh_search_document(NEW.id);
+        ELSE
+            IF TG_OP <> 'INSERT' THEN
+                PERFORM helpdesk_refresh_search_document(OLD.ticket_id);
+            END IF;
+            IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.ticket_id <> OLD.ticket_id) THEN
+                PERFORM helpdesk_refresh_search_document(NEW.ticket_id);
+            END IF;
+        END IF;
+        RETURN NULL;
+    END $$""",
+    """CREATE TRIGGER helpdesk_ticket_search_insert AFTER INSERT ON helpdesk_ticket
+    FOR EACH ROW EXECUTE FUNCTION helpdesk_search_document_trigger()""",
+    """CREATE TRIGGER helpdesk_ticket_search_update AFTER UPDATE OF subject ON helpdesk_ticket
+    FOR EACH ROW WHEN (OLD.subject IS DISTINCT FROM NEW.subject)
+    EXECUTE FUNCTION helpdesk_search_document_trigger()""",
+    """CREATE TRIGGER helpdesk_message_search AFTER INSERT OR DELETE OR UPDATE OF body, ticket_id
+    ON helpdesk_message FOR EACH ROW EXECUTE FUNCTION helpdesk_search_document_trigger()""",
+]
+
+PG_SEARCH_DROP = [
+    f"DROP TABLE IF EXISTS {PG_SEARCH_TABLE}",
+    "DROP FUNCTION IF EXISTS helpdesk_search_document_trigger() CASCADE",  # and its triggers
+    "DROP FUNCTION IF EXISTS helpdesk_refresh_search_document(INTEGER)",
+]
 
 TOKENIZER = "unicode61 remove_diacritics 2"
 
@@ -75,3 +141,12 @@ def _attach(table, fts: str, column: str) -> None:
 
 _attach(Message.__table__, *SQLITE_FTS["helpdesk_message"])
 _attach(Ticket.__table__, *SQLITE_FTS["helpdesk_ticket"])
+
+
+# PostgreSQL: created with the message table (the last of the two), dropped before the tickets.
+for _statement in PG_SEARCH_DDL:
+    event.listen(
+        Message.__table__, "after_create", DDL(_statement).execute_if(dialect="postgresql")
+    )
+for _statement in PG_SEARCH_DROP:
+    event.listen(Ticket.__table__, "before_drop", DDL(_statement).execute_if(dialect="postgresql"))

@@ -1,8 +1,8 @@
 """Full-text search in the queue, on the database's own engine (FTS5 / tsvector + GIN)."""
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
-from flask_helpdesk.models import Ticket, TicketStatus
+from flask_helpdesk.models import Message, Ticket, TicketStatus
 from flask_helpdesk.services import desk, messages, tickets
 from flask_helpdesk.services.queues import QueueFilter, queue_page
 from tests.desk.conftest import open_as
@@ -80,3 +80,64 @@ def test_search_combines_with_filters_and_pages(app, departments, agent, lan):
     tickets.close_ticket(agent.actor, found[0])
     closed = QueueFilter(q="money", statuses=[TicketStatus.CLOSED])
     assert {t.code for t in queue_page(agent.actor, closed).items} == {found[0].code}
+
+
+def test_a_code_finds_its_ticket_and_the_tickets_that_mention_it(app, departments, agent, lan):
+    ticket = open_as(lan, departments["account"], "Printer", "It jams")
+    mentions = open_as(lan, departments["account"], "Again", f"Same as {ticket.code}, sorry")
+    open_as(lan, departments["account"], "Other", "Nothing to do with it")
+    assert codes(agent.actor, q=ticket.code) == {ticket.code, mentions.code}
+    assert codes(agent.actor, q=ticket.code.split("-")[1].lower()) == {
+        ticket.code,
+        mentions.code,
+    }
+    # The prefix every code shares is no search word: "HD-" alone is not a match-all.
+    assert codes(agent.actor, q=ticket.code[:3]) == set()
+
+
+def test_a_thread_too_long_to_index_whole_still_takes_replies(app, departments, agent, lan):
+    """A tsvector holds at most 1 MB: a thread of pasted logs (every token different) is
+    indexed up to a limit instead of making the next reply fail."""
+    import secrets
+
+    ticket = open_as(lan, departments["account"], "Server logs", "first words: zebraquokka")
+    for _ in range(30):  # 30 × 45,000 characters of tokens that are all different
+        messages.post_message(lan, ticket, " ".join(secrets.token_hex(4) for _ in range(5_000)))
+    messages.post_message(agent.actor, ticket, "We read them all, thanks")
+    logs = select(func.count()).where(
+        Message.ticket_id == ticket.id, func.length(Message.body) == 44_999
+    )
+    assert app.extensions["helpdesk"].db.session.scalar(logs) == 30
+    assert codes(agent.actor, q="zebraquokka") == {ticket.code}
+
+
+def test_two_replies_at_once_both_reach_the_search_index(app, departments, agent, lan):
+    """Two transactions writing to one ticket at the same time: the second one's document
+    must include the first one's words (PostgreSQL recomputes a ticket's whole document)."""
+    import threading
+
+    ticket = open_as(lan, departments["account"], "Two at once", "Hello")
+    engine = app.extensions["helpdesk"].engine
+    insert = text(
+        "INSERT INTO helpdesk_message (ticket_id, kind, channel, body, data, created_at)"
+        " VALUES (:t, 'reply', 'web', :body, '{}', CURRENT_TIMESTAMP)"
+    )
+    first = engine.connect()
+    first.begin()
+    first.execute(insert, {"t": ticket.id, "body": "alphaword"})
+    second_done = threading.Event()
+
+    def second() -> None:
+        with engine.begin() as connection:  # waits for the first on PostgreSQL
+            connection.execute(insert, {"t": ticket.id, "body": "bravoword"})
+        second_done.set()
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    second_done.wait(0.5)
+    first.commit()
+    first.close()
+    thread.join(10)
+    assert second_done.is_set()
+    assert codes(agent.actor, q="alphaword") == {ticket.code}
+    assert codes(agent.actor, q="bravoword") == {ticket.code}
