@@ -255,7 +255,10 @@ def ticket_access(code: str):
             except ServiceError as error:
                 if error.status_code == 404:
                     raise
-                form.form_errors = [*list(form.form_errors), error.message]
+                # A request already made, say: the panel shows it (and hides this form), so
+                # the message must reach the page the agent is sent back to.
+                flash(error.message, "error")
+                return redirect(desk_ticket_url(ticket.code))
             else:
                 flash(_("The customer was asked for access."), "success")
                 return redirect(desk_ticket_url(ticket.code))

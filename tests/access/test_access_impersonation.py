@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from flask_helpdesk import signals
 from flask_helpdesk.models import AccessGrant, AuditEvent, GrantStatus, ImpersonationLog, Message
@@ -290,3 +290,17 @@ def test_csrf_on_every_step(app, agent, ticket, customer):
     assert customer_client.post(f"/support/access/{grant.id}/revoke").status_code == 400
     session().refresh(grant)
     assert grant.status == GrantStatus.ACCEPTED
+
+
+def test_asking_twice_says_why_on_the_ticket_page(app, agent, ticket):
+    """The request form is hidden while a request is open; a second POST (another tab, a double
+    click) is refused with its reason on the page the agent lands on, not a bare error."""
+    agent_client = client_for(app, agent.member)
+    data = {"reason": "I need to see your profile page.", "scope": "view", "duration_hours": 2}
+    assert post_form(agent_client, desk_page(ticket), data=data).status_code == 302
+    page = desk_page(ticket)
+    token = csrf_from(agent_client.get(page).get_data(as_text=True))
+    second = agent_client.post(page, data={**data, "csrf_token": token}, follow_redirects=True)
+    assert second.status_code == 200
+    assert "You already asked for access on this ticket." in second.get_data(as_text=True)
+    assert session().scalar(select(func.count()).select_from(AccessGrant)) == 1
