@@ -250,8 +250,11 @@ def _sort_columns(sort: str) -> list[Any]:
     return [Ticket.updated_at, Ticket.id]
 
 
-def filter_conditions(actor: Actor, f: QueueFilter) -> list[Any]:
-    """The WHERE conditions of *f* as *actor* sees tickets (visibility always included)."""
+def filter_conditions(
+    actor: Actor, f: QueueFilter, match: search.TicketMatch | None = None
+) -> list[Any]:
+    """The WHERE conditions of *f* as *actor* sees tickets (visibility always included).
+    *match* is the search's, when the caller already made it (:func:`build_query` does)."""
     where: list[Any] = [visible_tickets(actor)]
     if f.statuses:
         where.append(Ticket.status.in_(f.statuses))
@@ -298,17 +301,25 @@ def filter_conditions(actor: Actor, f: QueueFilter) -> list[Any]:
             )
         )
     if f.q:
-        where.append(search.matching_tickets(f.q, code=normalize_code(f.q)))
+        where.append((match or search.matching_tickets(f.q, normalize_code(f.q))).condition)
     return where
 
 
-def build_query(actor: Actor, f: QueueFilter) -> Select[tuple[Ticket]]:
-    """SELECT of the tickets matching *f*, newest first by the chosen sort, rows ready to list
-    (requester, assignee, department joined; tags in one extra query)."""
-    order = [column.desc() for column in _sort_columns(f.sort)]
+def build_query(actor: Actor, f: QueueFilter, backwards: bool = False) -> Select[tuple[Ticket]]:
+    """SELECT of the tickets matching *f*, newest first by the chosen sort (oldest first if
+    *backwards*), rows ready to list (requester, assignee, department joined; tags in one extra
+    query)."""
+    match = search.matching_tickets(f.q, normalize_code(f.q)) if f.q else None
+    columns = _sort_columns(f.sort)
+    if match is not None and match.sort_matches:
+        # The same order written as one row value, which no index has: the database must
+        # sort the few matches rather than walk the queue's index looking for them.
+        order = [tuple_(*columns).asc() if backwards else tuple_(*columns).desc()]
+    else:
+        order = [column.asc() if backwards else column.desc() for column in columns]
     return (
         select(Ticket)
-        .where(*filter_conditions(actor, f))
+        .where(*filter_conditions(actor, f, match))
         .options(
             joinedload(Ticket.requester),
             joinedload(Ticket.assignee),
@@ -374,15 +385,13 @@ def queue_page(
     rows (+1 for their tags) whatever the page number."""
     per_page = max(1, min(per_page, 200))
     columns = _sort_columns(f.sort)
-    query = build_query(actor, f)
     decoded = decode_cursor(cursor, f.sort)
     backwards = decoded is not None and decoded[0] == "before"
+    query = build_query(actor, f, backwards)
     if decoded is not None:
         position = tuple_(*columns)
         key = tuple_(*[_typed(c, v) for c, v in zip(columns, decoded[1], strict=True)])
         query = query.where(position > key if backwards else position < key)
-    if backwards:
-        query = query.order_by(None).order_by(*[c.asc() for c in columns])
     rows = list(session().scalars(query.limit(per_page + 1)).unique())
     more = len(rows) > per_page
     rows = rows[:per_page]

@@ -8,20 +8,16 @@ plain ``LIKE``, so a host on one of them still has (slower) search.
 
 from __future__ import annotations
 
+import json
 import re
-from typing import Any
+from dataclasses import dataclass
 
 from sqlalchemy import (
-    BindParameter,
     ColumnElement,
     Select,
-    String,
     and_,
-    bindparam,
-    cast,
     column,
     false,
-    func,
     literal_column,
     or_,
     select,
@@ -29,7 +25,6 @@ from sqlalchemy import (
     text,
     union,
 )
-from sqlalchemy.dialects.postgresql import TSQUERY
 
 from ..extension import current_helpdesk
 from ..models import Message, Ticket
@@ -54,38 +49,49 @@ def _dialect() -> str:
 CODE_TOKEN = re.compile(r"[\w-]{1,64}", re.UNICODE)
 
 
-def matching_tickets(query: str, code: str | None = None) -> ColumnElement[bool]:
-    """WHERE clause: tickets whose subject or any message (notes included) has every word of
-    *query* (each word also matches as a prefix, so "invo" finds "invoice"), or whose code is
-    *code*.
+@dataclass(frozen=True)
+class TicketMatch:
+    """The WHERE clause of a search, and how the queue should order its matches.
 
-    Written as ``Ticket.id IN (ids of matching tickets)``: the matches come from the
-    database's full-text index (a document per ticket on PostgreSQL, FTS5 tables of messages
-    and subjects on SQLite), and the database then either walks the queue's order testing each
-    ticket or sorts the few matches, whichever its statistics say is cheaper.
+    ``sort_matches`` False: list the queue in its index order and test each ticket (the best
+    plan when many tickets match: the first page is found after a few hundred tickets). True:
+    collect the few matching tickets and sort them; the queue must then order by an expression
+    its indexes do not have, so that the database cannot choose to walk a million tickets
+    looking for a rare word (see :func:`_postgresql`).
+    """
+
+    condition: ColumnElement[bool]
+    sort_matches: bool = False
+
+
+def matching_tickets(query: str, code: str | None = None) -> TicketMatch:
+    """Tickets whose subject or any message (notes included) has every word of *query* (each
+    word also matches as a prefix, so "invo" finds "invoice"), or whose code is *code*.
+
+    The matches come from the database's full-text index: a document per ticket on
+    PostgreSQL, FTS5 tables of messages and subjects on SQLite.
     """
     words = terms(query)
-    if code and not (CODE_TOKEN.fullmatch(code) and any(c.isalnum() for c in code)):
-        code = None
-    if code:
+    prefix = current_helpdesk.config["HELPDESK_TICKET_CODE_PREFIX"]
+    if code and not (CODE_TOKEN.fullmatch(code) and code.upper().startswith(f"{prefix}-")):
+        code = None  # only what has the shape of one of our codes is searched as a code
+    if code and prefix.lower() in words:
         # "HD-4F7K2Q" is the code, and also the words "hd" and "4f7k2q". "hd" is in every
         # code: as a word it would match every ticket that mentions any code.
-        prefix = current_helpdesk.config["HELPDESK_TICKET_CODE_PREFIX"].lower()
-        if code.lower().startswith(prefix + "-") and prefix in words:
-            words.remove(prefix)
+        words.remove(prefix.lower())
     if not words and not code:
-        return false()
+        return TicketMatch(false())
     dialect = _dialect()
     if dialect == "postgresql":
         return _postgresql(words, code)
     if dialect != "sqlite":
-        return _fallback(words, code)
+        return TicketMatch(_fallback(words, code))
     parts: list[Select[tuple[int]]] = []
     if code:
         parts.append(select(Ticket.id).where(Ticket.code == code))
     if words:
         parts.extend(_sqlite(words))
-    return Ticket.id.in_(union(*parts) if len(parts) > 1 else parts[0])
+    return TicketMatch(Ticket.id.in_(union(*parts) if len(parts) > 1 else parts[0]))
 
 
 def _sqlite(words: list[str]) -> list[Select[tuple[int]]]:
@@ -108,28 +114,72 @@ def _sqlite(words: list[str]) -> list[Select[tuple[int]]]:
 
 _DOCUMENTS = table(PG_SEARCH_TABLE, column("ticket_id"), column("document"))
 
+# Sort the matches when fewer than sqrt(SORT_MATCHES_FACTOR × tickets) are expected, walk the
+# queue otherwise. Measured at 1,000,000 tickets (docs/performance.rst), for an agent who sees
+# 40 % of them: sorting costs about 7 ms per 1,000 matches, walking about 200 ms divided by
+# the thousands of matches; the two meet near 4,500 matches, which is sqrt(20 × 10⁶). Both
+# costs grow with the table (sorting with the matches, walking with the gaps between them),
+# hence the square root.
+SORT_MATCHES_FACTOR = 20
 
-def _postgresql(words: list[str], code: str | None) -> ColumnElement[bool]:
-    # Words are \w+ only, so ':*' and '&' are the only operators in the tsquery. The code is
-    # one word of each ticket's document (models/search.py), quoted so the parser keeps it whole.
-    # Both are written into the statement, not sent as parameters: a prepared statement's
-    # generic plan cannot know whether a word is in ten tickets or half a million, and the
-    # best plans for the two differ a thousandfold.
-    config = literal_column(f"'{PG_TS_CONFIG}'::regconfig")
-    queries: list[ColumnElement[Any]] = []
-    if words:
-        queries.append(func.to_tsquery(config, _inline(" & ".join(f"{w}:*" for w in words))))
-    if code:
-        queries.append(cast(_inline(f"'{code.lower()}'"), TSQUERY))
-    tsquery = queries[0] if len(queries) == 1 else queries[0].op("||")(queries[1])
-    return Ticket.id.in_(
-        select(_DOCUMENTS.c.ticket_id).where(_DOCUMENTS.c.document.bool_op("@@")(tsquery))
+
+def _postgresql(words: list[str], code: str | None) -> TicketMatch:
+    """Which plan is right depends on how many tickets match, a thousandfold: a word in 80,000
+    tickets is found on the first page after walking a few hundred tickets of the queue, and
+    sorting its matches takes most of a second; a word in 2,000 tickets is the other way
+    round. PostgreSQL's own choice between the two is often wrong here (its cost model
+    underrates the walk), so the helpdesk asks it only for its *estimate* of the matches
+    (one EXPLAIN, about a millisecond, from the word statistics ANALYZE keeps) and writes the
+    query so that only the chosen plan is possible.
+    """
+    tsquery = _tsquery_sql(words, code)
+    matches, tickets = _estimate(tsquery)
+    document_matches = _DOCUMENTS.c.document.bool_op("@@")(literal_column(tsquery))
+    if matches * matches >= SORT_MATCHES_FACTOR * tickets:
+        # Tested per ticket as the queue is walked: a correlated subquery cannot be turned
+        # into a join that reads every match first.
+        document = (
+            select(_DOCUMENTS.c.document)
+            .where(_DOCUMENTS.c.ticket_id == Ticket.id)
+            .scalar_subquery()
+        )
+        return TicketMatch(document.bool_op("@@")(literal_column(tsquery)))
+    return TicketMatch(
+        Ticket.id.in_(select(_DOCUMENTS.c.ticket_id).where(document_matches)),
+        sort_matches=True,
     )
 
 
-def _inline(value: str) -> BindParameter[str]:
-    """*value* as a literal in the SQL text (quoted by the dialect), not a parameter."""
-    return bindparam(None, value, type_=String(), literal_execute=True, unique=True)
+def _tsquery_sql(words: list[str], code: str | None) -> str:
+    r"""The tsquery as an SQL expression, written into the statement rather than sent as a
+    parameter: the estimate must be PostgreSQL's for *these* words (a prepared statement's
+    generic plan knows nothing of them). Safe to inline: words are ``\w+`` and codes
+    ``[\w-]+``; quotes are doubled all the same."""
+    parts = []
+    if words:
+        parts.append(f"to_tsquery('{PG_TS_CONFIG}', {_quote(' & '.join(f'{w}:*' for w in words))})")
+    if code:
+        # One word of the ticket's document, quoted so the parser keeps "hd-4f7k2q" whole.
+        parts.append(f"{_quote(_quote(code.lower()))}::tsquery")
+    return "(" + " || ".join(parts) + ")"
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _estimate(tsquery: str) -> tuple[float, float]:
+    """PostgreSQL's estimates of (tickets matching, tickets in all), from one EXPLAIN."""
+    plan = session().scalar(
+        text(
+            f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {PG_SEARCH_TABLE} WHERE document @@ {tsquery}"
+            f" UNION ALL SELECT 1 FROM {PG_SEARCH_TABLE}"
+        )
+    )
+    if isinstance(plan, str):  # drivers that do not decode json
+        plan = json.loads(plan)
+    matching, everything = plan[0]["Plan"]["Plans"]
+    return float(matching["Plan Rows"]), float(everything["Plan Rows"])
 
 
 def _fallback(words: list[str], code: str | None) -> ColumnElement[bool]:

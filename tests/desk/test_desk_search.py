@@ -1,11 +1,21 @@
 """Full-text search in the queue, on the database's own engine (FTS5 / tsvector + GIN)."""
 
+import pytest
 from sqlalchemy import func, select, text
 
 from flask_helpdesk.models import Message, Ticket, TicketStatus
-from flask_helpdesk.services import desk, messages, tickets
+from flask_helpdesk.services import desk, messages, search, tickets
 from flask_helpdesk.services.queues import QueueFilter, queue_page
 from tests.desk.conftest import open_as
+
+
+@pytest.fixture(autouse=True, params=["sort matches", "walk the queue"])
+def plan(request, monkeypatch) -> str:
+    """PostgreSQL answers a search in one of two shapes, chosen by how many tickets it expects
+    to match (services/search.py); every test here runs with each. SQLite has one shape."""
+    factor = 10**12 if request.param == "sort matches" else 0
+    monkeypatch.setattr(search, "SORT_MATCHES_FACTOR", factor)
+    return request.param
 
 
 def codes(actor, **filters) -> set[str]:
@@ -77,6 +87,9 @@ def test_search_combines_with_filters_and_pages(app, departments, agent, lan):
             break
     assert [len(p) for p in pages] == [3, 3, 1]
     assert sorted(c for p in pages for c in p) == sorted(t.code for t in found)
+    assert [c for p in pages for c in p] == [t.code for t in reversed(found)]  # newest first
+    back = queue_page(agent.actor, QueueFilter(q="refund", sort="created"), page.prev_cursor, 3)
+    assert [t.code for t in back.items] == pages[1]  # from the last page, one back
     tickets.close_ticket(agent.actor, found[0])
     closed = QueueFilter(q="money", statuses=[TicketStatus.CLOSED])
     assert {t.code for t in queue_page(agent.actor, closed).items} == {found[0].code}
@@ -141,3 +154,28 @@ def test_two_replies_at_once_both_reach_the_search_index(app, departments, agent
     assert second_done.is_set()
     assert codes(agent.actor, q="alphaword") == {ticket.code}
     assert codes(agent.actor, q="bravoword") == {ticket.code}
+
+
+def test_postgresql_sorts_the_few_matches_of_a_rare_word_and_walks_for_a_common_one(
+    app, departments, agent, lan
+):
+    """The shape is chosen from PostgreSQL's own estimate (word statistics from ANALYZE):
+    with these 160 tickets the threshold is sqrt(20 × 160) ≈ 57 matches."""
+    db_session = app.extensions["helpdesk"].db.session
+    if db_session.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only; set HELPDESK_TEST_DATABASE_URL to a PostgreSQL URL")
+    monkeypatch = pytest.MonkeyPatch()
+    monkeypatch.setattr(search, "SORT_MATCHES_FACTOR", 20)  # the shipped value, not the fixture's
+    try:
+        for i in range(160):
+            words = "ordinary printer" if i % 40 else "ordinary scanner"
+            open_as(lan, departments["account"], f"Ticket {i}", words)
+        db_session.commit()
+        db_session.execute(text("ANALYZE helpdesk_ticket_search"))
+        common = search.matching_tickets("ordinary")
+        rare = search.matching_tickets("scanner")
+        assert (common.sort_matches, rare.sort_matches) == (False, True)
+        assert len(codes(agent.actor, q="scanner")) == 4
+        assert len(codes(agent.actor, q="ordinary")) == 160
+    finally:
+        monkeypatch.undo()
