@@ -11,7 +11,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 
 from ..extension import current_helpdesk
-from ..i18n import gettext, lazy_gettext, template_gettext, template_ngettext, text_direction
+from ..i18n import gettext, lazy_gettext, page_translators, text_direction
 from ..models import Attachment
 from ..services import ServiceError
 from ..services.attachments import Upload, download_content_type
@@ -23,9 +23,10 @@ def render(template: str, **context: Any) -> str:
     """Render a helpdesk page: our translations, the host's base template, text direction."""
     locale = get_locale()
     # Our strings from our catalogue; the host's layout around the page keeps the host's.
-    context.setdefault("_", template_gettext)
-    context.setdefault("gettext", template_gettext)
-    context.setdefault("ngettext", template_ngettext)
+    page_gettext, page_ngettext = page_translators()
+    context.setdefault("_", page_gettext)
+    context.setdefault("gettext", page_gettext)
+    context.setdefault("ngettext", page_ngettext)
     context.setdefault("helpdesk_base_template", current_helpdesk.config["HELPDESK_BASE_TEMPLATE"])
     context.setdefault("helpdesk_dir", text_direction())
     context.setdefault("helpdesk_lang", locale.language if locale else "en")
