@@ -10,9 +10,10 @@ the real services (open, assign, reply, customer reply, status change, close, sp
 *script* of a ticket's life, reads back the rows they wrote (ticket, messages, audit events),
 and then clones those rows in bulk — new ids, codes, people, departments, texts and times, every
 other column exactly as the service wrote it. PostgreSQL gets the rows by ``COPY`` with the
-secondary indexes (the GIN full-text ones included) dropped and rebuilt afterwards from their own
-definitions; SQLite gets ``executemany`` INSERTs with its FTS5 triggers in place, so the full-text
-index is filled by the same triggers as in production. At the end one more ticket is made by the
+secondary indexes dropped and rebuilt afterwards from their own definitions, and the per-ticket
+search documents written in one statement as migration 0008 does; SQLite gets ``executemany``
+INSERTs with its FTS5 triggers in place, so the full-text index is filled by the same triggers as
+in production. At the end one more ticket is made by the
 services and compared column by column with a cloned one (only ids, codes, people, texts and
 times may differ): the load aborts if they do not match.
 

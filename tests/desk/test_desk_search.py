@@ -50,7 +50,7 @@ def test_search_input_with_operators_is_only_text(app, departments, agent, lan):
 
 
 def test_index_follows_replies_merges_and_deletes(app, departments, agent, lan):
-    """The index is the database's (FTS5 triggers / GIN expression indexes), so every way a
+    """The index is kept by the database (FTS5 triggers / search-document triggers), so every way a
     message reaches or leaves the tables keeps search right."""
     db_session = app.extensions["helpdesk"].db.session
     target = open_as(lan, departments["account"], "Printer", "It jams")
