@@ -36,16 +36,22 @@ from .ticket import Message, Ticket
 # The text search configuration; the query side (services/search.py) must use the same one.
 PG_TS_CONFIG = "simple"
 PG_SEARCH_TABLE = "helpdesk_ticket_search"
-# Characters of a thread (subject, then messages oldest first) that go into its document. Every
-# word of 200,000 characters stays far below the 1 MB a tsvector can hold.
+# How much of a thread (subject, then messages oldest first) goes into its document: the
+# messages that start within its first 200,000 bytes, cut at 200,000 characters. Every word of
+# that stays far below the 1 MB a tsvector can hold.
 PG_DOCUMENT_MAX_CHARS = 200_000
 
 # The document of the ticket row ``t``: its code as one word ("hd-4f7k2q", so a code search is
-# one index lookup), then the words of its subject and messages.
+# one index lookup), then the words of its subject and messages. Only the messages that start
+# within the cap are read (``octet_length`` comes from the stored value's header, without
+# reading the text): a reply to a thread of a thousand long mails must not aggregate all of them.
 _PG_DOCUMENT = f"""array_to_tsvector(ARRAY[lower(t.code)]) || strip(to_tsvector('{PG_TS_CONFIG}',
     left(coalesce(t.subject, '') || ' ' || coalesce((
-        SELECT string_agg(m.body, ' ' ORDER BY m.id) FROM helpdesk_message AS m
-        WHERE m.ticket_id = t.id), ''), {PG_DOCUMENT_MAX_CHARS})))"""
+        SELECT string_agg(thread.body, ' ' ORDER BY thread.id) FROM (
+            SELECT m.id, m.body, sum(octet_length(m.body) + 1) OVER (ORDER BY m.id) AS upto
+            FROM helpdesk_message AS m WHERE m.ticket_id = t.id) AS thread
+        WHERE thread.upto - octet_length(thread.body) <= {PG_DOCUMENT_MAX_CHARS}), ''),
+    {PG_DOCUMENT_MAX_CHARS})))"""
 
 # Write the documents of the tickets matching ``condition`` (SQL on ``t``) from their rows.
 # Also used by migration 0008 and the benchmark's bulk load to fill the table at once.

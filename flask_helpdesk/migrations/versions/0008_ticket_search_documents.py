@@ -47,8 +47,11 @@ CREATE_FUNCTIONS = [
         INSERT INTO helpdesk_ticket_search (ticket_id, document)
     SELECT t.id, array_to_tsvector(ARRAY[lower(t.code)]) || strip(to_tsvector('simple',
     left(coalesce(t.subject, '') || ' ' || coalesce((
-        SELECT string_agg(m.body, ' ' ORDER BY m.id) FROM helpdesk_message AS m
-        WHERE m.ticket_id = t.id), ''), 200000))) FROM helpdesk_ticket AS t WHERE t.id = ticket
+        SELECT string_agg(thread.body, ' ' ORDER BY thread.id) FROM (
+            SELECT m.id, m.body, sum(octet_length(m.body) + 1) OVER (ORDER BY m.id) AS upto
+            FROM helpdesk_message AS m WHERE m.ticket_id = t.id) AS thread
+        WHERE thread.upto - octet_length(thread.body) <= 200000), ''),
+    200000))) FROM helpdesk_ticket AS t WHERE t.id = ticket
     ON CONFLICT (ticket_id) DO UPDATE SET document = excluded.document;
     END $$""",
     """CREATE FUNCTION helpdesk_search_document_trigger() RETURNS trigger
@@ -81,8 +84,11 @@ CREATE_TRIGGERS = [
 WRITE_ALL_DOCUMENTS = """INSERT INTO helpdesk_ticket_search (ticket_id, document)
     SELECT t.id, array_to_tsvector(ARRAY[lower(t.code)]) || strip(to_tsvector('simple',
     left(coalesce(t.subject, '') || ' ' || coalesce((
-        SELECT string_agg(m.body, ' ' ORDER BY m.id) FROM helpdesk_message AS m
-        WHERE m.ticket_id = t.id), ''), 200000))) FROM helpdesk_ticket AS t WHERE TRUE
+        SELECT string_agg(thread.body, ' ' ORDER BY thread.id) FROM (
+            SELECT m.id, m.body, sum(octet_length(m.body) + 1) OVER (ORDER BY m.id) AS upto
+            FROM helpdesk_message AS m WHERE m.ticket_id = t.id) AS thread
+        WHERE thread.upto - octet_length(thread.body) <= 200000), ''),
+    200000))) FROM helpdesk_ticket AS t WHERE TRUE
     ON CONFLICT (ticket_id) DO UPDATE SET document = excluded.document"""
 
 CREATE_INDEX = (
