@@ -11,7 +11,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from time import monotonic
+from typing import Any
+from weakref import WeakKeyDictionary
 
+from flask import current_app
 from sqlalchemy import (
     ColumnElement,
     Select,
@@ -123,6 +127,12 @@ _DOCUMENTS = table(PG_SEARCH_TABLE, column("ticket_id"), column("document"))
 SORT_MATCHES_FACTOR = 20
 
 
+def walk_the_queue(matches: float, tickets: float) -> bool:
+    """Walk the queue (True) or sort the matches (False), for PostgreSQL's estimates of the
+    matching tickets and of all tickets (0 before the first ANALYZE: a new desk is small)."""
+    return tickets > 0 and matches * matches >= SORT_MATCHES_FACTOR * tickets
+
+
 def _postgresql(words: list[str], code: str | None) -> TicketMatch:
     """Which plan is right depends on how many tickets match, a thousandfold: a word in 80,000
     tickets is found on the first page after walking a few hundred tickets of the queue, and
@@ -133,9 +143,8 @@ def _postgresql(words: list[str], code: str | None) -> TicketMatch:
     query so that only the chosen plan is possible.
     """
     tsquery = _tsquery_sql(words, code)
-    matches, tickets = _estimate(tsquery)
     document_matches = _DOCUMENTS.c.document.bool_op("@@")(literal_column(tsquery))
-    if matches * matches >= SORT_MATCHES_FACTOR * tickets:
+    if walk_the_queue(*_estimate(tsquery)):
         # Tested per ticket as the queue is walked: a correlated subquery cannot be turned
         # into a join that reads every match first.
         document = (
@@ -169,17 +178,40 @@ def _quote(value: str) -> str:
 
 
 def _estimate(tsquery: str) -> tuple[float, float]:
-    """PostgreSQL's estimates of (tickets matching, tickets in all), from one EXPLAIN."""
+    """PostgreSQL's estimates of (tickets matching, tickets in all).
+
+    The matches from one EXPLAIN: the top node's row estimate, which is the total even when
+    the plan is parallel. The number of tickets from the table's statistics, kept for
+    ``TICKET_COUNT_TTL`` seconds per app: it moves slowly, and the threshold depends only on
+    its square root.
+    """
     plan = session().scalar(
-        text(
-            f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {PG_SEARCH_TABLE} WHERE document @@ {tsquery}"
-            f" UNION ALL SELECT 1 FROM {PG_SEARCH_TABLE}"
-        )
+        text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {PG_SEARCH_TABLE} WHERE document @@ {tsquery}")
     )
     if isinstance(plan, str):  # drivers that do not decode json
         plan = json.loads(plan)
-    matching, everything = plan[0]["Plan"]["Plans"]
-    return float(matching["Plan Rows"]), float(everything["Plan Rows"])
+    return float(plan[0]["Plan"]["Plan Rows"]), _ticket_count()
+
+
+TICKET_COUNT_TTL = 600.0
+_TICKET_COUNTS: WeakKeyDictionary[Any, tuple[float, float]] = WeakKeyDictionary()
+
+
+def _ticket_count() -> float:
+    """Tickets with a search document, as PostgreSQL's statistics count them (0 before the
+    first ANALYZE: a small or new desk, where sorting the matches is always right)."""
+    app = current_app._get_current_object()
+    now = monotonic()
+    cached = _TICKET_COUNTS.get(app)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    count = session().scalar(
+        text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:table)"),
+        {"table": PG_SEARCH_TABLE},
+    )
+    count = max(float(count or 0), 0.0)  # -1: never analyzed
+    _TICKET_COUNTS[app] = (now + TICKET_COUNT_TTL, count)
+    return count
 
 
 def _fallback(words: list[str], code: str | None) -> ColumnElement[bool]:

@@ -8,13 +8,15 @@ from flask_helpdesk.services import desk, messages, search, tickets
 from flask_helpdesk.services.queues import QueueFilter, queue_page
 from tests.desk.conftest import open_as
 
+shipped_walk_the_queue = search.walk_the_queue
+
 
 @pytest.fixture(autouse=True, params=["sort matches", "walk the queue"])
 def plan(request, monkeypatch) -> str:
     """PostgreSQL answers a search in one of two shapes, chosen by how many tickets it expects
     to match (services/search.py); every test here runs with each. SQLite has one shape."""
-    factor = 10**12 if request.param == "sort matches" else 0
-    monkeypatch.setattr(search, "SORT_MATCHES_FACTOR", factor)
+    walk = request.param == "walk the queue"
+    monkeypatch.setattr(search, "walk_the_queue", lambda matches, tickets: walk)
     return request.param
 
 
@@ -165,7 +167,7 @@ def test_postgresql_sorts_the_few_matches_of_a_rare_word_and_walks_for_a_common_
     if db_session.get_bind().dialect.name != "postgresql":
         pytest.skip("PostgreSQL only; set HELPDESK_TEST_DATABASE_URL to a PostgreSQL URL")
     monkeypatch = pytest.MonkeyPatch()
-    monkeypatch.setattr(search, "SORT_MATCHES_FACTOR", 20)  # the shipped value, not the fixture's
+    monkeypatch.setattr(search, "walk_the_queue", shipped_walk_the_queue)  # not the fixture's
     try:
         for i in range(160):
             words = "ordinary printer" if i % 40 else "ordinary scanner"
