@@ -2,11 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Hashable
+from time import monotonic
+from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
 from flask import current_app
 
 from ..jobs import discard_pending, dispatch_pending
+
+T = TypeVar("T")
+
+# Per app (weakly: a test's app goes away with its cache): key -> (expiry, value).
+_APP_CACHE: WeakKeyDictionary[Any, dict[Hashable, tuple[float, Any]]] = WeakKeyDictionary()
+APP_CACHE_MAX_ENTRIES = 1000
+
+
+def cached_for_app(key: Hashable, ttl: float, compute: Callable[[], T]) -> T:
+    """``compute()``, reused for *ttl* seconds per app (in this web process) and *key*.
+
+    For figures that are costly and may lag a little (queue counters, table sizes). A *ttl*
+    of zero or less computes every time."""
+    if ttl <= 0:
+        return compute()
+    cache = _APP_CACHE.setdefault(current_app._get_current_object(), {})
+    now = monotonic()
+    cached = cache.get(key)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    value = compute()
+    if len(cache) >= APP_CACHE_MAX_ENTRIES:  # many keys (department combinations): start over
+        cache.clear()
+    cache[key] = (now + ttl, value)
+    return value
 
 
 class ServiceError(Exception):

@@ -13,12 +13,9 @@ import binascii
 import json
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, time, timedelta
-from time import monotonic
 from typing import Any
 from urllib.parse import urlencode
-from weakref import WeakKeyDictionary
 
-from flask import current_app
 from sqlalchemy import Select, and_, case, func, or_, select, true, tuple_
 from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.datastructures import MultiDict
@@ -28,7 +25,7 @@ from ..i18n import gettext as _
 from ..i18n import lazy_gettext
 from ..models import Agent, Priority, Tag, Ticket, TicketStatus, ticket_tag
 from . import search
-from .base import session
+from .base import cached_for_app, session
 from .identity import Actor
 from .permissions import visible_tickets
 from .tickets import normalize_code
@@ -423,11 +420,6 @@ class DepartmentCounts:
     closed: int = 0
 
 
-# Counters per app (weakly: a test's app goes away with its cache): key -> (expiry, counts).
-_COUNTER_CACHE: WeakKeyDictionary[Any, dict[tuple, tuple[float, dict[int, DepartmentCounts]]]]
-_COUNTER_CACHE = WeakKeyDictionary()
-
-
 def department_counters(actor: Actor) -> dict[int, DepartmentCounts]:
     """New / open / closed tickets per department the actor sees, in ONE grouped query.
 
@@ -444,17 +436,7 @@ def department_counters(actor: Actor) -> dict[int, DepartmentCounts]:
         if actor.is_admin
         else (tuple(sorted(actor.department_ids)), actor.agent.id if actor.agent else None)
     )
-    cache = _COUNTER_CACHE.setdefault(current_app._get_current_object(), {})
-    now = monotonic()
-    cached = cache.get(key)
-    if ttl > 0 and cached is not None and cached[0] > now:
-        return cached[1]
-    counts = _count_by_department(actor)
-    if ttl > 0:
-        if len(cache) > 1000:  # many department combinations: start over rather than grow
-            cache.clear()
-        cache[key] = (now + ttl, counts)
-    return counts
+    return cached_for_app(("department_counters", key), ttl, lambda: _count_by_department(actor))
 
 
 def _count_by_department(actor: Actor) -> dict[int, DepartmentCounts]:

@@ -11,11 +11,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from time import monotonic
 from typing import Any
-from weakref import WeakKeyDictionary
 
-from flask import current_app
 from sqlalchemy import (
     ColumnElement,
     Select,
@@ -33,7 +30,7 @@ from sqlalchemy import (
 from ..extension import current_helpdesk
 from ..models import Message, Ticket
 from ..models.search import PG_SEARCH_TABLE, PG_TS_CONFIG
-from .base import session
+from .base import cached_for_app, session
 
 # Words: letters/digits of any script (Vietnamese, Persian...), at most this many per query.
 WORD = re.compile(r"\w+", re.UNICODE)
@@ -143,7 +140,6 @@ def _postgresql(words: list[str], code: str | None) -> TicketMatch:
     query so that only the chosen plan is possible.
     """
     tsquery = _tsquery_sql(words, code)
-    document_matches = _DOCUMENTS.c.document.bool_op("@@")(literal_column(tsquery))
     if walk_the_queue(*_estimate(tsquery)):
         # Tested per ticket as the queue is walked: a correlated subquery cannot be turned
         # into a join that reads every match first.
@@ -152,11 +148,13 @@ def _postgresql(words: list[str], code: str | None) -> TicketMatch:
             .where(_DOCUMENTS.c.ticket_id == Ticket.id)
             .scalar_subquery()
         )
-        return TicketMatch(document.bool_op("@@")(literal_column(tsquery)))
-    return TicketMatch(
-        Ticket.id.in_(select(_DOCUMENTS.c.ticket_id).where(document_matches)),
-        sort_matches=True,
-    )
+        return TicketMatch(_matches(document, tsquery))
+    matching = select(_DOCUMENTS.c.ticket_id).where(_matches(_DOCUMENTS.c.document, tsquery))
+    return TicketMatch(Ticket.id.in_(matching), sort_matches=True)
+
+
+def _matches(document: ColumnElement[Any], tsquery: str) -> ColumnElement[bool]:
+    return document.bool_op("@@")(literal_column(tsquery))
 
 
 def _tsquery_sql(words: list[str], code: str | None) -> str:
@@ -194,24 +192,20 @@ def _estimate(tsquery: str) -> tuple[float, float]:
 
 
 TICKET_COUNT_TTL = 600.0
-_TICKET_COUNTS: WeakKeyDictionary[Any, tuple[float, float]] = WeakKeyDictionary()
 
 
 def _ticket_count() -> float:
     """Tickets with a search document, as PostgreSQL's statistics count them (0 before the
     first ANALYZE: a small or new desk, where sorting the matches is always right)."""
-    app = current_app._get_current_object()
-    now = monotonic()
-    cached = _TICKET_COUNTS.get(app)
-    if cached is not None and cached[0] > now:
-        return cached[1]
-    count = session().scalar(
-        text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:table)"),
-        {"table": PG_SEARCH_TABLE},
-    )
-    count = max(float(count or 0), 0.0)  # -1: never analyzed
-    _TICKET_COUNTS[app] = (now + TICKET_COUNT_TTL, count)
-    return count
+
+    def read() -> float:
+        count = session().scalar(
+            text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:table)"),
+            {"table": PG_SEARCH_TABLE},
+        )
+        return max(float(count or 0), 0.0)  # -1: never analyzed
+
+    return cached_for_app("search_ticket_count", TICKET_COUNT_TTL, read)
 
 
 def _fallback(words: list[str], code: str | None) -> ColumnElement[bool]:
