@@ -28,7 +28,18 @@ from flask_helpdesk.services.identity import agent_as_actor
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--url", required=True)
+    parser.add_argument(
+        "--search-plan",
+        choices=("auto", "walk", "sort"),
+        default="auto",
+        help="force the search's plan (services/search.py) to compare the two at one size",
+    )
     args = parser.parse_args()
+    if args.search_plan != "auto":
+        from flask_helpdesk.services import search
+
+        walk = args.search_plan == "walk"
+        search.walk_the_queue = lambda matches, tickets: walk
     sys.argv = sys.argv[:1]
     from queue_bench import search_words  # the same words as the benchmark
 
@@ -62,6 +73,7 @@ def main() -> None:
             f"search common word ({common[1]:.1%})": f"q={common[0]}",
             f"search medium word ({medium[1]:.2%})": f"q={medium[0]}",
             f"search rare word ({rare[1]:.3%})": f"q={rare[0]}",
+            "search two words (common + medium)": f"q={common[0]}+{medium[0]}",
             "search ticket code": f"q={code}",
         }
         views = {slug: f for slug, _label, f in queues.builtin_views()}

@@ -173,6 +173,9 @@ PG_SEARCH_OBJECTS = {
     "helpdesk_ticket_search_insert",
     "helpdesk_ticket_search_update",
     "helpdesk_message_search",
+    # 0009: the sort keys copied into the search rows.
+    "helpdesk_search_keys_trigger",
+    "helpdesk_ticket_search_keys",
 }
 
 
@@ -194,6 +197,12 @@ def test_full_text_search_objects_are_migrated_and_index_existing_rows(app):
         assert {"helpdesk_message_fts", "helpdesk_ticket_fts", "helpdesk_ticket_fts_au"} <= objects
     else:
         assert objects == PG_SEARCH_OBJECTS
+        # Down to 0008: the search rows lose their sort keys, the documents stay searchable.
+        migrations.downgrade(app, "0008")
+        assert full_text_objects(app) == PG_SEARCH_OBJECTS - {
+            "helpdesk_search_keys_trigger",
+            "helpdesk_ticket_search_keys",
+        }
         # Down to 0007: the per-message indexes that 0008 replaced come back, and only they.
         migrations.downgrade(app, "0007")
         assert full_text_objects(app) == {
@@ -444,8 +453,8 @@ def test_host_metadata_and_helpdesk_metadata_stay_apart():
 
 @needs_postgres
 def test_create_all_and_migrations_build_the_same_search_objects(tmp_path):
-    """Revision 0008 copies the search DDL of models/search.py (a revision must not import the
-    models); both ways of building the schema must still make the very same objects."""
+    """Revisions 0008 and 0009 copy the search DDL of models/search.py (a revision must not
+    import the models); both ways of building the schema must still make the same objects."""
     definitions = []
     for build in ("migrations", "create_all"):
         server = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
@@ -474,7 +483,11 @@ def test_create_all_and_migrations_build_the_same_search_objects(tmp_path):
         "pk_helpdesk_ticket_search",
         "fk_helpdesk_ticket_search_ticket_id_helpdesk_ticket",
         "helpdesk_ticket_search.ticket_id",
+        "helpdesk_ticket_search.updated_at",
+        "helpdesk_ticket_search.created_at",
+        "helpdesk_ticket_search.priority",
         "helpdesk_ticket_search.document",
+        "helpdesk_ticket_search options",
     }
     assert by_migrations == by_create_all
     # The search's plan choice needs detailed word statistics (services/search.py).
@@ -496,6 +509,8 @@ def search_definitions(connection) -> dict[str, str]:
             "  format_type(atttypid, atttypmod) || ' not null ' || attnotnull"
             "  || ' statistics ' || attstattarget FROM pg_attribute"
             "  WHERE attrelid = 'helpdesk_ticket_search'::regclass AND attnum > 0"
+            " UNION ALL SELECT 'helpdesk_ticket_search options', array_to_string(reloptions, ',')"
+            "  FROM pg_class WHERE oid = 'helpdesk_ticket_search'::regclass"
         )
     )
     return dict(rows.all())

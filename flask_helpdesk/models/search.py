@@ -9,15 +9,17 @@ imports); an index that only some doors remember to update silently loses ticket
   triggers on ``helpdesk_ticket`` and ``helpdesk_message``. One document per ticket, not one per
   message, because the queue lists tickets in activity order: PostgreSQL can then walk that
   order and test each ticket's document (cheap for a common word), or read a rare word's
-  tickets from the GIN index and sort them; with one index entry per *message* it had to
-  collect every matching message before it could show the first page (seconds for a common
-  word at a million tickets; see docs/performance.rst). The document is in a table of its
-  own, not a column of ``helpdesk_ticket``, so that status or assignee changes do not rewrite
-  it in the GIN index. The ``simple`` configuration (no stemming, no stop words) because
-  tickets arrive in Vietnamese, Persian and English and a language-specific stemmer would
-  mangle the other two. Positions are stripped (search needs only the words), and only the
-  first ``PG_DOCUMENT_MAX_CHARS`` characters of a thread are indexed: a ``tsvector`` is
-  limited to 1 MB, and a thread of pasted logs must never make a reply fail to save.
+  tickets from the GIN index and sort them by the copy of the ticket's sort keys
+  (``updated_at``, ``created_at``, ``priority``) the row keeps; with one index entry per
+  *message* it had to collect every matching message before it could show the first page
+  (seconds for a common word at a million tickets; see docs/performance.rst). The document is
+  in a table of its own, not a column of ``helpdesk_ticket``, so that status or assignee
+  changes do not rewrite it in the GIN index. The ``simple`` configuration (no stemming, no
+  stop words) because tickets arrive in Vietnamese, Persian and English and a
+  language-specific stemmer would mangle the other two. Positions are stripped (search needs
+  only the words), and only the first ``PG_DOCUMENT_MAX_CHARS`` characters of a thread are
+  indexed: a ``tsvector`` is limited to 1 MB, and a thread of pasted logs must never make a
+  reply fail to save.
 * **SQLite**: FTS5 *external content* tables (``helpdesk_message_fts``, ``helpdesk_ticket_fts``)
   that store only the token index and read text from the real tables, kept in step by triggers
   created with the tables. The ``unicode61 remove_diacritics 2`` tokenizer lets "tao" find
@@ -55,9 +57,38 @@ _PG_DOCUMENT = f"""array_to_tsvector(ARRAY[lower(t.code)]) || strip(to_tsvector(
 
 # Write the documents of the tickets matching ``condition`` (SQL on ``t``) from their rows.
 # Also used by migration 0008 and the benchmark's bulk load to fill the table at once.
-PG_WRITE_DOCUMENTS = f"""INSERT INTO {PG_SEARCH_TABLE} (ticket_id, document)
-    SELECT t.id, {_PG_DOCUMENT} FROM helpdesk_ticket AS t WHERE {{condition}}
-    ON CONFLICT (ticket_id) DO UPDATE SET document = excluded.document"""
+PG_WRITE_DOCUMENTS = f"""INSERT INTO {PG_SEARCH_TABLE}
+        (ticket_id, updated_at, created_at, priority, document)
+    SELECT t.id, t.updated_at, t.created_at, t.priority,
+        {_PG_DOCUMENT}
+    FROM helpdesk_ticket AS t WHERE {{condition}}
+    ON CONFLICT (ticket_id) DO UPDATE SET updated_at = excluded.updated_at,
+        created_at = excluded.created_at, priority = excluded.priority,
+        document = excluded.document"""
+
+# The queue's sort keys, copied from the ticket on every change. A search that matches a few
+# thousand tickets sorts them here, by the values in the rows the GIN index leads to, and then
+# reads only the first page's tickets; without the copy it had to read every matching ticket
+# to learn its ``updated_at`` (2,700 ticket lookups for a rare word: 30 of its 40 ms at a
+# million tickets; see docs/performance.rst). The table's pages keep 20 % free (fillfactor
+# above) so that these updates, which change no indexed column, stay on their page and never
+# touch the GIN index.
+PG_SEARCH_KEYS_DDL = [
+    f"""CREATE FUNCTION helpdesk_search_keys_trigger() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        UPDATE {PG_SEARCH_TABLE} SET updated_at = NEW.updated_at, created_at = NEW.created_at,
+            priority = NEW.priority
+        WHERE ticket_id = NEW.id;
+        RETURN NULL;
+    END $$""",
+    """CREATE TRIGGER helpdesk_ticket_search_keys
+    AFTER UPDATE OF updated_at, created_at, priority ON helpdesk_ticket
+    FOR EACH ROW WHEN (OLD.updated_at IS DISTINCT FROM NEW.updated_at
+        OR OLD.created_at IS DISTINCT FROM NEW.created_at
+        OR OLD.priority IS DISTINCT FROM NEW.priority)
+    EXECUTE FUNCTION helpdesk_search_keys_trigger()""",
+]
 
 PG_SEARCH_INDEX = f"CREATE INDEX ix_{PG_SEARCH_TABLE}_fts ON {PG_SEARCH_TABLE} USING gin (document)"
 
@@ -67,7 +98,10 @@ PG_SEARCH_DDL = [
             CONSTRAINT pk_{PG_SEARCH_TABLE} PRIMARY KEY
             CONSTRAINT fk_{PG_SEARCH_TABLE}_ticket_id_helpdesk_ticket
                 REFERENCES helpdesk_ticket (id) ON DELETE CASCADE,
-        document TSVECTOR NOT NULL)""",
+        updated_at TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+        created_at TIMESTAMP WITHOUT TIME ZONE NOT NULL,
+        priority SMALLINT NOT NULL,
+        document TSVECTOR NOT NULL) WITH (fillfactor = 80)""",
     # The queue picks its plan from PostgreSQL's estimate of a search's matches (see
     # services/search.py). A word missing from the statistics is estimated at half the rarest
     # word kept there: with the default target that was 3 % of all tickets (a rare word taken
@@ -109,12 +143,14 @@ PG_SEARCH_DDL = [
     EXECUTE FUNCTION helpdesk_search_document_trigger()""",
     """CREATE TRIGGER helpdesk_message_search AFTER INSERT OR DELETE OR UPDATE OF body, ticket_id
     ON helpdesk_message FOR EACH ROW EXECUTE FUNCTION helpdesk_search_document_trigger()""",
+    *PG_SEARCH_KEYS_DDL,
 ]
 
 PG_SEARCH_DROP = [
     f"DROP TABLE IF EXISTS {PG_SEARCH_TABLE}",
     "DROP FUNCTION IF EXISTS helpdesk_search_document_trigger() CASCADE",  # and its triggers
     "DROP FUNCTION IF EXISTS helpdesk_refresh_search_document(INTEGER)",
+    "DROP FUNCTION IF EXISTS helpdesk_search_keys_trigger() CASCADE",
 ]
 
 TOKENIZER = "unicode61 remove_diacritics 2"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -306,24 +306,44 @@ def build_query(actor: Actor, f: QueueFilter, backwards: bool = False) -> Select
     """SELECT of the tickets matching *f*, newest first by the chosen sort (oldest first if
     *backwards*), rows ready to list (requester, assignee, department joined; tags in one extra
     query)."""
+    return _queue_query(actor, f, backwards)[0]
+
+
+# The search rows' copies of the sort keys (services/search.py), by the ticket column's name.
+_MATCH_KEYS = {"id": "ticket_id"}
+
+
+def _queue_query(
+    actor: Actor, f: QueueFilter, backwards: bool
+) -> tuple[Select[tuple[Ticket]], list[Any]]:
+    """:func:`build_query`, and the columns its rows are ordered by (what a cursor compares)."""
     match = search.matching_tickets(f.q, normalize_code(f.q)) if f.q else None
-    columns = _sort_columns(f.sort)
-    if match is not None and match.sort_matches:
-        # The same order written as one row value, which no index has: the database must
-        # sort the few matches rather than walk the queue's index looking for them.
-        order = [tuple_(*columns).asc() if backwards else tuple_(*columns).desc()]
-    else:
-        order = [column.asc() if backwards else column.desc() for column in columns]
-    return (
-        select(Ticket)
-        .where(*filter_conditions(actor, f, match))
-        .options(
-            joinedload(Ticket.requester),
-            joinedload(Ticket.assignee),
-            selectinload(Ticket.tags),
-        )
-        .order_by(*order)
+    query = select(Ticket).options(
+        joinedload(Ticket.requester),
+        joinedload(Ticket.assignee),
+        selectinload(Ticket.tags),
     )
+    position = _sort_columns(f.sort)
+    if match is not None and match.sorted_matches is not None:
+        # A few thousand matches: sort their search rows by the copied keys first, then read
+        # tickets in that order until the page is full (a page of lookups, not one per
+        # match). OFFSET 0 keeps PostgreSQL from merging the sorted subquery into the join,
+        # where it would read every matching ticket and sort afterwards.
+        rows = match.sorted_matches
+        keys = [rows.selected_columns[_MATCH_KEYS.get(c.key, c.key)] for c in position]
+        ordered = (
+            rows.order_by(*[k.asc() if backwards else k.desc() for k in keys])
+            .offset(0)
+            .subquery("matches")
+        )
+        position = [ordered.c[k.key] for k in keys]
+        query = query.join(ordered, ordered.c.ticket_id == Ticket.id).where(
+            *filter_conditions(actor, replace(f, q=""))
+        )
+    else:
+        query = query.where(*filter_conditions(actor, f, match))
+    order = [c.asc() if backwards else c.desc() for c in position]
+    return query.order_by(*order), position
 
 
 # -- keyset pagination ----------------------------------------------------------------------
@@ -381,13 +401,14 @@ def queue_page(
     """One page of the queue: after (or before) the row the cursor names; one SELECT for the
     rows (+1 for their tags) whatever the page number."""
     per_page = max(1, min(per_page, 200))
-    columns = _sort_columns(f.sort)
     decoded = decode_cursor(cursor, f.sort)
     backwards = decoded is not None and decoded[0] == "before"
-    query = build_query(actor, f, backwards)
+    query, columns = _queue_query(actor, f, backwards)
     if decoded is not None:
         position = tuple_(*columns)
-        key = tuple_(*[_typed(c, v) for c, v in zip(columns, decoded[1], strict=True)])
+        key = tuple_(
+            *[_typed(c, v) for c, v in zip(_sort_columns(f.sort), decoded[1], strict=True)]
+        )
         query = query.where(position > key if backwards else position < key)
     rows = list(session().scalars(query.limit(per_page + 1)).unique())
     more = len(rows) > per_page

@@ -15,6 +15,8 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    DateTime,
+    Integer,
     Select,
     and_,
     column,
@@ -52,17 +54,21 @@ CODE_TOKEN = re.compile(r"[\w-]{1,64}", re.UNICODE)
 
 @dataclass(frozen=True)
 class TicketMatch:
-    """The WHERE clause of a search, and how the queue should order its matches.
+    """What a search matches, in one of two forms the queue builds different queries from.
 
-    ``sort_matches`` False: list the queue in its index order and test each ticket (the best
-    plan when many tickets match: the first page is found after a few hundred tickets). True:
-    collect the few matching tickets and sort them; the queue must then order by an expression
-    its indexes do not have, so that the database cannot choose to walk a million tickets
-    looking for a rare word (see :func:`_postgresql`).
+    ``condition``: a WHERE clause on tickets, always right on its own. When ``sorted_matches``
+    is None the queue uses it as it is: listed in its index order, each ticket is tested (the
+    best plan when many tickets match: the first page is found after a few hundred tickets).
+
+    ``sorted_matches``: the matching tickets' search rows (``ticket_id`` and the copied sort
+    keys ``updated_at``, ``created_at``, ``priority``), PostgreSQL only, when few tickets
+    match. The queue sorts these rows first and reads tickets in that order until its page is
+    full, so that the database can neither walk a million tickets looking for a rare word nor
+    read every matching ticket before sorting (see :func:`_postgresql`).
     """
 
     condition: ColumnElement[bool]
-    sort_matches: bool = False
+    sorted_matches: Select[Any] | None = None
 
 
 def matching_tickets(query: str, code: str | None = None) -> TicketMatch:
@@ -113,15 +119,24 @@ def _sqlite(words: list[str]) -> list[Select[tuple[int]]]:
     return [in_messages, in_subjects]
 
 
-_DOCUMENTS = table(PG_SEARCH_TABLE, column("ticket_id"), column("document"))
+DOCUMENTS = table(
+    PG_SEARCH_TABLE,
+    column("ticket_id", Integer),
+    column("updated_at", DateTime),
+    column("created_at", DateTime),
+    column("priority", Integer),
+    column("document"),
+)
 
 # Sort the matches when fewer than sqrt(SORT_MATCHES_FACTOR × tickets) are expected, walk the
-# queue otherwise. Measured at 1,000,000 tickets (docs/performance.rst), for an agent who sees
-# 40 % of them: sorting costs about 7 ms per 1,000 matches, walking about 200 ms divided by
-# the thousands of matches; the two meet near 4,500 matches, which is sqrt(20 × 10⁶). Both
-# costs grow with the table (sorting with the matches, walking with the gaps between them),
-# hence the square root.
-SORT_MATCHES_FACTOR = 20
+# queue otherwise. Measured at 1,000,000 tickets (docs/performance.rst, bench/explain_queue.py
+# --search-plan), for an agent who sees 40 % of them: sorting costs 2 to 4 ms per 1,000
+# matches (reading their search rows), walking about 180 ms divided by the thousands of
+# matches (a word in 7,700 tickets: sorted 15 ms, walked 24 ms; in 81,600 tickets: sorted
+# 320 ms, walked 3 ms). The two meet near 10,000 matches, sqrt(100 × 10⁶). Both costs grow
+# with the table (sorting with the matches, walking with the gaps between them), hence the
+# square root.
+SORT_MATCHES_FACTOR = 100
 
 
 def walk_the_queue(matches: float, tickets: float) -> bool:
@@ -144,13 +159,15 @@ def _postgresql(words: list[str], code: str | None) -> TicketMatch:
         # Tested per ticket as the queue is walked: a correlated subquery cannot be turned
         # into a join that reads every match first.
         document = (
-            select(_DOCUMENTS.c.document)
-            .where(_DOCUMENTS.c.ticket_id == Ticket.id)
-            .scalar_subquery()
+            select(DOCUMENTS.c.document).where(DOCUMENTS.c.ticket_id == Ticket.id).scalar_subquery()
         )
         return TicketMatch(_matches(document, tsquery))
-    matching = select(_DOCUMENTS.c.ticket_id).where(_matches(_DOCUMENTS.c.document, tsquery))
-    return TicketMatch(Ticket.id.in_(matching), sort_matches=True)
+    rows = select(
+        DOCUMENTS.c.ticket_id, DOCUMENTS.c.updated_at, DOCUMENTS.c.created_at, DOCUMENTS.c.priority
+    ).where(_matches(DOCUMENTS.c.document, tsquery))
+    return TicketMatch(
+        Ticket.id.in_(rows.with_only_columns(DOCUMENTS.c.ticket_id)), sorted_matches=rows
+    )
 
 
 def _matches(document: ColumnElement[Any], tsquery: str) -> ColumnElement[bool]:
