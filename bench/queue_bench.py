@@ -57,7 +57,13 @@ from flask_helpdesk.models import (
     Ticket,
 )
 from flask_helpdesk.models.base import UTCDateTime
-from flask_helpdesk.models.search import PG_SEARCH_INDEX, PG_SEARCH_TABLE, PG_WRITE_DOCUMENTS
+from flask_helpdesk.models.search import (
+    PG_SEARCH_INDEX,
+    PG_SEARCH_TABLE,
+    PG_WORDS_TABLE,
+    PG_WRITE_DOCUMENTS,
+    PG_WRITE_WORDS,
+)
 from flask_helpdesk.services import desk, messages, queues, tickets
 from flask_helpdesk.services.agents import make_agent
 from flask_helpdesk.services.codes import CODE_ALPHABET, CODE_LENGTH
@@ -483,6 +489,8 @@ def load(app, n_tickets: int, seed: int) -> None:
             connection.exec_driver_sql(f"DROP INDEX ix_{PG_SEARCH_TABLE}_fts")
             connection.exec_driver_sql(PG_WRITE_DOCUMENTS.format(condition="TRUE"))
             connection.exec_driver_sql(PG_SEARCH_INDEX)
+            connection.exec_driver_sql(f"TRUNCATE {PG_WORDS_TABLE}")
+            connection.exec_driver_sql(PG_WRITE_WORDS)
             print(f"search documents written: {time.perf_counter() - started:.1f}s", flush=True)
         if connection.dialect.name == "postgresql":
             for table in BULK_TABLES:

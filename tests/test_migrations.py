@@ -159,7 +159,8 @@ def full_text_objects(app: Flask) -> set[str]:
                 "SELECT indexname FROM pg_indexes WHERE indexname LIKE 'ix_helpdesk_%fts'"
                 " UNION SELECT proname FROM pg_proc WHERE proname LIKE 'helpdesk_%'"
                 " UNION SELECT tgname FROM pg_trigger WHERE tgname LIKE 'helpdesk_%'"
-                " UNION SELECT tablename FROM pg_tables WHERE tablename = 'helpdesk_ticket_search'"
+                " UNION SELECT tablename FROM pg_tables"
+                "  WHERE tablename IN ('helpdesk_ticket_search', 'helpdesk_search_word')"
             )
         return set(connection.execute(text(query)).scalars())
 
@@ -176,6 +177,8 @@ PG_SEARCH_OBJECTS = {
     # 0009: the sort keys copied into the search rows.
     "helpdesk_search_keys_trigger",
     "helpdesk_ticket_search_keys",
+    # 0010: the words of the documents.
+    "helpdesk_search_word",
 }
 
 
@@ -197,9 +200,12 @@ def test_full_text_search_objects_are_migrated_and_index_existing_rows(app):
         assert {"helpdesk_message_fts", "helpdesk_ticket_fts", "helpdesk_ticket_fts_au"} <= objects
     else:
         assert objects == PG_SEARCH_OBJECTS
-        # Down to 0008: the search rows lose their sort keys, the documents stay searchable.
+        # Down to 0009, then 0008: the list of words goes, then the rows' sort keys.
+        migrations.downgrade(app, "0009")
+        assert full_text_objects(app) == PG_SEARCH_OBJECTS - {"helpdesk_search_word"}
         migrations.downgrade(app, "0008")
         assert full_text_objects(app) == PG_SEARCH_OBJECTS - {
+            "helpdesk_search_word",
             "helpdesk_search_keys_trigger",
             "helpdesk_ticket_search_keys",
         }
@@ -453,7 +459,7 @@ def test_host_metadata_and_helpdesk_metadata_stay_apart():
 
 @needs_postgres
 def test_create_all_and_migrations_build_the_same_search_objects(tmp_path):
-    """Revisions 0008 and 0009 copy the search DDL of models/search.py (a revision must not
+    """Revisions 0008 to 0010 copy the search DDL of models/search.py (a revision must not
     import the models); both ways of building the schema must still make the same objects."""
     definitions = []
     for build in ("migrations", "create_all"):
@@ -479,7 +485,11 @@ def test_create_all_and_migrations_build_the_same_search_objects(tmp_path):
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             server.dispose()
     by_migrations, by_create_all = definitions
-    assert set(by_migrations) == (PG_SEARCH_OBJECTS - {"helpdesk_ticket_search"}) | {
+    assert set(by_migrations) == (
+        PG_SEARCH_OBJECTS - {"helpdesk_ticket_search", "helpdesk_search_word"}
+    ) | {
+        "ix_helpdesk_search_word_word",
+        "helpdesk_search_word.word",
         "pk_helpdesk_ticket_search",
         "fk_helpdesk_ticket_search_ticket_id_helpdesk_ticket",
         "helpdesk_ticket_search.ticket_id",
@@ -502,7 +512,11 @@ def search_definitions(connection) -> dict[str, str]:
             " UNION ALL SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger"
             "  WHERE tgname LIKE 'helpdesk_%'"
             " UNION ALL SELECT indexname, indexdef FROM pg_indexes"
-            "  WHERE tablename = 'helpdesk_ticket_search' AND indexname LIKE 'ix_%'"
+            "  WHERE tablename IN ('helpdesk_ticket_search', 'helpdesk_search_word')"
+            "  AND indexname LIKE 'ix_%'"
+            " UNION ALL SELECT 'helpdesk_search_word.' || attname, format_type(atttypid, atttypmod)"
+            "  || ' collation ' || (SELECT collname FROM pg_collation WHERE oid = attcollation)"
+            "  FROM pg_attribute WHERE attrelid = 'helpdesk_search_word'::regclass AND attnum > 0"
             " UNION ALL SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
             "  WHERE conrelid = 'helpdesk_ticket_search'::regclass"
             " UNION ALL SELECT 'helpdesk_ticket_search.' || attname,"

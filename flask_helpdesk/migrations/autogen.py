@@ -24,8 +24,9 @@ UNMANAGED_NAMES: list[re.Pattern[str]] = [
     re.compile(r"helpdesk_(message|ticket)_fts(_\w+)?"),
     # PostgreSQL GIN indexes (models/search.py, revisions 0004 and 0008).
     re.compile(r"ix_helpdesk_\w+_fts"),
-    # PostgreSQL per-ticket search documents (models/search.py, revision 0008).
+    # PostgreSQL per-ticket search documents and their words (models/search.py, 0008, 0010).
     re.compile(r"helpdesk_ticket_search"),
+    re.compile(r"(ix_)?helpdesk_search_word(_word)?"),
 ]
 
 IncludeObject = Callable[[Any, str | None, str, bool, Any], bool]

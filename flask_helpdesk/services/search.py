@@ -31,7 +31,7 @@ from sqlalchemy import (
 
 from ..extension import current_helpdesk
 from ..models import Message, Ticket
-from ..models.search import PG_SEARCH_TABLE, PG_TS_CONFIG
+from ..models.search import PG_SEARCH_TABLE, PG_TS_CONFIG, PG_WORDS_TABLE
 from .base import cached_for_app, session
 
 # Words: letters/digits of any script (Vietnamese, Persian...), at most this many per query.
@@ -177,15 +177,59 @@ def _matches(document: ColumnElement[Any], tsquery: str) -> ColumnElement[bool]:
 def _tsquery_sql(words: list[str], code: str | None) -> str:
     r"""The tsquery as an SQL expression, written into the statement rather than sent as a
     parameter: the estimate must be PostgreSQL's for *these* words (a prepared statement's
-    generic plan knows nothing of them). Safe to inline: words are ``\w+`` and codes
-    ``[\w-]+``; quotes are doubled all the same."""
+    generic plan knows nothing of them). Each typed word becomes the whole words it begins
+    (:func:`_whole_words`), or stays a prefix when it begins too many. Safe to inline: typed
+    words are ``\w+``, codes ``[\w-]+``, and every quote and backslash is escaped all the
+    same."""
     parts = []
     if words:
-        parts.append(f"to_tsquery('{PG_TS_CONFIG}', {_quote(' & '.join(f'{w}:*' for w in words))})")
+        terms = []
+        for word, whole in zip(words, _whole_words(words), strict=True):
+            if whole:
+                alternatives = " | ".join(_lexeme(w) for w in whole)
+                terms.append(f"{_quote(f'({alternatives})')}::tsquery")
+            else:  # too many words, or none at all (then nothing matches, and fast)
+                terms.append(f"to_tsquery('{PG_TS_CONFIG}', {_quote(f'{word}:*')})")
+        parts.append("(" + " && ".join(terms) + ")")
     if code:
         # One word of the ticket's document, quoted so the parser keeps "hd-4f7k2q" whole.
-        parts.append(f"{_quote(_quote(code.lower()))}::tsquery")
+        parts.append(f"{_quote(_lexeme(code.lower()))}::tsquery")
     return "(" + " || ".join(parts) + ")"
+
+
+# A typed word that begins more whole words than this is searched as a prefix (GIN collects
+# their matches; slower for a short prefix of common words, but a query stays a few terms).
+MAX_WHOLE_WORDS = 64
+
+
+def _whole_words(prefixes: list[str]) -> list[list[str]]:
+    """For each typed word, the words of the search documents it begins (itself included if
+    it is one), from ``helpdesk_search_word`` (models/search.py), in one statement. An empty
+    list when it begins more than :data:`MAX_WHOLE_WORDS` words, or none."""
+    selects, parameters = [], {}
+    for n, prefix in enumerate(prefixes):
+        # Byte order: the words beginning with the prefix lie between it and the prefix
+        # followed by the greatest character there is.
+        parameters[f"from_{n}"], parameters[f"to_{n}"] = prefix, prefix + "\U0010ffff"
+        selects.append(
+            f"(SELECT {n} AS n, word FROM (SELECT DISTINCT word FROM {PG_WORDS_TABLE}"
+            f" WHERE word >= :from_{n} AND word < :to_{n} ORDER BY word"
+            f" LIMIT {MAX_WHOLE_WORDS + 1}) AS words_{n})"
+        )
+    # The same statement turns PostgreSQL's JIT compiler off for the rest of the transaction:
+    # the walk's cost estimate (a million tickets, of which a page is read) passes the JIT
+    # threshold, and compiling took 34 ms for a query that runs in 8 (docs/performance.rst).
+    selects.insert(0, "(SELECT -1 AS n, set_config('jit', 'off', true) AS word)")
+    found: list[list[str]] = [[] for _ in prefixes]
+    for n, word in session().execute(text(" UNION ALL ".join(selects)), parameters):
+        if n >= 0:
+            found[n].append(word)
+    return [words if len(words) <= MAX_WHOLE_WORDS else [] for words in found]
+
+
+def _lexeme(word: str) -> str:
+    """*word* as one lexeme of a tsquery's text: quoted, its quotes and backslashes escaped."""
+    return "'" + word.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def _quote(value: str) -> str:

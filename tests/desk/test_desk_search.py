@@ -123,6 +123,28 @@ def test_search_results_follow_the_latest_activity_and_priority(app, departments
     assert [t.code for t in back.items] == [b.code, d.code]
 
 
+def test_a_typed_word_finds_every_word_it_begins(app, departments, agent, lan):
+    """On PostgreSQL a typed word is searched as the whole words it begins (from the list of
+    words the documents hold), or as a prefix when it begins more than MAX_WHOLE_WORDS."""
+    account = departments["account"]
+    invoice = open_as(lan, account, "Invoice", "Where is the invoice?")
+    invoices = open_as(lan, account, "Billing", "Two invoices missing")
+    involve = open_as(lan, account, "Team", "Please involve billing")
+    open_as(lan, account, "Other", "An invitation")
+    assert codes(agent.actor, q="invo") == {invoice.code, invoices.code, involve.code}
+    assert codes(agent.actor, q="invoice") == {invoice.code, invoices.code}
+    assert codes(agent.actor, q="invoice missing") == {invoices.code}
+    messages.post_message(agent.actor, involve, "Invoicing is done by another team")
+    assert codes(agent.actor, q="invoic") == {invoice.code, invoices.code, involve.code}
+
+    many = [
+        open_as(lan, account, f"Serial {n}", f"Serial number zz{n:03d} is broken")
+        for n in range(search.MAX_WHOLE_WORDS + 6)
+    ]
+    assert codes(agent.actor, q="zz") == {t.code for t in many}
+    assert codes(agent.actor, q="zz0 broken") == {t.code for t in many[:100]}
+
+
 def test_a_code_finds_its_ticket_and_the_tickets_that_mention_it(app, departments, agent, lan):
     ticket = open_as(lan, departments["account"], "Printer", "It jams")
     mentions = open_as(lan, departments["account"], "Again", f"Same as {ticket.code}, sorry")
