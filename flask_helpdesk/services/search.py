@@ -119,7 +119,7 @@ def _sqlite(words: list[str]) -> list[Select[tuple[int]]]:
     return [in_messages, in_subjects]
 
 
-DOCUMENTS = table(
+_DOCUMENTS = table(
     PG_SEARCH_TABLE,
     column("ticket_id", Integer),
     column("updated_at", DateTime),
@@ -158,15 +158,17 @@ def _postgresql(words: list[str], code: str | None) -> TicketMatch:
     if walk_the_queue(*_estimate(tsquery)):
         # Tested per ticket as the queue is walked: a correlated subquery cannot be turned
         # into a join that reads every match first.
+        documents = _DOCUMENTS.c
         document = (
-            select(DOCUMENTS.c.document).where(DOCUMENTS.c.ticket_id == Ticket.id).scalar_subquery()
+            select(documents.document).where(documents.ticket_id == Ticket.id).scalar_subquery()
         )
         return TicketMatch(_matches(document, tsquery))
+    documents = _DOCUMENTS.c
     rows = select(
-        DOCUMENTS.c.ticket_id, DOCUMENTS.c.updated_at, DOCUMENTS.c.created_at, DOCUMENTS.c.priority
-    ).where(_matches(DOCUMENTS.c.document, tsquery))
+        documents.ticket_id, documents.updated_at, documents.created_at, documents.priority
+    ).where(_matches(documents.document, tsquery))
     return TicketMatch(
-        Ticket.id.in_(rows.with_only_columns(DOCUMENTS.c.ticket_id)), sorted_matches=rows
+        Ticket.id.in_(rows.with_only_columns(documents.ticket_id)), sorted_matches=rows
     )
 
 
