@@ -1,6 +1,8 @@
 """``flask helpdesk fetch-mail | ingest-mail | process-mail | retry-mail | add-mailbox``.
 
-Registered on the ``helpdesk`` command group by :mod:`flask_helpdesk.cli`.
+Registered on the ``helpdesk`` command group by :mod:`flask_helpdesk.cli`. Each pushes the app
+context itself (``with_appcontext``), as ``AppGroup.command`` does for the others, so
+``app.test_cli_runner()`` runs them.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import sys
 
 import click
+from flask.cli import with_appcontext
 
 # sysexits.h: what a mail server's pipe understands.
 EX_OK = 0
@@ -16,6 +19,7 @@ EX_TEMPFAIL = 75  # try again later: the MTA keeps the mail queued
 
 
 @click.command("fetch-mail")
+@with_appcontext
 @click.option("--sweep/--no-sweep", default=True, help="Also process mail left unprocessed.")
 def fetch_mail_command(sweep: bool) -> None:
     """Poll every active IMAP mailbox once and turn new mail into tickets and replies."""
@@ -38,6 +42,7 @@ def fetch_mail_command(sweep: bool) -> None:
 
 
 @click.command("ingest-mail")
+@with_appcontext
 @click.option("--department", "department_slug", help="Department slug for new tickets.")
 @click.option("--recipient", help="The envelope recipient (e.g. the MTA's $RECIPIENT).")
 def ingest_mail_command(department_slug: str | None, recipient: str | None) -> None:
@@ -71,6 +76,7 @@ def ingest_mail_command(department_slug: str | None, recipient: str | None) -> N
 
 
 @click.command("process-mail")
+@with_appcontext
 @click.option(
     "--older-than", default=60.0, show_default=True, help="Seconds a mail must have waited."
 )
@@ -82,6 +88,7 @@ def process_mail_command(older_than: float) -> None:
 
 
 @click.command("retry-mail")
+@with_appcontext
 @click.argument("ids", nargs=-1, type=int)
 @click.option("--all-failed", is_flag=True, help="Retry every failed mail.")
 def retry_mail_command(ids: tuple[int, ...], all_failed: bool) -> None:
@@ -100,6 +107,7 @@ def retry_mail_command(ids: tuple[int, ...], all_failed: bool) -> None:
 
 
 @click.command("add-mailbox")
+@with_appcontext
 @click.option("--department", "department_slug", required=True)
 @click.option("--host", required=True)
 @click.option("--port", type=int)
