@@ -56,7 +56,7 @@ def main() -> None:
     )
     app.test_client_class = FlaskLoginClient
     from flask_helpdesk.models import Agent, ImpersonationLog, Ticket
-    from flask_helpdesk.services import access
+    from flask_helpdesk.services import consent
     from flask_helpdesk.services.demo import seed_demo
     from flask_helpdesk.services.identity import agent_as_actor, contact_as_actor
 
@@ -73,10 +73,10 @@ def main() -> None:
             select(Ticket).where(Ticket.subject == "Cannot change my account email")
         )
         agent = db.session.scalar(select(Agent).where(Agent.user_id == minh.get_id()))
-        grant = access.request_access(
+        grant = consent.request_access(
             agent_as_actor(agent, user=minh), ticket, "bench", "view", timedelta(hours=24)
         )
-        access.accept(contact_as_actor(ticket.requester), grant)
+        consent.accept(contact_as_actor(ticket.requester), grant)
         # The list, not the ticket page: the ticket page also shows the growing log itself.
         page = "/support/"
         start_url = f"/support/desk/access/{grant.id}/start"

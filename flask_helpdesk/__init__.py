@@ -3,6 +3,14 @@
 from . import signals
 from .extension import Helpdesk, HelpdeskState, current_helpdesk
 from .users import UserInfo
+from .views.guard import never_impersonated
 
-__all__ = ["Helpdesk", "HelpdeskState", "UserInfo", "current_helpdesk", "signals"]
+__all__ = [
+    "Helpdesk",
+    "HelpdeskState",
+    "UserInfo",
+    "current_helpdesk",
+    "never_impersonated",
+    "signals",
+]
 __version__ = "0.1.0"

@@ -101,7 +101,7 @@ def seed_demo_command() -> None:
 @helpdesk_cli.command("access-sweep")
 def access_sweep_command() -> None:
     """Expire account-access grants past their end (audit events and signals for each)."""
-    from .services.access import expire_due_grants
+    from .services.consent import expire_due_grants
 
     click.echo(f"{expire_due_grants()} access grant(s) expired")
 

@@ -208,8 +208,8 @@ class Helpdesk:
     def not_while_impersonating(view):
         """Decorator: refuse this host endpoint while an agent acts as the customer (403).
 
-        Same as :func:`flask_helpdesk.access.never_impersonated`."""
-        from .access import never_impersonated
+        Same as :func:`flask_helpdesk.views.guard.never_impersonated`."""
+        from .views.guard import never_impersonated
 
         return never_impersonated(view)
 

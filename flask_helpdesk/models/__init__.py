@@ -1,10 +1,10 @@
 """The helpdesk's models, on their own declarative base (see ``base.py``)."""
 
 from . import search as _search  # noqa: F401  (full-text index DDL, see search.py)
-from .access import AccessGrant, GrantScope, GrantStatus, ImpersonationLog
 from .audit import AuditEvent
 from .base import HelpdeskModel, utcnow
 from .canned import CannedReply
+from .consent import AccessGrant, GrantScope, GrantStatus, ImpersonationLog
 from .desk import SavedView, TicketViewer
 from .enums import AgentRole, Availability, Channel, MessageKind, Priority, TicketStatus
 from .mail import InboundMail, InboundStatus, Mailbox, MailSecurity, TicketParticipant

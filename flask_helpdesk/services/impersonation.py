@@ -1,7 +1,8 @@
 """Starting, checking and stopping a session as the customer on an accepted grant.
 
 The switch is the host's own Flask-Login: ``login_user(customer)`` on start and
-``login_user(agent)`` on stop, with a signed switch-back (:mod:`flask_helpdesk.access`) in between.
+``login_user(agent)`` on stop, with a signed switch-back (:mod:`flask_helpdesk.views.guard`) in
+between.
 Every way out that cannot be verified logs everybody out instead of restoring anyone.
 """
 
@@ -13,7 +14,10 @@ from flask_login import current_user, login_user, logout_user
 from sqlalchemy.orm import joinedload
 
 from .. import signals
-from ..access import (
+from ..extension import current_helpdesk
+from ..i18n import gettext as _
+from ..models import AccessGrant, Agent
+from ..views.guard import (
     Acting,
     Switch,
     TamperedSwitch,
@@ -22,12 +26,9 @@ from ..access import (
     read_switch,
     store_switch,
 )
-from ..extension import current_helpdesk
-from ..i18n import gettext as _
-from ..models import AccessGrant, Agent
 from . import audit
-from .access import actor_for_grant_agent, expire_if_due, is_staff_user
 from .base import Conflict, Forbidden, ValidationError, commit, send_signal, session
+from .consent import actor_for_grant_agent, expire_if_due, is_staff_user
 from .identity import SYSTEM, Actor
 from .permissions import ensure
 

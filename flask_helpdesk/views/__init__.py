@@ -42,11 +42,11 @@ def menu_entry(css_class: str = "helpdesk-menu-entry") -> Markup:
 
 
 def register_views(app: Flask, state: HelpdeskState) -> None:
-    from . import access
+    from . import consent
     from .portal import bp as portal_bp
 
     app.register_blueprint(portal_bp, url_prefix=state.config["HELPDESK_URL_PREFIX"] or "/")
-    access.register(app, state.config)
+    consent.register(app, state.config)
     app.jinja_env.globals["helpdesk_menu_entry"] = menu_entry
 
     from .desk import bp as desk_bp

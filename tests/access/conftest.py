@@ -10,7 +10,7 @@ import pytest
 
 from example_app.models import Member
 from flask_helpdesk.models import AccessGrant, Agent, Ticket
-from flask_helpdesk.services import access, tickets
+from flask_helpdesk.services import consent, tickets
 from flask_helpdesk.services.agents import make_agent
 from flask_helpdesk.services.base import session
 from flask_helpdesk.services.identity import agent_as_actor, contact_as_actor, sync_contact
@@ -58,7 +58,7 @@ def ticket(departments, customer) -> Ticket:
 
 
 def ask(staff: Staff, ticket: Ticket, scope: str = "act", hours: int = 24) -> AccessGrant:
-    return access.request_access(
+    return consent.request_access(
         staff.actor, ticket, "I need to see your profile page.", scope, timedelta(hours=hours)
     )
 
@@ -69,7 +69,7 @@ def customer_of(ticket: Ticket):
 
 def accepted(staff: Staff, ticket: Ticket, scope: str = "act") -> AccessGrant:
     grant = ask(staff, ticket, scope)
-    return access.accept(customer_of(ticket), grant)
+    return consent.accept(customer_of(ticket), grant)
 
 
 def set_expiry(grant: AccessGrant, delta: timedelta) -> None:

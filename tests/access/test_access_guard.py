@@ -11,11 +11,11 @@ from sqlalchemy import select
 
 from example_app.models import Member, db
 from flask_helpdesk import signals
-from flask_helpdesk.access import SALT, SESSION_KEY
 from flask_helpdesk.models import AccessGrant, AuditEvent, GrantStatus, ImpersonationLog, Message
-from flask_helpdesk.services import access
+from flask_helpdesk.services import consent
 from flask_helpdesk.services.agents import make_agent
 from flask_helpdesk.services.base import session
+from flask_helpdesk.views.guard import SALT, SESSION_KEY
 from tests.access.conftest import accepted, ask, customer_of, set_expiry
 from tests.access.test_access_impersonation import BANNER, desk_page, portal_page, start, stop
 from tests.conftest import client_for, post_form
@@ -72,7 +72,7 @@ def test_switch_back_signed_with_another_key_is_refused(app, agent, colleague, t
 
 def test_switch_back_not_bound_to_the_grant_is_refused(app, agent, colleague, ticket):
     """Even correctly signed, a switch-back naming someone else than the grant's agent fails."""
-    from flask_helpdesk.access import Switch, sign_switch
+    from flask_helpdesk.views.guard import Switch, sign_switch
 
     grant = accepted(agent, ticket)
     client = client_for(app, agent.member)
@@ -151,7 +151,7 @@ def test_agent_asks_from_the_ticket_workspace(app, agent, colleague, ticket):
     assert response.headers["Location"].endswith(f"{workspace(ticket)}#access")
     grant = session().scalar(select(AccessGrant))
     assert grant.scope == "view" and grant.duration == timedelta(hours=72)  # capped by config
-    access.accept(customer_of(ticket), grant)
+    consent.accept(customer_of(ticket), grant)
     page = client.get(workspace(ticket)).get_data(as_text=True)
     assert "Start session as customer" in page and "I need to see your settings." in page
     # The colleague sees the grant on the ticket but gets no button to use it.
@@ -271,7 +271,7 @@ def test_sweep_turns_due_grants_into_expiry_events(app, agent, colleague, ticket
     signals.access_expired.connect(on_expired)
     try:
         result = app.test_cli_runner().invoke(args=["helpdesk", "access-sweep"])
-        again = access.expire_due_grants()
+        again = consent.expire_due_grants()
     finally:
         signals.access_expired.disconnect(on_expired)
     assert result.exit_code == 0 and "1 access grant(s) expired" in result.output

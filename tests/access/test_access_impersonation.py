@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from flask_helpdesk import signals
 from flask_helpdesk.models import AccessGrant, AuditEvent, GrantStatus, ImpersonationLog, Message
-from flask_helpdesk.services import access
+from flask_helpdesk.services import consent
 from flask_helpdesk.services.base import session
 from tests.access.conftest import accepted, ask, customer_of, set_expiry
 from tests.conftest import client_for, csrf_from, post_form
@@ -128,10 +128,10 @@ def test_another_agent_cannot_use_the_grant(app, agent, colleague, ticket):
 def test_no_start_after_decline_revoke_or_expiry(app, agent, ticket):
     client = client_for(app, agent.member)
     declined = ask(agent, ticket)
-    access.decline(customer_of(ticket), declined)
+    consent.decline(customer_of(ticket), declined)
     start(client, ticket, declined)
     revoked = accepted(agent, ticket)
-    access.revoke(customer_of(ticket), revoked)
+    consent.revoke(customer_of(ticket), revoked)
     start(client, ticket, revoked)
     expired = accepted(agent, ticket)
     set_expiry(expired, timedelta(seconds=-1))
@@ -281,7 +281,7 @@ def test_csrf_on_every_step(app, agent, ticket, customer):
     assert customer_client.post(f"/support/access/{grant.id}/accept").status_code == 400
     session().refresh(grant)
     assert grant.status == GrantStatus.REQUESTED
-    access.accept(customer_of(ticket), grant)
+    consent.accept(customer_of(ticket), grant)
     assert agent_client.post(f"/support/desk/access/{grant.id}/start").status_code == 400
     assert BANNER not in agent_client.get("/").get_data(as_text=True)
     start(agent_client, ticket, grant)

@@ -61,14 +61,14 @@ def test_portal_list_forgets_expired_access(app, agent, ticket, customer):
 
 
 def test_ticket_page_queries_do_not_grow_with_the_log(app, agent, ticket, customer):
-    from flask_helpdesk.services import access
+    from flask_helpdesk.services import consent
     from tests.views.test_portal_queries import TICKET_BUDGET, ticket_queries
 
     grant = accepted(agent, ticket)
 
     def log(n: int, start: int) -> None:
         for i in range(start, start + n):
-            access.record_request(grant.id, "GET", f"/page/{i}", 200, None)
+            consent.record_request(grant.id, "GET", f"/page/{i}", 200, None)
 
     log(3, 0)
     few, _ = ticket_queries(app, customer, None, ticket.code, fresh_reply=False)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from flask_helpdesk import signals
 from flask_helpdesk.models import AuditEvent, GrantStatus
-from flask_helpdesk.services import Conflict, Forbidden, NotFound, ValidationError, access
+from flask_helpdesk.services import Conflict, Forbidden, NotFound, ValidationError, consent
 from flask_helpdesk.services.base import session
 from flask_helpdesk.services.identity import contact_as_actor, sync_contact
 from tests.access.conftest import _staff, accepted, ask, customer_of
@@ -27,18 +27,18 @@ def audit_actions(ticket) -> list[str]:
 
 def test_request_needs_a_reason_and_a_valid_scope(agent, ticket):
     with pytest.raises(ValidationError) as error:
-        access.request_access(agent.actor, ticket, "   ", "act")
+        consent.request_access(agent.actor, ticket, "   ", "act")
     assert "reason" in error.value.field_errors
     with pytest.raises(ValidationError) as error:
-        access.request_access(agent.actor, ticket, "Need it", "root")
+        consent.request_access(agent.actor, ticket, "Need it", "root")
     assert "scope" in error.value.field_errors
-    assert access.ticket_grants(agent.actor, ticket) == []
+    assert consent.ticket_grants(agent.actor, ticket) == []
 
 
 def test_duration_defaults_and_is_capped(app, agent, colleague, ticket):
-    grant = access.request_access(agent.actor, ticket, "Need to look", "view")
+    grant = consent.request_access(agent.actor, ticket, "Need to look", "view")
     assert grant.duration == app.config.get("HELPDESK_ACCESS_GRANT_DURATION", timedelta(hours=24))
-    long = access.request_access(colleague.actor, ticket, "Need long", "view", timedelta(days=30))
+    long = consent.request_access(colleague.actor, ticket, "Need long", "view", timedelta(days=30))
     assert long.duration == timedelta(hours=72)
     with pytest.raises(ValidationError):
         ask(agent, ticket, hours=0)
@@ -49,7 +49,7 @@ def test_only_agents_who_see_the_ticket_may_ask(departments, agent, ticket, cust
     with pytest.raises(NotFound):
         ask(outsider, ticket)
     with pytest.raises(Forbidden):
-        access.request_access(customer_of(ticket), ticket, "I ask myself", "act")
+        consent.request_access(customer_of(ticket), ticket, "I ask myself", "act")
 
 
 def test_one_open_request_per_agent_and_ticket(agent, ticket):
@@ -63,33 +63,33 @@ def test_nothing_is_granted_until_that_customer_accepts(agent, ticket, other_cus
     assert grant.status == GrantStatus.REQUESTED and not grant.is_usable()
     stranger = contact_as_actor(sync_contact(other_customer))
     with pytest.raises(NotFound):
-        access.accept(stranger, grant)
+        consent.accept(stranger, grant)
     with pytest.raises(NotFound):
-        access.accept(agent.actor, grant)
+        consent.accept(agent.actor, grant)
     assert grant.status == GrantStatus.REQUESTED
-    access.accept(customer_of(ticket), grant)
+    consent.accept(customer_of(ticket), grant)
     assert grant.is_usable()
     assert grant.expires_at - grant.decided_at == timedelta(hours=24)
 
 
 def test_an_answer_is_final(agent, ticket):
     grant = ask(agent, ticket)
-    access.decline(customer_of(ticket), grant)
+    consent.decline(customer_of(ticket), grant)
     with pytest.raises(Conflict):
-        access.accept(customer_of(ticket), grant)
+        consent.accept(customer_of(ticket), grant)
     assert grant.status == GrantStatus.DECLINED
 
 
 def test_revoke_ends_access_and_agent_may_give_it_back(agent, colleague, ticket):
     grant = accepted(agent, ticket)
-    access.revoke(customer_of(ticket), grant)
+    consent.revoke(customer_of(ticket), grant)
     assert grant.status == GrantStatus.REVOKED and not grant.is_usable()
     with pytest.raises(Conflict):
-        access.revoke(customer_of(ticket), grant)
+        consent.revoke(customer_of(ticket), grant)
     other = accepted(colleague, ticket)
     with pytest.raises(NotFound):
-        access.revoke(agent.actor, other)  # not theirs: treated as a stranger
-    access.revoke(colleague.actor, other)
+        consent.revoke(agent.actor, other)  # not theirs: treated as a stranger
+    consent.revoke(colleague.actor, other)
     assert other.status == GrantStatus.REVOKED
 
 
@@ -122,13 +122,13 @@ def test_audit_and_signals_for_every_step(app, agent, ticket):
         getattr(signals, name).connect(receiver)
     try:
         grant = accepted(agent, ticket)
-        access.revoke(customer_of(ticket), grant)
+        consent.revoke(customer_of(ticket), grant)
         second = accepted(agent, ticket)
         from tests.access.conftest import set_expiry
 
         set_expiry(second, timedelta(seconds=-1))
         session().refresh(second)
-        assert access.expire_if_due(second)
+        assert consent.expire_if_due(second)
     finally:
         for name, receiver in receivers.items():
             getattr(signals, name).disconnect(receiver)
@@ -169,6 +169,6 @@ def test_customer_is_told_by_mail_and_sms(app, agent, ticket):
 def test_agent_hears_the_answer(app, agent, ticket):
     grant = ask(agent, ticket)
     with app.extensions["mail"].record_messages() as outbox:
-        access.accept(customer_of(ticket), grant)
+        consent.accept(customer_of(ticket), grant)
     assert [m.recipients for m in outbox] == [[agent.agent.email]]
     assert "Accepted" in outbox[0].subject

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from flask_helpdesk.models import HelpdeskModel, Ticket
-from flask_helpdesk.services import access, canned, intake, saved_views
+from flask_helpdesk.services import canned, consent, intake, saved_views
 from flask_helpdesk.services.base import session
 from flask_helpdesk.services.departments import create_department
 from flask_helpdesk.services.identity import (
@@ -95,7 +95,7 @@ def test_every_helpdesk_post_route_needs_a_csrf_token(bare_csrf_app):
     ids = {
         "code": ticket.code,
         # On another ticket, so this one's access page still offers to ask.
-        "grant_id": access.request_access(staff, other, "To look at your settings").id,
+        "grant_id": consent.request_access(staff, other, "To look at your settings").id,
         "reply_id": canned.create_reply(staff, canned.CannedReplyData("Hi", "Hello")).id,
         "view_id": saved_views.save_view(staff, "Mine", QueueFilter()).id,
         "inbound_id": intake.receive(MAIL, "pipe", department_id=department.id).inbound.id,

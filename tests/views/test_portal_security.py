@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from flask_helpdesk.models import Attachment, AuditEvent, Message, Rating, Ticket, TicketStatus
-from flask_helpdesk.services import access, messages, tickets
+from flask_helpdesk.services import consent, messages, tickets
 from flask_helpdesk.services.attachments import Upload
 from flask_helpdesk.services.base import session
 from flask_helpdesk.services.departments import create_department
@@ -52,7 +52,7 @@ def victim_ticket(app, departments, customer, agent):
 
 def test_other_customer_gets_404_everywhere(app, departments, victim_ticket, other_customer, agent):
     code = victim_ticket.code
-    grant = access.request_access(agent, victim_ticket, "To see your settings")
+    grant = consent.request_access(agent, victim_ticket, "To see your settings")
     attachment_id = session().scalar(select(Attachment.id))
     intruder = isolated_client(app, other_customer)
     # A valid token of the intruder's own session: the refusal must come from the ownership

@@ -19,19 +19,11 @@ from flask import (
 from flask_login import login_required
 from markupsafe import Markup
 
-from ..access import (
-    UNSAFE_METHODS,
-    current_acting,
-    endpoint_refused,
-    is_impersonating,
-    never_impersonated,
-)
 from ..forms import get_form_class
 from ..i18n import N_
 from ..i18n import gettext as _
 from ..models import AccessGrant, GrantScope
-from ..services import ServiceError, ValidationError, tickets
-from ..services import access as access_service
+from ..services import ServiceError, ValidationError, consent, tickets
 from ..services.identity import agent_actor, customer_actor
 from ..services.impersonation import (
     ImpersonationEnded,
@@ -41,6 +33,13 @@ from ..services.impersonation import (
 )
 from ..services.permissions import can
 from .common import abort_for, apply_service_error, render, service_error_page
+from .guard import (
+    UNSAFE_METHODS,
+    current_acting,
+    endpoint_refused,
+    is_impersonating,
+    never_impersonated,
+)
 
 portal_bp = Blueprint("helpdesk_access", __name__)
 desk_bp = Blueprint("helpdesk_access_desk", __name__)
@@ -105,7 +104,7 @@ def log_request(response):
             # work must not be committed along with it.
             rollback()
         try:
-            access_service.record_request(
+            consent.record_request(
                 grant_id,
                 request.method,
                 request.script_root + request.path,
@@ -168,7 +167,7 @@ def _customer_answer(grant_id: int, action) -> object:
     actor = customer_actor()
     if actor is None:
         return abort_for(ServiceError())
-    grant = access_service.find_grant(actor, grant_id)
+    grant = consent.find_grant(actor, grant_id)
     if not get_form_class("access_action")().validate_on_submit():
         flash(_("The form expired. Please try again."), "error")
         return redirect(url_for("helpdesk.ticket", code=grant.ticket.code, _anchor="access"))
@@ -185,7 +184,7 @@ def _customer_answer(grant_id: int, action) -> object:
 @login_required
 @never_impersonated
 def accept(grant_id: int):
-    result = _customer_answer(grant_id, access_service.accept)
+    result = _customer_answer(grant_id, consent.accept)
     if isinstance(result, AccessGrant):
         if result.is_usable():
             flash(_("You gave support access to your account."), "success")
@@ -197,7 +196,7 @@ def accept(grant_id: int):
 @login_required
 @never_impersonated
 def decline(grant_id: int):
-    result = _customer_answer(grant_id, access_service.decline)
+    result = _customer_answer(grant_id, consent.decline)
     if isinstance(result, AccessGrant):
         flash(_("You declined the access request."), "success")
         return redirect(url_for("helpdesk.ticket", code=result.ticket.code, _anchor="access"))
@@ -208,7 +207,7 @@ def decline(grant_id: int):
 @login_required
 @never_impersonated
 def revoke(grant_id: int):
-    result = _customer_answer(grant_id, access_service.revoke)
+    result = _customer_answer(grant_id, consent.revoke)
     if isinstance(result, AccessGrant):
         flash(_("Support no longer has access to your account."), "success")
         return redirect(url_for("helpdesk.ticket", code=result.ticket.code, _anchor="access"))
@@ -243,7 +242,7 @@ def ticket_access(code: str):
     if request.method == "POST":
         if form.validate_on_submit():
             try:
-                access_service.request_access(
+                consent.request_access(
                     actor,
                     ticket,
                     form.reason.data or "",
@@ -273,7 +272,7 @@ def ticket_access(code: str):
 
 def _agent_grant_action(grant_id: int, action, message: str, target=None):
     actor = agent_actor()
-    grant = access_service.find_grant(actor, grant_id)
+    grant = consent.find_grant(actor, grant_id)
     if not get_form_class("access_action")().validate_on_submit():
         flash(_("The form expired. Please try again."), "error")
         return redirect(desk_ticket_url(grant.ticket.code))
@@ -302,7 +301,7 @@ def start(grant_id: int):
 @desk_bp.post("/access/<int:grant_id>/release")
 @login_required
 def release(grant_id: int):
-    return _agent_grant_action(grant_id, access_service.revoke, _("You gave the access back."))
+    return _agent_grant_action(grant_id, consent.revoke, _("You gave the access back."))
 
 
 # -- what templates render ----------------------------------------------------------------------
@@ -326,10 +325,10 @@ def customer_panel(ticket) -> Markup:
     actor = customer_actor()
     if actor is None:
         return Markup("")
-    grants = access_service.ticket_grants(actor, ticket)
+    grants = consent.ticket_grants(actor, ticket)
     if not grants:
         return Markup("")
-    log = access_service.ticket_log(actor, ticket)
+    log = consent.ticket_log(actor, ticket)
     form = get_form_class("access_action")(formdata=None)
     return Markup(
         render(
@@ -349,7 +348,7 @@ def customer_prompts() -> Markup:
     actor = customer_actor()
     if actor is None:
         return Markup("")
-    pending = access_service.open_for_customer(actor)
+    pending = consent.open_for_customer(actor)
     if not pending:
         return Markup("")
     form = get_form_class("access_action")(formdata=None)
@@ -366,8 +365,8 @@ def customer_prompts() -> Markup:
 def desk_panel(ticket, request_form=None) -> Markup:
     """The workspace sidebar's panel: ask for access, see answers, start a session, the log."""
     actor = agent_actor()
-    grants = access_service.ticket_grants(actor, ticket)
-    log = access_service.ticket_log(actor, ticket) if grants else []
+    grants = consent.ticket_grants(actor, ticket)
+    log = consent.ticket_log(actor, ticket) if grants else []
     mine_open = any(
         grant.agent_id == actor.agent.id and (grant.is_pending or grant.is_usable())
         for grant in grants

@@ -11,7 +11,7 @@ allow, and log the request. The customer's own sessions elsewhere are never touc
 
 Hosts mark endpoints an agent must never reach as the customer::
 
-    from flask_helpdesk.access import never_impersonated
+    from flask_helpdesk import never_impersonated
 
     @app.post("/account/password")
     @never_impersonated          # or @helpdesk.not_while_impersonating
@@ -29,7 +29,7 @@ from flask import current_app, g, has_request_context, session
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 if TYPE_CHECKING:
-    from .models import AccessGrant
+    from ..models import AccessGrant
 
 SESSION_KEY = "_helpdesk_acting"
 SALT = "flask-helpdesk.impersonation.switch-back"
@@ -121,7 +121,7 @@ def never_impersonated(view: F) -> F:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if is_impersonating():
-            from .views.access import refused_response
+            from .consent import refused_response
 
             return refused_response("sensitive")
         return view(*args, **kwargs)
