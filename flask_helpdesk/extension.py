@@ -43,6 +43,7 @@ class HelpdeskState:
     dispatcher: JobDispatcher
     forms: dict[str, type] = field(default_factory=dict)
     user_loader: UserLoader | None = None
+    _schema_ready: bool = field(default=False, repr=False)
 
     # -- the user adapter ---------------------------------------------------------------------
     def user_info(self, user: Any) -> UserInfo:
@@ -90,6 +91,22 @@ class HelpdeskState:
 
     def drop_all(self) -> None:
         HelpdeskModel.metadata.drop_all(self.engine)
+        self._schema_ready = False
+
+    def missing_tables(self) -> list[str]:
+        """The helpdesk tables not in the database yet (before ``flask helpdesk db upgrade``)."""
+        from sqlalchemy import inspect
+
+        # A connection of its own: asking must not begin or touch the host's transaction.
+        with self.engine.connect() as connection:
+            present = set(inspect(connection).get_table_names())
+        return sorted(set(HelpdeskModel.metadata.tables) - present)
+
+    def schema_ready(self) -> bool:
+        """Are the helpdesk's tables there? Once they are, this process stops asking."""
+        if not self._schema_ready:
+            self._schema_ready = not self.missing_tables()
+        return self._schema_ready
 
 
 class Helpdesk:

@@ -216,9 +216,10 @@ def find_users(actor: Actor, term: str, limit: int = 20) -> list[UserMatch]:
 
 def staff_by_user_id(user_ids: Iterable[str], active_only: bool = True) -> dict[str, Agent]:
     """Agents among host users *user_ids* (Flask-Login ids), departments loaded: for a host
-    page that labels its users ("agent of Billing"), in two queries."""
+    page that labels its users ("agent of Billing"), in two queries. Empty before the
+    helpdesk's tables exist, so the host's page works before ``flask helpdesk db upgrade``."""
     wanted = [str(u) for u in user_ids]
-    if not wanted:
+    if not wanted or not current_helpdesk.schema_ready():
         return {}
     query = select(Agent).where(Agent.user_id.in_(wanted))
     if active_only:

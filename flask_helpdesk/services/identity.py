@@ -132,6 +132,11 @@ def sync_agent(user: Any, is_admin: bool) -> Agent | None:
     return agent
 
 
+def current_host_user() -> Any | None:
+    """The host's logged-in user (Flask-Login), or None for an anonymous visitor."""
+    return _current_user()
+
+
 def _current_user() -> Any | None:
     if current_user and getattr(current_user, "is_authenticated", False):
         return current_user._get_current_object()
@@ -189,3 +194,30 @@ def agent_as_actor(agent: Agent, user: Any = None, host_admin: bool = False) -> 
 def contact_as_actor(contact: Contact) -> Actor:
     """An :class:`Actor` for a customer known only as a contact (mail intake, tests)."""
     return Actor(perspective="customer", contact=contact, ip_address=_ip())
+
+
+# -- read-only lookups: what template helpers may use ---------------------------------------------
+# Host templates render the menu entries while the host's unit of work is open; a helper that
+# synced the mirror rows would commit the host's half-done changes with them. These only read;
+# the mirrors are brought in step at the helpdesk's own requests (customer_actor, agent_actor).
+
+
+def known_customer(user: Any) -> Actor | None:
+    """*user* as a customer if the helpdesk already mirrors them, without writing anything."""
+    cached = g.get("_helpdesk_customer_actor")
+    if cached is not None:
+        return cached
+    user_id = str(user.get_id())
+    contact = session().scalar(select(Contact).where(Contact.user_id == user_id))
+    return contact_as_actor(contact) if contact is not None else None
+
+
+def may_open_desk(user: Any) -> bool:
+    """Would :func:`agent_actor` let *user* in? Read only: an admin not mirrored yet counts."""
+    if g.get("_helpdesk_agent_actor") is not None:
+        return True
+    user_id = str(user.get_id())
+    agent = session().scalar(select(Agent).where(Agent.user_id == user_id))
+    if agent is None:
+        return current_helpdesk.is_admin(user)
+    return agent.is_active

@@ -15,17 +15,23 @@ def menu_entry(css_class: str = "helpdesk-menu-entry") -> Markup:
     """The avatar-menu link "Support requests" with a badge of unread agent replies.
 
     Host templates call ``{{ helpdesk_menu_entry() }}``; it renders nothing for anonymous users.
+    It only reads (the host's transaction is open while its page renders) and still renders,
+    without a badge, before ``flask helpdesk db upgrade`` created the helpdesk's tables.
     """
     from flask import url_for
 
+    from ..extension import current_helpdesk
     from ..i18n import gettext as _
-    from ..services.identity import customer_actor
+    from ..services.identity import current_host_user, known_customer
     from ..services.tickets import unread_count
 
-    actor = customer_actor()
-    if actor is None:
+    user = current_host_user()
+    if user is None:
         return Markup("")
-    count = unread_count(actor)
+    count = 0
+    if current_helpdesk.schema_ready():
+        actor = known_customer(user)
+        count = unread_count(actor) if actor is not None else 0
     badge = (
         Markup(' <span class="helpdesk-badge" title="{title}">{n}</span>').format(
             n=count, title=_("Unread replies")

@@ -98,13 +98,22 @@ def safe_desk_url(target: str | None) -> str:
 def desk_entry(css_class: str = "helpdesk-desk-entry") -> Markup:
     """The "Support desk" link for host menus; renders nothing for anyone who is not staff.
 
-    Host templates call ``{{ helpdesk_desk_entry() }}`` (a Jinja global).
+    Host templates call ``{{ helpdesk_desk_entry() }}`` (a Jinja global). It only reads: the
+    host's transaction is open while its page renders. Before the helpdesk's tables exist only
+    host admins see it (the desk then tells them to run ``flask helpdesk db upgrade``).
     """
+    from ..extension import current_helpdesk
     from ..i18n import gettext as _
+    from ..services.identity import current_host_user, may_open_desk
 
-    try:
-        agent_actor()
-    except Forbidden:
+    user = current_host_user()
+    if user is None:
+        return Markup("")
+    if current_helpdesk.schema_ready():
+        allowed = may_open_desk(user)
+    else:
+        allowed = current_helpdesk.is_admin(user)
+    if not allowed:
         return Markup("")
     return Markup('<a class="{cls}" href="{href}">{label}</a>').format(
         cls=css_class, href=url_for("helpdesk_desk.queue"), label=escape(_("Support desk"))

@@ -85,6 +85,8 @@ def test_every_helpdesk_post_route_needs_a_csrf_token(bare_csrf_app):
     admin = make_member("Alex Admin", "alex@example.com", admin=True)
     customer_client, admin_client = client_for(app, customer), client_for(app, admin)
     assert admin_client.get("/support/desk/").status_code == 200  # the admin is staff now
+    # ... and a customer too: the portal mirrors them (menu entries only read, never sync).
+    assert admin_client.get("/support/").status_code == 200
     staff = agent_as_actor(sync_agent(admin, is_admin=True), host_admin=True)
 
     lan = contact_as_actor(sync_contact(customer))
