@@ -118,7 +118,23 @@ class Helpdesk:
         helpdesk.init_app(app, db=db, user_loader=load_user)
     """
 
-    def __init__(self, app: Flask | None = None, **options: Any) -> None:
+    def __init__(
+        self,
+        app: Flask | None = None,
+        db: SQLAlchemy | None = None,
+        user_loader: UserLoader | None = None,
+        storage: StorageBackend | None = None,
+        forms: dict[str, type] | None = None,
+        **options: Any,
+    ) -> None:
+        # What the constructor is given serves every app it is later init_app'ed on, unless
+        # init_app says otherwise: ``Helpdesk(app, db=db)`` and ``init_app(app, db=db)`` agree.
+        self._setup: dict[str, Any] = {
+            "db": db,
+            "user_loader": user_loader,
+            "storage": storage,
+            "forms": forms,
+        }
         self._options = options
         self._user_info_callback: UserInfoCallback | None = None
         self._is_admin_callback: IsAdminCallback | None = None
@@ -139,8 +155,16 @@ class Helpdesk:
         **options: Any,
     ) -> None:
         """Mount the helpdesk on *app*. *options* (``url_prefix=...``) win over app config."""
-        if db is None:
-            db = app.extensions.get("sqlalchemy")
+        if "helpdesk" in app.extensions:
+            raise RuntimeError(
+                f"flask-helpdesk is already set up on the app {app.name!r}: call init_app once"
+                " per app. Helpdesk(app, ...) calls it for you; to pass options later, create"
+                " Helpdesk() without the app and call helpdesk.init_app(app, db=db, ...)."
+            )
+        db = db or self._setup["db"] or app.extensions.get("sqlalchemy")
+        user_loader = user_loader or self._setup["user_loader"]
+        storage = storage or self._setup["storage"]
+        forms = forms if forms is not None else self._setup["forms"]
         if db is None:
             raise RuntimeError(
                 "flask-helpdesk needs the host's Flask-SQLAlchemy: init_app(app, db=db)"
@@ -167,8 +191,6 @@ class Helpdesk:
                 "flask-helpdesk: jobs run on RQ but neither HELPDESK_EXTERNAL_URL nor SERVER_NAME"
                 " is set; links in mail sent by the worker cannot be absolute."
             )
-        # Flask-SQLAlchemy's session routes tables by this key; one value per process.
-        HelpdeskModel.metadata.info["bind_key"] = config["HELPDESK_BIND_KEY"]
         state = HelpdeskState(
             extension=self,
             app=app,

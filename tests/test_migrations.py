@@ -382,9 +382,8 @@ def test_upgrade_runs_on_the_bind_key_engine(tmp_path):
             for engine in db.engines.values():
                 engine.dispose()
     finally:
-        # The bind key lives on the shared MetaData, and Flask-SQLAlchemy keeps one MetaData per
-        # bind key it has seen on the shared ``db``: put both back for the other tests.
-        HelpdeskModel.metadata.info["bind_key"] = None
+        # Flask-SQLAlchemy keeps one MetaData per bind key it has seen on the shared ``db``:
+        # put it back for the other tests (the helpdesk's bind key is per app).
         db.metadatas.pop("helpdesk", None)
 
     assert helpdesk_tables() <= set(inspect(create_engine(helpdesk_url)).get_table_names())

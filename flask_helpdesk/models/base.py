@@ -83,10 +83,33 @@ class EnumInt(TypeDecorator[Any]):
         return None if value is None else self.enum_class(value)
 
 
+class PerAppInfo(dict):
+    """``MetaData.info`` whose ``"bind_key"`` is the current app's ``HELPDESK_BIND_KEY``.
+
+    Flask-SQLAlchemy's session reads ``metadata.info["bind_key"]`` to pick the engine of our
+    tables. One MetaData serves every app of the process (a test's app factory, several sites),
+    so a value stored here would be the last ``init_app``'s for all of them; the key is instead
+    looked up on the app whose context is active. Outside an app context: the stored value.
+    """
+
+    def __getitem__(self, key: Any) -> Any:
+        if key == "bind_key":
+            from flask import current_app, has_app_context
+
+            if has_app_context():
+                state = current_app.extensions.get("helpdesk")
+                if state is not None:
+                    return state.config["HELPDESK_BIND_KEY"]
+        return super().__getitem__(key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self[key] if key in self else default  # noqa: SIM401 (self.get would recurse)
+
+
 class HelpdeskModel(DeclarativeBase):
     """Base of every helpdesk model; table names are prefixed ``helpdesk_``."""
 
-    metadata = MetaData(naming_convention=NAMING_CONVENTION, info={"bind_key": None})
+    metadata = MetaData(naming_convention=NAMING_CONVENTION, info=PerAppInfo({"bind_key": None}))
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
 
     def __repr__(self) -> str:
