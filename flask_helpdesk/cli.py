@@ -176,3 +176,13 @@ def _add_mail_commands() -> None:
 
 
 _add_mail_commands()
+
+
+def _add_sla_commands() -> None:
+    from .sla_commands import calendar_cli, sla_cli
+
+    helpdesk_cli.add_command(calendar_cli)
+    helpdesk_cli.add_command(sla_cli)
+
+
+_add_sla_commands()

@@ -9,6 +9,7 @@ from .desk import SavedView, TicketViewer
 from .enums import AgentRole, Availability, Channel, MessageKind, Priority, TicketStatus
 from .mail import InboundMail, InboundStatus, Mailbox, MailSecurity, TicketParticipant
 from .people import Agent, Contact, Department, agent_department
+from .sla import BusinessCalendar, CalendarWindow, Holiday, HolidaySource, SlaPolicy
 from .ticket import Attachment, Message, Rating, Tag, Ticket, ticket_tag
 
 __all__ = [
@@ -18,6 +19,8 @@ __all__ = [
     "Attachment",
     "AuditEvent",
     "Availability",
+    "BusinessCalendar",
+    "CalendarWindow",
     "CannedReply",
     "Channel",
     "Contact",
@@ -25,6 +28,8 @@ __all__ = [
     "GrantScope",
     "GrantStatus",
     "HelpdeskModel",
+    "Holiday",
+    "HolidaySource",
     "ImpersonationLog",
     "InboundMail",
     "InboundStatus",
@@ -35,6 +40,7 @@ __all__ = [
     "Priority",
     "Rating",
     "SavedView",
+    "SlaPolicy",
     "Tag",
     "Ticket",
     "TicketParticipant",

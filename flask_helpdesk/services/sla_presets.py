@@ -1,0 +1,52 @@
+"""The seeds' service levels, installable in one step (CLI, admin page, demo).
+
+* ``72-hours`` (seed 000): an answer within 72 hours, round the clock.
+* ``business-hour`` (seed 002): within 1 working hour during business hours (Monday to Friday
+  08:00-19:00), within 24 hours for what arrives outside them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from ..i18n import lazy_gettext as _l
+from ..models import BusinessCalendar, SlaPolicy
+from .base import ValidationError, session
+from .calendars import create_calendar
+from .identity import Actor
+from .sla_policies import PolicyData, create_policy
+
+PRESETS = {
+    "72-hours": _l("Answer within 72 hours"),
+    "business-hour": _l("1 working hour 08:00-19:00, else 24 hours"),
+}
+BUSINESS_HOURS_CALENDAR = "Business hours 08:00-19:00"
+
+
+def install_preset(
+    actor: Actor, key: str, timezone: str = "UTC", default: bool = True
+) -> SlaPolicy:
+    """Create the policy of preset *key* (and its calendar), the default policy unless told."""
+    if key not in PRESETS:
+        raise ValidationError(f"unknown preset {key!r}; choose from {', '.join(PRESETS)}")
+    name = str(PRESETS[key])
+    existing = session().scalar(select(SlaPolicy).where(SlaPolicy.name == name))
+    if existing is not None:
+        return existing
+    if key == "72-hours":
+        data = PolicyData(name=name, first_response_minutes=72 * 60, is_default=default)
+    else:
+        calendar = session().scalar(
+            select(BusinessCalendar).where(BusinessCalendar.name == BUSINESS_HOURS_CALENDAR)
+        ) or create_calendar(
+            actor, BUSINESS_HOURS_CALENDAR, timezone, {day: "08:00-19:00" for day in range(5)}
+        )
+        data = PolicyData(
+            name=name,
+            first_response_minutes=60,
+            after_hours_first_response_minutes=24 * 60,
+            calendar_id=calendar.id,
+            warn_before_minutes=15,
+            is_default=default,
+        )
+    return create_policy(actor, data)
