@@ -10,6 +10,8 @@ by default, remote images: loading one tells the sender when and where the mail 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from urllib.parse import unquote
 
 import nh3
 
@@ -77,8 +79,17 @@ SAFE_LINKS = ("http://", "https://", "mailto:", "tel:", "#")
 _EMBEDDED_IMAGE = re.compile(r"data:image/(png|gif|jpe?g|webp);")
 
 
+def content_id_key(reference: str) -> str:
+    """How a ``cid:`` reference and a Content-ID are compared: unquoted, no brackets, any case."""
+    return unquote(reference).strip().strip("<>").lower()
+
+
 def clean_html_counting(
-    html: str, allow_remote_images: bool = False, *, rich: bool = False
+    html: str,
+    allow_remote_images: bool = False,
+    *,
+    rich: bool = False,
+    images: Mapping[str, str] | None = None,
 ) -> tuple[str, int]:
     """:func:`clean_html`, and how many remote images it removed."""
     blocked = 0
@@ -87,6 +98,10 @@ def clean_html_counting(
         nonlocal blocked
         lowered = value.strip().lower()
         if tag == "img" and attribute == "src":
+            if images is not None and lowered.startswith("cid:"):
+                # At display time a cid: image becomes the URL of the stored file; these
+                # URLs are the only relative ones an image may have.
+                return images.get(content_id_key(value.strip()[4:]))
             # cid: images come with the mail; data: images are embedded. Neither calls out.
             if lowered.startswith("cid:") or _EMBEDDED_IMAGE.match(lowered):
                 return value.strip()
@@ -112,7 +127,17 @@ def clean_html_counting(
     return cleaned, blocked
 
 
-def clean_html(html: str, allow_remote_images: bool = False, *, rich: bool = False) -> str:
+def clean_html(
+    html: str,
+    allow_remote_images: bool = False,
+    *,
+    rich: bool = False,
+    images: Mapping[str, str] | None = None,
+) -> str:
     """Keep harmless formatting; drop scripts, event handlers, styles and (by default) images
-    that would load from a remote server and tell the sender the mail was read."""
-    return clean_html_counting(html, allow_remote_images, rich=rich)[0]
+    that would load from a remote server and tell the sender the mail was read.
+
+    *images* maps Content-IDs (see :func:`content_id_key`) to the URLs their files are
+    served from: ``cid:`` images become those URLs, other ``cid:`` images are dropped.
+    """
+    return clean_html_counting(html, allow_remote_images, rich=rich, images=images)[0]

@@ -16,7 +16,6 @@ so they can be stored in any database as they are.
 
 from __future__ import annotations
 
-import codecs
 import email
 import email.errors
 import email.header
@@ -31,8 +30,12 @@ from email.message import Message
 from urllib.parse import unquote
 
 from ..services.codes import CODE_ALPHABET, CODE_LENGTH
+from .charsets import MailCharset, clean_text, decode_bytes, decode_header_value, has_surrogates
+from .charsets import fix_raw_header as _fix_raw_header
+from .headerblock import repair_header_block
 from .html import html_to_text, sanitize_mail_html, sanitize_mail_html_counting
 from .noise import NoiseReason, detect_noise
+from .peek import SENDER_HEADERS, usable_address
 from .quotes import strip_quotes
 
 __all__ = [
@@ -128,120 +131,6 @@ class ParsedMail:
         return next((value for key, value in self.headers if key.lower() == lowered), None)
 
 
-# --------------------------------------------------------------------------- text decoding
-
-# Labels mail clients put in charset= that Python does not know, or knows under a narrower
-# meaning than senders intend (e.g. "iso-8859-1" usually means Windows-1252 in practice).
-_CHARSET_ALIASES = {
-    "iso-8859-1": "cp1252",
-    "iso8859-1": "cp1252",
-    "latin1": "cp1252",
-    "latin-1": "cp1252",
-    "us-ascii": "ascii",
-    "ascii": "ascii",
-    "ks_c_5601-1987": "cp949",
-    "ks_c_5601": "cp949",
-    "euc-kr": "cp949",
-    "gb2312": "gb18030",
-    "gbk": "gb18030",
-    "x-gbk": "gb18030",
-    "big5": "big5hkscs",
-    "shift_jis": "cp932",
-    "shift-jis": "cp932",
-    "sjis": "cp932",
-    "x-sjis": "cp932",
-    "windows-31j": "cp932",
-    "iso-2022-jp": "iso2022_jp_ext",
-    "tis-620": "cp874",
-    "windows-874": "cp874",
-    "iso-8859-8-i": "iso-8859-8",
-    "utf8": "utf-8",
-    "unicode-1-1-utf-7": "utf-7",
-}
-# Declared single-byte charsets for which valid UTF-8 bytes mean the declaration is wrong:
-# UTF-8's multi-byte sequences almost never occur by chance in Western text.
-_LATIN_FAMILY = {"ascii", "cp1252", "iso8859-15", "iso-8859-15", "latin-9"}
-
-
-def _codec(label: str | None) -> str | None:
-    """Return a Python text codec for a charset label, or ``None`` if it names none."""
-    if not label:
-        return None
-    name = label.strip().strip("\"'").lower()
-    name = _CHARSET_ALIASES.get(name, name)
-    try:
-        codecs.lookup(name)
-        b"a".decode(name)  # also rejects bytes-to-bytes codecs such as "base64"
-    except UnicodeDecodeError:
-        pass  # a real codec (e.g. UTF-16) that merely needs more than one byte
-    except (LookupError, ValueError):
-        return None
-    return name
-
-
-def decode_bytes(data: bytes, charset: str | None) -> str:
-    """Decode *data* declared as *charset*, never failing.
-
-    Tries the declared charset (UTF-8 first when the declaration is a Western single-byte one
-    or missing), then UTF-8 and Windows-1252, and finally decodes with replacement characters.
-    """
-    codec = _codec(charset)
-    candidates: list[str] = []
-    if codec is None or codec in _LATIN_FAMILY:
-        candidates.append("utf-8")
-    if codec:
-        candidates.append(codec)
-    candidates += ["utf-8", "cp1252"]
-    for candidate in candidates:
-        try:
-            text = data.decode(candidate)
-        except (UnicodeDecodeError, LookupError):
-            continue
-        return _clean_text(text)
-    try:
-        return _clean_text(data.decode(codec or "utf-8", errors="replace"))
-    except (LookupError, ValueError):
-        return _clean_text(data.decode("utf-8", errors="replace"))
-
-
-def _clean_text(text: str) -> str:
-    """Drop NULs and lone surrogates and a leading BOM: databases reject the first two."""
-    text = text.replace("\x00", "")
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    return text.encode("utf-8", "replace").decode("utf-8") if _has_surrogates(text) else text
-
-
-def _has_surrogates(text: str) -> bool:
-    return any("\ud800" <= char <= "\udfff" for char in text)
-
-
-def _fix_raw_header(value: str) -> str:
-    """Repair a raw header value that carried undeclared 8-bit bytes.
-
-    The bytes parser keeps such bytes as surrogate escapes; turn them back into bytes and
-    decode them (UTF-8, else Windows-1252) as most mail clients would.
-    """
-    if _has_surrogates(value):
-        value = decode_bytes(value.encode("utf-8", "surrogateescape"), None)
-    return value
-
-
-def _decode_header(raw: str) -> str:
-    """Decode an RFC 2047 header value ("=?utf-8?b?...?=") into text, tolerating errors."""
-    value = re.sub(r"\r?\n[ \t]*", " ", _fix_raw_header(raw))
-    if "=?" not in value:
-        return _clean_text(value.strip())
-    try:
-        parts = email.header.decode_header(value)
-    except (email.errors.HeaderParseError, ValueError, LookupError, AssertionError):
-        return _clean_text(value.strip())
-    pieces = []
-    for chunk, charset in parts:
-        pieces.append(decode_bytes(chunk, charset) if isinstance(chunk, bytes) else chunk)
-    return _clean_text("".join(pieces).strip())
-
-
 # --------------------------------------------------------------------------- headers
 
 
@@ -284,34 +173,64 @@ def _message_ids(raw: str | None, *, limit: int = 200) -> list[str]:
     return ids[-limit:]
 
 
-def _addresses(message: Message, name: str, defects: list[str]) -> list[tuple[str, str]]:
-    """Read an address header: the modern policy's parser first, the lenient one if it fails."""
+def _addresses(
+    message: Message, name: str, defects: list[str], guess: MailCharset | None = None
+) -> list[tuple[str, str]]:
+    """Read an address header: the modern policy's parser first, the lenient one if it fails.
+
+    Any address with a local part and a domain is kept, as mail servers deliver them:
+    ``root@localhost``, ``"john smith"@example.com``, IDN domains (made ASCII, see
+    :func:`~.peek.ascii_domain`, so both spellings of one address are the same person).
+    """
     result: list[tuple[str, str]] = []
     raw_values = [v for k, v in _raw_headers(message) if k.lower() == name.lower()]
     if not raw_values:
         return result
+    lenient = False
     try:
         for header in message.get_all(name, []):
-            for address in header.addresses:
-                addr = _clean_text(_fix_raw_header(address.addr_spec))
-                result.append((_decode_header(address.display_name or ""), addr))
+            for address in getattr(header, "addresses", ()):  # Return-Path has none
+                # A name whose encoded-word the modern parser could not decode (GBK text
+                # labelled GB2312) comes back with surrogates: decode it here instead.
+                lenient = lenient or has_surrogates(address.display_name or "")
+                addr = clean_text(_fix_raw_header(address.addr_spec, guess))
+                result.append((decode_header_value(address.display_name or "", guess), addr))
     except Exception as exc:  # the modern parser raises assorted errors on junk input
         defects.append(f"{name}: {type(exc).__name__}, read leniently")
         result = []
-    if not any("@" in addr for _, addr in result):
+    if lenient or not any("@" in addr for _, addr in result):
         # Fall back to the compat32-era parser, on the raw value with encoded words intact.
-        unfolded = [re.sub(r"\r?\n[ \t]*", " ", _fix_raw_header(v)) for v in raw_values]
+        unfolded = [re.sub(r"\r?\n[ \t]*", " ", _fix_raw_header(v, guess)) for v in raw_values]
         result = [
-            (_decode_header(display), _clean_text(addr))
+            (decode_header_value(display, guess), clean_text(addr))
             for display, addr in email.utils.getaddresses(unfolded)
             if addr
         ]
     cleaned = []
     for display, addr in result:
-        local, at, domain = addr.strip().rpartition("@")
-        if at and local and domain:
-            cleaned.append((display.strip().strip('"').strip(), f"{local}@{domain.lower()}"))
+        usable = usable_address(addr)
+        if usable:
+            cleaned.append((display.strip().strip('"').strip(), usable))
+        elif "@" in addr:
+            defects.append(f"{name}: address not usable, skipped")
     return cleaned
+
+
+def _sender(
+    message: Message, defects: list[str], guess: MailCharset | None, envelope: str | None
+) -> tuple[str | None, str | None]:
+    """The author's (address, name): ``From``, else ``Reply-To``, ``Sender``, ``Return-Path``
+    and the envelope sender of an mbox ``From `` line, as other help desks file such mail."""
+    for name in SENDER_HEADERS:
+        found = _addresses(message, name, defects, guess)
+        if found:
+            if name != "From":
+                defects.append(f"no usable From: sender taken from {name}")
+            return found[0][1], found[0][0] or None
+    address = usable_address(envelope or "")
+    if address:
+        defects.append("no usable From: sender taken from the envelope")
+    return address, None
 
 
 def _date(raw: str | None, defects: list[str]) -> datetime | None:
@@ -453,14 +372,14 @@ def _safe_filename(name: str | None) -> str | None:
     return name or None
 
 
-def _filename(view: Message) -> str | None:
+def _filename(view: Message, guess: MailCharset | None = None) -> str | None:
     try:
         raw = view.get_filename()
     except Exception:
         raw = None
     if raw is None:
         return None
-    return _safe_filename(_decode_header(str(raw)))
+    return _safe_filename(decode_header_value(str(raw), guess))
 
 
 @dataclass
@@ -472,8 +391,9 @@ class _Body:
 class _Walker:
     """Collects body texts and attachments from a MIME tree."""
 
-    def __init__(self, defects: list[str]) -> None:
+    def __init__(self, defects: list[str], guess: MailCharset | None = None) -> None:
         self.defects = defects
+        self.guess = guess
         self.attachments: list[Attachment] = []
 
     def walk(self, part: Message, body: _Body, depth: int = 0) -> None:
@@ -516,9 +436,9 @@ class _Walker:
         data = _message_bytes(inner)
         if not data:
             self.defects.append("attached message could not be re-encoded")
-        name = _filename(view)
+        name = _filename(view, self.guess)
         if not name:
-            subject = _decode_header(_first_raw(inner, "Subject") or "")
+            subject = decode_header_value(_first_raw(inner, "Subject") or "", self.guess)
             name = _safe_filename(re.sub(r'[<>:"/\\|?*]', "_", subject)[:120])
         name = name or "forwarded-message"
         if not name.lower().endswith(".eml"):
@@ -529,7 +449,7 @@ class _Walker:
         if ctype in _SIGNATURE_TYPES:
             return
         disposition = (view.get_content_disposition() or "").lower()
-        filename = _filename(view)
+        filename = _filename(view, self.guess)
         data = _payload_bytes(part, self.defects)
         is_body_text = ctype in ("text/plain", "text/html") or ctype.startswith("multipart/")
         if is_body_text and disposition != "attachment" and not filename:
@@ -542,7 +462,7 @@ class _Walker:
                     rb"<meta[^>]{0,200}charset=[\"']?([\w.:-]+)", data[:4096], re.I
                 )
                 charset = declared.group(1).decode("ascii") if declared else None
-            text = decode_bytes(data, charset)
+            text = decode_bytes(data, charset, self.guess or _undeclared(charset, data))
             text = text.replace("\r\n", "\n").replace("\r", "\n")
             if ctype == "text/html":
                 body.html.append(text)
@@ -568,6 +488,32 @@ def _cid_references(html: str) -> set[str]:
     return {unquote(ref).lower() for ref in re.findall(r"cid:([^\"'\s)>]+)", html, re.I)}
 
 
+def _declared_charset(message: Message, limit: int = 20) -> str | None:
+    """The charset the mail declares for its first text part (its writer's code page)."""
+    for index, part in enumerate(message.walk()):
+        if index >= limit:
+            break
+        view = _mime_view(part)
+        charset = view.get_content_charset() if view.get_content_maintype() == "text" else None
+        if charset:
+            return charset
+    return None
+
+
+def _mail_charset(message: Message, raw_headers: list[tuple[str, str]]) -> MailCharset | None:
+    """How this mail's raw 8-bit header text is read; ``None`` when it has none (most mail)."""
+    eight_bit = [value for _, value in raw_headers if has_surrogates(value)]
+    if not eight_bit:
+        return None
+    sample = b"\n".join(value.encode("utf-8", "surrogateescape") for value in eight_bit)
+    return MailCharset(_declared_charset(message), sample)
+
+
+def _undeclared(charset: str | None, data: bytes) -> MailCharset | None:
+    """A guess for a text part that declares no charset, from its own bytes."""
+    return MailCharset(None, data[:8192]) if charset is None else None
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -587,6 +533,8 @@ def parse_message(raw: bytes, *, allow_remote_images: bool = False) -> ParsedMai
     stripped = raw.lstrip(b"\r\n")
     if not stripped.strip():
         raise MailParseError("empty message")
+    repaired = repair_header_block(stripped)
+    stripped = repaired.raw
     try:
         message = email.message_from_bytes(stripped, policy=email.policy.default)
     except Exception as exc:  # the feed parser is lenient; this is only a last resort
@@ -595,19 +543,20 @@ def parse_message(raw: bytes, *, allow_remote_images: bool = False) -> ParsedMai
     if not raw_headers:
         raise MailParseError("no headers")
 
-    defects = [type(defect).__name__ for defect in message.defects]
-    headers = [(name, _decode_header(value)) for name, value in raw_headers]
+    defects = repaired.defects + [type(defect).__name__ for defect in message.defects]
+    guess = _mail_charset(message, raw_headers)
+    headers = [(name, decode_header_value(value, guess)) for name, value in raw_headers]
 
     def first(name: str) -> str | None:
         return _first_raw(message, name)
 
     message_ids = _message_ids(first("Message-ID"))
     in_reply_to = _message_ids(first("In-Reply-To"))
-    subject = re.sub(r"\s+", " ", _decode_header(first("Subject") or ""))
-    senders = _addresses(message, "From", defects) or _addresses(message, "Sender", defects)
+    subject = re.sub(r"\s+", " ", decode_header_value(first("Subject") or "", guess))
+    from_address, from_name = _sender(message, defects, guess, repaired.envelope_sender)
 
     body = _Body()
-    walker = _Walker(defects)
+    walker = _Walker(defects, guess)
     try:
         walker.walk(message, body)
     except Exception as exc:  # a last guard: keep what was collected so far
@@ -638,11 +587,11 @@ def parse_message(raw: bytes, *, allow_remote_images: bool = False) -> ParsedMai
         in_reply_to=in_reply_to[0] if in_reply_to else None,
         references=references,
         subject=subject,
-        from_address=senders[0][1] if senders else None,
-        from_name=(senders[0][0] or None) if senders else None,
-        to=_addresses(message, "To", defects),
-        cc=_addresses(message, "Cc", defects),
-        reply_to=_addresses(message, "Reply-To", defects),
+        from_address=from_address,
+        from_name=from_name,
+        to=_addresses(message, "To", defects, guess),
+        cc=_addresses(message, "Cc", defects, guess),
+        reply_to=_addresses(message, "Reply-To", defects, guess),
         date=_date(first("Date"), defects),
         text=text,
         html=html,

@@ -11,10 +11,6 @@ bytes) is stored once, so a mail delivered twice makes one ticket.
 
 from __future__ import annotations
 
-import email.header
-import email.parser
-import email.policy
-import email.utils
 import hashlib
 import logging
 import os
@@ -32,6 +28,7 @@ from sqlalchemy.orm import selectinload
 
 from .. import jobs
 from ..extension import current_helpdesk
+from ..mail.peek import peek_headers
 from ..models import InboundMail, InboundStatus, Mailbox, utcnow
 from . import audit
 from .base import NotFound, ServiceError, commit, rollback, session
@@ -61,13 +58,6 @@ class Received:
 
 
 # -- storing ----------------------------------------------------------------------------------
-
-
-def _peek(raw: bytes) -> email.message.Message:
-    """The headers only (cheap, never raises on junk): enough for the key and the admin list."""
-    return email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(
-        raw.lstrip(b"\r\n")
-    )
 
 
 def _normalized_id(value: str | None) -> str | None:
@@ -109,8 +99,8 @@ def receive(
     limit = current_helpdesk.config["HELPDESK_INBOUND_MAIL_MAX_SIZE"]
     if limit and len(raw) > limit:
         raise MailTooLarge(f"mail of {len(raw)} bytes is larger than {limit} bytes")
-    headers = _peek(raw)
-    message_id = _normalized_id(headers.get("Message-ID"))
+    headers = peek_headers(raw)
+    message_id = _normalized_id(headers.message_id)
     key = dedup_key(raw, message_id)
     existing = session().scalar(select(InboundMail).where(InboundMail.dedup_key == key))
     if existing is not None:
@@ -122,8 +112,8 @@ def receive(
         mailbox_id=mailbox.id if mailbox is not None else None,
         department_id=department_id,
         recipient=_text(recipient, 254) or None,
-        sender=_text(email.utils.parseaddr(str(headers.get("From", "")))[1], 254).lower() or None,
-        subject=_decode_subject(headers.get("Subject")),
+        sender=headers.sender,
+        subject=_text(headers.subject, 255),
         size=len(raw),
         raw=raw,
         status=InboundStatus.RECEIVED,
@@ -143,21 +133,12 @@ def receive(
     return Received(row, False)
 
 
-def _decode_subject(value: object) -> str:
-    try:
-        return _text(
-            str(email.header.make_header(email.header.decode_header(str(value or "")))), 255
-        )
-    except Exception:  # junk encoded-words: keep the raw text, the parser copes later
-        return _text(value, 255)
-
-
 def set_aside_oversized(
     headers: bytes, size: int, source: str, mailbox: Mailbox | None = None
 ) -> Received:
     """Record a mail too large to fetch (its headers only) as ``failed``, for admins to see."""
-    peek = _peek(headers)
-    message_id = _normalized_id(peek.get("Message-ID"))
+    peek = peek_headers(headers)
+    message_id = _normalized_id(peek.message_id)
     key = dedup_key(headers, message_id)
     existing = session().scalar(select(InboundMail).where(InboundMail.dedup_key == key))
     if existing is not None:
@@ -168,8 +149,8 @@ def set_aside_oversized(
         message_id=message_id,
         source=source,
         mailbox_id=mailbox.id if mailbox is not None else None,
-        sender=_text(email.utils.parseaddr(str(peek.get("From", "")))[1], 254).lower() or None,
-        subject=_decode_subject(peek.get("Subject")),
+        sender=peek.sender,
+        subject=_text(peek.subject, 255),
         size=size,
         raw=headers,
         status=InboundStatus.FAILED,
@@ -381,8 +362,7 @@ def get_inbound(actor: Actor, inbound_id: int) -> InboundMail:
 
 def header_lines(row: InboundMail) -> list[tuple[str, str]]:
     """The stored mail's headers, decoded for display (the body is never rendered)."""
-    headers = _peek(row.raw or b"")
-    return [(name, _decode_subject(value)) for name, value in headers.items()]
+    return peek_headers(row.raw or b"").headers
 
 
 __all__ = [

@@ -73,6 +73,8 @@ def handle(row: InboundMail) -> None:
     parsed = parse_message(row.raw, allow_remote_images=config["HELPDESK_MAIL_ALLOW_REMOTE_IMAGES"])
     sender = routing.normalize_address(parsed.from_address)
     row.sender = sender[:254] or row.sender
+    # The admin's list shows the subject the ticket gets (decoded with the body's charset).
+    row.subject = parsed.subject[:255] or row.subject
     noise = detect_noise(parsed, allowed_list_ids=config["HELPDESK_MAIL_ALLOWED_LIST_IDS"])
     if noise is not None:
         return _ignore(row, f"noise: {noise}")
@@ -97,12 +99,14 @@ def handle(row: InboundMail) -> None:
     return _new_ticket(row, parsed, recipients, contact, own, note)
 
 
-def _uploads(parsed: ParsedMail) -> tuple[list[Upload], list[str], dict[str, str]]:
-    """Parts that pass the attachment limits, notes about those dropped, and inline cids."""
+def _uploads(parsed: ParsedMail) -> tuple[list[Upload], list[str], dict[str, int]]:
+    """Parts that pass the attachment limits, notes about those dropped, and the position
+    among the kept files of each image the HTML shows by Content-ID (names repeat:
+    Apple Mail calls every pasted picture "image.png")."""
     config = current_helpdesk.config
     kept: list[Upload] = []
     notes: list[str] = []
-    inline: dict[str, str] = {}
+    inline: dict[str, int] = {}
     for part in parsed.attachments:
         if len(kept) >= config["HELPDESK_ATTACHMENT_MAX_COUNT"]:
             notes.append(_("%(name)s was not kept: too many attachments.", name=part.filename))
@@ -113,9 +117,9 @@ def _uploads(parsed: ParsedMail) -> tuple[list[Upload], list[str], dict[str, str
             reason = "; ".join(m for msgs in error.field_errors.values() for m in msgs)
             notes.append(_("Attachment not kept: %(reason)s", reason=reason or error.message))
             continue
-        kept.append(Upload(part.filename, io.BytesIO(part.payload)))
         if part.is_inline and part.content_id:
-            inline[part.content_id] = part.filename
+            inline[part.content_id] = len(kept)
+        kept.append(Upload(part.filename, io.BytesIO(part.payload)))
     return kept, notes, inline
 
 
@@ -136,13 +140,13 @@ def _message_id(parsed: ParsedMail) -> str | None:
     return mid if mid and len(mid) <= 255 else None
 
 
-def _link(row: InboundMail, message, inline: dict[str, str], how: str) -> None:
+def _link(row: InboundMail, message, inline: dict[str, int], how: str) -> None:
     """Tie the inbound row and the posted message together (raw mail stays reachable)."""
     data = dict(message.data or {})
     data.update(inbound_mail_id=row.id, threaded_by=how)
     if inline:
-        by_name = {a.filename: a.id for a in message.attachments}
-        data["inline_images"] = {cid: by_name.get(name) for cid, name in inline.items()}
+        stored = sorted(message.attachments, key=lambda a: a.id)  # in the order attached
+        data["inline_images"] = {cid: stored[index].id for cid, index in inline.items()}
     message.data = data
     row.ticket_id = message.ticket_id
     row.posted_message_id = message.id
@@ -195,7 +199,8 @@ def _new_ticket(row, parsed, recipients, contact, own: set[str], note: str | Non
             channel=Channel.EMAIL,
             body_html=parsed.html,
             email_message_id=_message_id(parsed),
-            email=contact.email,
+            # No email= here: the web form's address check would refuse addresses mail
+            # servers deliver (root@localhost); the ticket takes the contact's address.
         ),
     )
     first = ticket_first_message(ticket)

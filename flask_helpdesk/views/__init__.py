@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 from markupsafe import Markup, escape
@@ -68,6 +68,7 @@ def register_views(app: Flask, state: HelpdeskState) -> None:
     inbound_mail.register(app, state)
     app.jinja_env.globals["status_label"] = status_label
     app.jinja_env.filters["helpdesk_sanitized"] = sanitized
+    app.jinja_env.globals["helpdesk_inline_images"] = inline_images
 
 
 def status_label(value: str) -> str:
@@ -79,8 +80,39 @@ def status_label(value: str) -> str:
         return value
 
 
-def sanitized(html: str | None) -> Markup:
-    """Sanitize stored HTML once more at display time (nh3): never trust the database."""
+def sanitized(html: str | None, images: dict[str, str] | None = None) -> Markup:
+    """Sanitize stored HTML once more at display time (nh3): never trust the database.
+
+    *images* (see :func:`inline_images`) turns a mail's ``cid:`` images into the URLs of
+    their stored files.
+    """
     from ..sanitize import clean_html
 
-    return Markup(clean_html(html or ""))
+    return Markup(clean_html(html or "", images=images))
+
+
+def inline_images(message: Any, ticket: Any, download_endpoint: str) -> dict[str, str]:
+    """Content-ID → download URL of the images a mail's HTML shows in place.
+
+    Served like any attachment (the same permission check and headers), so an image in an
+    internal note stays hidden from customers exactly as its file does.
+    """
+    from flask import url_for
+
+    from ..sanitize import content_id_key
+
+    wanted = (message.data or {}).get("inline_images") or {}
+    if not wanted or not message.body_html:
+        return {}
+    files = {a.id: a for a in message.attachments}
+    urls = {}
+    for content_id, attachment_id in wanted.items():
+        attachment = files.get(attachment_id)
+        if attachment is not None:
+            urls[content_id_key(content_id)] = url_for(
+                download_endpoint,
+                code=ticket.code,
+                attachment_id=attachment.id,
+                filename=attachment.filename,
+            )
+    return urls

@@ -1,0 +1,90 @@
+"""What a stored mail says about itself before it is parsed: :func:`peek_headers`.
+
+Intake stores every mail before processing it and shows admins its sender and subject at
+once, also for mail that later fails. Only the header block is read (cheap for a 25 MB
+mail), mended and decoded exactly as :func:`~.parsing.parse_message` does, so the admin's
+list shows the same subject the ticket gets.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import email.utils
+import re
+from dataclasses import dataclass
+
+from .charsets import MailCharset, clean_text, decode_header_value, fix_raw_header, has_surrogates
+from .headerblock import repair_header_block
+
+# Where the author's address is taken from, in order, when ``From`` is missing or has none:
+# the order other help desks file such mail in (RFC 5322 section 3.6.2, RFC 5321 4.4).
+SENDER_HEADERS = ("From", "Reply-To", "Sender", "Return-Path")
+
+
+@dataclass
+class PeekedHeaders:
+    """The decoded headers of a mail and the few values intake stores on arrival."""
+
+    headers: list[tuple[str, str]]  # every header, decoded, in order
+    message_id: str | None  # the raw Message-ID value
+    sender: str | None  # lowercased address (see SENDER_HEADERS), None if there is none
+    subject: str  # decoded, on one line
+
+
+def ascii_domain(domain: str) -> str:
+    """A mail domain lowercased, an internationalized one in its ASCII (punycode) form.
+
+    ``bücher.example`` and ``xn--bcher-kva.example`` are the same domain; the ASCII form is
+    what any mail server accepts when the helpdesk writes back.
+    """
+    domain = domain.strip().rstrip(".").lower()
+    if domain.isascii():
+        return domain
+    try:
+        return domain.encode("idna").decode("ascii")
+    except UnicodeError:  # not a valid IDN (e.g. a label too long): keep what was written
+        return domain
+
+
+def usable_address(address: str) -> str | None:
+    """*address* with its domain normalized, or ``None`` when it is not one a reply can go
+    to: no local part or domain, or longer than SMTP allows (RFC 5321 section 4.5.3.1)."""
+    local, at, domain = clean_text(address).strip().rpartition("@")
+    if not (at and local and domain.strip()):
+        return None
+    result = f"{local}@{ascii_domain(domain)}"
+    return result if len(result) <= 254 else None
+
+
+def peek_headers(raw: bytes) -> PeekedHeaders:
+    """Read the header block of *raw* only; never raises."""
+    repaired = repair_header_block(raw.lstrip(b"\r\n"))
+    parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(repaired.raw)
+    raw_items = [(name, str(value)) for name, value in parsed.raw_items()]
+    guess = None
+    eight_bit = [value for _, value in raw_items if has_surrogates(value)]
+    if eight_bit:
+        declared = parsed.get_content_charset() if parsed.get_content_maintype() == "text" else None
+        sample = b"\n".join(value.encode("utf-8", "surrogateescape") for value in eight_bit)
+        guess = MailCharset(declared, sample)
+    headers = [(name, decode_header_value(value, guess)) for name, value in raw_items]
+
+    def first(name: str) -> str | None:
+        return next((v for k, v in raw_items if k.lower() == name.lower()), None)
+
+    sender = None
+    for name in SENDER_HEADERS:
+        values = [fix_raw_header(v, guess) for k, v in raw_items if k.lower() == name.lower()]
+        found = [usable_address(addr) for _, addr in email.utils.getaddresses(values)]
+        sender = next((addr for addr in found if addr), None)
+        if sender:
+            break
+    sender = sender or usable_address(repaired.envelope_sender or "")
+    subject = re.sub(r"\s+", " ", decode_header_value(first("Subject") or "", guess)).strip()
+    return PeekedHeaders(
+        headers=headers,
+        message_id=first("Message-ID"),
+        sender=sender.lower() if sender else None,
+        subject=subject,
+    )
