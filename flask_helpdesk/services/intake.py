@@ -242,9 +242,12 @@ def _time_limit(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
-def process(inbound_id: int, force: bool = False) -> InboundMail | None:
+def process(
+    inbound_id: int, force: bool = False, requester_id: int | None = None
+) -> InboundMail | None:
     """Process one stored mail in its own transaction; never raises for the mail's fault.
 
+    *requester_id* names the contact an admin filed the mail for (see :mod:`.mail_filing`).
     Returns the row as it ended, or None when it was not claimable (done, or taken).
     """
     from .mail_posting import handle
@@ -255,7 +258,7 @@ def process(inbound_id: int, force: bool = False) -> InboundMail | None:
     try:
         with _time_limit(current_helpdesk.config["HELPDESK_MAIL_PROCESS_TIMEOUT"]):
             _testing_pause(row)
-            handle(row)
+            handle(row, requester_id)
     except Exception as exc:
         rollback()
         reason = _failure_reason(exc)

@@ -17,7 +17,7 @@ from ..extension import current_helpdesk
 from ..i18n import gettext as _
 from ..mail.parsing import ParsedMail, detect_noise, parse_message
 from ..mail.threading import is_ours
-from ..models import Channel, InboundMail, InboundStatus, Ticket, TicketStatus, utcnow
+from ..models import Channel, Contact, InboundMail, InboundStatus, Ticket, TicketStatus, utcnow
 from . import mail_routing as routing
 from .attachments import Upload, store_uploads
 from .base import ValidationError, commit, session
@@ -67,14 +67,20 @@ def _rate_limited(row: InboundMail, sender: str) -> bool:
     return (earlier or 0) >= count
 
 
-def handle(row: InboundMail) -> None:
-    """Decide and post. Raises on what should count as a failure of this mail."""
+def handle(row: InboundMail, requester_id: int | None = None) -> None:
+    """Decide and post. Raises on what should count as a failure of this mail.
+
+    With *requester_id* (an admin filed the mail for that contact) the contact is the author
+    and the noise, loop and rate checks are skipped: a person decided.
+    """
     config = current_helpdesk.config
     parsed = parse_message(row.raw, allow_remote_images=config["HELPDESK_MAIL_ALLOW_REMOTE_IMAGES"])
-    sender = routing.normalize_address(parsed.from_address)
-    row.sender = sender[:254] or row.sender
     # The admin's list shows the subject the ticket gets (decoded with the body's charset).
     row.subject = parsed.subject[:255] or row.subject
+    if requester_id is not None:
+        return _filed(row, parsed, session().get(Contact, requester_id))
+    sender = routing.normalize_address(parsed.from_address)
+    row.sender = sender[:254] or row.sender
     noise = detect_noise(parsed, allowed_list_ids=config["HELPDESK_MAIL_ALLOWED_LIST_IDS"])
     if noise is not None:
         return _ignore(row, f"noise: {noise}")
@@ -96,6 +102,19 @@ def handle(row: InboundMail) -> None:
         return _reply(row, parsed, match.ticket, contact, own, match.how)
     if match is not None:
         note = f"{sender} is not a participant of {match.ticket.code}: opened a new ticket"
+    return _new_ticket(row, parsed, recipients, contact, own, note)
+
+
+def _filed(row: InboundMail, parsed: ParsedMail, contact: Contact | None) -> None:
+    if contact is None:
+        raise ValidationError("the chosen customer no longer exists")
+    own = routing.own_addresses()
+    recipients = routing.recipients_of(parsed, row.recipient)
+    address = routing.normalize_address(contact.email)
+    match = routing.find_thread(parsed, recipients)
+    if match is not None and address and routing.may_post(match.ticket, address):
+        return _reply(row, parsed, match.ticket, contact, own, f"{match.how}, filed by an admin")
+    note = f"filed by an admin for {contact.email or contact.display_name}"
     return _new_ticket(row, parsed, recipients, contact, own, note)
 
 

@@ -1,15 +1,19 @@
-"""Admin pages of inbound mail: what came in, what became of it, and retrying failures."""
+"""Admin pages of inbound mail: what came in, what became of it, retrying failures and filing
+a mail intake could not for a customer picked by hand."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, request, url_for
 from flask_login import login_required
 from flask_wtf import FlaskForm
+from wtforms import HiddenField
+from wtforms.validators import DataRequired
 
 from ..i18n import gettext as _
 from ..models import InboundStatus
-from ..services import Forbidden, NotFound, intake, mailboxes
+from ..services import Forbidden, NotFound, ValidationError, contacts, intake, mailboxes
 from ..services.identity import agent_actor
+from ..services.mail_filing import FILEABLE, file_for_customer
 from .common import abort_for, render, service_error_page
 from .desk import _desk_context
 
@@ -20,6 +24,12 @@ bp.context_processor(_desk_context)
 
 class RetryForm(FlaskForm):
     """No fields: the CSRF token is the point."""
+
+
+class FileForm(FlaskForm):
+    """File a set-aside mail for the customer the picker chose (its ``contact:``/``user:`` key)."""
+
+    requester = HiddenField(validators=[DataRequired()])
 
 
 def _admin():
@@ -61,11 +71,24 @@ def index():
 def detail(inbound_id: int):
     actor = _admin()
     row = intake.get_inbound(actor, inbound_id)
+    customer_query = request.args.get("customer_q", "").strip()
+    requester = None
+    if row.status in FILEABLE and request.args.get("requester"):
+        try:
+            requester = contacts.resolve_customer(actor, request.args["requester"])
+        except NotFound:
+            requester = None
+    file_form = FileForm(requester=f"contact:{requester.id}" if requester else None)
     return render(
         "helpdesk/admin/inbound_mail_detail.html",
         row=row,
         headers=intake.header_lines(row),
         retry_form=RetryForm(),
+        fileable=row.status in FILEABLE,
+        file_form=file_form,
+        requester=requester,
+        customer_query=customer_query,
+        matches=contacts.find_customers(actor, customer_query) if customer_query else [],
     )
 
 
@@ -104,6 +127,32 @@ def retry(inbound_id: int):
             "error",
         )
     return redirect(url_for(".detail", inbound_id=row.id))
+
+
+@bp.post("/<int:inbound_id>/file")
+@login_required
+def file(inbound_id: int):
+    """Turn a failed or ignored mail into a ticket (or reply) of the chosen customer."""
+    actor = _admin()
+    form = FileForm()
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort_for(Forbidden("bad CSRF token"))
+        flash(_("Please choose the customer."), "error")
+        return redirect(url_for(".detail", inbound_id=inbound_id))
+    try:
+        row = file_for_customer(actor, inbound_id, form.requester.data)
+    except ValidationError as error:
+        flash(error.message, "error")
+        return redirect(url_for(".detail", inbound_id=inbound_id))
+    if row.status == InboundStatus.PROCESSED and row.ticket is not None:
+        flash(_("The mail was filed in %(code)s.", code=row.ticket.code), "success")
+        return redirect(url_for("helpdesk_desk.ticket", code=row.ticket.code))
+    flash(
+        _("The mail is %(status)s: %(reason)s", status=row.status.label, reason=row.reason or ""),
+        "error",
+    )
+    return redirect(url_for(".detail", inbound_id=inbound_id))
 
 
 def register(app, state) -> None:

@@ -11,7 +11,7 @@ from flask_helpdesk.services import intake
 from flask_helpdesk.services.base import session
 
 # Fixtures of other folders this one uses: desk staff (admin pages) and the real SMTP server.
-from tests.desk.conftest import admin, agent  # noqa: F401
+from tests.desk.conftest import admin, agent, lan  # noqa: F401
 from tests.jobs.conftest import smtp  # noqa: F401
 from tests.mail.mails import make_mail  # noqa: F401  (imported from here by the tests)
 
