@@ -88,6 +88,57 @@ def create_department_command(
     click.echo(f"department #{department.id} {department.name} ({department.slug})")
 
 
+@helpdesk_cli.command("create-api-token")
+@click.argument("name")
+@click.option("--agent", "agent_ref", help="The agent's user id or email: a personal token.")
+@click.option("--service", is_flag=True, help="A service token for a host system (no agent).")
+@click.option(
+    "--scope", type=click.Choice(["read", "write", "admin"]), default="read", show_default=True
+)
+@click.option("--days", type=click.IntRange(1, 1830), help="Expires after this many days.")
+def create_api_token_command(
+    name: str, agent_ref: str | None, service: bool, scope: str, days: int | None
+) -> None:
+    """Create an API token called NAME and print it (once: only its hash is kept)."""
+    from datetime import timedelta
+
+    from .services import ServiceError
+    from .services.api_tokens import agent_for_user, create_token
+    from .services.identity import SYSTEM
+
+    if service == bool(agent_ref):
+        raise click.UsageError("give either --agent USER or --service")
+    try:
+        agent = agent_for_user(agent_ref) if agent_ref else None
+        row, token = create_token(
+            SYSTEM,
+            name,
+            scope=scope,
+            kind="service" if service else "personal",
+            agent=agent,
+            expires_in=timedelta(days=days) if days else None,
+        )
+    except ServiceError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"token #{row.id} {row.name} ({row.kind}, {row.scopes}); shown once:")
+    click.echo(token)
+
+
+@helpdesk_cli.command("revoke-api-token")
+@click.argument("prefix")
+def revoke_api_token_command(prefix: str) -> None:
+    """Revoke the API token whose visible part is PREFIX (``hd_PREFIX_...``)."""
+    from .services import ServiceError
+    from .services.api_tokens import revoke_by_prefix
+    from .services.identity import SYSTEM
+
+    try:
+        row = revoke_by_prefix(SYSTEM, prefix)
+    except ServiceError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"token #{row.id} {row.name} revoked")
+
+
 @helpdesk_cli.command("seed-demo")
 def seed_demo_command() -> None:
     """Fill an empty helpdesk with demo departments, people and tickets in every status."""

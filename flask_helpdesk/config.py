@@ -84,6 +84,8 @@ DEFAULTS: dict[str, Any] = {
     "HELPDESK_MAIL_ALLOWED_LIST_IDS": (),  # List-Ids the desk itself receives through
     "HELPDESK_MAIL_DOMAIN": None,  # domain of our Message-IDs; None: the sender's domain
     "HELPDESK_MAIL_PLUS_ADDRESSING": False,  # Reply-To support+HD-XXXXXX@... per ticket
+    # JSON API (docs/api.rst)
+    "HELPDESK_API_RATE_LIMIT": "600/minute",  # calls per token (or per logged-in user); None: off
     # i18n
     "HELPDESK_LANGUAGES": ("en", "vi", "fa"),
     "HELPDESK_DEFAULT_LOCALE": "en",

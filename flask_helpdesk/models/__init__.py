@@ -1,6 +1,7 @@
 """The helpdesk's models, on their own declarative base (see ``base.py``)."""
 
 from . import search as _search  # noqa: F401  (full-text index DDL, see search.py)
+from .api import ApiToken
 from .audit import AuditEvent
 from .base import HelpdeskModel, utcnow
 from .canned import CannedReply
@@ -16,6 +17,7 @@ __all__ = [
     "AccessGrant",
     "Agent",
     "AgentRole",
+    "ApiToken",
     "Attachment",
     "AuditEvent",
     "Availability",

@@ -62,3 +62,14 @@ def rate_ticket(actor: Actor, ticket: Ticket, stars: int, comment: str = "") -> 
         raise _already_rated() from None
     send_signal(signals.ticket_rated, ticket=ticket, actor=actor, rating=rating)
     return rating
+
+
+def stars_of(tickets: list[Ticket]) -> dict[int, int]:
+    """Ticket id -> stars of those *tickets* that are rated, in one query (lists show them)."""
+    ids = [t.id for t in tickets]
+    if not ids:
+        return {}
+    rows = session().execute(
+        select(Rating.ticket_id, Rating.stars).where(Rating.ticket_id.in_(ids))
+    )
+    return dict(rows.tuples().all())

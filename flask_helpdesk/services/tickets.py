@@ -194,17 +194,21 @@ def open_ticket(
     return ticket
 
 
-def find_ticket(actor: Actor, code: str) -> Ticket:
+def find_ticket(actor: Actor, code: str, for_update: bool = False) -> Ticket:
     """The ticket with *code* if *actor* may see it; :class:`NotFound` otherwise.
 
     Department (joined by the mapping) and rating come in the same query: the ticket page
-    shows both.
+    shows both. *for_update* locks the ticket's row until the next commit (the API compares
+    a client's ``If-Match`` with the row it is about to change).
     """
-    ticket = session().scalar(
+    query = (
         select(Ticket)
         .where(Ticket.code == normalize_code(code), visible_tickets(actor))
         .options(joinedload(Ticket.rating))
     )
+    if for_update:
+        query = query.with_for_update(of=Ticket).execution_options(populate_existing=True)
+    ticket = session().scalar(query)
     if ticket is None:
         raise NotFound(_("Ticket not found."))
     return ticket

@@ -66,6 +66,10 @@ def register_views(app: Flask, state: HelpdeskState) -> None:
 
     hooks.register(app, state)
     inbound_mail.register(app, state)
+
+    from .. import api
+
+    api.register(app, state)
     app.jinja_env.globals["status_label"] = status_label
     app.jinja_env.filters["helpdesk_sanitized"] = sanitized
     app.jinja_env.globals["helpdesk_inline_images"] = inline_images

@@ -10,13 +10,13 @@ nothing is lost.
 from __future__ import annotations
 
 import hmac
-import time
 
 from flask import Blueprint, abort, current_app, jsonify, request
 from sqlalchemy import select
 
 from ..extension import current_helpdesk
 from ..models import Department
+from ..ratelimit import FixedWindow
 from ..services import intake
 from ..services.base import session
 from ..services.mail_posting import parse_rate
@@ -45,29 +45,7 @@ def _authenticate() -> None:
         abort(403)
 
 
-class _Window:
-    """Fixed-window request counter: Redis when configured (shared by all web processes),
-    else this process's memory."""
-
-    def __init__(self) -> None:
-        self.counts: dict[tuple[str, int], int] = {}
-
-    def hit(self, key: str, seconds: int) -> int:
-        window = int(time.time() // seconds)
-        dispatcher = current_helpdesk.dispatcher
-        if dispatcher.uses_rq:
-            redis = dispatcher.queue.connection
-            name = f"helpdesk:hook-rate:{key}:{window}"
-            count = redis.incr(name)
-            redis.expire(name, seconds * 2)
-            return int(count)
-        if len(self.counts) > 10_000:
-            self.counts = {k: v for k, v in self.counts.items() if k[1] >= window}
-        self.counts[(key, window)] = self.counts.get((key, window), 0) + 1
-        return self.counts[(key, window)]
-
-
-_window = _Window()
+_window = FixedWindow("hook-rate")
 
 
 def _rate_limit() -> None:
@@ -75,7 +53,7 @@ def _rate_limit() -> None:
     if rate is None:
         return
     count, seconds = rate
-    if _window.hit(request.remote_addr or "-", seconds) > count:
+    if _window.hit(request.remote_addr or "-", seconds)[0] > count:
         response = jsonify(error="too many requests")
         response.status_code = 429
         response.headers["Retry-After"] = str(seconds)
