@@ -71,7 +71,8 @@ def _check_csrf() -> None:
     config = current_app.config
     if not config.get("WTF_CSRF_ENABLED", True):
         return
-    token = None
+    # The header (JavaScript), or the form field of a multipart upload from a page.
+    token = request.form.get(config.get("WTF_CSRF_FIELD_NAME", "csrf_token"))
     for name in config.get("WTF_CSRF_HEADERS", ("X-CSRFToken", "X-CSRF-Token")):
         token = token or request.headers.get(name)
     try:
