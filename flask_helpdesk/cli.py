@@ -27,8 +27,17 @@ def worker_command(burst: bool, with_scheduler: bool, queues: tuple[str, ...]) -
         raise click.ClickException(
             "HELPDESK_REDIS_URL is not set: jobs run inline, there is nothing to work on."
         )
+    from redis.exceptions import RedisError
+
     from .jobs import make_worker
 
+    try:
+        state.dispatcher.queue.connection.ping()
+    except RedisError as error:
+        raise click.ClickException(
+            f"cannot reach Redis ({error}). Start it (redis-server, or your Redis service) or"
+            " point HELPDESK_REDIS_URL at one that runs."
+        ) from None
     worker = make_worker(current_app._get_current_object(), list(queues) or None)
     names = ", ".join(q.name for q in worker.queues)
     click.echo(f"helpdesk worker on queue(s) {names}")

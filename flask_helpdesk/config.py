@@ -11,6 +11,8 @@ from typing import Any
 
 from flask import Flask
 
+from .config_checks import ConfigError, check_settings, unknown_keys
+
 DEFAULTS: dict[str, Any] = {
     # Mounting
     "HELPDESK_URL_PREFIX": "/support",
@@ -100,6 +102,9 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+__all__ = ["DEFAULTS", "ConfigError", "config_value", "resolve_config"]
+
+
 def config_value(app: Flask, key: str) -> Any:
     """Read one setting of *app*: its resolved value as stored by ``init_app``."""
     state = app.extensions["helpdesk"]
@@ -109,14 +114,20 @@ def config_value(app: Flask, key: str) -> Any:
 def resolve_config(app: Flask, options: dict[str, Any]) -> dict[str, Any]:
     """Merge defaults, the app's config and the ``init_app`` options into one dict.
 
-    Options may be given in short form (``url_prefix=...``) or as full keys.
+    Options may be given in short form (``url_prefix=...``) or as full keys. Every value is
+    checked (and plain strings coerced) here, when the app starts: a :class:`ConfigError` names
+    a misspelt key or a value of the wrong type (see :mod:`flask_helpdesk.config_checks`).
     """
+    problems = unknown_keys(app.config, DEFAULTS)
+    if problems:
+        raise ConfigError("; ".join(problems))
     resolved = {key: app.config.get(key, default) for key, default in DEFAULTS.items()}
     for name, value in options.items():
         key = name if name.startswith("HELPDESK_") else f"HELPDESK_{name.upper()}"
         if key not in DEFAULTS:
             raise TypeError(f"Unknown helpdesk option {name!r}")
         resolved[key] = value
+    resolved = check_settings(resolved, DEFAULTS)
     prefix = resolved["HELPDESK_URL_PREFIX"].rstrip("/")
     resolved["HELPDESK_URL_PREFIX"] = prefix
     if resolved["HELPDESK_DESK_URL_PREFIX"] is None:
