@@ -100,8 +100,12 @@ def clean_text(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8") if has_surrogates(text) else text
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def has_surrogates(text: str) -> bool:
-    return any("\ud800" <= char <= "\udfff" for char in text)
+    """Does *text* hold raw bytes the parser kept as surrogate escapes (or lone surrogates)?"""
+    return not text.isascii() and _SURROGATE.search(text) is not None
 
 
 def _strict(data: bytes, codec: str | None) -> str | None:

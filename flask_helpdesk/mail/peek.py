@@ -12,7 +12,7 @@ import email.parser
 import email.policy
 import email.utils
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .charsets import MailCharset, clean_text, decode_header_value, fix_raw_header, has_surrogates
 from .headerblock import repair_header_block
@@ -24,12 +24,18 @@ SENDER_HEADERS = ("From", "Reply-To", "Sender", "Return-Path")
 
 @dataclass
 class PeekedHeaders:
-    """The decoded headers of a mail and the few values intake stores on arrival."""
+    """The few values intake stores on arrival, and the decoded headers on demand."""
 
-    headers: list[tuple[str, str]]  # every header, decoded, in order
     message_id: str | None  # the raw Message-ID value
     sender: str | None  # lowercased address (see SENDER_HEADERS), None if there is none
     subject: str  # decoded, on one line
+    raw_items: list[tuple[str, str]] = field(repr=False, default_factory=list)
+    guess: MailCharset | None = field(repr=False, default=None)
+
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        """Every header, decoded, in order (for the admin's page; not needed on arrival)."""
+        return [(name, decode_header_value(value, self.guess)) for name, value in self.raw_items]
 
 
 def ascii_domain(domain: str) -> str:
@@ -68,7 +74,6 @@ def peek_headers(raw: bytes) -> PeekedHeaders:
         declared = parsed.get_content_charset() if parsed.get_content_maintype() == "text" else None
         sample = b"\n".join(value.encode("utf-8", "surrogateescape") for value in eight_bit)
         guess = MailCharset(declared, sample)
-    headers = [(name, decode_header_value(value, guess)) for name, value in raw_items]
 
     def first(name: str) -> str | None:
         return next((v for k, v in raw_items if k.lower() == name.lower()), None)
@@ -83,8 +88,9 @@ def peek_headers(raw: bytes) -> PeekedHeaders:
     sender = sender or usable_address(repaired.envelope_sender or "")
     subject = re.sub(r"\s+", " ", decode_header_value(first("Subject") or "", guess)).strip()
     return PeekedHeaders(
-        headers=headers,
         message_id=first("Message-ID"),
         sender=sender.lower() if sender else None,
         subject=subject,
+        raw_items=raw_items,
+        guess=guess,
     )
