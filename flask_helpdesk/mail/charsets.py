@@ -236,7 +236,7 @@ class MailCharset:
             text = _strict(data, codec)
             if text is not None:
                 return clean_text(text)
-        return decode_bytes(data, self.codec or None)
+        return decode_bytes(data, self.codec if self.sample else detect_codec(data))
 
 
 def fix_raw_header(value: str, guess: MailCharset | None = None) -> str:

@@ -24,6 +24,7 @@ import email.utils
 import hashlib
 import mimetypes
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
@@ -291,11 +292,17 @@ _REPORT_NAMES = {
 }
 
 
-def _mime_view(part: Message) -> Message:
-    """A compat32 copy of *part*'s MIME headers, whose parameter parsing never raises."""
+def _mime_view(part: Message, guess: Callable[[], MailCharset] | None = None) -> Message:
+    """A compat32 copy of *part*'s MIME headers, whose parameter parsing never raises.
+
+    Raw 8-bit values (Outlook on Chinese Windows names files in GBK, unencoded) are decoded
+    first with what *guess* returns, as the compat32 parser would turn them into "\ufffd".
+    """
     holder = Message()
     for name, value in _raw_headers(part):
         if name.lower() in ("content-type", "content-disposition", "content-transfer-encoding"):
+            if guess is not None and has_surrogates(value):
+                value = _fix_raw_header(value, guess())
             holder[name] = value
     holder.set_default_type(part.get_default_type())
     return holder
@@ -391,16 +398,30 @@ class _Body:
 class _Walker:
     """Collects body texts and attachments from a MIME tree."""
 
-    def __init__(self, defects: list[str], guess: MailCharset | None = None) -> None:
+    def __init__(
+        self, defects: list[str], guess: MailCharset | None = None, root: Message | None = None
+    ) -> None:
         self.defects = defects
         self.guess = guess
+        self.root = root
+        self._part_guess: MailCharset | None = None
         self.attachments: list[Attachment] = []
+
+    def part_guess(self) -> MailCharset:
+        """How raw 8-bit part headers are read: as the mail's headers, else by the declared
+        body charset and detection (made on first need: most mail has no such header)."""
+        if self.guess is not None:
+            return self.guess
+        if self._part_guess is None:
+            declared = _declared_charset(self.root) if self.root is not None else None
+            self._part_guess = MailCharset(declared)
+        return self._part_guess
 
     def walk(self, part: Message, body: _Body, depth: int = 0) -> None:
         if depth > 40:
             self.defects.append("MIME nesting too deep, rest ignored")
             return
-        view = _mime_view(part)
+        view = _mime_view(part, self.part_guess)
         ctype = view.get_content_type()
         children = part.get_payload() if part.is_multipart() else None
         if isinstance(children, list) and ctype.startswith("multipart/"):
@@ -556,7 +577,7 @@ def parse_message(raw: bytes, *, allow_remote_images: bool = False) -> ParsedMai
     from_address, from_name = _sender(message, defects, guess, repaired.envelope_sender)
 
     body = _Body()
-    walker = _Walker(defects, guess)
+    walker = _Walker(defects, guess, message)
     try:
         walker.walk(message, body)
     except Exception as exc:  # a last guard: keep what was collected so far

@@ -253,6 +253,22 @@ GBK_UNDECLARED = _raw8(
 )
 
 
+# Outlook 2003 on Chinese Windows attaching a file: the subject is plain ASCII, but the file
+# name is raw GBK in both name= and filename= (no RFC 2231, no encoded-word); only the body
+# part declares gb2312.
+GBK_ATTACHMENT_NAME = crlf(
+    b"From: Zhang San <zhang@example.cn>\nTo: support@example.com\nSubject: Quarterly report\n"
+    b"Message-ID: <000b01c4@example.cn>\nDate: Tue, 19 Mar 2024 09:30:00 +0800\n"
+    b'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="----=_NextPart_000"\n\n'
+    b'------=_NextPart_000\nContent-Type: text/plain; charset="gb2312"\n\n'
+    + "请看附件。\n".encode("gbk")
+    + b"------=_NextPart_000\n"
+    + 'Content-Type: application/pdf; name="季度报告.pdf"\n'
+    'Content-Disposition: attachment; filename="季度报告.pdf"\n'.encode("gbk")
+    + b"Content-Transfer-Encoding: base64\n\nJVBERi0xLjQKJSVFT0YK\n------=_NextPart_000--\n"
+)
+
+
 def _b64(text: str, charset: str) -> str:
     return base64.b64encode(text.encode(charset)).decode("ascii")
 

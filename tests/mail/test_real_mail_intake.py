@@ -178,6 +178,14 @@ def test_mail_without_any_address_fails_with_the_reason_and_nothing_is_lost(app,
     assert row.ticket_id is None
 
 
+def test_a_raw_gbk_file_name_is_kept_readable(app, support):
+    row = ingest(mails.GBK_ATTACHMENT_NAME)
+    assert row.status == InboundStatus.PROCESSED, row.reason
+    message = session().get(Message, row.posted_message_id)
+    assert [a.filename for a in message.attachments] == ["季度报告.pdf"]
+    assert "请看附件。" in message.body
+
+
 def test_inline_images_are_kept_with_their_content_ids(app, support):
     row = ingest(mails.OUTLOOK_INLINE_IMAGES)
     assert row.status == InboundStatus.PROCESSED, row.reason
