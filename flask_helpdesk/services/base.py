@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from time import monotonic
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from flask import current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from ..jobs import discard_pending, dispatch_pending
 
@@ -70,20 +73,71 @@ def session():
     return current_app.extensions["helpdesk"].db.session
 
 
+# Session.info keys: how deep we are in unit_of_work blocks, and the signals they hold back.
+UNIT_DEPTH_KEY = "helpdesk_unit_depth"
+PENDING_SIGNALS_KEY = "helpdesk_pending_signals"
+
+
 def commit() -> None:
-    """Commit the unit of work, then hand its follow-up jobs to the dispatcher."""
+    """Commit the unit of work, then hand its follow-up jobs to the dispatcher and send the
+    signals it held back. Inside :func:`unit_of_work` this only flushes: the block commits."""
+    if session().info.get(UNIT_DEPTH_KEY):
+        session().flush()
+        return
     try:
         session().commit()
     except BaseException:
         rollback()
         raise
     dispatch_pending()
+    _send_pending_signals()
 
 
 def rollback() -> None:
     session().rollback()
     discard_pending()
+    session().info.pop(PENDING_SIGNALS_KEY, None)
+
+
+@contextmanager
+def unit_of_work() -> Iterator[None]:
+    """Run several service calls as one transaction.
+
+    Inside the block each service's :func:`commit` only flushes; leaving the block commits once,
+    then dispatches the jobs and sends the signals of every call in it, in order. An exception
+    rolls everything back (jobs and signals included) and propagates. Blocks nest: the
+    outermost one commits. Inbound mail uses it so that a ticket, its participants and the
+    inbound row's status are stored together or not at all.
+    """
+    info = session().info
+    info[UNIT_DEPTH_KEY] = info.get(UNIT_DEPTH_KEY, 0) + 1
+    try:
+        yield
+    except BaseException:
+        info[UNIT_DEPTH_KEY] -= 1
+        if not info[UNIT_DEPTH_KEY]:
+            rollback()
+        raise
+    info[UNIT_DEPTH_KEY] -= 1
+    if not info[UNIT_DEPTH_KEY]:
+        commit()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_signals_on_rollback(session: Session, previous_transaction: Any) -> None:
+    # As jobs.py does for jobs: a rolled-back unit of work announces nothing.
+    if previous_transaction.parent is None and not previous_transaction.nested:
+        session.info.pop(PENDING_SIGNALS_KEY, None)
+
+
+def _send_pending_signals() -> None:
+    for signal, kwargs in session().info.pop(PENDING_SIGNALS_KEY, []):
+        signal.send(current_app._get_current_object(), **kwargs)
 
 
 def send_signal(signal: Any, **kwargs: Any) -> None:
+    """Send *signal* now, or, inside :func:`unit_of_work`, once the block has committed."""
+    if session().info.get(UNIT_DEPTH_KEY):
+        session().info.setdefault(PENDING_SIGNALS_KEY, []).append((signal, kwargs))
+        return
     signal.send(current_app._get_current_object(), **kwargs)

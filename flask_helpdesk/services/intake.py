@@ -3,15 +3,19 @@
 IMAP polling, the webhook and the stdin pipe all call :func:`receive`, which stores the raw bytes
 and commits *before anything parses them*, then enqueues :func:`process` as a job. Processing
 claims the row, parses it, drops noise, threads it and posts through ``open_ticket`` /
-``post_message``, marking the row ``processed`` in the same commit as the ticket change. Any
-failure rolls back and marks the row ``failed`` with the reason; a crash leaves it ``received``
-or ``processing`` and :func:`sweep` picks it up again. A Message-ID (or the hash of the raw
-bytes) is stored once, so a mail delivered twice makes one ticket.
+``post_message``; the ticket or reply, its attachments, the To/Cc participants and the row's
+status and link are one transaction (:func:`services.base.unit_of_work`), and the
+notifications are dispatched only after it committed. Any failure rolls all of it back and
+marks the row ``failed`` with the reason; a crash leaves it ``received`` (or ``processing`` on a
+retry) and :func:`sweep` picks it up again. A delivery is a duplicate only when the Message-ID
+**and** the content match (:mod:`flask_helpdesk.mail.fingerprint`): other systems reuse
+Message-IDs, and their mail is stored and processed like any other.
 """
 
 from __future__ import annotations
 
-import hashlib
+import email.parser
+import email.policy
 import logging
 import os
 import re
@@ -28,10 +32,11 @@ from sqlalchemy.orm import selectinload
 
 from .. import jobs
 from ..extension import current_helpdesk
+from ..mail import fingerprint
 from ..mail.peek import peek_headers
 from ..models import InboundMail, InboundStatus, Mailbox, utcnow
 from . import audit
-from .base import NotFound, ServiceError, commit, rollback, session
+from .base import NotFound, ServiceError, commit, rollback, session, unit_of_work
 from .identity import SYSTEM, Actor
 from .permissions import ensure
 
@@ -60,20 +65,14 @@ class Received:
 # -- storing ----------------------------------------------------------------------------------
 
 
-def _normalized_id(value: str | None) -> str | None:
-    match = re.search(r"<([^<>]+)>", value or "") or re.search(r"(\S+@\S+)", value or "")
-    if not match:
-        return None
-    token = re.sub(r"\s+", "", match.group(1))
-    local, at, domain = token.rpartition("@")
-    return f"{local}@{domain.lower()}" if at else token
-
-
-def dedup_key(raw: bytes, message_id: str | None) -> str:
-    """SHA-256 of the Message-ID, or of the raw bytes when the mail has none."""
-    if message_id:
-        return hashlib.sha256(b"id:" + message_id.encode("utf-8", "replace")).hexdigest()
-    return hashlib.sha256(b"raw:" + raw).hexdigest()
+def _key(raw: bytes) -> tuple[str | None, str]:
+    """The mail's Message-ID and its dedup key (the Message-ID and the content's hash)."""
+    head, body_start = fingerprint.split(raw)
+    headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
+    message_id = fingerprint.normalized_message_id(headers.get("Message-ID"))
+    rest = headers.get_payload()
+    content = fingerprint.content_hash(headers.items(), raw, body_start, str(rest or ""))
+    return message_id, fingerprint.dedup_key(message_id, content)
 
 
 def _text(value: object, limit: int) -> str:
@@ -100,11 +99,7 @@ def receive(
     if limit and len(raw) > limit:
         raise MailTooLarge(f"mail of {len(raw)} bytes is larger than {limit} bytes")
     headers = peek_headers(raw)
-    message_id = _normalized_id(headers.message_id)
-    key = dedup_key(raw, message_id)
-    existing = session().scalar(select(InboundMail).where(InboundMail.dedup_key == key))
-    if existing is not None:
-        return Received(existing, True)
+    message_id, key = _key(raw)
     row = InboundMail(
         dedup_key=key,
         message_id=message_id[:998] if message_id else None,
@@ -123,14 +118,16 @@ def receive(
     session().add(row)
     try:
         session().flush()
-    except IntegrityError:  # the same mail, stored a moment ago by another process
+    except IntegrityError:  # the same mail, stored earlier (or a moment ago by another process)
         rollback()
-        return Received(
-            session().scalar(select(InboundMail).where(InboundMail.dedup_key == key)), True
-        )
+        return Received(_by_key(key), True)
     jobs.enqueue(jobs.process_inbound_mail, row.id)
     commit()
     return Received(row, False)
+
+
+def _by_key(key: str) -> InboundMail:
+    return session().scalars(select(InboundMail).where(InboundMail.dedup_key == key)).one()
 
 
 def set_aside_oversized(
@@ -138,8 +135,7 @@ def set_aside_oversized(
 ) -> Received:
     """Record a mail too large to fetch (its headers only) as ``failed``, for admins to see."""
     peek = peek_headers(headers)
-    message_id = _normalized_id(peek.message_id)
-    key = dedup_key(headers, message_id)
+    message_id, key = _key(headers)
     existing = session().scalar(select(InboundMail).where(InboundMail.dedup_key == key))
     if existing is not None:
         return Received(existing, True)
@@ -167,14 +163,38 @@ def set_aside_oversized(
 # -- processing -------------------------------------------------------------------------------
 
 
+def _claim_fresh(inbound_id: int) -> bool:
+    """Take a mail never tried before, inside the transaction that will store its result.
+
+    No commit of its own (one fsync less per mail): a concurrent worker's claim waits for ours
+    and then finds the mail done. A crash leaves it ``received`` for :func:`sweep`, whose
+    :func:`_claim` commits, so a mail that crashes its worker is counted and not retried for
+    ever."""
+    result = session().execute(
+        update(InboundMail)
+        .where(
+            InboundMail.id == inbound_id,
+            InboundMail.status == InboundStatus.RECEIVED,
+            InboundMail.attempts == 0,
+        )
+        .values(status=InboundStatus.PROCESSING, claimed_at=utcnow(), attempts=1)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
 def _claim(inbound_id: int, force: bool) -> InboundMail | None:
-    """Atomically take the row for processing; None if another worker has it or it is done."""
+    """Take the row for another try, committed at once so that the attempt counts even if this
+    try crashes the process (a mail that kills its worker is not retried for ever); None if
+    another worker has it or it is done."""
     config = current_helpdesk.config
     now = utcnow()
     stale = now - timedelta(seconds=config["HELPDESK_MAIL_STALE_AFTER"])
     claimable = or_(
         InboundMail.status == InboundStatus.RECEIVED,
-        (InboundMail.status == InboundStatus.PROCESSING) & (InboundMail.claimed_at < stale),
+        (InboundMail.status == InboundStatus.PROCESSING)
+        & (InboundMail.claimed_at < stale)
+        & (InboundMail.attempts < config["HELPDESK_MAIL_MAX_ATTEMPTS"]),
     )
     if force:  # an admin's retry: whatever the number of attempts
         claimable = or_(claimable, InboundMail.status == InboundStatus.FAILED)
@@ -193,9 +213,7 @@ def _claim(inbound_id: int, force: bool) -> InboundMail | None:
     commit()
     if result.rowcount != 1:
         return None
-    row = session().get(InboundMail, inbound_id)
-    session().refresh(row)
-    return row
+    return session().get(InboundMail, inbound_id, populate_existing=True)
 
 
 def _auto_retry(stale):
@@ -213,6 +231,7 @@ def _testing_pause(row: InboundMail) -> None:
         return
     match = re.search(rb"^X-Helpdesk-Test-Sleep:\s*([0-9.]+)", row.raw, re.MULTILINE | re.I)
     if match:
+        logger.warning("testing hook: inbound mail #%s pauses %s s", row.id, match.group(1))
         time.sleep(float(match.group(1)))
 
 
@@ -252,28 +271,37 @@ def process(
     """
     from .mail_posting import handle
 
-    row = _claim(inbound_id, force)
+    fresh = not force and _claim_fresh(inbound_id)
+    if fresh:
+        row = session().get(InboundMail, inbound_id, populate_existing=True)
+    else:
+        row = _claim(inbound_id, force)
     if row is None:
         return None
     try:
-        with _time_limit(current_helpdesk.config["HELPDESK_MAIL_PROCESS_TIMEOUT"]):
+        limit = current_helpdesk.config["HELPDESK_MAIL_PROCESS_TIMEOUT"]
+        with _time_limit(limit), unit_of_work():
             _testing_pause(row)
             handle(row, requester_id)
     except Exception as exc:
         rollback()
         reason = _failure_reason(exc)
         logger.warning("inbound mail #%s failed: %s", inbound_id, reason, exc_info=True)
+        # A fresh claim was rolled back with the rest: this try counts here.
         session().execute(
             update(InboundMail)
             .where(InboundMail.id == inbound_id)
-            .values(status=InboundStatus.FAILED, reason=reason, processed_at=utcnow())
+            .values(
+                status=InboundStatus.FAILED,
+                reason=reason,
+                processed_at=utcnow(),
+                claimed_at=utcnow(),
+                attempts=InboundMail.attempts + (1 if fresh else 0),
+            )
             .execution_options(synchronize_session=False)
         )
         commit()
-    row = session().get(InboundMail, inbound_id)
-    if row is not None:
-        session().refresh(row)
-    return row
+    return row  # expired by the commit: what it ended as loads when read
 
 
 def _failure_reason(exc: Exception) -> str:
@@ -283,6 +311,28 @@ def _failure_reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"[:2000]
 
 
+def _give_up_on_stuck(stale) -> None:
+    """Mail whose every try stopped the process (a crash, a kill, the job timeout) is set
+    aside as ``failed`` for an admin, instead of taking a worker down once more."""
+    attempts = current_helpdesk.config["HELPDESK_MAIL_MAX_ATTEMPTS"]
+    session().execute(
+        update(InboundMail)
+        .where(
+            InboundMail.status == InboundStatus.PROCESSING,
+            InboundMail.claimed_at < stale,
+            InboundMail.attempts >= attempts,
+        )
+        .values(
+            status=InboundStatus.FAILED,
+            reason=f"processing never finished in {attempts} attempts "
+            "(the process stopped: a crash, a kill or the job timeout)",
+            processed_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    commit()
+
+
 def sweep(older_than: float = 60, limit: int = 500) -> dict[str, int]:
     """Process what a crash or an outage left behind: mail still ``received`` after
     *older_than* seconds, stale ``processing`` claims and failed mail with tries left."""
@@ -290,6 +340,7 @@ def sweep(older_than: float = 60, limit: int = 500) -> dict[str, int]:
     now = utcnow()
     received_before = now - timedelta(seconds=older_than)
     stale = now - timedelta(seconds=config["HELPDESK_MAIL_STALE_AFTER"])
+    _give_up_on_stuck(stale)
     ids = list(
         session().scalars(
             select(InboundMail.id)

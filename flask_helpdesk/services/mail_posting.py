@@ -1,8 +1,10 @@
 """What a claimed inbound mail becomes: ignored noise, a reply on its ticket, or a new ticket.
 
-Called by :func:`services.intake.process` only, inside its error handling: anything raised here
-rolls back and marks the mail ``failed`` with the reason. The inbound row is marked
-``processed`` before the ticket service commits, so the mail and its effect commit together.
+Called by :func:`services.intake.process` only, inside its unit of work and its error handling:
+nothing here commits (the services' own commits only flush inside the unit), so the ticket or
+reply, its attachments, the participants and the row's status and link are stored together
+when the unit commits, and anything raised rolls all of it back and marks the mail ``failed``
+with the reason.
 """
 
 from __future__ import annotations
@@ -17,10 +19,19 @@ from ..extension import current_helpdesk
 from ..i18n import gettext as _
 from ..mail.parsing import ParsedMail, detect_noise, parse_message
 from ..mail.threading import is_ours
-from ..models import Channel, Contact, InboundMail, InboundStatus, Ticket, TicketStatus, utcnow
+from ..models import (
+    Channel,
+    Contact,
+    InboundMail,
+    InboundStatus,
+    Message,
+    Ticket,
+    TicketStatus,
+    utcnow,
+)
 from . import mail_routing as routing
 from .attachments import Upload, store_uploads
-from .base import ValidationError, commit, session
+from .base import ValidationError, session
 from .identity import Actor, contact_as_actor
 from .messages import post_message
 from .tickets import NewTicket, open_ticket
@@ -46,7 +57,6 @@ def _finish(row: InboundMail, status: InboundStatus, reason: str | None = None) 
 
 def _ignore(row: InboundMail, reason: str) -> None:
     _finish(row, InboundStatus.IGNORED, reason)
-    commit()
 
 
 def _rate_limited(row: InboundMail, sender: str) -> bool:
@@ -155,8 +165,15 @@ def _body(parsed: ParsedMail, notes: list[str], has_files: bool) -> str:
 
 
 def _message_id(parsed: ParsedMail) -> str | None:
+    """The Message-ID to record on the posted message, unless another message has it.
+
+    Other systems reuse Message-IDs (ServiceNow, Jira, some clients for every mail); the
+    column stays unique for our own outgoing ids, so the second mail's message goes without."""
     mid = parsed.message_id
-    return mid if mid and len(mid) <= 255 else None
+    if not mid or len(mid) > 255:
+        return None
+    taken = session().scalar(select(Message.id).where(Message.email_message_id == mid).limit(1))
+    return None if taken is not None else mid
 
 
 def _link(row: InboundMail, message, inline: dict[str, int], how: str) -> None:
@@ -191,7 +208,6 @@ def _reply(row, parsed, ticket: Ticket, contact, own: set[str], how: str) -> Non
     )
     _link(row, message, inline, how)
     routing.add_participants(ticket, [*parsed.cc], own | {routing.normalize_address(contact.email)})
-    commit()
 
 
 def _subject(parsed: ParsedMail) -> str:
@@ -226,12 +242,9 @@ def _new_ticket(row, parsed, recipients, contact, own: set[str], note: str | Non
     _link(row, first, inline, "new")
     people = [(n, a) for n, a in (*parsed.to, *parsed.cc)]
     routing.add_participants(ticket, people, own | {routing.normalize_address(contact.email)})
-    commit()
 
 
 def ticket_first_message(ticket: Ticket):
-    from ..models import Message
-
     return session().scalar(
         select(Message).where(Message.ticket_id == ticket.id).order_by(Message.id).limit(1)
     )

@@ -203,7 +203,13 @@ def add_participants(ticket: Ticket, people: list[tuple[str, str]], skip: set[st
     )
     for name, address in people:
         address = normalize_address(address)
-        if not address or address in existing or is_own_address(address, skip):
+        # Longer than a mail address can be (RFC 5321): nobody can reply from it, and the
+        # column would refuse it, failing the whole mail.
+        if not address or len(address) > 254 or address in existing:
+            continue
+        if is_own_address(address, skip):
             continue
         existing.add(address)
-        session().add(TicketParticipant(ticket_id=ticket.id, email=address, name=name[:200]))
+        session().add(
+            TicketParticipant(ticket_id=ticket.id, email=address, name=(name or "")[:200])
+        )
