@@ -148,6 +148,18 @@ def revoke_api_token_command(prefix: str) -> None:
     click.echo(f"token #{row.id} {row.name} revoked")
 
 
+@helpdesk_cli.command("webhook-sweep")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=500, show_default=True)
+def webhook_sweep_command(limit: int) -> None:
+    """Send the webhook deliveries that are due: new ones, and retries whose time came.
+
+    Run it every minute from cron when jobs run inline (no Redis); with RQ the worker sends
+    deliveries itself, and this catches any whose job was lost."""
+    from .services.webhooks import deliver_due
+
+    click.echo(f"{deliver_due(limit)} webhook deliveries sent")
+
+
 @helpdesk_cli.command("seed-demo")
 def seed_demo_command() -> None:
     """Fill an empty helpdesk with demo departments, people and tickets in every status."""

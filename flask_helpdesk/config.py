@@ -88,6 +88,10 @@ DEFAULTS: dict[str, Any] = {
     "HELPDESK_MAIL_PLUS_ADDRESSING": False,  # Reply-To support+HD-XXXXXX@... per ticket
     # JSON API (docs/api.rst)
     "HELPDESK_API_RATE_LIMIT": "600/minute",  # calls per token (or per logged-in user); None: off
+    # Outgoing webhooks (docs/api.rst)
+    "HELPDESK_WEBHOOK_TIMEOUT": 10,  # seconds a receiver may take to answer
+    "HELPDESK_WEBHOOK_DISABLE_AFTER": 50,  # failed attempts in a row before an endpoint is off
+    "HELPDESK_WEBHOOK_ALLOW_PRIVATE": False,  # allow private/loopback receivers (SSRF guard off)
     # i18n
     "HELPDESK_LANGUAGES": ("en", "vi", "fa"),
     "HELPDESK_DEFAULT_LOCALE": "en",

@@ -231,3 +231,10 @@ def process_inbound_mail(inbound_id: int) -> None:
     from .services import intake
 
     intake.process(inbound_id)
+
+
+def deliver_webhooks(limit: int = 100) -> None:
+    """Send the webhook deliveries that are due (new ones and retries whose time came)."""
+    from .services import webhooks
+
+    webhooks.deliver_due(limit)

@@ -30,3 +30,5 @@ access_revoked = _signals.signal("access-revoked")
 access_expired = _signals.signal("access-expired")
 impersonation_started = _signals.signal("impersonation-started")
 impersonation_ended = _signals.signal("impersonation-ended")
+# Outgoing webhooks: an endpoint switched off after too many failures in a row (endpoint=).
+webhook_disabled = _signals.signal("webhook-disabled")

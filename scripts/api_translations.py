@@ -86,6 +86,14 @@ T = {
         "این کاربر کارشناس فعال نیست.",
     ),
     "Not an agent.": ("Không phải nhân viên hỗ trợ.", "کارشناس نیست."),
+    "Only admins can manage webhooks.": (
+        "Chỉ quản trị viên mới quản lý được webhook.",
+        "فقط مدیران می‌توانند وب‌هوک‌ها را مدیریت کنند.",
+    ),
+    "Not a valid URL.": ("URL không hợp lệ.", "نشانی اینترنتی معتبر نیست."),
+    "Unknown event.": ("Sự kiện không xác định.", "رویداد ناشناخته."),
+    "No such webhook.": ("Không có webhook này.", "چنین وب‌هوکی وجود ندارد."),
+    "No such delivery.": ("Không có lần gửi này.", "چنین ارسالی وجود ندارد."),
 }
 
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 def register(app: Flask, state: HelpdeskState) -> None:
     """Mount the API. Token calls carry no CSRF token, so the blueprint is exempt from the
     host's CSRFProtect; session calls are checked by the API itself (``auth.py``)."""
-    from . import directory, openapi, tickets  # noqa: F401  (they register their operations)
+    from . import directory, openapi, tickets, webhooks  # noqa: F401  (they register operations)
     from .core import bp
 
     app.register_blueprint(bp, url_prefix=state.config["HELPDESK_API_URL_PREFIX"])

@@ -250,3 +250,55 @@ class ContactUpdate(Input):
 
 class EmptyQuery(Input):
     pass
+
+
+# -- webhooks ---------------------------------------------------------------------------------
+
+
+class WebhookIn(Input):
+    url: Annotated[str, Field(min_length=8, max_length=2000)]
+    events: Annotated[list[Annotated[str, Field(max_length=60)]], Field(max_length=30)] = Field(
+        default_factory=lambda: ["*"], description="Event names, or `*` for all."
+    )
+    description: Annotated[str, Field(max_length=200)] = ""
+
+
+class WebhookUpdate(Input):
+    is_active: bool
+
+
+class WebhookOut(BaseModel):
+    id: int
+    url: str
+    events: list[str]
+    description: str
+    is_active: bool
+    consecutive_failures: int
+    disabled_reason: str | None
+    created_at: datetime
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="The signing secret (`whsec_...`); shown at creation only.")
+
+
+class WebhookList(BaseModel):
+    items: list[WebhookOut]
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    msg_id: str
+    event: str
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: datetime
+    last_attempt_at: datetime | None
+    response_status: int | None
+    response_body: str | None
+    error: str | None
+    created_at: datetime
+
+
+class DeliveryList(BaseModel):
+    items: list[DeliveryOut]

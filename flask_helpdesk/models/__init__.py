@@ -12,6 +12,7 @@ from .mail import InboundMail, InboundStatus, Mailbox, MailSecurity, TicketParti
 from .people import Agent, Contact, Department, agent_department
 from .sla import BusinessCalendar, CalendarWindow, Holiday, HolidaySource, SlaPolicy
 from .ticket import Attachment, Message, Rating, Tag, Ticket, ticket_tag
+from .webhooks import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "AccessGrant",
@@ -48,6 +49,8 @@ __all__ = [
     "TicketParticipant",
     "TicketStatus",
     "TicketViewer",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "agent_department",
     "ticket_tag",
     "utcnow",

@@ -20,6 +20,10 @@ def record(actor: Actor, action: str, ticket: Ticket | None = None, **data: Any)
         data={key: _plain(value) for key, value in data.items()},
     )
     session().add(event)
+    # The outbox row of a webhook goes into the same transaction as the change it reports.
+    from . import webhooks  # (webhooks records its own audit events: imported late)
+
+    webhooks.record_event(action, ticket, event.data)
     return event
 
 
