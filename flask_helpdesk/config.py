@@ -89,7 +89,7 @@ DEFAULTS: dict[str, Any] = {
     # JSON API (docs/api.rst)
     "HELPDESK_API_RATE_LIMIT": "600/minute",  # calls per token (or per logged-in user); None: off
     # Outgoing webhooks (docs/api.rst)
-    "HELPDESK_WEBHOOK_TIMEOUT": 10,  # seconds a receiver may take to answer
+    "HELPDESK_WEBHOOK_TIMEOUT": 10.0,  # seconds a receiver may take to answer
     "HELPDESK_WEBHOOK_DISABLE_AFTER": 50,  # failed attempts in a row before an endpoint is off
     "HELPDESK_WEBHOOK_ALLOW_PRIVATE": False,  # allow private/loopback receivers (SSRF guard off)
     # i18n

@@ -202,6 +202,8 @@ CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "HELPDESK_EXTERNAL_URL": _http_url,
     "HELPDESK_INBOUND_WEBHOOK_RATE_LIMIT": _rate,
     "HELPDESK_MAIL_RATE_LIMIT": _rate,
+    "HELPDESK_API_RATE_LIMIT": _rate,
+    "HELPDESK_WEBHOOK_DISABLE_AFTER": _at_least(0),
     "HELPDESK_LANGUAGES": _locales,
     "HELPDESK_ACCESS_REQUEST_ROLES": _roles,
 }
