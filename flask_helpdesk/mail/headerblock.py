@@ -19,6 +19,16 @@ from dataclasses import dataclass, field
 _HEADER_LINE = re.compile(rb"^[\x21-\x39\x3b-\x7e]+[ \t]*:")
 _STRICT_HEADER_LINE = re.compile(rb"^[\x21-\x39\x3b-\x7e]+:")
 _SPACE_BEFORE_COLON = re.compile(rb"^([\x21-\x39\x3b-\x7e]+)[ \t]+:")
+# Header names mail systems write. A line is taken for a header *after junk or after a broken
+# line* only with one of these names: body text such as "Note: the server is down" after a
+# missing blank line must stay body text.
+_KNOWN_HEADER = re.compile(
+    rb"^(?:from|to|cc|bcc|subject|date|message-id|mime-version|received|return-path|"
+    rb"reply-to|sender|references|in-reply-to|delivered-to|envelope-to|dkim-signature|"
+    rb"authentication-results|importance|priority|organization|user-agent|auto-submitted|"
+    rb"precedence|errors-to|thread-[a-z]+|(?:x|content|list|resent|arc)-[!-9;-~]+)[ \t]*:",
+    re.IGNORECASE,
+)
 # "From sender@example.com Mon Jan  1 00:00:00 2024": the mbox separator, whose first word
 # is the envelope sender (MAILER-DAEMON or an empty "<>" for bounces).
 _MBOX_FROM = re.compile(rb"^>?From +(\S+)")
@@ -50,7 +60,7 @@ def _drop_leading_junk(raw: bytes, repaired: RepairedMail) -> bytes:
     for _ in range(MAX_LEADING_LINES):
         end = raw.find(b"\n", offset)
         line = raw[offset : end + 1 if end >= 0 else len(raw)]
-        if _HEADER_LINE.match(line):
+        if _KNOWN_HEADER.match(line) or (offset == 0 and _HEADER_LINE.match(line)):
             break
         if end < 0:
             return raw  # no header line at all: not ours to guess
@@ -70,14 +80,14 @@ def _drop_leading_junk(raw: bytes, repaired: RepairedMail) -> bytes:
 def _mend_block(block: bytes, repaired: RepairedMail) -> bytes:
     """Indent continuation lines that lost their indentation and drop blanks before colons.
 
-    A non-header line counts as a broken continuation only when a header line follows it in
-    the same block; otherwise it is where the body starts (a mail without the blank line
-    between headers and body), which the parser already reads right.
+    A non-header line counts as a broken continuation only when a line with a well-known
+    header name follows it in the same block; otherwise it is where the body starts (a mail
+    without the blank line between headers and body), which the parser already reads right.
     """
     lines = _lines(block)
     header_after = [False] * (len(lines) + 1)
     for index in range(len(lines) - 1, -1, -1):
-        header_after[index] = header_after[index + 1] or bool(_HEADER_LINE.match(lines[index]))
+        header_after[index] = header_after[index + 1] or bool(_KNOWN_HEADER.match(lines[index]))
     out: list[bytes] = []
     changed = False
     for index, line in enumerate(lines):

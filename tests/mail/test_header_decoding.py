@@ -126,6 +126,15 @@ def test_a_mail_without_the_blank_line_keeps_its_body():
     assert parsed.text.startswith("This is the body.")
 
 
+def test_body_lines_that_look_like_headers_stay_in_the_body():
+    """No blank line after the headers, and the body has a "Word: text" line: that line is
+    no header (only well-known names are taken after a broken line)."""
+    raw = b"From: a@example.com\nSubject: hi\nHello team,\nNote: the server is down\n"
+    parsed = parse_message(raw)
+    assert parsed.subject == "hi"
+    assert "Note: the server is down" in parsed.text
+
+
 def test_the_mbox_envelope_sender_is_kept():
     repaired = repair_header_block(mails.MBOX_ENVELOPE_ONLY)
     assert repaired.envelope_sender == "nagios@monitor.intranet"
