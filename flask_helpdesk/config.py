@@ -20,6 +20,9 @@ DEFAULTS: dict[str, Any] = {
     "HELPDESK_API_URL_PREFIX": None,  # None: "<URL_PREFIX>/api/v1"
     "HELPDESK_BASE_TEMPLATE": "helpdesk/layout.html",
     "HELPDESK_SITE_NAME": "Support",
+    # Who may show the helpdesk's pages in a frame (CSP frame-ancestors; "'self'" also sends
+    # X-Frame-Options: SAMEORIGIN). None: no header, the host sends its own (docs/security.rst).
+    "HELPDESK_FRAME_ANCESTORS": "'self'",
     # Database: None shares the host's default engine; a key uses SQLALCHEMY_BINDS[key].
     "HELPDESK_BIND_KEY": None,
     # Tickets

@@ -8,6 +8,7 @@ PostgreSQL database next to HELPDESK_TEST_DATABASE_URL) so the session's tables 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 import uuid
@@ -570,3 +571,45 @@ def search_definitions(connection) -> dict[str, str]:
         )
     )
     return dict(rows.all())
+
+
+def test_0015_turns_admin_rows_the_sync_made_into_host_admin_rows(app):
+    """Admin rows nobody saved were the old sync's copy of the host's flag: from 0015 on they
+    follow the host; an admin role a person gave (an audit event says so) is kept."""
+    migrations.upgrade(app, "0014")
+    engine = app.extensions["helpdesk"].engine
+    with engine.begin() as connection:
+        for user_id in ("synced", "chosen"):
+            connection.execute(
+                text(
+                    "INSERT INTO helpdesk_agent (user_id, name, role, availability, capacity,"
+                    " is_active, signature, created_at)"
+                    " VALUES (:u, :u, 'admin', 'available', 20, :t, '', CURRENT_TIMESTAMP)"
+                ),
+                {"u": user_id, "t": True},
+            )
+        chosen = connection.execute(
+            text("SELECT id FROM helpdesk_agent WHERE user_id = 'chosen'")
+        ).scalar()
+        connection.execute(
+            text(
+                "INSERT INTO helpdesk_audit_event (created_at, action, data)"
+                " VALUES (CURRENT_TIMESTAMP, 'agent.created', :data)"
+            ),
+            {"data": json.dumps({"agent_id": chosen, "role": "admin"})},
+        )
+
+    migrations.upgrade(app)
+
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT user_id, role, via_host_admin FROM helpdesk_agent ORDER BY user_id")
+        ).all()
+    assert [(u, r, bool(v)) for u, r, v in rows] == [
+        ("chosen", "admin", False),
+        ("synced", "agent", True),
+    ]
+    migrations.downgrade(app, "0014")
+    with engine.connect() as connection:
+        roles = connection.execute(text("SELECT role FROM helpdesk_agent")).scalars().all()
+    assert roles == ["admin", "admin"]

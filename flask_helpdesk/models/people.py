@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, String, Table, Text
+from sqlalchemy import Column, ForeignKey, String, Table, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import EnumText, HelpdeskModel, utcnow
@@ -81,6 +81,10 @@ class Agent(HelpdeskModel):
     )
     capacity: Mapped[int] = mapped_column(default=20)  # open tickets before auto-assign skips
     is_active: Mapped[bool] = mapped_column(default=True)
+    # The row exists only because the host said "admin" (sync on a desk visit): it gives no
+    # rights of its own, so the host taking admin away takes the desk away on the next request.
+    # ``role`` holds only what a helpdesk admin or the CLI decided; host admin is never stored.
+    via_host_admin: Mapped[bool] = mapped_column(default=False, server_default=false())
     signature: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -94,4 +98,9 @@ class Agent(HelpdeskModel):
 
     @property
     def is_admin(self) -> bool:
+        """Admin by the helpdesk's own decision (the host's ``is_admin`` is checked per request)."""
         return self.role == AgentRole.ADMIN
+
+    def may_work(self, host_admin: bool) -> bool:
+        """May this agent use the desk now, *host_admin* being what the host says today?"""
+        return self.is_active and (host_admin or not self.via_host_admin)

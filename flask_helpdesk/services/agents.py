@@ -137,6 +137,7 @@ def make_agent(
         session().add(agent)
     agent.name, agent.email, agent.phone = info.name, info.email, info.phone
     agent.role = agent_role
+    agent.via_host_admin = False  # staff by this decision now, whatever the host says later
     agent.capacity = _capacity(capacity, agent.capacity or 20)
     agent.is_active = True
     for department in departments:
@@ -161,7 +162,7 @@ class AgentRow:
 
     agent: Agent
     open_tickets: int
-    host_admin: bool
+    host_admin: bool  # staff only because the site says admin (no role of the helpdesk's)
 
 
 def list_agents(actor: Actor) -> list[AgentRow]:
@@ -184,7 +185,7 @@ def list_agents(actor: Actor) -> list[AgentRow]:
         )
         .all()
     )
-    return [AgentRow(a, load.get(a.id, 0), a.role == AgentRole.ADMIN) for a in agents]
+    return [AgentRow(a, load.get(a.id, 0), a.via_host_admin) for a in agents]
 
 
 @dataclass(frozen=True)
@@ -312,12 +313,15 @@ def update_agent(
         "departments": sorted(d.slug for d in agent.departments),
         "capacity": agent.capacity,
         "is_active": agent.is_active,
+        "via_host_admin": agent.via_host_admin,
     }
     new = {
         "role": agent_role.value,
         "departments": sorted(d.slug for d in departments),
         "capacity": capacity_value,
         "is_active": bool(is_active),
+        # Saving the form is a helpdesk admin's decision: the row stops following the host.
+        "via_host_admin": False,
     }
     if old == new:
         return agent
@@ -325,6 +329,7 @@ def update_agent(
     agent.departments = departments
     agent.capacity = capacity_value
     agent.is_active = bool(is_active)
+    agent.via_host_admin = False
     changed = {k: [old[k], new[k]] for k in old if old[k] != new[k]}
     audit.record(actor, "agent.updated", agent_id=agent.id, **changed)
     commit()

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..extension import current_helpdesk
-from ..models import Agent, AgentRole, Contact
+from ..models import Agent, AgentRole, Contact, GrantScope
 from ..users import UserInfo
 from .base import Forbidden, commit, session
 
@@ -32,6 +32,9 @@ class Actor:
     is_admin: bool = False
     ip_address: str | None = None
     department_ids: frozenset[int] = field(default_factory=frozenset)
+    # An agent looking through a view-only grant: nothing may be written on the customer's
+    # behalf, not even a read marker (DESIGN §5).
+    read_only: bool = False
 
     @property
     def is_customer(self) -> bool:
@@ -106,7 +109,12 @@ def _refresh(mirror: Contact | Agent, info: UserInfo, attributes: tuple[str, ...
 
 
 def sync_agent(user: Any, is_admin: bool) -> Agent | None:
-    """The Agent mirroring *user*, if they are staff. Admins (as the host says) always are."""
+    """The Agent mirroring *user*, if they have one or the host says they are an admin.
+
+    The row never stores the host's verdict as a role: a host admin's first visit creates a
+    row marked ``via_host_admin`` (role agent), and whether they are admin is asked of the host
+    on every request (:func:`agent_actor`), so the host's decision holds both ways at once.
+    """
     user_id = str(user.get_id())
     agent = session().scalar(select(Agent).where(Agent.user_id == user_id))
     if agent is None and not is_admin:
@@ -118,16 +126,13 @@ def sync_agent(user: Any, is_admin: bool) -> Agent | None:
             name=info.name,
             email=info.email,
             phone=info.phone,
-            role=AgentRole.ADMIN,
+            role=AgentRole.AGENT,
+            via_host_admin=True,
         )
         session().add(agent)
         commit()
         return agent
-    changed = _refresh(agent, info, ("name", "email", "phone"))
-    if is_admin and agent.role != AgentRole.ADMIN:
-        agent.role = AgentRole.ADMIN
-        changed = True
-    if changed:
+    if _refresh(agent, info, ("name", "email", "phone")):
         commit()
     return agent
 
@@ -151,12 +156,17 @@ def customer_actor() -> Actor | None:
     user = _current_user()
     if user is None:
         return None
+    # The request guard (views/guard.py) puts the verified session as the customer on ``g``.
+    acting = g.get("_helpdesk_acting")
+    read_only = acting is not None and acting.grant.scope == GrantScope.VIEW
     actor = Actor(
         perspective="customer",
-        contact=sync_contact(user),
+        # The guard checked the grant's contact is this user's: no mirror refresh, no write.
+        contact=acting.grant.contact if read_only else sync_contact(user),
         user=user,
         is_admin=current_helpdesk.is_admin(user),
         ip_address=_ip(),
+        read_only=read_only,
     )
     g._helpdesk_customer_actor = actor
     return actor
@@ -172,7 +182,7 @@ def agent_actor() -> Actor:
         raise Forbidden("not logged in")
     is_admin = current_helpdesk.is_admin(user)
     agent = sync_agent(user, is_admin)
-    if agent is None or not agent.is_active:
+    if agent is None or not agent.may_work(is_admin):
         raise Forbidden("not a helpdesk agent")
     actor = agent_as_actor(agent, user=user, host_admin=is_admin)
     g._helpdesk_agent_actor = actor

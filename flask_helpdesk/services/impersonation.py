@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_login import current_user, login_user, logout_user
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from .. import signals
@@ -108,8 +109,9 @@ def _end_unverified(grant_id: int | None) -> None:
     commit()
 
 
-def _load_switch() -> tuple[Switch, AccessGrant] | None:
-    """The verified switch-back and its grant; None when not acting; ends a forged one."""
+def _load_switch() -> tuple[Switch, AccessGrant, bool] | None:
+    """The verified switch-back, its grant and whether the customer has an agent row now;
+    None when not acting; ends a forged one."""
     try:
         switch = read_switch()
     except TamperedSwitch:
@@ -117,16 +119,25 @@ def _load_switch() -> tuple[Switch, AccessGrant] | None:
         raise ImpersonationEnded("tampered") from None
     if switch is None:
         return None
-    # One query for what every request while acting checks (the binding) and the banner shows.
-    grant = session().get(
-        AccessGrant,
-        switch.grant_id,
-        options=[joinedload(AccessGrant.agent), joinedload(AccessGrant.contact)],
+    # One query for what every request while acting checks (the binding, whether the customer
+    # became an agent since) and the banner shows.
+    customer_is_agent = (
+        select(Agent.id).where(Agent.user_id == switch.customer_user_id).exists().correlate(None)
     )
+    row = (
+        session()
+        .execute(
+            select(AccessGrant, customer_is_agent)
+            .where(AccessGrant.id == switch.grant_id)
+            .options(joinedload(AccessGrant.agent), joinedload(AccessGrant.contact))
+        )
+        .first()
+    )
+    grant = row[0] if row is not None else None
     if grant is None or not _bound(grant, switch):
         _end_unverified(switch.grant_id)
         raise ImpersonationEnded("tampered")
-    return switch, grant
+    return switch, grant, bool(row[1])
 
 
 def stop_impersonation(reason: str = "stopped") -> Any | None:
@@ -137,7 +148,7 @@ def stop_impersonation(reason: str = "stopped") -> Any | None:
         return None
     if loaded is None:
         return None
-    switch, grant = loaded
+    switch, grant = loaded[:2]
     user = _logged_in_user()
     if user is None or str(user.get_id()) != switch.customer_user_id:
         # The session moved on (logout, another login): forget the way back, restore no one.
@@ -146,7 +157,7 @@ def stop_impersonation(reason: str = "stopped") -> Any | None:
         return None
     agent_user = current_helpdesk.load_user(switch.agent_user_id)
     agent = session().get(Agent, grant.agent_id)
-    if agent_user is None or agent is None or not agent.is_active:
+    if agent_user is None or agent is None or not _agent_may_work(agent, agent_user):
         logout_user()
         clear_switch()
         _ended(grant, "agent_unavailable")
@@ -157,18 +168,43 @@ def stop_impersonation(reason: str = "stopped") -> Any | None:
     return agent_user
 
 
+def _agent_may_work(agent: Agent, agent_user: Any | None = None) -> bool:
+    """Is the grant's agent still staff? The host is asked only for a row that exists because
+    the host said admin (the only case where its answer decides)."""
+    if not agent.is_active:
+        return False
+    if not agent.via_host_admin:
+        return True
+    if agent_user is None:
+        agent_user = current_helpdesk.load_user(agent.user_id)
+    return agent_user is not None and agent.may_work(current_helpdesk.is_admin(agent_user))
+
+
 def verify_acting() -> Acting | None:
     """Check this request's session as a customer: None when not acting, :class:`Acting` when
-    the grant is still good; otherwise end the session and raise :class:`ImpersonationEnded`."""
+    the grant is still good; otherwise end the session and raise :class:`ImpersonationEnded`.
+
+    Roles are checked again on every request (DESIGN §5): an agent deactivated meanwhile is
+    logged out; a customer who became staff (host admin or agent row) ends the session, since
+    acting as them would hand the agent their staff rights.
+    """
     loaded = _load_switch()
     if loaded is None:
         return None
-    switch, grant = loaded
+    switch, grant, customer_is_agent = loaded
     user = _logged_in_user()
     if user is None or str(user.get_id()) != switch.customer_user_id:
         clear_switch()
         _ended(grant, "session_changed")
         raise ImpersonationEnded("session_changed", grant)
+    if not _agent_may_work(grant.agent):
+        logout_user()
+        clear_switch()
+        _ended(grant, "agent_inactive")
+        raise ImpersonationEnded("agent_inactive", grant)
+    if customer_is_agent or current_helpdesk.is_admin(user):
+        stop_impersonation("customer_staff")
+        raise ImpersonationEnded("customer_staff", grant)
     if not grant.is_usable():
         expire_if_due(grant)
         reason = grant.status.value  # "expired" or "revoked"

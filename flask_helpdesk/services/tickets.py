@@ -308,7 +308,9 @@ def reading(actor: Actor, ticket: Ticket) -> Iterator[None]:
     No audit event: reading is not a change anyone needs to trace.
     """
     changed = False
-    if actor.is_customer and ticket.unread_for_customer:
+    if actor.read_only:
+        pass  # a view-only session leaves the customer's "new reply" markers as they are
+    elif actor.is_customer and ticket.unread_for_customer:
         ticket.customer_seen_at = utcnow()
         changed = True
     elif actor.is_agent and ticket.unread_for_agents:

@@ -62,8 +62,9 @@ def register_views(app: Flask, state: HelpdeskState) -> None:
     protect_posts(app, state.config["HELPDESK_DESK_URL_PREFIX"])
     app.jinja_env.globals["helpdesk_desk_entry"] = desk_entry
 
-    from . import hooks, inbound_mail
+    from . import headers, hooks, inbound_mail
 
+    headers.register(app)
     hooks.register(app, state)
     inbound_mail.register(app, state)
 

@@ -50,6 +50,14 @@ ENDED_MESSAGES = {
     "revoked": N_("The customer revoked your access. You are yourself again."),
     "session_changed": N_("The session as the customer ended."),
     "tampered": N_("The session could not be verified and was ended. Please log in again."),
+    "customer_staff": N_(
+        "The customer's account is now a staff account, and nobody may act as an admin or"
+        " an agent. The session as the customer ended; you are yourself again."
+    ),
+    "agent_inactive": N_(
+        "Your agent account was deactivated, so the session as the customer ended."
+        " Please log in again."
+    ),
 }
 
 

@@ -35,6 +35,9 @@ def _authenticate() -> None:
     expected = current_helpdesk.config["HELPDESK_INBOUND_MAIL_TOKEN"]
     if not expected:
         abort(404)  # the hook is off until a secret is configured
+    # Counted before the secret is checked: a wrong guess costs one of the client's requests,
+    # so the secret cannot be guessed faster than the limit allows.
+    _rate_limit()
     given = _given_token()
     if not given:
         response = jsonify(error="missing token")
@@ -87,7 +90,6 @@ def _raw_mail(limit: int | None) -> bytes:
 @bp.post("/hooks/mail")
 def inbound_mail():
     _authenticate()
-    _rate_limit()
     limit = current_helpdesk.config["HELPDESK_INBOUND_MAIL_MAX_SIZE"]
     if request.content_length is not None and limit and request.content_length > limit:
         abort(413)

@@ -107,6 +107,20 @@ def test_webhook_is_rate_limited(hook_app):
     assert 429 in codes
 
 
+def test_wrong_tokens_count_against_the_rate_limit(hook_app):
+    """Guessing the secret costs requests: after the allowance, even the right token waits."""
+    # A window of ~30 years: no boundary falls between the requests of this test.
+    hook_app.extensions["helpdesk"].config["HELPDESK_INBOUND_WEBHOOK_RATE_LIMIT"] = (3, 10**9)
+    guesser = {"environ_base": {"REMOTE_ADDR": "203.0.113.77"}}
+    guesses = [post(hook_app, make_mail(), token=f"guess-{i}", **guesser) for i in range(3)]
+    assert [r.status_code for r in guesses] == [403, 403, 403]
+    assert post(hook_app, make_mail(), token="guess-4", **guesser).status_code == 429
+    assert post(hook_app, make_mail(), **guesser).status_code == 429
+    assert count(InboundMail) == 0
+    other = post(hook_app, make_mail(), environ_base={"REMOTE_ADDR": "198.51.100.1"})
+    assert other.status_code == 202  # the limit is the guesser's, not everyone's
+
+
 def test_webhook_redelivery_is_a_duplicate(hook_app):
     raw = make_mail()
     post(hook_app, raw)
