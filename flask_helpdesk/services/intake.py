@@ -262,16 +262,20 @@ def _time_limit(seconds: float):
 
 
 def process(
-    inbound_id: int, force: bool = False, requester_id: int | None = None
+    inbound_id: int,
+    force: bool = False,
+    requester_id: int | None = None,
+    retry: bool = False,
 ) -> InboundMail | None:
     """Process one stored mail in its own transaction; never raises for the mail's fault.
 
     *requester_id* names the contact an admin filed the mail for (see :mod:`.mail_filing`).
+    *retry* (the sweep) and *force* (an admin) claim in a commit of their own first.
     Returns the row as it ended, or None when it was not claimable (done, or taken).
     """
     from .mail_posting import handle
 
-    fresh = not force and _claim_fresh(inbound_id)
+    fresh = not (force or retry) and _claim_fresh(inbound_id)
     if fresh:
         row = session().get(InboundMail, inbound_id, populate_existing=True)
     else:
@@ -360,7 +364,7 @@ def sweep(older_than: float = 60, limit: int = 500) -> dict[str, int]:
     session().commit()
     counts: dict[str, int] = {}
     for inbound_id in ids:
-        row = process(inbound_id)
+        row = process(inbound_id, retry=True)
         status = row.status.value if row is not None else "skipped"
         counts[status] = counts.get(status, 0) + 1
     return counts
