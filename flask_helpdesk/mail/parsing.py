@@ -36,7 +36,7 @@ from .charsets import fix_raw_header as _fix_raw_header
 from .headerblock import repair_header_block
 from .html import html_to_text, sanitize_mail_html, sanitize_mail_html_counting
 from .noise import NoiseReason, detect_noise
-from .peek import SENDER_HEADERS, usable_address
+from .peek import SENDER_HEADERS, bracket_bare_address, usable_address
 from .quotes import strip_quotes
 
 __all__ = [
@@ -187,7 +187,9 @@ def _addresses(
     raw_values = [v for k, v in _raw_headers(message) if k.lower() == name.lower()]
     if not raw_values:
         return result
-    lenient = False
+    unfolded = [re.sub(r"\r?\n[ \t]*", " ", _fix_raw_header(v, guess)) for v in raw_values]
+    bracketed = [bracket_bare_address(value) for value in unfolded]
+    lenient = bracketed != unfolded  # "Name addr@host": the modern parser misreads it
     try:
         for header in message.get_all(name, []):
             for address in getattr(header, "addresses", ()):  # Return-Path has none
@@ -201,10 +203,9 @@ def _addresses(
         result = []
     if lenient or not any("@" in addr for _, addr in result):
         # Fall back to the compat32-era parser, on the raw value with encoded words intact.
-        unfolded = [re.sub(r"\r?\n[ \t]*", " ", _fix_raw_header(v, guess)) for v in raw_values]
         result = [
             (decode_header_value(display, guess), clean_text(addr))
-            for display, addr in email.utils.getaddresses(unfolded)
+            for display, addr in email.utils.getaddresses(bracketed)
             if addr
         ]
     cleaned = []

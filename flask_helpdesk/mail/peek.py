@@ -63,6 +63,17 @@ def usable_address(address: str) -> str | None:
     return result if len(result) <= 254 else None
 
 
+# "Lan Nguyen lan@example.com": a name and an address without the angle brackets, as some
+# web forms and scripts write From. Parsers read it as one odd local part "Lan Nguyen lan".
+_BARE_ADDRESS = re.compile(r'^\s*([^<>"@,;:]+?)\s+([^\s<>"@,;:]+@[^\s<>"@,;:]+)\s*$')
+
+
+def bracket_bare_address(value: str) -> str:
+    """``Lan Nguyen lan@example.com`` → ``Lan Nguyen <lan@example.com>``; others unchanged."""
+    match = _BARE_ADDRESS.match(value)
+    return f"{match.group(1)} <{match.group(2)}>" if match else value
+
+
 def peek_headers(raw: bytes) -> PeekedHeaders:
     """Read the header block of *raw* only; never raises."""
     repaired = repair_header_block(raw.lstrip(b"\r\n"))
@@ -80,7 +91,11 @@ def peek_headers(raw: bytes) -> PeekedHeaders:
 
     sender = None
     for name in SENDER_HEADERS:
-        values = [fix_raw_header(v, guess) for k, v in raw_items if k.lower() == name.lower()]
+        values = [
+            bracket_bare_address(fix_raw_header(v, guess))
+            for k, v in raw_items
+            if k.lower() == name.lower()
+        ]
         found = [usable_address(addr) for _, addr in email.utils.getaddresses(values)]
         sender = next((addr for addr in found if addr), None)
         if sender:

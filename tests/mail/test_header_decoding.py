@@ -105,6 +105,28 @@ def test_intake_accepts_every_address_a_mail_server_delivers(address, expected):
     assert usable_address(address) == expected
 
 
+@pytest.mark.parametrize(
+    ("value", "address", "name"),
+    [
+        # a web form's script writing the name and the address without brackets
+        (b"Lan Nguyen lan@example.com", "lan@example.com", "Lan Nguyen"),
+        # a broken display name with a stray "<" (seen from a Hungarian billing system)
+        (
+            b"=?utf-8?Q?Telenor_Sz=C3=A1mla?=\n\t<Telenor Sz#mla <eszamla@telenor.example>",
+            "eszamla@telenor.example",
+            None,
+        ),
+        (b"lan@example.com (Lan Nguyen)", "lan@example.com", None),
+        (b"<lan@[192.0.2.1]>", "lan@[192.0.2.1]", None),
+    ],
+)
+def test_malformed_from_values_still_give_the_address(value, address, name):
+    raw = b"From: " + value + b"\nSubject: x\n\nbody\n"
+    parsed = parse_message(raw)
+    assert (parsed.from_address, parsed.from_name) == (address, name)
+    assert peek_headers(raw).sender == address
+
+
 def test_a_label_too_long_for_idna_is_kept_as_written():
     assert ascii_domain("ü" * 70 + ".example") == "ü" * 70 + ".example"
 
