@@ -67,13 +67,14 @@ TRANSITIONS: dict[S, dict[Trigger, S]] = {
     },
 }
 
-# What an agent may pick in a "status" control, and the trigger each choice means.
-AGENT_STATUS_CHOICES: dict[S, Trigger] = {
-    S.OPEN: Trigger.REOPEN,
-    S.PROCESSING: Trigger.PROCESS,
-    S.ANSWERED: Trigger.ANSWER,
-    S.CLOSED: Trigger.CLOSE,
-    S.SPAM: Trigger.MARK_SPAM,
+# What an agent may pick in a "status" control, and the triggers that choice may mean (the first
+# one the current status allows): "Open" reopens a ticket, or restores one marked as spam.
+AGENT_STATUS_CHOICES: dict[S, tuple[Trigger, ...]] = {
+    S.OPEN: (Trigger.REOPEN, Trigger.NOT_SPAM),
+    S.PROCESSING: (Trigger.PROCESS,),
+    S.ANSWERED: (Trigger.ANSWER,),
+    S.CLOSED: (Trigger.CLOSE,),
+    S.SPAM: (Trigger.MARK_SPAM,),
 }
 
 # Triggers a customer may cause.
@@ -101,12 +102,17 @@ def next_status(current: S, trigger: Trigger) -> S:
 
 def trigger_for_agent_choice(current: S, target: S) -> Trigger:
     """The trigger meaning "an agent sets *target*"; raises if that choice is not allowed now."""
-    trigger = AGENT_STATUS_CHOICES.get(S(target))
-    if trigger is None or not can(current, trigger):
-        raise InvalidTransition(S(current), trigger or Trigger.REOPEN)
-    return trigger
+    triggers = AGENT_STATUS_CHOICES.get(S(target), ())
+    for trigger in triggers:
+        if can(current, trigger):
+            return trigger
+    raise InvalidTransition(S(current), triggers[0] if triggers else Trigger.REOPEN)
 
 
 def agent_choices(current: S) -> list[S]:
     """Statuses an agent may set from *current* (for the status control)."""
-    return [s for s, t in AGENT_STATUS_CHOICES.items() if can(current, t) and s != current]
+    return [
+        status
+        for status, triggers in AGENT_STATUS_CHOICES.items()
+        if status != current and any(can(current, trigger) for trigger in triggers)
+    ]

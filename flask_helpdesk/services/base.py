@@ -141,3 +141,10 @@ def send_signal(signal: Any, **kwargs: Any) -> None:
         session().info.setdefault(PENDING_SIGNALS_KEY, []).append((signal, kwargs))
         return
     signal.send(current_app._get_current_object(), **kwargs)
+
+
+def send_after_commit(signal: Any, **kwargs: Any) -> None:
+    """Send *signal* once the current transaction commits (never if it rolls back), also
+    outside :func:`unit_of_work`: a change queued before its commit (a status transition) is
+    announced only when it is stored."""
+    session().info.setdefault(PENDING_SIGNALS_KEY, []).append((signal, kwargs))

@@ -26,7 +26,8 @@ from . import audit
 from .base import Forbidden, NotFound, ValidationError, commit, send_signal, session
 from .identity import Actor
 from .permissions import ensure
-from .tickets import _coerce_priority, add_event, apply_trigger, find_ticket
+from .tickets import _coerce_priority, add_event, find_ticket
+from .transitions import transition
 
 MAX_TAGS = 20
 TAG_PATTERN = re.compile(r"^[\w][\w .:/+-]{0,63}$", re.UNICODE)
@@ -203,7 +204,7 @@ def merge(actor: Actor, duplicate: Ticket, target_code: str) -> Ticket:
     old_status = duplicate.status
     duplicate.merged_into_id = target.id
     if can(duplicate.status, Trigger.CLOSE):
-        apply_trigger(actor, duplicate, Trigger.CLOSE)
+        transition(actor, duplicate, Trigger.CLOSE)  # ticket-closed too, after the commit
     add_event(duplicate, actor, "merged", into_code=target.code)
     add_event(target, actor, "merged_from", from_code=duplicate.code)
     audit.record(actor, "ticket.merged", duplicate, into=target.code, old_status=old_status)

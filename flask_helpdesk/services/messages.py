@@ -15,7 +15,7 @@ from .attachments import Upload, attach, store_uploads
 from .base import ValidationError, commit, send_signal, session
 from .identity import Actor
 from .permissions import ensure
-from .tickets import apply_trigger
+from .transitions import transition
 
 
 def post_message(
@@ -50,7 +50,7 @@ def post_message(
     from_agent = actor.is_agent
     old_status = ticket.status
     if not internal:
-        apply_trigger(actor, ticket, Trigger.AGENT_REPLY if from_agent else Trigger.CUSTOMER_REPLY)
+        transition(actor, ticket, Trigger.AGENT_REPLY if from_agent else Trigger.CUSTOMER_REPLY)
         if from_agent:
             ticket.last_agent_reply_at = now
             ticket.first_response_at = ticket.first_response_at or now
@@ -86,16 +86,8 @@ def post_message(
     )
     if not internal:
         notifications.message_posted(ticket, message)
-    commit()
+    commit()  # sends ticket-status-changed if the status moved (transition queued it)
     send_signal(signals.ticket_replied, ticket=ticket, actor=actor, message=message)
-    if ticket.status != old_status:
-        send_signal(
-            signals.ticket_status_changed,
-            ticket=ticket,
-            actor=actor,
-            old_status=old_status,
-            new_status=ticket.status,
-        )
     return message
 
 

@@ -25,7 +25,7 @@ from ..models import (
     TicketStatus,
     utcnow,
 )
-from ..workflow import InvalidTransition, Trigger, next_status, trigger_for_agent_choice
+from ..workflow import InvalidTransition, Trigger, trigger_for_agent_choice
 from . import audit, notifications
 from .attachments import Upload, attach, store_uploads
 from .base import Forbidden, NotFound, ValidationError, commit, rollback, send_signal, session
@@ -33,6 +33,7 @@ from .codes import CODE_ALPHABET, CODE_LENGTH, new_ticket_code, normalize_code
 from .identity import Actor
 from .permissions import ensure, visible_tickets
 from .ratings import rate_ticket
+from .transitions import transition
 
 # Re-exported: callers say ``tickets.rate_ticket``, ``tickets.normalize_code``.
 __all__ = ["CODE_ALPHABET", "CODE_LENGTH", "new_ticket_code", "normalize_code", "rate_ticket"]
@@ -230,26 +231,6 @@ def add_event(ticket: Ticket, actor: Actor, event: str, **data: Any) -> Message:
     return message
 
 
-def apply_trigger(actor: Actor, ticket: Ticket, trigger: Trigger) -> TicketStatus:
-    """Move *ticket* through the state machine (no commit); returns the old status."""
-    old = ticket.status
-    try:
-        new = next_status(old, trigger)
-    except InvalidTransition:
-        raise ValidationError(
-            _("This ticket cannot be changed that way now."),
-            {"status": [_("Not allowed from status %(status)s.", status=old.label)]},
-        ) from None
-    now = utcnow()
-    ticket.status = new
-    ticket.updated_at = now
-    if new == TicketStatus.CLOSED and old != TicketStatus.CLOSED:
-        ticket.closed_at = now
-    elif new != TicketStatus.CLOSED:
-        ticket.closed_at = None
-    return old
-
-
 def change_status(actor: Actor, ticket: Ticket, target: TicketStatus | str) -> Ticket:
     """An agent sets a status by hand (refused when the state machine does not allow it)."""
     ensure(actor, "change_status", ticket)
@@ -265,36 +246,21 @@ def change_status(actor: Actor, ticket: Ticket, target: TicketStatus | str) -> T
         ) from None
     if trigger == Trigger.CLOSE:
         return close_ticket(actor, ticket)
-    old = apply_trigger(actor, ticket, trigger)
+    old = transition(actor, ticket, trigger)
     add_event(ticket, actor, "status_changed", old=old.value, new=ticket.status.value)
     audit.record(actor, "ticket.status_changed", ticket, old=old, new=ticket.status)
-    commit()
-    send_signal(
-        signals.ticket_status_changed,
-        ticket=ticket,
-        actor=actor,
-        old_status=old,
-        new_status=ticket.status,
-    )
+    commit()  # sends ticket-status-changed (transition queued it)
     return ticket
 
 
 def close_ticket(actor: Actor, ticket: Ticket, reason: str = "") -> Ticket:
     """Close: by the customer, an agent, or auto-close (system)."""
     ensure(actor, "close", ticket)
-    old = apply_trigger(actor, ticket, Trigger.CLOSE)
+    old = transition(actor, ticket, Trigger.CLOSE)
     add_event(ticket, actor, "closed", reason=reason)
     audit.record(actor, "ticket.closed", ticket, old=old, reason=reason)
     notifications.ticket_closed(ticket, closed_by_customer=actor.is_customer)
-    commit()
-    send_signal(
-        signals.ticket_status_changed,
-        ticket=ticket,
-        actor=actor,
-        old_status=old,
-        new_status=ticket.status,
-    )
-    send_signal(signals.ticket_closed, ticket=ticket, actor=actor)
+    commit()  # sends ticket-status-changed and ticket-closed (transition queued them)
     return ticket
 
 

@@ -1,0 +1,49 @@
+"""The one way a ticket's status changes: the state machine, the timestamps and the signals.
+
+Every service that moves a ticket (a reply, the status control, closing, merging, bulk actions,
+rules) calls :func:`transition`; it asks :mod:`flask_helpdesk.workflow` for the next status
+and queues ``ticket-status-changed`` (and ``ticket-closed`` when the ticket closes) to be sent
+once the caller commits, so no path can change a status silently.
+"""
+
+from __future__ import annotations
+
+from .. import signals
+from ..i18n import gettext as _
+from ..models import Ticket, TicketStatus, utcnow
+from ..workflow import InvalidTransition, Trigger, next_status
+from .base import ValidationError, send_after_commit
+from .identity import Actor
+
+
+def transition(actor: Actor, ticket: Ticket, trigger: Trigger) -> TicketStatus:
+    """Move *ticket* by *trigger* (no commit); returns the old status.
+
+    Refused with :class:`ValidationError` when the state machine does not allow *trigger* now.
+    """
+    old = ticket.status
+    try:
+        new = next_status(old, trigger)
+    except InvalidTransition:
+        raise ValidationError(
+            _("This ticket cannot be changed that way now."),
+            {"status": [_("Not allowed from status %(status)s.", status=old.label)]},
+        ) from None
+    now = utcnow()
+    ticket.status = new
+    ticket.updated_at = now
+    if new == TicketStatus.CLOSED and old != TicketStatus.CLOSED:
+        ticket.closed_at = now
+    elif new != TicketStatus.CLOSED:
+        ticket.closed_at = None
+    if new != old:
+        send_after_commit(
+            signals.ticket_status_changed,
+            ticket=ticket,
+            actor=actor,
+            old_status=old,
+            new_status=new,
+        )
+    if new == TicketStatus.CLOSED and old != TicketStatus.CLOSED:
+        send_after_commit(signals.ticket_closed, ticket=ticket, actor=actor)
+    return old
