@@ -85,6 +85,38 @@ Date: Fri, 15 Mar 2024 10:00:00 +0700
 My account is locked, please call me.
 """)
 
+# A Postfix bounce relayed by a gateway that dropped its From: only the null envelope sender
+# in Return-Path and the delivery report remain. Noise, not a customer: kept as ignored.
+POSTFIX_BOUNCE_NO_FROM = crlf(b"""\
+Return-Path: <>
+Delivered-To: support@example.com
+Subject: Undelivered Mail Returned to Sender
+Message-Id: <20240315100501.6C1E2200A1@mx.example.com>
+Date: Fri, 15 Mar 2024 10:05:01 +0100 (CET)
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status;
+\tboundary="6C1E2200A1.1710493501/mx.example.com"
+
+--6C1E2200A1.1710493501/mx.example.com
+Content-Description: Notification
+Content-Type: text/plain; charset=us-ascii
+
+This is the mail system at host mx.example.com.
+I'm sorry to have to inform you that your message could not be delivered.
+
+--6C1E2200A1.1710493501/mx.example.com
+Content-Description: Delivery report
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.com
+
+Final-Recipient: rfc822; nobody@example.org
+Action: failed
+Status: 5.1.1
+
+--6C1E2200A1.1710493501/mx.example.com--
+""")
+
 # -- broken header blocks ------------------------------------------------------------------------
 
 # A home-made PHP mailer folds a long subject without indenting the continuation line; the

@@ -169,6 +169,13 @@ def test_unicode_and_punycode_spellings_of_an_idn_address_are_one_customer(app, 
     assert ticket_of(second).requester_id == ticket_of(first).requester_id
 
 
+def test_a_bounce_without_from_is_ignored_as_noise_not_failed(app, support):
+    row = ingest(mails.POSTFIX_BOUNCE_NO_FROM)
+    assert row.status == InboundStatus.IGNORED
+    assert row.reason == "noise: bounce"
+    assert row.subject == "Undelivered Mail Returned to Sender"
+
+
 def test_mail_without_any_address_fails_with_the_reason_and_nothing_is_lost(app, support):
     row = ingest(mails.NO_ADDRESS_AT_ALL)
     assert row.status == InboundStatus.FAILED
