@@ -151,9 +151,15 @@ class AccessRequestForm(FlaskForm):
     )
     duration_hours = IntegerField(
         _l("For how many hours"),
-        default=24,
+        default=lambda: _default_grant_hours(),
         validators=[InputRequired(message=REQUIRED), NumberRange(min=1)],
     )
+
+
+def _default_grant_hours() -> int:
+    """``HELPDESK_ACCESS_GRANT_DURATION`` in whole hours (at least one): the form's default."""
+    duration = current_app.extensions["helpdesk"].config["HELPDESK_ACCESS_GRANT_DURATION"]
+    return max(1, round(duration.total_seconds() / 3600))
 
 
 class AccessActionForm(FlaskForm):
