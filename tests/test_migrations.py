@@ -403,6 +403,10 @@ def test_demo_setup_through_the_cli(app):
     assert response.headers["Location"] == "/support/"
     listing = client.get("/support/").get_data(as_text=True)
     assert "Campaign stuck in review" in listing
+    # The admin's API token it prints works.
+    api_token = re.search(r"^  (hd_\S+)$", result.output, re.M).group(1)
+    listed = client.get("/support/api/v1/tickets", headers={"Authorization": f"Bearer {api_token}"})
+    assert listed.status_code == 200 and len(listed.json["items"]) == 6  # all but the spam
     # Running it again changes nothing.
     again = runner.invoke(args=["helpdesk", "seed-demo"])
     assert "nothing seeded" in again.output

@@ -10,6 +10,7 @@ from ..i18n import N_
 from ..models import Department, Priority, TicketStatus
 from . import desk, messages, tickets
 from .agents import make_agent
+from .api_tokens import create_token
 from .base import session
 from .departments import create_department
 from .identity import SYSTEM, agent_as_actor, contact_as_actor, sync_contact
@@ -123,10 +124,15 @@ def seed_demo() -> list[str]:
     spam = new(reza, "other", "Cheap followers!!!", "Buy 10,000 followers now at example.net")
     tickets.change_status(agent_as_actor(admin, host_admin=True), spam, TicketStatus.SPAM)
 
+    _row, token = create_token(SYSTEM, "demo", scope="admin", agent=admin)
+    api = current_helpdesk.config["HELPDESK_API_URL_PREFIX"]
     return [
         f"Seeded {len(DEPARTMENTS)} departments and 7 tickets.",
         *(
             f"  {key:10} {name} <{email}>{' (admin)' if is_admin else ''}"
             for key, name, email, is_admin in PEOPLE
         ),
+        f"API token of {admin.display_name} (admin scope; shown this once):",
+        f"  {token}",
+        f'  curl -H "Authorization: Bearer {token}" http://127.0.0.1:5000{api}/tickets',
     ]

@@ -72,4 +72,4 @@ def stars_of(tickets: list[Ticket]) -> dict[int, int]:
     rows = session().execute(
         select(Rating.ticket_id, Rating.stars).where(Rating.ticket_id.in_(ids))
     )
-    return dict(rows.tuples().all())
+    return {ticket_id: stars for ticket_id, stars in rows}
