@@ -188,6 +188,15 @@ def already_done(key: str) -> bool:
     return job is not None and key in job.meta.get(DONE_META_KEY, [])
 
 
+def report_progress(done: int) -> None:
+    """Record how far a long job got (``job.meta["progress"]``, read by ``rq info`` or the
+    desk); inline there is no one to tell but the log."""
+    job = _current_rq_job()
+    if job is not None:
+        job.meta["progress"] = done
+        job.save_meta()
+
+
 def mark_done(key: str) -> None:
     job = _current_rq_job()
     if job is not None:
@@ -238,3 +247,10 @@ def deliver_webhooks(limit: int = 100) -> None:
     from .services import webhooks
 
     webhooks.deliver_due(limit)
+
+
+def recompute_sla_due_times() -> None:
+    """Move every unclosed ticket's SLA targets after a policy or calendar change, in batches."""
+    from .services import sla
+
+    sla.recompute_open_tickets(progress=report_progress)

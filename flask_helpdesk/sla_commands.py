@@ -238,3 +238,13 @@ def sla_preset(key: str, timezone: str, not_default: bool) -> None:
     except ServiceError as error:
         raise _fail(error) from None
     click.echo(f"policy #{policy.id} {policy.name}")
+
+
+@sla_cli.command("recompute")
+@click.option("--batch-size", type=click.IntRange(1, 10_000), default=500, show_default=True)
+def sla_recompute(batch_size: int) -> None:
+    """Recompute the due times of every unclosed ticket now (time already used stays used)."""
+    from .services.sla import recompute_open_tickets
+
+    done = recompute_open_tickets(batch_size, progress=lambda n: click.echo(f"{n} ticket(s)..."))
+    click.echo(f"due times recomputed for {done} ticket(s)")

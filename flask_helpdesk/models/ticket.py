@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import EnumInt, EnumText, HelpdeskModel, utcnow
@@ -45,6 +45,10 @@ class Ticket(HelpdeskModel):
         Index("ix_helpdesk_ticket_priority_updated", "priority", "updated_at", "id"),
         # "Unassigned", "My open", "assigned to X" in activity order (migration 0007).
         Index("ix_helpdesk_ticket_assignee_updated", "assignee_id", "updated_at", "id"),
+        # The SLA sweep's batch and the queue's "due" sort (migration 0016).
+        Index("ix_helpdesk_ticket_sla_due", "sla_due_at", "id"),
+        # The escalation sweep's batch: tickets whose next warning or breach instant has come.
+        Index("ix_helpdesk_ticket_sla_check", "sla_check_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -79,6 +83,30 @@ class Ticket(HelpdeskModel):
     # Read markers: unread = a reply from the other side after the marker.
     customer_seen_at: Mapped[datetime | None]
     agent_seen_at: Mapped[datetime | None]
+
+    # -- SLA (services/sla.py). One clock counts the working time the ticket has waited on
+    # support: it runs while open, processing or customer_replied, pauses while answered, stops
+    # while closed or spam. Targets are readings of that clock; due instants are derived from
+    # it and stored (None while the clock does not run), the earliest of them indexed.
+    # No database foreign key: SQLite cannot add or drop one without copying the table (which
+    # would drop the full-text triggers); deleting a policy clears it (services.sla_policies).
+    sla_policy_id: Mapped[int | None]
+    sla_clock_seconds: Mapped[int] = mapped_column(default=0, server_default="0")
+    sla_running_since: Mapped[datetime | None]  # None: paused or stopped
+    sla_next_from: Mapped[int | None]  # clock reading when a next response became owed
+    sla_after_hours: Mapped[bool] = mapped_column(default=False, server_default=false())
+    first_response_due_at: Mapped[datetime | None]
+    next_response_due_at: Mapped[datetime | None]
+    resolution_due_at: Mapped[datetime | None]
+    sla_due_at: Mapped[datetime | None]
+    sla_check_at: Mapped[datetime | None]  # next warning or due instant the sweep must see
+    # Facts recorded when they happen, for reports.
+    first_response_seconds: Mapped[int | None]  # working seconds to the first response
+    resolution_seconds: Mapped[int | None]  # working seconds to the (latest) close
+    first_response_breached: Mapped[bool] = mapped_column(default=False, server_default=false())
+    next_response_breached: Mapped[bool] = mapped_column(default=False, server_default=false())
+    resolution_breached: Mapped[bool] = mapped_column(default=False, server_default=false())
+    reopen_count: Mapped[int] = mapped_column(default=0, server_default="0")
 
     department: Mapped[Department] = relationship(lazy="joined", innerjoin=True)
     requester: Mapped[Contact] = relationship(foreign_keys=[requester_id])

@@ -26,6 +26,16 @@ CALENDAR_CACHE_TTL = 300
 WeeklyHours = Mapping[int, str | Iterable[tuple[int, int]]]
 
 
+def schedule_recompute() -> None:
+    """After this transaction commits, recompute open tickets' due times in the background
+    (once, however many changes the transaction made)."""
+    from ..jobs import PENDING_KEY, enqueue, recompute_sla_due_times
+
+    pending = session().info.get(PENDING_KEY, [])
+    if not any(func is recompute_sla_due_times for func, _args, _kwargs in pending):
+        enqueue(recompute_sla_due_times)
+
+
 def get_calendar(calendar_id: int | str) -> BusinessCalendar:
     try:
         calendar = session().get(BusinessCalendar, int(calendar_id))
@@ -97,6 +107,7 @@ def update_calendar(
     _set_windows(calendar, built)
     calendar.updated_at = utcnow()
     audit.record(actor, "calendar.updated", calendar_id=calendar.id, name=new_name)
+    schedule_recompute()
     commit()
     return calendar
 
@@ -149,6 +160,7 @@ def add_holiday(actor: Actor, calendar_id: int | str, day: date, name: str = "")
     holiday.edited = holiday.source != HolidaySource.MANUAL
     calendar.updated_at = utcnow()
     audit.record(actor, "calendar.holiday_added", calendar_id=calendar.id, day=day.isoformat())
+    schedule_recompute()
     commit()
     return holiday
 
@@ -167,6 +179,7 @@ def remove_holiday(actor: Actor, calendar_id: int | str, day: date) -> None:
         holiday.active, holiday.edited = False, True
     calendar.updated_at = utcnow()
     audit.record(actor, "calendar.holiday_removed", calendar_id=calendar.id, day=day.isoformat())
+    schedule_recompute()
     commit()
 
 
@@ -192,4 +205,6 @@ def merge_imported(
         elif row.source == source and not row.edited:
             row.name = name[:200]
     calendar.updated_at = utcnow()
+    if added or removed:
+        schedule_recompute()
     return added, removed

@@ -22,7 +22,7 @@ from ..models import (
     agent_department,
 )
 from ..workflow import Trigger, can
-from . import audit
+from . import audit, sla
 from .base import Forbidden, NotFound, ValidationError, commit, send_signal, session
 from .identity import Actor
 from .permissions import ensure
@@ -102,6 +102,7 @@ def transfer(actor: Actor, ticket: Ticket, department_id: int) -> Ticket:
     ticket.department = department
     if ticket.assignee is not None and ticket.assignee not in assignable_agents(department.id):
         ticket.assignee = None
+    sla.recompute(ticket)  # another department may mean another policy
     add_event(ticket, actor, "transferred", department_name=department.name)
     audit.record(actor, "ticket.transferred", ticket, old=old.id, new=department.id)
     commit()
@@ -117,6 +118,7 @@ def set_priority(actor: Actor, ticket: Ticket, priority: int | str) -> Ticket:
         return ticket
     old = ticket.priority
     ticket.priority = new
+    sla.recompute(ticket)
     audit.record(actor, "ticket.priority_changed", ticket, old=old, new=new)
     commit()
     send_signal(signals.ticket_updated, ticket=ticket, actor=actor, changes={"priority": old})

@@ -14,13 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from ..i18n import gettext as _
 from ..models import BusinessCalendar, Channel, Department, Priority, SlaPolicy, Ticket, utcnow
 from . import audit
 from .base import NotFound, ValidationError, commit, session
-from .calendars import get_calendar
+from .calendars import get_calendar, schedule_recompute
 from .identity import Actor
 from .permissions import ensure
 
@@ -176,6 +176,7 @@ def create_policy(actor: Actor, data: PolicyData) -> SlaPolicy:
     session().add(policy)
     session().flush()
     audit.record(actor, "sla_policy.created", policy_id=policy.id, name=policy.name)
+    schedule_recompute()
     commit()
     return policy
 
@@ -195,6 +196,7 @@ def update_policy(actor: Actor, policy_id: int | str, data: PolicyData) -> SlaPo
     policy = get_policy(policy_id)
     _apply(policy, data)
     audit.record(actor, "sla_policy.updated", policy_id=policy.id, name=policy.name)
+    schedule_recompute()
     commit()
     return policy
 
@@ -203,7 +205,12 @@ def delete_policy(actor: Actor, policy_id: int | str) -> None:
     ensure(actor, "manage")
     policy = get_policy(policy_id)
     audit.record(actor, "sla_policy.deleted", policy_id=policy.id, name=policy.name)
+    # Tickets keep no foreign key to their policy (see models.ticket): let go of it here.
+    session().execute(
+        update(Ticket).where(Ticket.sla_policy_id == policy.id).values(sla_policy_id=None)
+    )
     session().delete(policy)
+    schedule_recompute()
     commit()
 
 
@@ -216,4 +223,5 @@ def reorder_policies(actor: Actor, policy_ids: list[int]) -> None:
     for position, policy in enumerate([*ordered, *rest], start=1):
         policy.position = position
     audit.record(actor, "sla_policy.reordered", order=[p.id for p in ordered])
+    schedule_recompute()
     commit()

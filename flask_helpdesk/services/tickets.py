@@ -26,7 +26,7 @@ from ..models import (
     utcnow,
 )
 from ..workflow import InvalidTransition, Trigger, trigger_for_agent_choice
-from . import audit, notifications
+from . import audit, notifications, sla
 from .attachments import Upload, attach, store_uploads
 from .base import Forbidden, NotFound, ValidationError, commit, rollback, send_signal, session
 from .codes import CODE_ALPHABET, CODE_LENGTH, new_ticket_code, normalize_code
@@ -166,6 +166,7 @@ def open_ticket(
     ticket.requester = requester
     session().add(ticket)
     session().flush()
+    sla.start(ticket, now)
     message = Message(
         ticket_id=ticket.id,
         kind=MessageKind.REPLY,

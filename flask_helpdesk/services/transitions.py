@@ -12,6 +12,7 @@ from .. import signals
 from ..i18n import gettext as _
 from ..models import Ticket, TicketStatus, utcnow
 from ..workflow import InvalidTransition, Trigger, next_status
+from . import sla
 from .base import ValidationError, send_after_commit
 from .identity import Actor
 
@@ -30,6 +31,7 @@ def transition(actor: Actor, ticket: Ticket, trigger: Trigger) -> TicketStatus:
             {"status": [_("Not allowed from status %(status)s.", status=old.label)]},
         ) from None
     now = utcnow()
+    sla.on_transition(ticket, old, new, Trigger(trigger), now)  # the SLA clock follows
     ticket.status = new
     ticket.updated_at = now
     if new == TicketStatus.CLOSED and old != TicketStatus.CLOSED:
