@@ -7,8 +7,15 @@ is allowed (a forged department, assignee or status must be refused there, for e
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from .forms import REQUIRED, STAFF_ONLY_FIELDS, NewTicketForm, ReplyForm
 from .i18n import lazy_gettext as _l
@@ -77,6 +84,21 @@ class CannedReplyForm(FlaskForm):
     department_id = SelectField(_l("Shared with"), validate_choice=False)
 
 
+class ApiTokenForm(FlaskForm):
+    """A new API token; ``kind`` and the ``admin`` scope are offered to admins only."""
+
+    name = StringField(_l("Name"), validators=[InputRequired(message=REQUIRED), Length(max=120)])
+    scope = SelectField(_l("Scope"), validate_choice=False, default="read")
+    kind = SelectField(_l("Kind"), validate_choice=False, default="personal")
+    days = IntegerField(_l("Expires after (days)"), validators=[Optional(), NumberRange(1, 1830)])
+
+
+class WebhookForm(FlaskForm):
+    url = StringField(_l("URL"), validators=[InputRequired(message=REQUIRED), Length(max=2000)])
+    events = StringField(_l("Events"), default="*", validators=[Length(max=1000)])
+    description = StringField(_l("Description"), validators=[Length(max=200)])
+
+
 class RenameViewForm(FlaskForm):
     name = StringField(_l("Name"), validators=[InputRequired(message=REQUIRED), Length(max=80)])
 
@@ -107,4 +129,7 @@ DESK_FORMS: dict[str, type[FlaskForm]] = {
     "desk_on_behalf": OnBehalfForm,
     "desk_canned_reply": CannedReplyForm,
     "desk_canned_delete": DeleteViewForm,
+    "desk_api_token": ApiTokenForm,
+    "desk_webhook": WebhookForm,
+    "desk_button": DeleteViewForm,
 }

@@ -121,6 +121,14 @@ def desk_entry(css_class: str = "helpdesk-desk-entry") -> Markup:
 
 
 # Route modules register on ``bp`` when imported.
-from . import desk_admin, desk_bulk, desk_canned, desk_new, desk_queue, desk_ticket  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    desk_admin,
+    desk_bulk,
+    desk_canned,
+    desk_integrations,
+    desk_new,
+    desk_queue,
+    desk_ticket,
+)
 
 __all__ = ["bp", "desk_actor", "desk_entry", "protect_posts", "safe_desk_url"]

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from flask_helpdesk.models import HelpdeskModel, Ticket
-from flask_helpdesk.services import canned, consent, intake, saved_views
+from flask_helpdesk.services import api_tokens, canned, consent, intake, saved_views, webhooks
 from flask_helpdesk.services.base import session
 from flask_helpdesk.services.departments import create_department
 from flask_helpdesk.services.identity import (
@@ -105,7 +105,9 @@ def test_every_helpdesk_post_route_needs_a_csrf_token(bare_csrf_app):
         "inbound_id": intake.receive(MAIL, "pipe", department_id=department.id).inbound.id,
         "agent_id": staff.agent.id,
         "department_id": create_department(SYSTEM, "Spare", slug="spare").id,
-        "delivery_id": 1,  # the API's redelivery: past the CSRF check it is a 404, not a 403
+        "delivery_id": 1,  # redelivery: past the CSRF check it is a 404, not a 403
+        "token_id": api_tokens.create_token(staff, "t")[0].id,
+        "endpoint_id": webhooks.create_endpoint(staff, "https://example.com/hook").id,
     }
     # Enough for the forms to pass with a valid token, so the token is what makes a difference.
     fields = {"department_id": department.id, "requester_id": lan.contact.id}
