@@ -2,11 +2,40 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, ScriptInfo
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
-helpdesk_cli = AppGroup("helpdesk", help="flask-helpdesk: schema, worker, demo data, agents.")
+UPGRADE_FIRST = "the helpdesk's tables are missing: run `flask helpdesk db upgrade` first"
+
+
+class HelpdeskGroup(AppGroup):
+    """``flask helpdesk``: a command that fails because the helpdesk's tables are not there
+    yet says what to run, instead of printing an SQL traceback (whatever the command, also
+    those of sub-groups and of commands added later)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (OperationalError, ProgrammingError):
+            if _tables_missing(ctx):
+                raise click.ClickException(UPGRADE_FIRST) from None
+            raise
+
+
+def _tables_missing(ctx: click.Context) -> bool:
+    try:
+        app = ctx.ensure_object(ScriptInfo).load_app()
+        with app.app_context():
+            return bool(app.extensions["helpdesk"].missing_tables())
+    except Exception:  # the database is unreachable: the original error says more
+        return False
+
+
+helpdesk_cli = HelpdeskGroup("helpdesk", help="flask-helpdesk: schema, worker, demo data, agents.")
 
 
 @helpdesk_cli.command("worker")

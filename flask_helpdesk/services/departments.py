@@ -9,6 +9,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..forms import EMAIL_PATTERN
+from ..i18n import N_
 from ..i18n import gettext as _
 from ..models import Department, Mailbox, Ticket, agent_department
 from . import audit
@@ -25,6 +26,26 @@ def active_departments() -> list[Department]:
             .order_by(Department.position, Department.name)
         )
     )
+
+
+# The department requests go to while a fresh install has none (shown translated, stored as is).
+FALLBACK_NAME = N_("General")
+FALLBACK_SLUG = "general"
+
+
+def fallback_department() -> Department:
+    """Where a customer's request goes when no department is active (a fresh install): the
+    department ``general``, created on the first such request. Admins rename or replace it."""
+    found = session().scalar(select(Department).where(Department.slug == FALLBACK_SLUG))
+    if found is not None:
+        return found
+    from .identity import SYSTEM
+
+    try:
+        return create_department(SYSTEM, FALLBACK_NAME, slug=FALLBACK_SLUG)
+    except (ValidationError, IntegrityError):  # two first requests at once: the other won
+        rollback()
+        return session().scalar(select(Department).where(Department.slug == FALLBACK_SLUG))
 
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+from flask import Flask, Response
 from markupsafe import Markup, escape
 
 if TYPE_CHECKING:
@@ -47,8 +47,34 @@ def menu_entry(css_class: str = "helpdesk-menu-entry") -> Markup:
     )
 
 
+def require_schema() -> Response | None:
+    """Before ``flask helpdesk db upgrade`` the helpdesk's pages say so (503) instead of failing
+    on a missing table; the host's own pages are not concerned."""
+    from flask import current_app, request
+
+    from ..extension import current_helpdesk
+    from ..i18n import gettext as _
+
+    if not (request.blueprint or "").startswith("helpdesk") or current_helpdesk.schema_ready():
+        return None
+    current_app.logger.error(
+        "flask-helpdesk: its tables are missing; run `flask helpdesk db upgrade`"
+    )
+    message = _(
+        "Support is not set up yet: its database tables are missing. The site's administrator"
+        " must run “flask helpdesk db upgrade”."
+    )
+    return Response(
+        Markup("<!doctype html><title>503</title><p>{}</p>").format(message),
+        status=503,
+        mimetype="text/html",
+    )
+
+
 def register_views(app: Flask, state: HelpdeskState) -> None:
     from . import consent
+
+    app.before_request(require_schema)
     from .portal import bp as portal_bp
 
     app.register_blueprint(portal_bp, url_prefix=state.config["HELPDESK_URL_PREFIX"] or "/")

@@ -69,13 +69,20 @@ def new_ticket():
     actor = _actor()
     form = get_form_class("new_ticket")()
     choices = departments.active_departments()
-    form.department_id.choices = [SelectChoice(d.id, _(d.name)) for d in choices]
+    if choices:
+        form.department_id.choices = [SelectChoice(d.id, _(d.name)) for d in choices]
+    else:
+        # A fresh install without departments: no empty required select; the request goes to
+        # the fallback department (docs/quickstart.rst).
+        del form.department_id
     if request.method == "GET" and actor.contact is not None:
         form.email.data = form.email.data or actor.contact.email
         form.phone.data = form.phone.data or actor.contact.phone
     if form.validate_on_submit():
         data = tickets.NewTicket(
-            department_id=form.department_id.data,
+            department_id=(
+                form.department_id.data if choices else departments.fallback_department().id
+            ),
             subject=form.subject.data or "",
             body=form.body.data or "",
             priority=form.priority.data,
