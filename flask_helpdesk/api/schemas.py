@@ -55,6 +55,17 @@ class Person(BaseModel):
     email: str | None = None
 
 
+class SlaOut(BaseModel):
+    """Due instants while support owes something (None while the clock is paused or stopped)."""
+
+    first_response_due_at: datetime | None = None
+    next_response_due_at: datetime | None = None
+    resolution_due_at: datetime | None = None
+    first_response_breached: bool = False
+    next_response_breached: bool = False
+    resolution_breached: bool = False
+
+
 class TicketOut(BaseModel):
     code: str
     subject: str
@@ -69,6 +80,7 @@ class TicketOut(BaseModel):
     updated_at: datetime
     closed_at: datetime | None = None
     rating: int | None = Field(None, description="Stars of the customer's rating, if rated.")
+    sla: SlaOut | None = Field(None, description="Staff only: the SLA's due times.")
 
 
 class TicketPage(BaseModel):

@@ -65,6 +65,18 @@ def ticket_out(actor: Actor, ticket: Ticket, stars: int | EllipsisType | None = 
         updated_at=ticket.updated_at,
         closed_at=ticket.closed_at,
         rating=stars,
+        sla=None if actor.is_customer else sla_out(ticket),
+    )
+
+
+def sla_out(ticket: Ticket) -> s.SlaOut:
+    return s.SlaOut(
+        first_response_due_at=ticket.first_response_due_at,
+        next_response_due_at=ticket.next_response_due_at,
+        resolution_due_at=ticket.resolution_due_at,
+        first_response_breached=ticket.first_response_breached,
+        next_response_breached=ticket.next_response_breached,
+        resolution_breached=ticket.resolution_breached,
     )
 
 

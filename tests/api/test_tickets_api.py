@@ -18,6 +18,7 @@ def test_agent_lists_their_departments_tickets_only(app, departments, agent_api,
     assert response.status_code == 200
     assert [t["code"] for t in response.json["items"]] == [mine.code]
     assert response.json["items"][0]["requester"]["name"] == "Lan Nguyen"
+    assert response.json["items"][0]["sla"]["resolution_breached"] is False
 
 
 def test_another_departments_ticket_reads_as_not_found(app, departments, billing_api, lan):
@@ -44,6 +45,7 @@ def test_customer_session_sees_own_tickets_and_never_notes(
     bodies = [m["body"] for m in thread]
     assert "public answer" in bodies and "internal only" not in bodies
     assert all(m["author"] is None or m["author"]["id"] is None for m in thread)
+    assert api.get(f"/tickets/{own.code}").json["sla"] is None  # staff's business
 
 
 def test_list_pages_by_cursor_without_repeats(app, departments, agent_api, lan):
