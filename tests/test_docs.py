@@ -109,7 +109,7 @@ def quickstart(tmp_path):
 
 
 def test_quickstart_site_works_as_written(quickstart):
-    module, app = quickstart
+    _module, app = quickstart
     runner = app.test_cli_runner()
     for args in (
         ["init-db"],
@@ -122,9 +122,9 @@ def test_quickstart_site_works_as_written(quickstart):
     result = runner.invoke(args=["helpdesk", "create-department", "Billing"])
     assert result.exit_code != 0 and "This department exists already." in result.output
 
-    with app.app_context():
-        module.db.session.add(module.Account(email="lan@example.com", name="Lan"))
-        module.db.session.commit()
+    result = runner.invoke(args=["create-user", "lan@example.com", "Lan"])
+    assert result.exit_code == 0, result.output
+    assert "log in at /login?email=lan@example.com" in result.output
 
     client = app.test_client()
     assert client.get("/support/").status_code == 302  # the site's login first
@@ -148,3 +148,41 @@ def test_quickstart_site_works_as_written(quickstart):
     assert response.status_code == 302, response.get_data(as_text=True)
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Where is my invoice?" in page and "October&#39;s is missing." in page
+
+    # An admin made with the same command opens the desk and sees the ticket.
+    result = runner.invoke(args=["create-user", "boss@example.com", "Alex Boss", "--admin"])
+    assert result.exit_code == 0, result.output
+    boss = app.test_client()
+    boss.get("/login?email=boss@example.com")
+    assert "Support desk" in boss.get("/").get_data(as_text=True)
+    assert "Where is my invoice?" in boss.get("/support/desk/").get_data(as_text=True)
+
+
+def test_quickstart_mail_is_visible_at_the_default_log_level(quickstart, caplog):
+    """Without Flask-Mail the quickstart's mail goes to the log at WARNING, which Python shows
+    by default (INFO it was invisible)."""
+    _module, app = quickstart
+    runner = app.test_cli_runner()
+    for args in (
+        ["init-db"],
+        ["helpdesk", "db", "upgrade"],
+        ["helpdesk", "create-department", "Billing"],
+        ["create-user", "lan@example.com", "Lan"],
+        ["create-user", "sara@example.com", "Sara"],
+    ):
+        assert runner.invoke(args=args).exit_code == 0
+    result = runner.invoke(args=["helpdesk", "create-agent", "2", "--department", "billing"])
+    assert result.exit_code == 0, result.output
+    caplog.set_level("WARNING", logger="flask_helpdesk.mail")
+    client = app.test_client()
+    client.get("/login?email=lan@example.com")
+    form = client.get("/support/new").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form).group(1)
+    department = re.search(r'<option value="(\d+)">Billing</option>', form).group(1)
+    client.post(
+        "/support/new",
+        data={"csrf_token": token, "department_id": department, "subject": "Hi", "body": "Hello"},
+    )
+    mails = [r for r in caplog.records if r.name == "flask_helpdesk.mail"]
+    assert mails and all(r.levelname == "WARNING" for r in mails)
+    assert "sara@example.com" in mails[0].getMessage()

@@ -109,7 +109,11 @@ def send_mail(
     sender = sender or default_sender()
     subject = one_line(subject, limit=250)
     if mail_backend() == "log":
-        logger.info("helpdesk mail to %s: %s\n%s", ", ".join(recipients), subject, text)
+        # Nothing configured at all: WARNING, so the mail shows at Python's default log level
+        # (and nobody believes it was sent); a deliberate "log" backend logs at INFO.
+        chosen = current_app.extensions["helpdesk"].config["HELPDESK_MAIL_BACKEND"]
+        level = logging.INFO if chosen == "log" else logging.WARNING
+        logger.log(level, "helpdesk mail to %s: %s\n%s", ", ".join(recipients), subject, text)
         return
     from flask_mail import Message as MailMessage
 
