@@ -1,9 +1,13 @@
-"""Background work: the one dispatcher, and the job functions it runs.
+"""Background work: the one dispatcher, and what job functions may ask it.
 
 Services call :func:`enqueue` while they work; the jobs wait in the session until the service
 commits (:func:`services.base.commit`), so a job never sees uncommitted or rolled-back
 data. Then they run inline (no ``HELPDESK_REDIS_URL``) or go to an RQ queue, where
-``flask helpdesk worker`` runs them inside an app context. Job functions take ids, never objects.
+``flask helpdesk worker`` runs them inside an app context.
+
+Job functions are plain module-level functions taking ids, never objects, and live with the
+service they belong to (:mod:`.services.notifications`, :func:`.services.intake.process`): this
+module knows nothing of them, so services may import it without a cycle.
 """
 
 from __future__ import annotations
@@ -20,6 +24,12 @@ logger = logging.getLogger("flask_helpdesk.jobs")
 
 PENDING_KEY = "helpdesk_pending_jobs"
 DONE_META_KEY = "helpdesk_done"
+# How long the worker's command listener (``rq:pubsub:<worker>``) waits in one read. RQ 3 waits
+# 60 s and, on the way out, stops the listener with redis-py's ``stop()``, which since redis-py 8
+# waits for the listener's read to end: when the UNSUBSCRIBE reply woke the listener before the
+# stop flag was set, it went back into a new read and every worker exit (each ``--burst`` run,
+# each shutdown) hung for a minute. With a short read the listener sees the flag at once.
+COMMAND_POLL_SECONDS = 0.2
 
 
 def _session():
@@ -158,6 +168,16 @@ def make_worker(app: Flask, queue_names: list[str] | None = None):
                 finally:
                     state.db.session.remove()
 
+        def subscribe(self) -> None:
+            # RQ's own subscribe(), with a short read: see COMMAND_POLL_SECONDS.
+            self.pubsub = self.connection.pubsub()
+            self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+            self.pubsub_thread = self.pubsub.run_in_thread(
+                sleep_time=COMMAND_POLL_SECONDS,
+                daemon=True,
+                exception_handler=self._pubsub_exception_handler,
+            )
+
     return AppContextWorker(queues, connection=connection)
 
 
@@ -202,55 +222,3 @@ def mark_done(key: str) -> None:
     if job is not None:
         job.meta.setdefault(DONE_META_KEY, []).append(key)
         job.save_meta()
-
-
-# -- job functions: plain functions taking ids, run inside an app context ---------------------
-
-
-def notify_customer_of_reply(message_id: int) -> None:
-    """Mail the customer about an agent's public reply."""
-    from .services import notify
-
-    notify.customer_of_reply(message_id)
-
-
-def sms_customer_of_reply(message_id: int) -> None:
-    """Text the customer about an agent's reply (tickets that asked for SMS)."""
-    from .services import notify
-
-    notify.customer_sms_of_reply(message_id)
-
-
-def notify_staff_of_customer_activity(message_id: int, exclude_agent_id: int | None = None) -> None:
-    """Mail the assignee, or the department's agents, about a new ticket or customer reply."""
-    from .services import notify
-
-    notify.staff_of_customer_activity(message_id, exclude_agent_id=exclude_agent_id)
-
-
-def notify_customer_of_close(ticket_id: int) -> None:
-    """Mail the customer that support closed their ticket."""
-    from .services import notify
-
-    notify.customer_of_close(ticket_id)
-
-
-def process_inbound_mail(inbound_id: int) -> None:
-    """Turn a stored inbound mail into a ticket or a reply (see services.intake)."""
-    from .services import intake
-
-    intake.process(inbound_id)
-
-
-def deliver_webhooks(limit: int = 100) -> None:
-    """Send the webhook deliveries that are due (new ones and retries whose time came)."""
-    from .services import webhooks
-
-    webhooks.deliver_due(limit)
-
-
-def recompute_sla_due_times() -> None:
-    """Move every unclosed ticket's SLA targets after a policy or calendar change, in batches."""
-    from .services import sla
-
-    sla.recompute_open_tickets(progress=report_progress)

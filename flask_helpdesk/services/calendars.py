@@ -12,6 +12,7 @@ from datetime import date
 
 from sqlalchemy import select
 
+from .. import jobs
 from ..businesstime import CalendarError, WorkCalendar, normalize_windows
 from ..i18n import gettext as _
 from ..models import BusinessCalendar, CalendarWindow, Holiday, HolidaySource, utcnow
@@ -29,11 +30,13 @@ WeeklyHours = Mapping[int, str | Iterable[tuple[int, int]]]
 def schedule_recompute() -> None:
     """After this transaction commits, recompute open tickets' due times in the background
     (once, however many changes the transaction made)."""
-    from ..jobs import PENDING_KEY, enqueue, recompute_sla_due_times
+    # The SLA engine builds on this module (work_calendar): it is imported where it is used,
+    # not at the top, the one import cycle inside the services layer (tests/test_layers.py).
+    from .sla import recompute_due_times
 
-    pending = session().info.get(PENDING_KEY, [])
-    if not any(func is recompute_sla_due_times for func, _args, _kwargs in pending):
-        enqueue(recompute_sla_due_times)
+    pending = session().info.get(jobs.PENDING_KEY, [])
+    if not any(func is recompute_due_times for func, _args, _kwargs in pending):
+        jobs.enqueue(recompute_due_times)
 
 
 def get_calendar(calendar_id: int | str) -> BusinessCalendar:

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from .. import jobs
 from ..businesstime import NoWorkingTime, WorkCalendar
 from ..models import SlaPolicy, Ticket, TicketStatus, utcnow
 from ..workflow import Trigger
@@ -195,6 +196,12 @@ def _update_dues(ticket: Ticket, policy: SlaPolicy | None, calendar: WorkCalenda
     ticket.sla_due_at = min((t.due_at for t in found), default=None)
     checks = [t.due_at for t in found] + [t.warn_at for t in found if t.warn_at is not None]
     ticket.sla_check_at = min(checks, default=None)
+
+
+def recompute_due_times() -> None:
+    """Job: move every unclosed ticket's SLA targets after a policy or calendar change, in
+    batches (progress in ``job.meta["progress"]`` on RQ)."""
+    recompute_open_tickets(progress=jobs.report_progress)
 
 
 def recompute_open_tickets(

@@ -111,7 +111,7 @@ def record_event(action: str, ticket: Ticket | None, data: dict[str, Any]) -> No
     columns += ["next_attempt_at", "created_at"]
     session().execute(insert(WebhookDelivery).from_select(columns, subscribed))
     if current_helpdesk.dispatcher.uses_rq:
-        jobs.enqueue(jobs.deliver_webhooks)
+        jobs.enqueue(deliver_due)
 
 
 # -- sending ----------------------------------------------------------------------------------
@@ -303,6 +303,6 @@ def redeliver(actor: Actor, delivery_id: int) -> WebhookDelivery:
     delivery.next_attempt_at = utcnow()
     audit.record(actor, "webhook.redelivered", delivery_id=delivery.id)
     if current_helpdesk.dispatcher.uses_rq:
-        jobs.enqueue(jobs.deliver_webhooks)
+        jobs.enqueue(deliver_due)
     commit()
     return delivery

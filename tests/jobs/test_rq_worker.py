@@ -3,6 +3,7 @@ until a worker runs them in an app context; failures are retried and then kept a
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -65,7 +66,7 @@ def test_agent_reply_waits_in_the_queue_until_a_worker_sends_it(
     post_message(agent, ticket, "Your invoice is on its way.")
 
     [job] = queue.get_jobs()
-    assert job.func_name == "flask_helpdesk.jobs.notify_customer_of_reply"
+    assert job.func_name == "flask_helpdesk.services.notifications.tickets.customer_of_reply"
     assert job.get_status() == "queued"
     assert job.retries_left == 2
     assert smtp.messages == []  # enqueued, not executed
@@ -183,3 +184,31 @@ def test_retry_of_staff_mail_skips_those_already_sent(rq_app, smtp, departments,
 
     assert len(smtp.to("minh@shop.example.com")) == 1  # not mailed again by the retry
     assert len(smtp.to("sara@shop.example.com")) == 1
+
+
+def test_worker_exit_does_not_wait_for_its_command_listener(rq_app):
+    """The worker's listener for RQ commands ends as soon as it is told to, also when no
+    message comes: RQ 3 waited up to 60 s in one read, so each burst run and each shutdown
+    could hang for a minute (and the retry tests above ran out of time)."""
+    worker = make_worker(rq_app)
+    worker.subscribe()
+    listener = worker.pubsub_thread
+    pubsub = worker.pubsub
+    reading = threading.Event()
+    read = pubsub.get_message
+
+    def get_message(*args, **kwargs):
+        reading.set()
+        return read(*args, **kwargs)
+
+    pubsub.get_message = get_message
+    try:
+        # The listener is inside a read with nothing to receive: the case that hung.
+        assert reading.wait(10), "the listener never read again"
+        reading.clear()
+        assert reading.wait(10)
+        listener._running.clear()  # what stop() does before it waits for the thread
+        listener.join(10)
+        assert not listener.is_alive()
+    finally:
+        worker.unsubscribe()
