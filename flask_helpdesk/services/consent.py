@@ -26,7 +26,7 @@ from ..models import (
     TicketStatus,
     utcnow,
 )
-from . import audit
+from . import audit, notifications
 from .base import Conflict, Forbidden, NotFound, ValidationError, commit, send_signal, session
 from .identity import SYSTEM, Actor, agent_as_actor
 from .permissions import can, can_see, ensure
@@ -119,10 +119,7 @@ def request_access(
         scope=scope,
         duration_seconds=grant.duration_seconds,
     )
-    from .. import jobs
-    from .access_notify import customer_of_access_request
-
-    jobs.enqueue(customer_of_access_request, grant.id)
+    notifications.access_requested(grant)
     commit()
     send_signal(signals.access_requested, grant=grant, ticket=ticket, actor=actor)
     return grant
@@ -285,10 +282,7 @@ def _finish(
 ) -> AccessGrant:
     audit.record(actor, action, grant.ticket, grant_id=grant.id, status=grant.status)
     if notify:
-        from .. import jobs
-        from .access_notify import agent_of_access_answer
-
-        jobs.enqueue(agent_of_access_answer, grant.id)
+        notifications.access_answered(grant)
     commit()
     send_signal(signal, grant=grant, ticket=grant.ticket, actor=actor)
     return grant

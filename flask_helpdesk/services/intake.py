@@ -121,7 +121,7 @@ def receive(
     except IntegrityError:  # the same mail, stored earlier (or a moment ago by another process)
         rollback()
         return Received(_by_key(key), True)
-    jobs.enqueue(jobs.process_inbound_mail, row.id)
+    jobs.enqueue(process, row.id)
     commit()
     return Received(row, False)
 

@@ -243,7 +243,7 @@ def test_mail_server_down_keeps_the_reply_and_records_the_failure(
     assert event.data["recipients"] == ["lan@example.com"]
     assert "451" in event.data["error"]
     assert event.data["will_retry"] is False
-    assert "notify_customer_of_reply failed" in caplog.text
+    assert "helpdesk job customer_of_reply failed" in caplog.text
 
 
 def test_reply_through_the_portal_still_works_when_mail_fails(app, smtp, departments, customer):

@@ -1,12 +1,16 @@
-"""Who hears about what. Services call these inside their unit of work; each only enqueues jobs,
-which run after commit through the one dispatcher (inline or RQ). What the jobs do is in
-:mod:`.notify`.
+"""Notifications, in one place: who hears about what, and the jobs that tell them.
+
+Services call the functions here inside their unit of work; each only enqueues a job, which
+runs after commit through the one dispatcher (inline or RQ). The jobs themselves (plain
+functions taking ids) are in :mod:`.tickets` and :mod:`.consent`.
 
 - a customer opens a ticket or replies → the staff (assignee, else the department's agents,
   else ``HELPDESK_NOTIFY_EMAILS``);
 - support replies publicly (or opens a ticket "sent to the user") → the customer by mail, and
   by SMS when the ticket asked for it;
-- support closes a ticket → the customer (not when the customer closed it themselves).
+- support closes a ticket → the customer (not when the customer closed it themselves);
+- support asks for access to the customer's account → the customer (mail, and SMS when asked);
+  the customer answers or revokes → the agent who asked.
 
 Internal notes never notify the customer: callers do not pass them here, and the jobs check
 the message kind again.
@@ -14,15 +18,16 @@ the message kind again.
 
 from __future__ import annotations
 
-from .. import jobs
-from ..models import Message, MessageKind, Ticket
+from ... import jobs
+from ...models import AccessGrant, Message, MessageKind, Ticket
+from . import consent, tickets
 
 
 def _customer_of_reply(ticket: Ticket, message: Message) -> None:
-    jobs.enqueue(jobs.notify_customer_of_reply, message.id)
+    jobs.enqueue(tickets.customer_of_reply, message.id)
     # A job of its own: a failing SMS gateway must not re-send the mail when it is retried.
     if ticket.notify_sms and ticket.phone:
-        jobs.enqueue(jobs.sms_customer_of_reply, message.id)
+        jobs.enqueue(tickets.customer_sms_of_reply, message.id)
 
 
 def ticket_created(ticket: Ticket, message: Message, from_support: bool = False) -> None:
@@ -32,7 +37,7 @@ def ticket_created(ticket: Ticket, message: Message, from_support: bool = False)
         # Opened by an agent on the customer's behalf: the other agents hear of it, the agent
         # who typed it does not.
         jobs.enqueue(
-            jobs.notify_staff_of_customer_activity,
+            tickets.staff_of_customer_activity,
             message.id,
             exclude_agent_id=ticket.creator_agent_id,
         )
@@ -44,9 +49,17 @@ def message_posted(ticket: Ticket, message: Message) -> None:
     if message.author_agent_id is not None:
         _customer_of_reply(ticket, message)
     else:
-        jobs.enqueue(jobs.notify_staff_of_customer_activity, message.id)
+        jobs.enqueue(tickets.staff_of_customer_activity, message.id)
 
 
 def ticket_closed(ticket: Ticket, closed_by_customer: bool) -> None:
     if not closed_by_customer:
-        jobs.enqueue(jobs.notify_customer_of_close, ticket.id)
+        jobs.enqueue(tickets.customer_of_close, ticket.id)
+
+
+def access_requested(grant: AccessGrant) -> None:
+    jobs.enqueue(consent.customer_of_access_request, grant.id)
+
+
+def access_answered(grant: AccessGrant) -> None:
+    jobs.enqueue(consent.agent_of_access_answer, grant.id)

@@ -1,21 +1,21 @@
 """Jobs that tell people about access requests: the customer (mail, and SMS when the ticket
 asked for it) when support asks, the requesting agent when the customer answers or revokes.
 
-Plain functions taking ids, enqueued through :func:`flask_helpdesk.jobs.enqueue` after commit;
-they reuse the notification helpers of :mod:`.notify` (locale, headers, failure trace).
+Plain functions taking ids, enqueued by :func:`.access_requested` and :func:`.access_answered`;
+they reuse the notification helpers of :mod:`.tickets` (locale, headers, failure trace).
 """
 
 from __future__ import annotations
 
 from flask_babel import force_locale
 
-from ..extension import current_helpdesk
-from ..i18n import gettext as _
-from ..links import ticket_url
-from ..mail.outbound import mail_locale
-from ..models import AccessGrant
-from .base import session
-from .notify import Recipient, _agent_locale, _customer, _mail, record_failure
+from ...extension import current_helpdesk
+from ...i18n import gettext as _
+from ...links import ticket_url
+from ...mail.outbound import mail_locale
+from ...models import AccessGrant
+from ..base import session
+from .tickets import Recipient, _agent_locale, _customer, _mail, record_failure
 
 
 def customer_of_access_request(grant_id: int) -> None:

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from flask_babel import force_locale
 from sqlalchemy import func, select
 
-from .. import jobs
-from ..extension import current_helpdesk
-from ..i18n import gettext as _
-from ..links import ticket_url
-from ..mail.outbound import (
+from ... import jobs
+from ...extension import current_helpdesk
+from ...i18n import gettext as _
+from ...links import ticket_url
+from ...mail.outbound import (
     AUTOMATIC_HEADERS,
     default_sender,
     mail_locale,
@@ -34,11 +34,11 @@ from ..mail.outbound import (
     render_mail,
     send_mail,
 )
-from ..mail.threading import angle, make_message_id, references_header, reply_address
-from ..models import Agent, Channel, Department, Message, MessageKind, Ticket, utcnow
-from . import audit
-from .base import commit, rollback, session
-from .identity import SYSTEM
+from ...mail.threading import angle, make_message_id, references_header, reply_address
+from ...models import Agent, Channel, Department, Message, MessageKind, Ticket, utcnow
+from .. import audit
+from ..base import commit, rollback, session
+from ..identity import SYSTEM
 
 logger = logging.getLogger("flask_helpdesk.notify")
 
