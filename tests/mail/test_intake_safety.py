@@ -157,7 +157,7 @@ def test_notifications_are_dispatched_after_the_mail_committed(app, support, dat
     original = dispatcher.dispatch
 
     def spy(func, *args, **kwargs):
-        if func.__name__ == "notify_staff_of_customer_activity":
+        if func.__name__ == "staff_of_customer_activity":
             with engine.connect() as other:
                 seen.append(
                     other.execute(
