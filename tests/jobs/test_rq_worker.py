@@ -126,6 +126,7 @@ def test_failing_mail_is_retried_per_config_then_lands_in_failed_registry(
     smtp.reject_with = "451 4.3.0 Try again later"
     post_message(agent, ticket, "Reply that cannot be delivered.")
     [job] = notification_jobs(queue)
+    ticket_id = ticket.id  # the ticket object is gone with the session released below
     release_session(rq_app)
 
     work_until(rq_app, lambda: job.id in queue.failed_job_registry.get_job_ids())
@@ -139,7 +140,7 @@ def test_failing_mail_is_retried_per_config_then_lands_in_failed_registry(
     # Only the final failure shows on the ticket: one internal note, not one per attempt.
     db = rq_app.extensions["helpdesk"].db
     notes = db.session.scalars(
-        select(Message).where(Message.ticket_id == ticket.id, Message.kind == MessageKind.NOTE)
+        select(Message).where(Message.ticket_id == ticket_id, Message.kind == MessageKind.NOTE)
     ).all()
     assert [n.data["event"] for n in notes] == ["send_failed"]
     assert "lan@example.com" in notes[0].body and "451" in notes[0].body
