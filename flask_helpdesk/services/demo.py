@@ -125,7 +125,8 @@ def seed_demo() -> list[str]:
     tickets.change_status(agent_as_actor(admin, host_admin=True), spam, TicketStatus.SPAM)
 
     _row, token = create_token(SYSTEM, "demo", scope="admin", agent=admin)
-    api = current_helpdesk.config["HELPDESK_API_URL_PREFIX"]
+    site = (current_helpdesk.config["HELPDESK_EXTERNAL_URL"] or "http://127.0.0.1:5000").rstrip("/")
+    api = site + current_helpdesk.config["HELPDESK_API_URL_PREFIX"]
     return [
         f"Seeded {len(DEPARTMENTS)} departments and 7 tickets.",
         *(
@@ -134,5 +135,5 @@ def seed_demo() -> list[str]:
         ),
         f"API token of {admin.display_name} (admin scope; shown this once):",
         f"  {token}",
-        f'  curl -H "Authorization: Bearer {token}" http://127.0.0.1:5000{api}/tickets',
+        f'  curl -H "Authorization: Bearer {token}" {api}/tickets',
     ]
