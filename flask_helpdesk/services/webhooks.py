@@ -26,6 +26,7 @@ from .. import jobs, signals
 from ..extension import current_helpdesk
 from ..i18n import gettext as _
 from ..models import Ticket, WebhookDelivery, WebhookEndpoint, utcnow
+from ..webhook_workflow import DeliveryEvent, DeliveryStatus, next_delivery_status
 from . import audit, webhook_http
 from .base import Forbidden, NotFound, ValidationError, commit, send_signal, session
 from .identity import SYSTEM, Actor
@@ -99,7 +100,7 @@ def record_event(action: str, ticket: Ticket | None, data: dict[str, Any]) -> No
         literal(_msg_id() + "_") + cast(WebhookEndpoint.id, String(12)),
         literal(event),
         literal(payload),
-        literal("pending"),
+        literal(DeliveryStatus.PENDING.value),
         literal(0),
         literal(now, WebhookDelivery.next_attempt_at.type),
         literal(now, WebhookDelivery.created_at.type),
@@ -123,7 +124,7 @@ def _claim(delivery_id: int, now: datetime) -> bool:
         update(WebhookDelivery)
         .where(
             WebhookDelivery.id == delivery_id,
-            WebhookDelivery.status == "pending",
+            WebhookDelivery.status == DeliveryStatus.PENDING,
             WebhookDelivery.next_attempt_at <= now,
         )
         .values(next_attempt_at=now + LEASE)
@@ -163,7 +164,7 @@ def send_delivery(delivery_id: int) -> str | None:
     delivery.error = (result.error or "")[:500] or None
     disabled = False
     if result.ok:
-        delivery.status = "delivered"
+        delivery.status = next_delivery_status(delivery.status, DeliveryEvent.SUCCEEDED)
         endpoint.consecutive_failures = 0
     else:
         disabled = _failed(delivery, endpoint)
@@ -176,8 +177,9 @@ def send_delivery(delivery_id: int) -> str | None:
 def _failed(delivery: WebhookDelivery, endpoint: WebhookEndpoint) -> bool:
     """Schedule the next try (or give up); True if the endpoint was just switched off."""
     if delivery.attempts > len(RETRY_DELAYS):
-        delivery.status = "failed"
+        delivery.status = next_delivery_status(delivery.status, DeliveryEvent.FAILED_FOR_GOOD)
     else:
+        delivery.status = next_delivery_status(delivery.status, DeliveryEvent.FAILED_WILL_RETRY)
         delay = RETRY_DELAYS[delivery.attempts - 1]
         jitter = random.uniform(0, delay * 0.1)  # spreads retries; no secrecy needed
         delivery.next_attempt_at = utcnow() + timedelta(seconds=delay + jitter)
@@ -204,7 +206,7 @@ def due_deliveries(limit: int = 100) -> list[int]:
             select(WebhookDelivery.id)
             .join(WebhookEndpoint)
             .where(
-                WebhookDelivery.status == "pending",
+                WebhookDelivery.status == DeliveryStatus.PENDING,
                 WebhookDelivery.next_attempt_at <= now,
                 WebhookEndpoint.is_active.is_(True),
             )
@@ -299,7 +301,7 @@ def redeliver(actor: Actor, delivery_id: int) -> WebhookDelivery:
     delivery = session().get(WebhookDelivery, delivery_id)
     if delivery is None:
         raise NotFound(_("No such delivery."))
-    delivery.status = "pending"
+    delivery.status = next_delivery_status(delivery.status, DeliveryEvent.REDELIVER)
     delivery.next_attempt_at = utcnow()
     audit.record(actor, "webhook.redelivered", delivery_id=delivery.id)
     if current_helpdesk.dispatcher.uses_rq:
