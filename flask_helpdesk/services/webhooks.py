@@ -110,8 +110,10 @@ def record_event(action: str, ticket: Ticket | None, data: dict[str, Any]) -> No
     )
     columns = ["endpoint_id", "msg_id", "event", "payload", "status", "attempts"]
     columns += ["next_attempt_at", "created_at"]
-    session().execute(insert(WebhookDelivery).from_select(columns, subscribed))
-    if current_helpdesk.dispatcher.uses_rq:
+    added = session().execute(insert(WebhookDelivery).from_select(columns, subscribed))
+    # Most changes have no subscriber: queue the sender only when a delivery was written, so a
+    # site without webhooks pays one INSERT per change and no job.
+    if added.rowcount and current_helpdesk.dispatcher.uses_rq:
         jobs.enqueue(deliver_due)
 
 

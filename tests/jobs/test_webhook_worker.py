@@ -29,7 +29,7 @@ def test_the_worker_sends_what_the_change_queued(rq_app, departments, customer):
         queue.empty()
         open_ticket(lan, NewTicket(departments["billing"].id, "Refund", "Please"))
         names = [job.func_name for job in queue.get_jobs()]
-        assert "flask_helpdesk.jobs.deliver_webhooks" in names
+        assert "flask_helpdesk.services.webhooks.deliver_due" in names
         assert receiver.requests == []  # queued, not sent while the change was made
 
         rq_app.extensions["helpdesk"].db.session.remove()
