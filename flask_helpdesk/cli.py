@@ -44,7 +44,8 @@ helpdesk_cli = HelpdeskGroup("helpdesk", help="flask-helpdesk: schema, worker, d
     "--with-scheduler/--without-scheduler",
     default=True,
     show_default=True,
-    help="Also re-queue retries whose interval has passed (one scheduler per Redis is elected).",
+    help="Also queue the periodic sweeps (SLA, access expiry) and re-queue retries whose"
+    " interval has passed.",
 )
 @click.option(
     "--queue", "queues", multiple=True, help="Queue to work on (default: HELPDESK_QUEUE_NAME)."
@@ -67,9 +68,14 @@ def worker_command(burst: bool, with_scheduler: bool, queues: tuple[str, ...]) -
             f"cannot reach Redis ({error}). Start it (redis-server, or your Redis service) or"
             " point HELPDESK_REDIS_URL at one that runs."
         ) from None
-    worker = make_worker(current_app._get_current_object(), list(queues) or None)
+    app = current_app._get_current_object()
+    worker = make_worker(app, list(queues) or None)
     names = ", ".join(q.name for q in worker.queues)
     click.echo(f"helpdesk worker on queue(s) {names}")
+    if with_scheduler and not burst:
+        from .scheduler import Scheduler
+
+        Scheduler(app).start_thread()  # queues the periodic sweeps (one process per interval)
     worker.work(burst=burst, with_scheduler=with_scheduler)
 
 
@@ -197,6 +203,47 @@ def seed_demo_command() -> None:
     report = seed_demo()
     for line in report:
         click.echo(line)
+
+
+@helpdesk_cli.command("scheduler")
+@click.option("--once", is_flag=True, help="Start the sweeps that are due once, then stop.")
+def scheduler_command(once: bool) -> None:
+    """Start each periodic sweep every interval: as RQ jobs with Redis, else in this process."""
+    from .scheduler import Scheduler, registered_sweeps
+
+    scheduler = Scheduler(current_app._get_current_object())
+    if once:
+        click.echo(f"started: {', '.join(scheduler.tick()) or 'nothing'}")
+        return
+    click.echo(f"helpdesk scheduler: {', '.join(s.name for s in registered_sweeps())}")
+    scheduler.run_forever()
+
+
+@helpdesk_cli.command("sweep")
+@click.argument("names", nargs=-1)
+@click.option("--list", "show", is_flag=True, help="List the registered sweeps.")
+def sweep_command(names: tuple[str, ...], show: bool) -> None:
+    """Run the sweeps NAMES (default: all) now, in this process (for cron)."""
+    from .scheduler import get_sweep, registered_sweeps
+
+    if show:
+        for sweep in registered_sweeps():
+            click.echo(f"{sweep.name}: {sweep.help}")
+        return
+    try:
+        chosen = [get_sweep(name) for name in names] or registered_sweeps()
+    except KeyError as error:
+        raise click.ClickException(str(error.args[0])) from None
+    for sweep in chosen:
+        click.echo(f"{sweep.name}: {sweep.run()}")
+
+
+@helpdesk_cli.command("sla-sweep")
+def sla_sweep_command() -> None:
+    """Raise due SLA warnings and breaches and queue their notifications (for cron)."""
+    from .services.sla_sweep import sweep
+
+    click.echo(str(sweep()))
 
 
 @helpdesk_cli.command("access-sweep")

@@ -68,6 +68,10 @@ DEFAULTS: dict[str, Any] = {
     "HELPDESK_JOB_RETRIES": 3,
     "HELPDESK_JOB_RETRY_INTERVALS": (10, 60, 300),  # seconds before retry 1, 2, 3 (last repeats)
     "HELPDESK_JOB_TIMEOUT": 300,  # seconds an RQ job may run before the worker kills it
+    # Periodic sweeps (flask helpdesk scheduler / worker --with-scheduler; docs/sla.rst)
+    "HELPDESK_SLA_SWEEP_INTERVAL": 60,  # seconds between two SLA escalation sweeps
+    "HELPDESK_SLA_SWEEP_BATCH": 200,  # tickets one sweep transaction handles
+    "HELPDESK_ACCESS_SWEEP_INTERVAL": 300,  # seconds between two access-grant expiry sweeps
     # Mail out
     "HELPDESK_MAIL_SENDER": None,  # None: MAIL_DEFAULT_SENDER
     "HELPDESK_MAIL_BACKEND": None,  # None: "flask-mail" if Flask-Mail is set up, else "log"

@@ -20,8 +20,8 @@ ticket_closed = _signals.signal("ticket-closed")
 ticket_rated = _signals.signal("ticket-rated")  # rating=
 ticket_updated = _signals.signal("ticket-updated")  # changes= (department, priority, tags, ...)
 ticket_merged = _signals.signal("ticket-merged")  # into=
-sla_warned = _signals.signal("sla-warned")
-sla_breached = _signals.signal("sla-breached")
+sla_warned = _signals.signal("sla-warned")  # target=, due_at=, event= (services/sla_sweep.py)
+sla_breached = _signals.signal("sla-breached")  # target=, due_at=, event=
 # Account access (grant=, ticket=, actor=); impersonation_ended also has reason=.
 access_requested = _signals.signal("access-requested")
 access_granted = _signals.signal("access-granted")

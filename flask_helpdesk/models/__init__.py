@@ -10,7 +10,7 @@ from .desk import SavedView, TicketViewer
 from .enums import AgentRole, Availability, Channel, MessageKind, Priority, TicketStatus
 from .mail import InboundMail, InboundStatus, Mailbox, MailSecurity, TicketParticipant
 from .people import Agent, Contact, Department, agent_department
-from .sla import BusinessCalendar, CalendarWindow, Holiday, HolidaySource, SlaPolicy
+from .sla import BusinessCalendar, CalendarWindow, Holiday, HolidaySource, SlaEvent, SlaPolicy
 from .ticket import Attachment, Message, Rating, Tag, Ticket, ticket_tag
 from .webhooks import WebhookDelivery, WebhookEndpoint
 
@@ -43,6 +43,7 @@ __all__ = [
     "Priority",
     "Rating",
     "SavedView",
+    "SlaEvent",
     "SlaPolicy",
     "Tag",
     "Ticket",

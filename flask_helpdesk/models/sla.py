@@ -11,10 +11,11 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, SmallInteger, String, UniqueConstraint, text
+from sqlalchemy import BigInteger, ForeignKey, Index, SmallInteger, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import EnumText, HelpdeskModel, utcnow
+from .ticket import Ticket
 
 
 class HolidaySource(StrEnum):
@@ -140,3 +141,31 @@ class SlaPolicy(HelpdeskModel):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     calendar: Mapped[BusinessCalendar | None] = relationship(lazy="joined")
+
+
+class SlaEvent(HelpdeskModel):
+    """A warning or breach raised by the escalation sweep, once per ticket, target and cycle.
+
+    The unique key is the once-only guarantee (two sweeps at once: the second insert fails).
+    ``cycle`` is 0 for the first response and the resolution, and the clock reading at which a
+    next response became owed for that target. ``notify_after`` is when the agents' notification
+    may go (the policy calendar's next opening); None once queued.
+    """
+
+    __tablename__ = "helpdesk_sla_event"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "target", "kind", "cycle"),
+        Index("ix_helpdesk_sla_event_notify_after", "notify_after"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("helpdesk_ticket.id", ondelete="CASCADE"))
+    target: Mapped[str] = mapped_column(String(20))  # first_response, next_response, resolution
+    kind: Mapped[str] = mapped_column(String(10))  # warned, breached
+    cycle: Mapped[int] = mapped_column(BigInteger, default=0)
+    due_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    notify_after: Mapped[datetime | None]
+    notified_at: Mapped[datetime | None]
+
+    ticket: Mapped[Ticket] = relationship()

@@ -316,11 +316,11 @@ def _agent_locale(agent: Agent) -> str | None:
 
 
 def _staff_recipients(
-    ticket: Ticket, message: Message, exclude_agent_id: int | None
+    ticket: Ticket, message: Message | None, exclude_agent_id: int | None
 ) -> list[Recipient]:
     """The assignee, else the department's active agents, else ``HELPDESK_NOTIFY_EMAILS``,
     never the person who wrote *message*."""
-    author = message.author_contact
+    author = message.author_contact if message is not None else None
 
     def wrote_it(email: str, user_id: str | None = None) -> bool:
         if author is None:
