@@ -150,6 +150,16 @@ T = {
         "Lần gửi này sẽ được gửi lại.",
         "این ارسال دوباره فرستاده می‌شود.",
     ),
+    "Webhook switched off: %(url)s": ("Webhook đã bị tắt: %(url)s", "وب‌هوک خاموش شد: %(url)s"),
+    "The webhook %(url)s was switched off after %(count)d failed deliveries in a row.": (
+        "Webhook %(url)s đã bị tắt sau %(count)d lần gửi thất bại liên tiếp.",
+        "وب‌هوک %(url)s پس از %(count)d ارسال ناموفق پیاپی خاموش شد.",
+    ),
+    "New events are not queued for it until an admin switches it on again.": (
+        "Sự kiện mới sẽ không được xếp hàng cho nó cho đến khi quản trị viên bật lại.",
+        "تا وقتی مدیری دوباره روشنش نکند، رویدادهای تازه برایش در صف قرار نمی‌گیرند.",
+    ),
+    "Delivery log": ("Nhật ký gửi", "گزارش ارسال‌ها"),
 }
 
 

@@ -197,6 +197,7 @@ def _failed(delivery: WebhookDelivery, endpoint: WebhookEndpoint) -> bool:
             endpoint.url,
             endpoint.consecutive_failures,
         )
+        jobs.enqueue(jobs.notify_admins_of_disabled_webhook, endpoint.id)
         return True
     return False
 

@@ -159,12 +159,17 @@ def test_loopback_and_private_receivers_are_refused_by_default(app, departments,
     assert receiver.requests == []
 
 
-def test_an_endpoint_failing_n_times_in_a_row_is_switched_off(app, departments, lan, receiver):
+def test_an_endpoint_failing_n_times_in_a_row_is_switched_off(
+    app, departments, lan, receiver, admin
+):
     app.extensions["helpdesk"].config["HELPDESK_WEBHOOK_DISABLE_AFTER"] = 3
     endpoint = webhooks.create_endpoint(SYSTEM, receiver.url)
     receiver.status = 503
     heard = []
-    with signals.webhook_disabled.connected_to(lambda sender, endpoint: heard.append(endpoint)):
+    with (
+        signals.webhook_disabled.connected_to(lambda sender, endpoint: heard.append(endpoint)),
+        app.extensions["mail"].record_messages() as outbox,
+    ):
         for _ in range(3):
             open_as(lan, departments["account"])
             webhooks.deliver_due()
@@ -172,6 +177,8 @@ def test_an_endpoint_failing_n_times_in_a_row_is_switched_off(app, departments, 
     endpoint = session().get(WebhookEndpoint, endpoint.id)
     assert not endpoint.is_active and endpoint.consecutive_failures == 3
     assert [e.id for e in heard] == [endpoint.id]
+    [notice] = [m for m in outbox if m.recipients == ["admin@example.com"]]
+    assert receiver.url in notice.body and "switched off" in notice.subject
     open_as(lan, departments["account"])
     assert session().scalar(select(func.count()).select_from(WebhookDelivery)) == 3
 
