@@ -222,10 +222,3 @@ def mark_done(key: str) -> None:
     if job is not None:
         job.meta.setdefault(DONE_META_KEY, []).append(key)
         job.save_meta()
-
-
-def notify_admins_of_disabled_webhook(endpoint_id: int) -> None:
-    """Mail the admins that a webhook endpoint was switched off."""
-    from .services.notifications import webhooks
-
-    webhooks.admins_of_disabled_webhook(endpoint_id)

@@ -30,6 +30,7 @@ from ..webhook_workflow import DeliveryEvent, DeliveryStatus, next_delivery_stat
 from . import audit, webhook_http
 from .base import Forbidden, NotFound, ValidationError, commit, send_signal, session
 from .identity import SYSTEM, Actor
+from .notifications.webhooks import admins_of_disabled_webhook
 
 # Audit actions reported, by the event name receivers see.
 EVENTS = {
@@ -197,7 +198,7 @@ def _failed(delivery: WebhookDelivery, endpoint: WebhookEndpoint) -> bool:
             endpoint.url,
             endpoint.consecutive_failures,
         )
-        jobs.enqueue(jobs.notify_admins_of_disabled_webhook, endpoint.id)
+        jobs.enqueue(admins_of_disabled_webhook, endpoint.id)
         return True
     return False
 
