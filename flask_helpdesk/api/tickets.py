@@ -17,6 +17,7 @@ from ..services.attachments import Upload
 from ..services.contacts import resolve_customer
 from ..services.identity import Actor
 from ..views.common import send_attachment
+from ..workflow import agent_choices
 from . import schemas as s
 from .auth import current_actor
 from .core import check_if_match, etag_of, known_id, operation
@@ -178,13 +179,14 @@ def get_ticket(code: str):
     responses={200: s.TicketOut, **REFUSED, 412: s.Problem, 428: s.Problem},
     description="Staff change department, assignee, priority, tags and status; a customer may "
     "only close. `If-Match` is required (428 without it, 412 when the ticket changed since). "
-    "Fields apply in the order listed; when one is refused, the ones before it stay applied.",
+    "Fields apply in the order listed; an impossible status is refused before any is applied.",
 )
 def update_ticket(code: str, body: s.TicketUpdate):
     actor = current_actor()
     ticket = tickets.find_ticket(actor, code, for_update=True)
     check_if_match(etag_of(ticket_out(actor, ticket)))
     sent = body.model_fields_set
+    _refuse_impossible_status(actor, ticket, body)
     if "department_id" in sent and body.department_id is not None:
         desk.transfer(actor, ticket, body.department_id)
     if "assignee_id" in sent:
@@ -201,6 +203,16 @@ def update_ticket(code: str, body: s.TicketUpdate):
         else:
             tickets.change_status(actor, ticket, body.status)
     return _with_etag(actor, tickets.find_ticket(actor, code))
+
+
+def _refuse_impossible_status(actor: Actor, ticket: Ticket, body: s.TicketUpdate) -> None:
+    """A status the state machine refuses is refused before any other field is applied, so
+    the commonest mistake leaves the ticket untouched (other refusals may come later)."""
+    if body.status is None or body.status == ticket.status or actor.is_customer:
+        return
+    if body.status not in agent_choices(ticket.status):
+        problem = _("This ticket cannot be changed that way now.")
+        raise BadInput(422, problem, [{"field": "status", "message": problem}])
 
 
 @operation(

@@ -234,3 +234,19 @@ def test_spam_stays_hidden_from_customers(app, departments, customer, lan, agent
     api = ApiClient(app, member=customer)
     assert api.get(f"/tickets/{ticket.code}").status_code == 404
     assert session().get(Ticket, ticket.id) is not None
+
+
+def test_a_refused_status_leaves_the_other_fields_unapplied(
+    app, departments, agent, agent_api, lan
+):
+    ticket = open_as(lan, departments["account"])
+    tickets.close_ticket(agent.actor, ticket)
+    path = f"/tickets/{ticket.code}"
+    etag = agent_api.get(path).headers["ETag"]
+    refused = agent_api.patch(  # a closed ticket cannot go to "processing" directly
+        path, json={"priority": "urgent", "status": "processing"}, headers={"If-Match": etag}
+    )
+    assert refused.status_code == 422
+    assert refused.json["errors"][0]["field"] == "status"
+    after = agent_api.get(path)
+    assert after.json["priority"] == "normal" and after.headers["ETag"] == etag
