@@ -23,14 +23,17 @@ from werkzeug.datastructures import MultiDict
 from ..extension import current_helpdesk
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext
-from ..models import Agent, Priority, Tag, Ticket, TicketStatus, ticket_tag
+from ..models import Agent, Priority, Tag, Ticket, TicketStatus, ticket_tag, utcnow
 from . import search
 from .base import cached_for_app, session
 from .identity import Actor
 from .permissions import visible_tickets
 from .tickets import normalize_code
 
-SORTS = ("updated", "created", "priority")
+SORTS = ("updated", "created", "priority", "due")
+# SLA filters: "soon" = due within the next hour, "breached" = a due instant already passed.
+DUE_FILTERS = ("soon", "breached")
+DUE_SOON = timedelta(hours=1)
 ASSIGNEE_KEYWORDS = ("anyone", "me", "unassigned")
 ACTIVE_STATUSES = (
     TicketStatus.OPEN,
@@ -61,6 +64,7 @@ class QueueFilter:
     updated_from: date | None = None
     updated_to: date | None = None
     unread: bool = False
+    due: str | None = None
     q: str = ""
     sort: str = "updated"
 
@@ -84,6 +88,7 @@ class QueueFilter:
             "updated_from": self.updated_from,
             "updated_to": self.updated_to,
             "unread": "1" if self.unread else None,
+            "due": self.due,
             "q": self.q or None,
             "sort": None if self.sort == "updated" else self.sort,
         }
@@ -134,6 +139,10 @@ def parse(args: MultiDict[str, str] | dict[str, Any]) -> tuple[QueueFilter, list
     if sort not in SORTS:
         bad(_("Unknown sort order “%(value)s”; sorted by last activity.", value=sort[:40]))
         sort = "updated"
+    due = (args.get("due") or "").strip() or None
+    if due is not None and due not in DUE_FILTERS:
+        bad(_("Unknown due filter “%(value)s” was ignored.", value=due[:40]))
+        due = None
     q = (args.get("q") or "").strip()
     if len(q) > MAX_QUERY_LENGTH:
         bad(_("The search text was cut to %(count)d characters.", count=MAX_QUERY_LENGTH))
@@ -181,6 +190,7 @@ def parse(args: MultiDict[str, str] | dict[str, Any]) -> tuple[QueueFilter, list
         priority=priority,
         tag=(args.get("tag") or "").strip().lower()[:64] or None,
         unread=args.get("unread") in ("1", "true", "on", "y"),
+        due=due,
         q=q,
         sort=sort,
         **dates,
@@ -244,7 +254,13 @@ def _sort_columns(sort: str) -> list[Any]:
         return [Ticket.created_at, Ticket.id]
     if sort == "priority":
         return [Ticket.priority, Ticket.updated_at, Ticket.id]
+    if sort == "due":
+        return [Ticket.sla_due_at, Ticket.id]
     return [Ticket.updated_at, Ticket.id]
+
+
+# Sorts whose first page starts at the smallest key (the soonest due) instead of the largest.
+ASCENDING_SORTS = frozenset({"due"})
 
 
 def filter_conditions(
@@ -297,6 +313,14 @@ def filter_conditions(
                 Ticket.last_customer_reply_at > Ticket.agent_seen_at,
             )
         )
+    if f.due == "soon":
+        now = utcnow()
+        where.append(Ticket.sla_due_at > now)
+        where.append(Ticket.sla_due_at <= now + DUE_SOON)
+    elif f.due == "breached":
+        where.append(Ticket.sla_due_at <= utcnow())
+    if f.sort == "due":  # only tickets whose clock runs have a due time to sort by
+        where.append(Ticket.sla_due_at.is_not(None))
     if f.q:
         where.append((match or search.matching_tickets(f.q, normalize_code(f.q))).condition)
     return where
@@ -324,7 +348,8 @@ def _queue_query(
         selectinload(Ticket.tags),
     )
     position = _sort_columns(f.sort)
-    if match is not None and match.sorted_matches is not None:
+    # The search rows carry copies of the other sorts' keys only (services/search.py).
+    if match is not None and match.sorted_matches is not None and f.sort != "due":
         # A few thousand matches: sort their search rows by the copied keys first, then read
         # tickets in that order until the page is full (a page of lookups, not one per
         # match). OFFSET 0 keeps PostgreSQL from merging the sorted subquery into the join,
@@ -342,7 +367,8 @@ def _queue_query(
         )
     else:
         query = query.where(*filter_conditions(actor, f, match))
-    order = [c.asc() if backwards else c.desc() for c in position]
+    ascending = backwards != (f.sort in ASCENDING_SORTS)
+    order = [c.asc() if ascending else c.desc() for c in position]
     return query.order_by(*order), position
 
 
@@ -409,7 +435,8 @@ def queue_page(
         key = tuple_(
             *[_typed(c, v) for c, v in zip(_sort_columns(f.sort), decoded[1], strict=True)]
         )
-        query = query.where(position > key if backwards else position < key)
+        later = backwards != (f.sort in ASCENDING_SORTS)
+        query = query.where(position > key if later else position < key)
     rows = list(session().scalars(query.limit(per_page + 1)).unique())
     more = len(rows) > per_page
     rows = rows[:per_page]
@@ -439,6 +466,7 @@ class DepartmentCounts:
     new: int = 0
     open: int = 0
     closed: int = 0
+    breached: int = 0  # unclosed tickets with a due instant already passed
 
 
 def department_counters(actor: Actor) -> dict[int, DepartmentCounts]:
@@ -468,13 +496,14 @@ def _count_by_department(actor: Actor) -> dict[int, DepartmentCounts]:
             func.sum(case((Ticket.status == TicketStatus.OPEN, 1), else_=0)),
             func.sum(case((Ticket.status.in_(open_states), 1), else_=0)),
             func.sum(case((Ticket.status == TicketStatus.CLOSED, 1), else_=0)),
+            func.sum(case((Ticket.sla_due_at <= utcnow(), 1), else_=0)),
         )
         .where(visible_tickets(actor) if not actor.is_admin else true())
         .group_by(Ticket.department_id)
     )
     return {
-        department_id: DepartmentCounts(int(n or 0), int(o or 0), int(c or 0))
-        for department_id, n, o, c in rows
+        department_id: DepartmentCounts(int(n or 0), int(o or 0), int(c or 0), int(b or 0))
+        for department_id, n, o, c, b in rows
     }
 
 

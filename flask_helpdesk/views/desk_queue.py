@@ -10,7 +10,7 @@ from werkzeug.datastructures import MultiDict
 from ..extension import current_helpdesk
 from ..forms import get_form_class
 from ..i18n import gettext as _
-from ..models import Priority, TicketStatus
+from ..models import Priority, TicketStatus, utcnow
 from ..services import NotFound, ValidationError, departments, queues, saved_views
 from .common import render
 from .desk import bp, desk_actor
@@ -77,6 +77,7 @@ def queue():
         view_form=get_form_class("desk_delete_view")(formdata=None),
         rename_form=get_form_class("desk_rename_view")(formdata=None),
         page_url=page_url,
+        now=utcnow(),
     )
 
 

@@ -21,9 +21,13 @@ def admin(app, departments) -> Actor:
 
 
 @pytest.fixture
-def agent(app, departments) -> Actor:
-    member = make_member("Minh Tran", "minh@example.com")
-    return agent_as_actor(make_agent(member.get_id(), ["account"]))
+def agent_member(app, departments):
+    return make_member("Minh Tran", "minh@example.com")
+
+
+@pytest.fixture
+def agent(agent_member) -> Actor:
+    return agent_as_actor(make_agent(agent_member.get_id(), ["account"]))
 
 
 class Clock:
