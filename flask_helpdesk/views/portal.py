@@ -12,7 +12,15 @@ from wtforms.fields.choices import SelectChoice
 from ..forms import get_form_class
 from ..i18n import gettext as _
 from ..models import Ticket, TicketStatus
-from ..services import NotFound, ValidationError, attachments, departments, messages, tickets
+from ..services import (
+    NotFound,
+    ValidationError,
+    attachments,
+    departments,
+    messages,
+    sla_promise,
+    tickets,
+)
 from ..services.identity import Actor, customer_actor
 from .common import apply_service_error, attachment_hint, render, send_attachment, uploads_from
 
@@ -104,6 +112,7 @@ def new_ticket():
         form=form,
         departments=choices,
         attachment_hint=attachment_hint(),
+        promise_lines=sla_promise.new_ticket_lines(choices, actor.contact),
     ), status
 
 
@@ -187,6 +196,8 @@ def _ticket_page(actor: Actor, found: Ticket, **context: Any) -> str:
     context.setdefault("new_since", None)
     context.setdefault("unread", False)
     context.setdefault("attachment_hint", attachment_hint())
+    promise = sla_promise.for_ticket(found) if actor.is_customer else None
+    context.setdefault("promise", promise.text() if promise else None)
     return render(
         "helpdesk/portal/ticket.html",
         ticket=found,
