@@ -1,112 +1,33 @@
-"""The extension object and the per-app state it keeps in ``app.extensions["helpdesk"]``."""
+"""The extension object: ``Helpdesk``, whose ``init_app`` wires the helpdesk into an app.
+
+The per-app state it keeps in ``app.extensions["helpdesk"]`` and ``current_helpdesk`` live in
+:mod:`.state` (re-exported here), which everything below the views imports instead.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, current_app
-from flask_login import current_user
+from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
-from werkzeug.local import LocalProxy
 
+from .cli import helpdesk_cli
 from .config import resolve_config
-from .i18n import init_babel
+from .forms import DEFAULT_FORMS
 from .jobs import JobDispatcher
-from .models import HelpdeskModel
+from .state import HelpdeskState, current_helpdesk
 from .storage import LocalStorage, StorageBackend
 from .users import (
     IsAdminCallback,
-    UserInfo,
     UserInfoCallback,
     UserLoader,
-    coerce_user_info,
-    default_is_admin,
-    default_user_info,
 )
+from .views import register_views
+from .views.guard import never_impersonated
+from .views.locale import init_babel
 
-
-def _log_sms(phone: str, text: str) -> None:
-    current_app.logger.info("helpdesk SMS to %s: %s", phone, text)
-
-
-@dataclass
-class HelpdeskState:
-    """Everything the helpdesk keeps per app (one extension object may serve many apps)."""
-
-    extension: Helpdesk
-    app: Flask
-    db: SQLAlchemy
-    config: dict[str, Any]
-    storage: StorageBackend
-    dispatcher: JobDispatcher
-    forms: dict[str, type] = field(default_factory=dict)
-    user_loader: UserLoader | None = None
-    _schema_ready: bool = field(default=False, repr=False)
-
-    # -- the user adapter ---------------------------------------------------------------------
-    def user_info(self, user: Any) -> UserInfo:
-        callback = self.extension._user_info_callback or default_user_info
-        return coerce_user_info(callback(user))
-
-    def is_admin(self, user: Any) -> bool:
-        callback = self.extension._is_admin_callback or default_is_admin
-        return bool(callback(user))
-
-    def load_user(self, user_id: str) -> Any:
-        """Resolve an opaque Flask-Login id back into the host's user (or None)."""
-        loader = self.user_loader
-        if loader is None:
-            login_manager = getattr(self.app, "login_manager", None)
-            loader = getattr(login_manager, "_user_callback", None)
-        return loader(user_id) if loader is not None else None
-
-    def user_locale(self) -> str | None:
-        if current_user and getattr(current_user, "is_authenticated", False):
-            return self.user_info(current_user._get_current_object()).locale
-        return None
-
-    def user_by_email(self, email: str) -> Any:
-        """The host user with this email address (``@helpdesk.user_by_email``), or None."""
-        callback = self.extension._user_by_email_callback
-        return callback(email) if callback is not None else None
-
-    def search_users(self, term: str, limit: int) -> list[Any]:
-        """Host users matching *term* (``@helpdesk.user_search``); none without the hook."""
-        callback = self.extension._user_search_callback
-        return list(callback(term, limit))[:limit] if callback is not None else []
-
-    def send_sms(self, phone: str, text: str) -> None:
-        (self.extension._sms_sender or _log_sms)(phone, text)
-
-    # -- schema -------------------------------------------------------------------------------
-    @property
-    def engine(self):
-        return self.db.engines[self.config["HELPDESK_BIND_KEY"]]
-
-    def create_all(self) -> None:
-        """Create the helpdesk's tables directly (tests, quick demos). Production: migrations."""
-        HelpdeskModel.metadata.create_all(self.engine)
-
-    def drop_all(self) -> None:
-        HelpdeskModel.metadata.drop_all(self.engine)
-        self._schema_ready = False
-
-    def missing_tables(self) -> list[str]:
-        """The helpdesk tables not in the database yet (before ``flask helpdesk db upgrade``)."""
-        from sqlalchemy import inspect
-
-        # A connection of its own: asking must not begin or touch the host's transaction.
-        with self.engine.connect() as connection:
-            present = set(inspect(connection).get_table_names())
-        return sorted(set(HelpdeskModel.metadata.tables) - present)
-
-    def schema_ready(self) -> bool:
-        """Are the helpdesk's tables there? Once they are, this process stops asking."""
-        if not self._schema_ready:
-            self._schema_ready = not self.missing_tables()
-        return self._schema_ready
+__all__ = ["Helpdesk", "HelpdeskState", "current_helpdesk"]
 
 
 class Helpdesk:
@@ -204,9 +125,6 @@ class Helpdesk:
         app.extensions["helpdesk"] = state
         init_babel(app)
 
-        from .cli import helpdesk_cli
-        from .views import register_views
-
         register_views(app, state)
         app.cli.add_command(helpdesk_cli)
 
@@ -248,8 +166,6 @@ class Helpdesk:
         """Decorator: refuse this host endpoint while an agent acts as the customer (403).
 
         Same as :func:`flask_helpdesk.views.guard.never_impersonated`."""
-        from .views.guard import never_impersonated
-
         return never_impersonated(view)
 
     def demo_user_factory(self, callback):
@@ -261,15 +177,6 @@ class Helpdesk:
 
 def _check_form_names(forms: dict[str, type]) -> None:
     """A misspelt form name would leave the helpdesk's form in place without a word."""
-    from .forms import DEFAULT_FORMS
-
     unknown = sorted(set(forms) - set(DEFAULT_FORMS))
     if unknown:
         raise TypeError(f"Unknown helpdesk form(s) {unknown}; known: {sorted(DEFAULT_FORMS)}")
-
-
-def _get_state() -> HelpdeskState:
-    return current_app.extensions["helpdesk"]
-
-
-current_helpdesk: HelpdeskState = LocalProxy(_get_state)  # type: ignore[assignment]

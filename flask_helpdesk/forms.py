@@ -181,12 +181,10 @@ def get_form_class(name: str) -> type[FlaskForm]:
     return current_app.extensions["helpdesk"].forms.get(name) or DEFAULT_FORMS[name]
 
 
-def _register_desk_forms() -> None:
-    from .admin_forms import ADMIN_FORMS
-    from .desk_forms import DESK_FORMS
+# The desk's and the admin's forms build on the ones above (REQUIRED, NewTicketForm...), so
+# they are imported once those exist, and registered under their names too.
+from .admin_forms import ADMIN_FORMS  # noqa: E402
+from .desk_forms import DESK_FORMS  # noqa: E402
 
-    DEFAULT_FORMS.update(DESK_FORMS)
-    DEFAULT_FORMS.update(ADMIN_FORMS)
-
-
-_register_desk_forms()
+DEFAULT_FORMS.update(DESK_FORMS)
+DEFAULT_FORMS.update(ADMIN_FORMS)

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import current_app, has_request_context, request
-from flask_babel import Babel, Domain, get_domain, get_locale
+from flask import current_app
+from flask_babel import Domain, get_domain, get_locale
 
 TRANSLATIONS_DIR = str(Path(__file__).parent / "translations")
 
@@ -56,39 +56,6 @@ def page_translators() -> tuple[Callable[..., str], Callable[..., str]]:
 def N_(message: str) -> str:
     """Mark *message* for extraction without translating it now (translated when shown)."""
     return message
-
-
-def select_locale() -> str:
-    """Locale of the current request when the host has no Flask-Babel of its own.
-
-    ``?lang=xx`` (remembered in the session) wins, then the user's ``locale`` from the user
-    adapter, then the browser's Accept-Language among ``HELPDESK_LANGUAGES``.
-    """
-    from flask import session
-
-    from .extension import current_helpdesk
-
-    languages = list(current_helpdesk.config["HELPDESK_LANGUAGES"])
-    default = current_helpdesk.config["HELPDESK_DEFAULT_LOCALE"]
-    if not has_request_context():
-        return default
-    asked = request.args.get("lang")
-    if asked in languages:
-        session["helpdesk_lang"] = asked
-        return asked
-    remembered = session.get("helpdesk_lang")
-    if remembered in languages:
-        return remembered
-    user_locale = current_helpdesk.user_locale()
-    if user_locale in languages:
-        return user_locale
-    return request.accept_languages.best_match(languages) or default
-
-
-def init_babel(app) -> None:
-    """Set up Flask-Babel for *app* unless the host already did (then its locale selector rules)."""
-    if "babel" not in app.extensions:
-        Babel(app, locale_selector=select_locale)
 
 
 def text_direction() -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from .extension import current_helpdesk
+from .state import current_helpdesk
 
 
 class FixedWindow:

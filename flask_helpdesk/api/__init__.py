@@ -7,15 +7,16 @@ from typing import TYPE_CHECKING
 
 from flask import Flask
 
+from . import directory, openapi, tickets, webhooks  # noqa: F401  (their routes register on bp)
+from .core import bp
+
 if TYPE_CHECKING:
-    from ..extension import HelpdeskState
+    from ..state import HelpdeskState
 
 
 def register(app: Flask, state: HelpdeskState) -> None:
     """Mount the API. Token calls carry no CSRF token, so the blueprint is exempt from the
     host's CSRFProtect; session calls are checked by the API itself (``auth.py``)."""
-    from . import directory, openapi, tickets, webhooks  # noqa: F401  (they register operations)
-    from .core import bp
 
     app.register_blueprint(bp, url_prefix=state.config["HELPDESK_API_URL_PREFIX"])
     csrf = app.extensions.get("csrf")

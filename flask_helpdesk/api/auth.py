@@ -12,7 +12,6 @@ from flask import abort, current_app, g, request
 from flask_wtf.csrf import ValidationError as CSRFValidationError
 from flask_wtf.csrf import validate_csrf
 
-from ..extension import current_helpdesk
 from ..i18n import gettext as _
 from ..ratelimit import FixedWindow
 from ..services import Forbidden
@@ -20,6 +19,7 @@ from ..services.api_tokens import SCOPES, has_scope, token_actor
 from ..services.api_tokens import authenticate as token_login
 from ..services.identity import Actor, agent_actor, customer_actor
 from ..services.mail_posting import parse_rate
+from ..state import current_helpdesk
 from .problems import problem
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -10,9 +10,9 @@ from typing import Any
 from flask import Response, current_app, render_template_string, request
 from pydantic import BaseModel
 
-from .. import __version__ as package_version
-from ..extension import current_helpdesk
 from ..i18n import gettext as _
+from ..state import current_helpdesk
+from ..version import __version__ as package_version
 from .core import OPERATIONS, Operation, operation
 from .problems import PROBLEM_TYPE
 from .schemas import ContactOut, Problem, TicketOut

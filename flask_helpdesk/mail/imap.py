@@ -15,9 +15,10 @@ import logging
 import re
 import ssl
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from ..extension import current_helpdesk
 from ..models import Mailbox, MailSecurity
+from ..state import current_helpdesk
 
 logger = logging.getLogger("flask_helpdesk.mail.imap")
 
@@ -117,10 +118,19 @@ def _mark_done(client: imaplib.IMAP4, uid: bytes, mailbox: Mailbox) -> None:
     _check(client.uid("STORE", uid, "+FLAGS.SILENT", rf"(\Seen {DONE_FLAG})"), "flag")
 
 
-def fetch_mailbox(mailbox: Mailbox, password: str) -> FetchReport:
-    """Fetch one batch of new mail from *mailbox* into the intake (see module docstring)."""
-    from ..services import intake
+class Intake(Protocol):
+    """Where fetched mail goes (:mod:`flask_helpdesk.services.intake`): this module only talks
+    IMAP and knows nothing of the services that store and file the mail."""
 
+    def receive(self, raw: bytes, source: str, mailbox: Mailbox | None = None) -> Any: ...
+
+    def set_aside_oversized(
+        self, headers: bytes, size: int, source: str, mailbox: Mailbox | None = None
+    ) -> Any: ...
+
+
+def fetch_mailbox(mailbox: Mailbox, password: str, intake: Intake) -> FetchReport:
+    """Fetch one batch of new mail from *mailbox* into *intake* (see module docstring)."""
     report = FetchReport(mailbox.id)
     client = connect(mailbox, password)
     try:

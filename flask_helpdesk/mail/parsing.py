@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from email.message import Message
 from urllib.parse import unquote
 
-from ..services.codes import CODE_ALPHABET, CODE_LENGTH
+from ..models.ticket import CODE_ALPHABET, CODE_LENGTH
 from .charsets import MailCharset, clean_text, decode_bytes, decode_header_value, has_surrogates
 from .charsets import fix_raw_header as _fix_raw_header
 from .headerblock import repair_header_block

@@ -20,6 +20,11 @@ ticket_tag = Table(
     Index("ix_helpdesk_ticket_tag_tag_id", "tag_id"),
 )
 
+# The shape of ``Ticket.code`` (``HD-4F7K2Q``; services/codes.py makes them). Crockford-like:
+# no 0/O or 1/I to misread when a customer reads a code over the phone.
+CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+CODE_LENGTH = 6
+
 
 class Tag(HelpdeskModel):
     __tablename__ = "helpdesk_tag"

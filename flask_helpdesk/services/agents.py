@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from ..extension import current_helpdesk
 from ..i18n import gettext as _
 from ..models import Agent, AgentRole, Availability, Department, Ticket, TicketStatus
+from ..state import current_helpdesk
 from . import audit
 from .base import Conflict, NotFound, ValidationError, commit, session
 from .identity import SYSTEM, Actor

@@ -20,6 +20,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from ..i18n import gettext as _
 from ..models import Agent, ApiToken, utcnow
 from . import audit
+from .agents import find_user, staff_by_user_id
 from .base import Forbidden, NotFound, ValidationError, commit, session
 from .identity import Actor, agent_as_actor
 
@@ -162,7 +163,6 @@ def revoke_token(actor: Actor, token_id: int) -> ApiToken:
 
 def agent_for_user(reference: str) -> Agent:
     """The active agent behind a host user id or email (``flask helpdesk create-api-token``)."""
-    from .agents import find_user, staff_by_user_id
 
     user = find_user(reference)
     agent = staff_by_user_id([str(user.get_id())]).get(str(user.get_id()))

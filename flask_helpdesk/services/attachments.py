@@ -11,9 +11,9 @@ from typing import BinaryIO
 from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 
-from ..extension import current_helpdesk
 from ..i18n import gettext as _
 from ..models import Attachment, Message, Ticket
+from ..state import current_helpdesk
 from ..storage import FileTooLarge
 from .base import NotFound, ValidationError, session
 from .identity import Actor

@@ -20,10 +20,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from ..extension import current_helpdesk
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
 from ..models import Agent, Ticket, TicketStatus
+from ..state import current_helpdesk
 from . import audit, desk, tickets
 from .base import Forbidden, ServiceError, ValidationError, commit, rollback, session
 from .identity import Actor

@@ -10,13 +10,10 @@ import secrets
 
 from sqlalchemy import exists, select
 
-from ..extension import current_helpdesk
 from ..models import Ticket
+from ..models.ticket import CODE_ALPHABET, CODE_LENGTH
+from ..state import current_helpdesk
 from .base import session
-
-# Crockford-like: no 0/O or 1/I to misread when a customer reads a code over the phone.
-CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-CODE_LENGTH = 6
 
 
 def new_ticket_code() -> str:

@@ -14,7 +14,6 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import selectinload
 
 from .. import signals
-from ..extension import current_helpdesk
 from ..i18n import gettext as _
 from ..models import (
     AccessGrant,
@@ -26,6 +25,7 @@ from ..models import (
     TicketStatus,
     utcnow,
 )
+from ..state import current_helpdesk
 from . import audit, notifications
 from .base import Conflict, Forbidden, NotFound, ValidationError, commit, send_signal, session
 from .identity import SYSTEM, Actor, agent_as_actor

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
-from ..extension import current_helpdesk
 from ..i18n import gettext as _
 from ..models import Contact, Ticket
+from ..state import current_helpdesk
 from . import audit
 from .base import Forbidden, NotFound, ValidationError, commit, session
 from .identity import Actor, sync_contact

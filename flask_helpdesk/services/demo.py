@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from ..extension import current_helpdesk
 from ..i18n import N_
 from ..models import Department, Priority, TicketStatus
+from ..state import current_helpdesk
 from . import desk, messages, tickets
 from .agents import make_agent
 from .api_tokens import create_token

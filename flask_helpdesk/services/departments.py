@@ -14,7 +14,7 @@ from ..i18n import gettext as _
 from ..models import Department, Mailbox, Ticket, agent_department
 from . import audit
 from .base import Conflict, NotFound, ValidationError, commit, rollback, session
-from .identity import Actor
+from .identity import SYSTEM, Actor
 from .permissions import ensure
 
 
@@ -39,7 +39,6 @@ def fallback_department() -> Department:
     found = session().scalar(select(Department).where(Department.slug == FALLBACK_SLUG))
     if found is not None:
         return found
-    from .identity import SYSTEM
 
     try:
         return create_department(SYSTEM, FALLBACK_NAME, slug=FALLBACK_SLUG)

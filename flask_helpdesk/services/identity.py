@@ -15,8 +15,8 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ..extension import current_helpdesk
 from ..models import Agent, AgentRole, Contact, GrantScope
+from ..state import current_helpdesk
 from ..users import UserInfo
 from .base import Forbidden, commit, session
 

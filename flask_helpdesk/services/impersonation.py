@@ -15,9 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from .. import signals
-from ..extension import current_helpdesk
 from ..i18n import gettext as _
 from ..models import AccessGrant, Agent
+from ..state import current_helpdesk
 from ..views.guard import (
     Acting,
     Switch,

@@ -31,13 +31,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from .. import jobs
-from ..extension import current_helpdesk
 from ..mail import fingerprint
 from ..mail.peek import peek_headers
 from ..models import InboundMail, InboundStatus, Mailbox, utcnow
+from ..state import current_helpdesk
 from . import audit
 from .base import NotFound, ServiceError, commit, rollback, session, unit_of_work
 from .identity import SYSTEM, Actor
+from .mail_posting import handle
 from .permissions import ensure
 
 logger = logging.getLogger("flask_helpdesk.mail.intake")
@@ -273,7 +274,6 @@ def process(
     *retry* (the sweep) and *force* (an admin) claim in a commit of their own first.
     Returns the row as it ended, or None when it was not claimable (done, or taken).
     """
-    from .mail_posting import handle
 
     fresh = not (force or retry) and _claim_fresh(inbound_id)
     if fresh:

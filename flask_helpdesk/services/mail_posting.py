@@ -15,7 +15,6 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from ..extension import current_helpdesk
 from ..i18n import gettext as _
 from ..mail.parsing import ParsedMail, detect_noise, parse_message
 from ..mail.threading import is_ours
@@ -29,6 +28,7 @@ from ..models import (
     TicketStatus,
     utcnow,
 )
+from ..state import current_helpdesk
 from . import mail_routing as routing
 from .attachments import Upload, store_uploads
 from .base import ValidationError, session

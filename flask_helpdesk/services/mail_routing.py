@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from ..extension import current_helpdesk
 from ..mail.parsing import ParsedMail, extract_ticket_code
 from ..mail.threading import code_from_plus_address, ticket_code_from_ids
 from ..models import Contact, Department, InboundMail, Mailbox, Message, Ticket, TicketParticipant
+from ..state import current_helpdesk
 from .base import session
 
 

@@ -11,8 +11,9 @@ import os
 from sqlalchemy import select
 
 from ..i18n import gettext as _
+from ..mail.imap import MailboxError, fetch_mailbox
 from ..models import Department, Mailbox, MailSecurity, utcnow
-from . import audit
+from . import audit, intake
 from .base import ValidationError, commit, session
 from .identity import Actor
 from .permissions import ensure
@@ -92,13 +93,11 @@ def fetch_all(mailboxes: list[Mailbox] | None = None) -> list[tuple[Mailbox, obj
     Returns ``(mailbox, FetchReport | error message)`` pairs; the error is also kept on the
     mailbox (``last_error``) for the admin page.
     """
-    from ..mail.imap import MailboxError, fetch_mailbox
-
     results: list[tuple[Mailbox, object]] = []
     for mailbox in mailboxes if mailboxes is not None else active_mailboxes():
         mailbox_id = mailbox.id
         try:
-            report = fetch_mailbox(mailbox, resolve_password(mailbox.password))
+            report = fetch_mailbox(mailbox, resolve_password(mailbox.password), intake)
         except (MailboxError, ValueError) as exc:
             session().rollback()
             mailbox = session().get(Mailbox, mailbox_id)

@@ -6,9 +6,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from .. import signals
-from ..extension import current_helpdesk
 from ..i18n import gettext as _
 from ..models import Channel, Message, MessageKind, Ticket, utcnow
+from ..state import current_helpdesk
 from ..workflow import Trigger
 from . import audit, notifications
 from .attachments import Upload, attach, store_uploads

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, false, or_, true
 
 from ..models import Ticket, TicketStatus
+from ..state import current_helpdesk
 from .base import Forbidden, NotFound
 from .identity import Actor
 
@@ -67,7 +68,6 @@ def can_see(actor: Actor, ticket: Ticket) -> bool:
 
 def _may_request_access(actor: Actor) -> bool:
     """Asking for a customer's account is limited to the roles in the config (admins always)."""
-    from ..extension import current_helpdesk
 
     if actor.is_admin:
         return True

@@ -20,10 +20,19 @@ from sqlalchemy import Select, and_, case, func, or_, select, true, tuple_
 from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.datastructures import MultiDict
 
-from ..extension import current_helpdesk
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext
-from ..models import Agent, Priority, Tag, Ticket, TicketStatus, ticket_tag, utcnow
+from ..models import (
+    Agent,
+    Priority,
+    Tag,
+    Ticket,
+    TicketStatus,
+    agent_department,
+    ticket_tag,
+    utcnow,
+)
+from ..state import current_helpdesk
 from . import search
 from .base import cached_for_app, session
 from .identity import Actor
@@ -524,8 +533,6 @@ def agents_for_filter(actor: Actor) -> list[Agent]:
     admins)."""
     query = select(Agent).where(Agent.is_active.is_(True)).order_by(Agent.name)
     if not actor.is_admin:
-        from ..models import agent_department
-
         query = query.where(
             Agent.id.in_(
                 select(agent_department.c.agent_id).where(

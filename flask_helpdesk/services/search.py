@@ -29,9 +29,9 @@ from sqlalchemy import (
     union,
 )
 
-from ..extension import current_helpdesk
 from ..models import Message, Ticket
 from ..models.search import PG_SEARCH_TABLE, PG_TS_CONFIG, PG_WORDS_TABLE
+from ..state import current_helpdesk
 from .base import cached_for_app, session
 
 # Words: letters/digits of any script (Vietnamese, Persian...), at most this many per query.

@@ -24,8 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from .. import jobs, signals
-from ..extension import current_helpdesk
 from ..models import Channel, Message, MessageKind, SlaEvent, Ticket, utcnow
+from ..state import current_helpdesk
 from .base import commit, send_signal, session
 from .identity import SYSTEM
 from .sla import Target, _calendar, _policy, targets

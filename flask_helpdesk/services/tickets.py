@@ -12,7 +12,6 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import joinedload
 
 from .. import signals
-from ..extension import current_helpdesk
 from ..i18n import gettext as _
 from ..models import (
     Channel,
@@ -25,6 +24,7 @@ from ..models import (
     TicketStatus,
     utcnow,
 )
+from ..state import current_helpdesk
 from ..workflow import InvalidTransition, Trigger, trigger_for_agent_choice
 from . import audit, notifications, sla
 from .attachments import Upload, attach, store_uploads

@@ -23,9 +23,9 @@ from typing import Any
 from sqlalchemy import String, cast, insert, literal, select, update
 
 from .. import jobs, signals
-from ..extension import current_helpdesk
 from ..i18n import gettext as _
 from ..models import Ticket, WebhookDelivery, WebhookEndpoint, utcnow
+from ..state import current_helpdesk
 from ..webhook_workflow import DeliveryEvent, DeliveryStatus, next_delivery_status
 from . import audit, webhook_http
 from .base import Forbidden, NotFound, ValidationError, commit, send_signal, session

@@ -7,8 +7,20 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, Response
 from markupsafe import Markup, escape
 
+from .. import api
+from ..i18n import gettext as _
+from ..models import TicketStatus
+from ..sanitize import clean_html, content_id_key
+from ..services.identity import current_host_user, known_customer
+from ..services.tickets import unread_count
+from ..state import current_helpdesk
+from . import consent, headers, hooks, inbound_mail
+from .desk import bp as desk_bp
+from .desk import desk_entry, protect_posts
+from .portal import bp as portal_bp
+
 if TYPE_CHECKING:
-    from ..extension import HelpdeskState
+    from ..state import HelpdeskState
 
 
 def menu_entry(css_class: str = "helpdesk-menu-entry") -> Markup:
@@ -19,11 +31,6 @@ def menu_entry(css_class: str = "helpdesk-menu-entry") -> Markup:
     without a badge, before ``flask helpdesk db upgrade`` created the helpdesk's tables.
     """
     from flask import url_for
-
-    from ..extension import current_helpdesk
-    from ..i18n import gettext as _
-    from ..services.identity import current_host_user, known_customer
-    from ..services.tickets import unread_count
 
     user = current_host_user()
     if user is None:
@@ -52,9 +59,6 @@ def require_schema() -> Response | None:
     on a missing table; the host's own pages are not concerned."""
     from flask import current_app, request
 
-    from ..extension import current_helpdesk
-    from ..i18n import gettext as _
-
     if not (request.blueprint or "").startswith("helpdesk") or current_helpdesk.schema_ready():
         return None
     current_app.logger.error(
@@ -72,29 +76,20 @@ def require_schema() -> Response | None:
 
 
 def register_views(app: Flask, state: HelpdeskState) -> None:
-    from . import consent
 
     app.before_request(require_schema)
-    from .portal import bp as portal_bp
 
     app.register_blueprint(portal_bp, url_prefix=state.config["HELPDESK_URL_PREFIX"] or "/")
     consent.register(app, state.config)
     app.jinja_env.globals["helpdesk_menu_entry"] = menu_entry
 
-    from .desk import bp as desk_bp
-    from .desk import desk_entry, protect_posts
-
     app.register_blueprint(desk_bp, url_prefix=state.config["HELPDESK_DESK_URL_PREFIX"])
     protect_posts(app, state.config["HELPDESK_DESK_URL_PREFIX"])
     app.jinja_env.globals["helpdesk_desk_entry"] = desk_entry
 
-    from . import headers, hooks, inbound_mail
-
     headers.register(app)
     hooks.register(app, state)
     inbound_mail.register(app, state)
-
-    from .. import api
 
     api.register(app, state)
     app.jinja_env.globals["status_label"] = status_label
@@ -103,7 +98,6 @@ def register_views(app: Flask, state: HelpdeskState) -> None:
 
 
 def status_label(value: str) -> str:
-    from ..models import TicketStatus
 
     try:
         return TicketStatus(value).label
@@ -117,7 +111,6 @@ def sanitized(html: str | None, images: dict[str, str] | None = None) -> Markup:
     *images* (see :func:`inline_images`) turns a mail's ``cid:`` images into the URLs of
     their stored files.
     """
-    from ..sanitize import clean_html
 
     return Markup(clean_html(html or "", images=images))
 
@@ -129,8 +122,6 @@ def inline_images(message: Any, ticket: Any, download_endpoint: str) -> dict[str
     internal note stays hidden from customers exactly as its file does.
     """
     from flask import url_for
-
-    from ..sanitize import content_id_key
 
     wanted = (message.data or {}).get("inline_images") or {}
     if not wanted or not message.body_html:

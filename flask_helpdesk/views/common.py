@@ -10,11 +10,11 @@ from flask_wtf import FlaskForm
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 
-from ..extension import current_helpdesk
 from ..i18n import gettext, lazy_gettext, page_translators, text_direction
 from ..models import Attachment
 from ..services import ServiceError
 from ..services.attachments import Upload, download_content_type
+from ..state import current_helpdesk
 
 HTTP_ERRORS = {400: BadRequest, 403: Forbidden, 404: NotFound}
 

@@ -24,6 +24,7 @@ from ..i18n import N_
 from ..i18n import gettext as _
 from ..models import AccessGrant, GrantScope
 from ..services import ServiceError, ValidationError, consent, tickets
+from ..services.base import rollback
 from ..services.identity import agent_actor, customer_actor
 from ..services.impersonation import (
     ImpersonationEnded,
@@ -39,6 +40,7 @@ from .guard import (
     endpoint_refused,
     is_impersonating,
     never_impersonated,
+    refused_response,
 )
 
 portal_bp = Blueprint("helpdesk_access", __name__)
@@ -105,8 +107,6 @@ def log_request(response):
     """Record each request made while acting (method, path without query, status code)."""
     grant_id = g.get("_helpdesk_acting_grant_id")
     if grant_id is not None:
-        from ..services.base import rollback
-
         if response.status_code >= 500:
             # The log row is committed on the shared session: a failed request's half-done
             # work must not be committed along with it.
@@ -147,12 +147,6 @@ def ensure_banner(response):
     at = match.end() if match else 0
     response.set_data(page[:at] + banner + page[at:])
     return response
-
-
-def refused_response(reason: str):
-    """The clear 403 page for what an agent may not do as the customer."""
-    acting = current_acting()
-    return render("helpdesk/access/refused.html", reason=reason, acting=acting), 403
 
 
 def _after_end_url(grant: AccessGrant | None) -> str:

@@ -17,8 +17,10 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from markupsafe import Markup, escape
 from wtforms.validators import ValidationError as WTFValidationError
 
+from ..i18n import gettext as _
 from ..services import Forbidden, NotFound
-from ..services.identity import Actor, agent_actor
+from ..services.identity import Actor, agent_actor, current_host_user, may_open_desk
+from ..state import current_helpdesk
 from .common import service_error_page
 
 bp = Blueprint("helpdesk_desk", __name__, template_folder="../templates")
@@ -76,9 +78,6 @@ def _desk_context() -> dict[str, Any]:
         actor = agent_actor()
     except Forbidden:
         return {"desk_me": None}
-    from .desk_admin import availability_form
-    from .desk_bulk import bulk_form
-
     return {
         "desk_me": actor,
         "desk_availability_form": availability_form(actor),
@@ -102,9 +101,6 @@ def desk_entry(css_class: str = "helpdesk-desk-entry") -> Markup:
     host's transaction is open while its page renders. Before the helpdesk's tables exist only
     host admins see it (the desk then tells them to run ``flask helpdesk db upgrade``).
     """
-    from ..extension import current_helpdesk
-    from ..i18n import gettext as _
-    from ..services.identity import current_host_user, may_open_desk
 
     user = current_host_user()
     if user is None:
@@ -130,5 +126,7 @@ from . import (  # noqa: E402,F401
     desk_queue,
     desk_ticket,
 )
+from .desk_admin import availability_form  # noqa: E402
+from .desk_bulk import bulk_form  # noqa: E402
 
 __all__ = ["bp", "desk_actor", "desk_entry", "protect_posts", "safe_desk_url"]

@@ -12,13 +12,13 @@ from typing import Any
 from flask import flash, redirect, request, url_for
 from wtforms.fields.choices import SelectChoice
 
-from ..extension import current_helpdesk
 from ..forms import get_form_class
 from ..i18n import gettext as _
 from ..models import AgentRole, Availability
 from ..services import ServiceError, agents, departments
 from ..services.identity import Actor
 from ..services.permissions import ensure
+from ..state import current_helpdesk
 from .common import apply_service_error, render
 from .desk import bp, desk_actor, safe_desk_url
 

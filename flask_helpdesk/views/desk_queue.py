@@ -7,11 +7,11 @@ from urllib.parse import parse_qsl, urlencode
 from flask import flash, redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from ..extension import current_helpdesk
 from ..forms import get_form_class
 from ..i18n import gettext as _
 from ..models import Priority, TicketStatus, utcnow
 from ..services import NotFound, ValidationError, departments, queues, saved_views
+from ..state import current_helpdesk
 from .common import render
 from .desk import bp, desk_actor
 

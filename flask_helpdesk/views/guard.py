@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from flask import current_app, g, has_request_context, session
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from .common import render
+
 if TYPE_CHECKING:
     from ..models import AccessGrant
 
@@ -121,13 +123,16 @@ def never_impersonated(view: F) -> F:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if is_impersonating():
-            from .consent import refused_response
-
             return refused_response("sensitive")
         return view(*args, **kwargs)
 
     setattr(wrapper, NEVER_IMPERSONATED_ATTRIBUTE, True)
     return wrapper  # type: ignore[return-value]
+
+
+def refused_response(reason: str) -> tuple[str, int]:
+    """The clear 403 page for what an agent may not do as the customer."""
+    return render("helpdesk/access/refused.html", reason=reason, acting=current_acting()), 403
 
 
 def endpoint_refused(endpoint: str | None) -> bool:

@@ -14,12 +14,12 @@ import hmac
 from flask import Blueprint, abort, current_app, jsonify, request
 from sqlalchemy import select
 
-from ..extension import current_helpdesk
 from ..models import Department
 from ..ratelimit import FixedWindow
 from ..services import intake
 from ..services.base import session
 from ..services.mail_posting import parse_rate
+from ..state import current_helpdesk
 
 bp = Blueprint("helpdesk_hooks", __name__)
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from flask_babel import force_locale
 
-from ...extension import current_helpdesk
 from ...i18n import gettext as _
 from ...links import ticket_url
 from ...mail.outbound import mail_locale
 from ...models import AccessGrant
+from ...state import current_helpdesk
 from ..base import session
 from .tickets import Recipient, _agent_locale, _customer, _mail, record_failure
 

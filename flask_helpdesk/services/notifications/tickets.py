@@ -23,7 +23,6 @@ from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from ... import jobs
-from ...extension import current_helpdesk
 from ...i18n import gettext as _
 from ...links import ticket_url
 from ...mail.outbound import (
@@ -36,6 +35,7 @@ from ...mail.outbound import (
 )
 from ...mail.threading import angle, make_message_id, references_header, reply_address
 from ...models import Agent, Channel, Department, Message, MessageKind, Ticket, utcnow
+from ...state import current_helpdesk
 from .. import audit
 from ..base import commit, rollback, session
 from ..identity import SYSTEM

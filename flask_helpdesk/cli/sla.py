@@ -11,7 +11,24 @@ import json
 import click
 from flask.cli import AppGroup
 
-from .businesstime import format_windows
+from ..businesstime import CalendarError, format_windows
+from ..models import utcnow
+from ..services import ServiceError
+from ..services.calendars import (
+    add_holiday,
+    create_calendar,
+    get_calendar,
+    list_calendars,
+    remove_holiday,
+    update_calendar,
+    weekly_hours,
+    work_calendar,
+)
+from ..services.holiday_sources import import_ical, seed_country
+from ..services.identity import SYSTEM
+from ..services.sla import recompute_open_tickets
+from ..services.sla_policies import PolicyData, create_policy, ordered_policies
+from ..services.sla_presets import install_preset
 
 calendar_cli = AppGroup("calendar", help="Business calendars: opening hours and holidays.")
 sla_cli = AppGroup("sla", help="SLA policies: targets chosen by conditions, in admin order.")
@@ -42,9 +59,6 @@ def _day_options(command):
 @_day_options
 def calendar_create(name: str, timezone: str, weekdays: str | None, **days: str | None) -> None:
     """Create calendar NAME with its opening hours."""
-    from .services import ServiceError
-    from .services.calendars import create_calendar
-    from .services.identity import SYSTEM
 
     hours = {n: weekdays for n in range(5)} if weekdays else {}
     hours.update(_hours(days))
@@ -61,9 +75,6 @@ def calendar_create(name: str, timezone: str, weekdays: str | None, **days: str 
 @_day_options
 def calendar_hours(calendar_id: int, timezone: str | None, **days: str | None) -> None:
     """Change CALENDAR_ID's hours (days not given keep theirs; "" closes a day)."""
-    from .services import ServiceError
-    from .services.calendars import update_calendar
-    from .services.identity import SYSTEM
 
     try:
         update_calendar(SYSTEM, calendar_id, timezone=timezone, weekly=_hours(days))
@@ -75,7 +86,6 @@ def calendar_hours(calendar_id: int, timezone: str | None, **days: str | None) -
 @calendar_cli.command("list")
 def calendar_list() -> None:
     """Calendars with their hours and holiday counts."""
-    from .services.calendars import list_calendars, weekly_hours
 
     for calendar in list_calendars():
         active = sum(1 for h in calendar.holidays if h.active)
@@ -91,9 +101,6 @@ def calendar_list() -> None:
 @click.option("--remove", is_flag=True, help="Open the calendar on DAY again.")
 def calendar_holiday(calendar_id: int, day, name: str, remove: bool) -> None:
     """Close (or with --remove, reopen) CALENDAR_ID on DAY (YYYY-MM-DD); survives re-imports."""
-    from .services import ServiceError
-    from .services.calendars import add_holiday, remove_holiday
-    from .services.identity import SYSTEM
 
     try:
         if remove:
@@ -119,9 +126,6 @@ def calendar_import(
     years: tuple[int, ...],
 ) -> None:
     """Import holidays for a country or from iCal; hand edits are kept."""
-    from .services import ServiceError
-    from .services.holiday_sources import import_ical, seed_country
-    from .services.identity import SYSTEM
 
     if not country and not ical:
         raise click.UsageError("give --country or --ical")
@@ -149,11 +153,6 @@ def calendar_due(calendar_id: int, minutes: int, start: str | None) -> None:
     """When MINUTES working minutes from now (or --from) have passed on CALENDAR_ID."""
     from datetime import datetime
 
-    from .businesstime import CalendarError
-    from .models import utcnow
-    from .services import ServiceError
-    from .services.calendars import get_calendar, work_calendar
-
     try:
         calendar = get_calendar(calendar_id)
         begin = datetime.fromisoformat(start) if start else utcnow()
@@ -166,7 +165,6 @@ def calendar_due(calendar_id: int, minutes: int, start: str | None) -> None:
 @sla_cli.command("list")
 def sla_list() -> None:
     """Policies in the order they are tried."""
-    from .services.sla_policies import ordered_policies
 
     for policy in ordered_policies():
         calendar = policy.calendar.name if policy.calendar else "round the clock"
@@ -199,9 +197,6 @@ def sla_create(
     is_default: bool,
 ) -> None:
     """Create policy NAME, tried after the existing ones."""
-    from .services import ServiceError
-    from .services.identity import SYSTEM
-    from .services.sla_policies import PolicyData, create_policy
 
     try:
         policy = create_policy(
@@ -229,9 +224,6 @@ def sla_create(
 @click.option("--not-default", is_flag=True, help="Do not make it the default policy.")
 def sla_preset(key: str, timezone: str, not_default: bool) -> None:
     """Install a seed's preset: 72-hours (seed 000) or business-hour (seed 002)."""
-    from .services import ServiceError
-    from .services.identity import SYSTEM
-    from .services.sla_presets import install_preset
 
     try:
         policy = install_preset(SYSTEM, key, timezone, default=not not_default)
@@ -244,7 +236,6 @@ def sla_preset(key: str, timezone: str, not_default: bool) -> None:
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=500, show_default=True)
 def sla_recompute(batch_size: int) -> None:
     """Recompute the due times of every unclosed ticket now (time already used stays used)."""
-    from .services.sla import recompute_open_tickets
 
     done = recompute_open_tickets(batch_size, progress=lambda n: click.echo(f"{n} ticket(s)..."))
     click.echo(f"due times recomputed for {done} ticket(s)")

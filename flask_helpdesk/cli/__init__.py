@@ -9,6 +9,19 @@ from flask import current_app
 from flask.cli import AppGroup, ScriptInfo
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from .. import migrations
+from ..jobs import make_worker
+from ..services import ServiceError
+from ..services.agents import make_agent
+from ..services.api_tokens import agent_for_user, create_token, revoke_by_prefix
+from ..services.consent import expire_due_grants
+from ..services.demo import seed_demo
+from ..services.departments import create_department
+from ..services.identity import SYSTEM
+from ..services.webhooks import deliver_due
+from .mail import COMMANDS
+from .sla import calendar_cli, sla_cli
+
 UPGRADE_FIRST = "the helpdesk's tables are missing: run `flask helpdesk db upgrade` first"
 
 
@@ -59,8 +72,6 @@ def worker_command(burst: bool, with_scheduler: bool, queues: tuple[str, ...]) -
         )
     from redis.exceptions import RedisError
 
-    from .jobs import make_worker
-
     try:
         state.dispatcher.queue.connection.ping()
     except RedisError as error:
@@ -96,8 +107,6 @@ def create_agent_command(
     USER is their Flask-Login id or, if the app registers @helpdesk.user_by_email, their email.
     Departments given are added to those the agent has.
     """
-    from .services import ServiceError
-    from .services.agents import make_agent
 
     try:
         agent = make_agent(user, list(departments), role, capacity=capacity)
@@ -119,9 +128,6 @@ def create_department_command(
     name: str, slug: str | None, email: str | None, description: str
 ) -> None:
     """Create a department customers can file requests in (NAME as customers see it)."""
-    from .services import ServiceError
-    from .services.departments import create_department
-    from .services.identity import SYSTEM
 
     try:
         department = create_department(
@@ -146,10 +152,6 @@ def create_api_token_command(
     """Create an API token called NAME and print it (once: only its hash is kept)."""
     from datetime import timedelta
 
-    from .services import ServiceError
-    from .services.api_tokens import agent_for_user, create_token
-    from .services.identity import SYSTEM
-
     if service == bool(agent_ref):
         raise click.UsageError("give either --agent USER or --service")
     try:
@@ -172,9 +174,6 @@ def create_api_token_command(
 @click.argument("prefix")
 def revoke_api_token_command(prefix: str) -> None:
     """Revoke the API token whose visible part is PREFIX (``hd_PREFIX_...``)."""
-    from .services import ServiceError
-    from .services.api_tokens import revoke_by_prefix
-    from .services.identity import SYSTEM
 
     try:
         row = revoke_by_prefix(SYSTEM, prefix)
@@ -190,7 +189,6 @@ def webhook_sweep_command(limit: int) -> None:
 
     Run it every minute from cron when jobs run inline (no Redis); with RQ the worker sends
     deliveries itself, and this catches any whose job was lost."""
-    from .services.webhooks import deliver_due
 
     click.echo(f"{deliver_due(limit)} webhook deliveries sent")
 
@@ -198,7 +196,6 @@ def webhook_sweep_command(limit: int) -> None:
 @helpdesk_cli.command("seed-demo")
 def seed_demo_command() -> None:
     """Fill an empty helpdesk with demo departments, people and tickets in every status."""
-    from .services.demo import seed_demo
 
     report = seed_demo()
     for line in report:
@@ -249,7 +246,6 @@ def sla_sweep_command() -> None:
 @helpdesk_cli.command("access-sweep")
 def access_sweep_command() -> None:
     """Expire account-access grants past their end (audit events and signals for each)."""
-    from .services.consent import expire_due_grants
 
     click.echo(f"{expire_due_grants()} access grant(s) expired")
 
@@ -265,7 +261,6 @@ def db_cli() -> None:
 @click.option("--sql", is_flag=True, help="Print the SQL instead of running it.")
 def db_upgrade_command(revision: str, sql: bool) -> None:
     """Upgrade the helpdesk's tables to REVISION (default: the newest)."""
-    from . import migrations
 
     migrations.upgrade(revision=revision, sql=sql)
     if not sql:
@@ -277,7 +272,6 @@ def db_upgrade_command(revision: str, sql: bool) -> None:
 @click.option("--sql", is_flag=True, help="Print the SQL instead of running it.")
 def db_downgrade_command(revision: str, sql: bool) -> None:
     """Downgrade the helpdesk's tables to REVISION ("base" drops them all, data included)."""
-    from . import migrations
 
     migrations.downgrade(revision=revision, sql=sql)
     if not sql:
@@ -288,7 +282,6 @@ def db_downgrade_command(revision: str, sql: bool) -> None:
 @click.argument("revision", default="head")
 def db_stamp_command(revision: str) -> None:
     """Mark REVISION as applied without running it (tables made earlier by create_all)."""
-    from . import migrations
 
     migrations.stamp(revision=revision)
     click.echo(f"helpdesk schema stamped at revision {migrations.current()}")
@@ -297,7 +290,6 @@ def db_stamp_command(revision: str) -> None:
 @db_cli.command("current")
 def db_current_command() -> None:
     """Show the revision the database is at."""
-    from . import migrations
 
     revision = migrations.current()
     newest = migrations.head()
@@ -310,27 +302,13 @@ def db_current_command() -> None:
 @db_cli.command("history")
 def db_history_command() -> None:
     """List the shipped revisions, newest first."""
-    from . import migrations
 
     for revision in migrations.history():
         click.echo(f"{revision.down_revision or 'base'} -> {revision.revision}: {revision.message}")
 
 
-def _add_mail_commands() -> None:
-    from .mail.commands import COMMANDS
-
-    for command in COMMANDS:
-        helpdesk_cli.add_command(command)
-
-
-_add_mail_commands()
-
-
-def _add_sla_commands() -> None:
-    from .sla_commands import calendar_cli, sla_cli
-
-    helpdesk_cli.add_command(calendar_cli)
-    helpdesk_cli.add_command(sla_cli)
-
-
-_add_sla_commands()
+# The mail and SLA commands live in their own modules of this package.
+for command in COMMANDS:
+    helpdesk_cli.add_command(command)
+helpdesk_cli.add_command(calendar_cli)
+helpdesk_cli.add_command(sla_cli)

@@ -12,6 +12,11 @@ import sys
 import click
 from flask.cli import with_appcontext
 
+from ..models import Department
+from ..services import ServiceError, intake, mailboxes
+from ..services.base import session
+from ..services.identity import SYSTEM
+
 # sysexits.h: what a mail server's pipe understands.
 EX_OK = 0
 EX_DATAERR = 65  # the message is refused for good (too large): the MTA bounces it
@@ -23,7 +28,6 @@ EX_TEMPFAIL = 75  # try again later: the MTA keeps the mail queued
 @click.option("--sweep/--no-sweep", default=True, help="Also process mail left unprocessed.")
 def fetch_mail_command(sweep: bool) -> None:
     """Poll every active IMAP mailbox once and turn new mail into tickets and replies."""
-    from ..services import intake, mailboxes
 
     failed = False
     for mailbox, result in mailboxes.fetch_all():
@@ -48,10 +52,6 @@ def fetch_mail_command(sweep: bool) -> None:
 def ingest_mail_command(department_slug: str | None, recipient: str | None) -> None:
     """Read ONE raw mail from stdin (an MTA pipe). Exit 0 once stored, 75 to retry later."""
     from sqlalchemy import select
-
-    from ..models import Department
-    from ..services import intake
-    from ..services.base import session
 
     raw = sys.stdin.buffer.read()
     try:
@@ -82,7 +82,6 @@ def ingest_mail_command(department_slug: str | None, recipient: str | None) -> N
 )
 def process_mail_command(older_than: float) -> None:
     """Process stored mail a crash or an outage left unprocessed (safe to run from cron)."""
-    from ..services import intake
 
     _echo_counts(intake.sweep(older_than=older_than))
 
@@ -93,8 +92,6 @@ def process_mail_command(older_than: float) -> None:
 @click.option("--all-failed", is_flag=True, help="Retry every failed mail.")
 def retry_mail_command(ids: tuple[int, ...], all_failed: bool) -> None:
     """Retry failed inbound mail now (by id, or --all-failed)."""
-    from ..services import intake
-    from ..services.identity import SYSTEM
 
     targets = list(ids) + (intake.failed_ids() if all_failed else [])
     if not targets:
@@ -121,11 +118,6 @@ def retry_mail_command(ids: tuple[int, ...], all_failed: bool) -> None:
 def add_mailbox_command(department_slug: str, **options) -> None:
     """Add an IMAP mailbox that fetch-mail polls for a department."""
     from sqlalchemy import select
-
-    from ..models import Department
-    from ..services import ServiceError, mailboxes
-    from ..services.base import session
-    from ..services.identity import SYSTEM
 
     department = session().scalar(select(Department).where(Department.slug == department_slug))
     if department is None:
