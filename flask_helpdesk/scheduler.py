@@ -19,6 +19,10 @@ from dataclasses import dataclass
 
 from flask import Flask
 
+from .services.consent import expire_due_grants
+from .services.sla_sweep import sweep
+from .services.webhooks import deliver_due
+
 logger = logging.getLogger("flask_helpdesk.scheduler")
 
 LOCK_PREFIX = "helpdesk:sweep-lock:"
@@ -128,19 +132,16 @@ def run_sweep(name: str) -> None:
 
 
 def _sla_sweep() -> object:
-    from .services.sla_sweep import sweep
 
     return sweep()
 
 
 def _access_sweep() -> object:
-    from .services.consent import expire_due_grants
 
     return f"{expire_due_grants()} access grant(s) expired"
 
 
 def _webhook_sweep() -> object:
-    from .services.webhooks import deliver_due
 
     return f"{deliver_due()} webhook deliveries sent"
 

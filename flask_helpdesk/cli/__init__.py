@@ -11,6 +11,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from .. import migrations
 from ..jobs import make_worker
+from ..scheduler import Scheduler, get_sweep, registered_sweeps
 from ..services import ServiceError
 from ..services.agents import make_agent
 from ..services.api_tokens import agent_for_user, create_token, revoke_by_prefix
@@ -18,6 +19,7 @@ from ..services.consent import expire_due_grants
 from ..services.demo import seed_demo
 from ..services.departments import create_department
 from ..services.identity import SYSTEM
+from ..services.sla_sweep import sweep
 from ..services.webhooks import deliver_due
 from .mail import COMMANDS
 from .sla import calendar_cli, sla_cli
@@ -84,8 +86,6 @@ def worker_command(burst: bool, with_scheduler: bool, queues: tuple[str, ...]) -
     names = ", ".join(q.name for q in worker.queues)
     click.echo(f"helpdesk worker on queue(s) {names}")
     if with_scheduler and not burst:
-        from .scheduler import Scheduler
-
         Scheduler(app).start_thread()  # queues the periodic sweeps (one process per interval)
     worker.work(burst=burst, with_scheduler=with_scheduler)
 
@@ -206,7 +206,6 @@ def seed_demo_command() -> None:
 @click.option("--once", is_flag=True, help="Start the sweeps that are due once, then stop.")
 def scheduler_command(once: bool) -> None:
     """Start each periodic sweep every interval: as RQ jobs with Redis, else in this process."""
-    from .scheduler import Scheduler, registered_sweeps
 
     scheduler = Scheduler(current_app._get_current_object())
     if once:
@@ -221,7 +220,6 @@ def scheduler_command(once: bool) -> None:
 @click.option("--list", "show", is_flag=True, help="List the registered sweeps.")
 def sweep_command(names: tuple[str, ...], show: bool) -> None:
     """Run the sweeps NAMES (default: all) now, in this process (for cron)."""
-    from .scheduler import get_sweep, registered_sweeps
 
     if show:
         for sweep in registered_sweeps():
@@ -238,7 +236,6 @@ def sweep_command(names: tuple[str, ...], show: bool) -> None:
 @helpdesk_cli.command("sla-sweep")
 def sla_sweep_command() -> None:
     """Raise due SLA warnings and breaches and queue their notifications (for cron)."""
-    from .services.sla_sweep import sweep
 
     click.echo(str(sweep()))
 
