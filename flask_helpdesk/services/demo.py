@@ -14,6 +14,7 @@ from .api_tokens import create_token
 from .base import session
 from .departments import create_department
 from .identity import SYSTEM, agent_as_actor, contact_as_actor, sync_contact
+from .sla_presets import install_preset
 
 DEPARTMENTS = [
     ("account", N_("Account")),
@@ -58,6 +59,16 @@ def seed_demo() -> list[str]:
     reza = contact_as_actor(sync_contact(users["customer2"]))
     minh, sara = agent_as_actor(agent1), agent_as_actor(agent2)
     dept = {d.slug: d.id for d in session().scalars(select(Department))}
+    # The seeds' service levels (docs/sla.rst): seed 002's for Account, seed 000's for the rest,
+    # so the queue and the customer's pages show live due times.
+    install_preset(SYSTEM, "72-hours")
+    install_preset(
+        SYSTEM,
+        "business-hour",
+        "Asia/Ho_Chi_Minh",
+        default=False,
+        conditions={"department_ids": [dept["account"]]},
+    )
 
     def new(actor, slug, subject, body, priority=Priority.NORMAL):
         return tickets.open_ticket(
@@ -129,6 +140,8 @@ def seed_demo() -> list[str]:
     api = site + current_helpdesk.config["HELPDESK_API_URL_PREFIX"]
     return [
         f"Seeded {len(DEPARTMENTS)} departments and 7 tickets.",
+        "SLA: Account answers within 1 working hour (08:00-19:00, Asia/Ho_Chi_Minh), else"
+        " 24 hours; the other departments within 72 hours.",
         *(
             f"  {key:10} {name} <{email}>{' (admin)' if is_admin else ''}"
             for key, name, email, is_admin in PEOPLE

@@ -1,8 +1,9 @@
 """The seeds' service levels, installable in one step (CLI, admin page, demo).
 
-* ``72-hours`` (seed 000): an answer within 72 hours, round the clock.
-* ``business-hour`` (seed 002): within 1 working hour during business hours (Monday to Friday
-  08:00-19:00), within 24 hours for what arrives outside them.
+* ``72-hours`` (seed 000): every answer within 72 hours, round the clock.
+* ``business-hour`` (seed 002): every answer within 1 working hour during business hours
+  (Monday to Friday 08:00-19:00); a ticket arriving outside them is first answered within 24
+  hours.
 """
 
 from __future__ import annotations
@@ -24,9 +25,14 @@ BUSINESS_HOURS_CALENDAR = "Business hours 08:00-19:00"
 
 
 def install_preset(
-    actor: Actor, key: str, timezone: str = "UTC", default: bool = True
+    actor: Actor,
+    key: str,
+    timezone: str = "UTC",
+    default: bool = True,
+    conditions: dict | None = None,
 ) -> SlaPolicy:
-    """Create the policy of preset *key* (and its calendar), the default policy unless told."""
+    """Create the policy of preset *key* (and its calendar), the default policy unless told;
+    *conditions* limit it (see ``services.sla_policies``)."""
     if key not in PRESETS:
         raise ValidationError(f"unknown preset {key!r}; choose from {', '.join(PRESETS)}")
     name = str(PRESETS[key])
@@ -34,7 +40,13 @@ def install_preset(
     if existing is not None:
         return existing
     if key == "72-hours":
-        data = PolicyData(name=name, first_response_minutes=72 * 60, is_default=default)
+        data = PolicyData(
+            name=name,
+            first_response_minutes=72 * 60,
+            next_response_minutes=72 * 60,
+            is_default=default,
+            conditions=conditions or {},
+        )
     else:
         calendar = session().scalar(
             select(BusinessCalendar).where(BusinessCalendar.name == BUSINESS_HOURS_CALENDAR)
@@ -44,9 +56,11 @@ def install_preset(
         data = PolicyData(
             name=name,
             first_response_minutes=60,
+            next_response_minutes=60,
             after_hours_first_response_minutes=24 * 60,
             calendar_id=calendar.id,
             warn_before_minutes=15,
             is_default=default,
+            conditions=conditions or {},
         )
     return create_policy(actor, data)
