@@ -85,6 +85,9 @@ def world(app, departments, agent, admin, lan) -> World:
             # Refused before any lookup, so an id that need not exist.
             "grant_id": 1,
             "inbound_id": 1,
+            "token_id": 1,
+            "endpoint_id": 1,
+            "delivery_id": 1,
         }
     )
 
@@ -217,6 +220,9 @@ def _world_for(admin, lan, account) -> World:
             "reply_id": reply.id,
             "grant_id": 1,
             "inbound_id": 1,
+            "token_id": 1,
+            "endpoint_id": 1,
+            "delivery_id": 1,
         }
     )
 
