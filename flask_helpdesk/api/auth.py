@@ -17,9 +17,10 @@ from ..ratelimit import FixedWindow
 from ..services import Forbidden
 from ..services.api_tokens import SCOPES, has_scope, token_actor
 from ..services.api_tokens import authenticate as token_login
-from ..services.identity import Actor, agent_actor, customer_actor
+from ..services.identity import Actor
 from ..services.mail_posting import parse_rate
 from ..state import current_helpdesk
+from ..views.actors import agent_actor, customer_actor
 from .problems import problem
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -195,11 +195,9 @@ def open_for_customer(actor: Actor) -> list[AccessGrant]:
 
 def _own_grant(actor: Actor, grant: AccessGrant) -> None:
     """Only the grant's own customer, acting for themselves, may answer or revoke it."""
-    from ..views.guard import is_impersonating
-
     if not actor.is_customer or actor.contact is None or grant.contact_id != actor.contact.id:
         raise NotFound(_("Access request not found."))
-    if is_impersonating():
+    if actor.on_behalf:
         raise Forbidden(_("Only the customer can answer this, not someone acting for them."))
 
 

@@ -10,15 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from flask import g, has_request_context, request
-from flask_login import current_user
+from flask import g
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ..models import Agent, AgentRole, Contact, GrantScope
+from ..models import Agent, AgentRole, Contact
 from ..state import current_helpdesk
 from ..users import UserInfo
-from .base import Forbidden, commit, session
+from .base import commit, session
 
 Perspective = Literal["customer", "agent", "system"]
 
@@ -35,6 +34,9 @@ class Actor:
     # An agent looking through a view-only grant: nothing may be written on the customer's
     # behalf, not even a read marker (DESIGN §5).
     read_only: bool = False
+    # The customer's side of a session in which an agent acts for them: only the customer
+    # themselves may answer or revoke access requests.
+    on_behalf: bool = False
 
     @property
     def is_customer(self) -> bool:
@@ -58,10 +60,6 @@ class Actor:
 
 
 SYSTEM = Actor(perspective="system")
-
-
-def _ip() -> str | None:
-    return request.remote_addr if has_request_context() else None
 
 
 def sync_contact(user: Any) -> Contact:
@@ -137,73 +135,24 @@ def sync_agent(user: Any, is_admin: bool) -> Agent | None:
     return agent
 
 
-def current_host_user() -> Any | None:
-    """The host's logged-in user (Flask-Login), or None for an anonymous visitor."""
-    return _current_user()
-
-
-def _current_user() -> Any | None:
-    if current_user and getattr(current_user, "is_authenticated", False):
-        return current_user._get_current_object()
-    return None
-
-
-def customer_actor() -> Actor | None:
-    """The logged-in user acting as a customer (portal, customer API), or None if anonymous."""
-    cached = g.get("_helpdesk_customer_actor")
-    if cached is not None:
-        return cached
-    user = _current_user()
-    if user is None:
-        return None
-    # The request guard (views/guard.py) puts the verified session as the customer on ``g``.
-    acting = g.get("_helpdesk_acting")
-    read_only = acting is not None and acting.grant.scope == GrantScope.VIEW
-    actor = Actor(
-        perspective="customer",
-        # The guard checked the grant's contact is this user's: no mirror refresh, no write.
-        contact=acting.grant.contact if read_only else sync_contact(user),
-        user=user,
-        is_admin=current_helpdesk.is_admin(user),
-        ip_address=_ip(),
-        read_only=read_only,
-    )
-    g._helpdesk_customer_actor = actor
-    return actor
-
-
-def agent_actor() -> Actor:
-    """The logged-in user acting as an agent; :class:`Forbidden` for anyone who is not staff."""
-    cached = g.get("_helpdesk_agent_actor")
-    if cached is not None:
-        return cached
-    user = _current_user()
-    if user is None:
-        raise Forbidden("not logged in")
-    is_admin = current_helpdesk.is_admin(user)
-    agent = sync_agent(user, is_admin)
-    if agent is None or not agent.may_work(is_admin):
-        raise Forbidden("not a helpdesk agent")
-    actor = agent_as_actor(agent, user=user, host_admin=is_admin)
-    g._helpdesk_agent_actor = actor
-    return actor
-
-
-def agent_as_actor(agent: Agent, user: Any = None, host_admin: bool = False) -> Actor:
-    """An :class:`Actor` for *agent* (CLI, jobs and tests act for an agent without a request)."""
+def agent_as_actor(
+    agent: Agent, user: Any = None, host_admin: bool = False, ip_address: str | None = None
+) -> Actor:
+    """An :class:`Actor` for *agent* (the views pass the request's address; CLI, jobs and tests
+    act for an agent without a request)."""
     return Actor(
         perspective="agent",
         agent=agent,
         user=user,
         is_admin=host_admin or agent.role == AgentRole.ADMIN,
-        ip_address=_ip(),
+        ip_address=ip_address,
         department_ids=frozenset(d.id for d in agent.departments),
     )
 
 
-def contact_as_actor(contact: Contact) -> Actor:
+def contact_as_actor(contact: Contact, ip_address: str | None = None) -> Actor:
     """An :class:`Actor` for a customer known only as a contact (mail intake, tests)."""
-    return Actor(perspective="customer", contact=contact, ip_address=_ip())
+    return Actor(perspective="customer", contact=contact, ip_address=ip_address)
 
 
 # -- read-only lookups: what template helpers may use ---------------------------------------------

@@ -1,16 +1,15 @@
-"""Starting, checking and stopping a session as the customer on an accepted grant.
+"""Acting as a customer on an accepted grant: the checks and the records, without the web.
 
-The switch is the host's own Flask-Login: ``login_user(customer)`` on start and
-``login_user(agent)`` on stop, with a signed switch-back (:mod:`flask_helpdesk.views.guard`) in
-between.
-Every way out that cannot be verified logs everybody out instead of restoring anyone.
+Who may start, whether a session may go on, and the audit trail and signals of its start and
+end live here. Logging users in and out and keeping the switch-back in the Flask session is the
+web's part (:mod:`flask_helpdesk.views.guard`), which calls these.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -18,20 +17,28 @@ from .. import signals
 from ..i18n import gettext as _
 from ..models import AccessGrant, Agent
 from ..state import current_helpdesk
-from ..views.guard import (
-    Acting,
-    Switch,
-    TamperedSwitch,
-    clear_switch,
-    is_impersonating,
-    read_switch,
-    store_switch,
-)
 from . import audit
 from .base import Conflict, Forbidden, ValidationError, commit, send_signal, session
 from .consent import actor_for_grant_agent, expire_if_due, is_staff_user
 from .identity import SYSTEM, Actor
 from .permissions import ensure
+
+
+@dataclass(frozen=True)
+class Switch:
+    """Who may come back when the session as the customer ends, and on which grant."""
+
+    grant_id: int
+    agent_user_id: str
+    customer_user_id: str
+
+
+@dataclass
+class Acting:
+    """A request that runs as the customer on a valid grant (set on ``g`` by the guard)."""
+
+    grant: AccessGrant
+    switch: Switch
 
 
 class ImpersonationEnded(Exception):
@@ -43,20 +50,17 @@ class ImpersonationEnded(Exception):
         self.grant = grant
 
 
-def _logged_in_user() -> Any | None:
-    if current_user and getattr(current_user, "is_authenticated", False):
-        return current_user._get_current_object()
-    return None
+def begin(actor: Actor, grant: AccessGrant, already_acting: bool = False) -> tuple[Any, Switch]:
+    """Check that *actor* may act as the grant's customer now and record the start.
 
-
-def start_impersonation(actor: Actor, grant: AccessGrant) -> Any:
-    """Log the requesting agent in as the grant's customer; returns the customer's host user."""
+    Returns the customer's host user and the switch-back to keep; the caller logs them in.
+    """
     if not actor.is_agent or actor.agent is None:
         raise Forbidden(_("Only support staff can act for a customer."))
     ensure(actor, "view", grant.ticket)
     if grant.agent_id != actor.agent.id:
         raise Forbidden(_("Only the agent who asked for this access can use it."))
-    if is_impersonating():
+    if already_acting:
         raise Conflict(_("Stop the current session as a customer first."))
     if expire_if_due(grant) or not grant.is_usable():
         raise Conflict(_("This access is not valid (%(status)s).", status=grant.status.label))
@@ -74,11 +78,8 @@ def start_impersonation(actor: Actor, grant: AccessGrant) -> Any:
     switch = Switch(grant.id, actor.agent.user_id, str(customer.get_id()))
     audit.record(actor, "access.impersonation_started", grant.ticket, grant_id=grant.id)
     commit()
-    # fresh=False: hosts guarding with @fresh_login_required ask for the customer's password.
-    login_user(customer, fresh=False)
-    store_switch(switch)
     send_signal(signals.impersonation_started, grant=grant, ticket=grant.ticket, actor=actor)
-    return customer
+    return customer, switch
 
 
 def _bound(grant: AccessGrant | None, switch: Switch) -> bool:
@@ -90,7 +91,7 @@ def _bound(grant: AccessGrant | None, switch: Switch) -> bool:
     )
 
 
-def _ended(grant: AccessGrant, reason: str) -> None:
+def record_ended(grant: AccessGrant, reason: str) -> None:
     actor = actor_for_grant_agent(grant)
     audit.record(
         actor, "access.impersonation_ended", grant.ticket, grant_id=grant.id, reason=reason
@@ -101,24 +102,15 @@ def _ended(grant: AccessGrant, reason: str) -> None:
     )
 
 
-def _end_unverified(grant_id: int | None) -> None:
-    """A switch-back that does not verify: log out, restore nobody, keep a trace."""
-    logout_user()
-    clear_switch()
+def record_refused(grant_id: int | None) -> None:
+    """Keep a trace of a switch-back that did not verify (the caller logs everybody out)."""
     audit.record(SYSTEM, "access.impersonation_refused", grant_id=grant_id)
     commit()
 
 
-def _load_switch() -> tuple[Switch, AccessGrant, bool] | None:
-    """The verified switch-back, its grant and whether the customer has an agent row now;
-    None when not acting; ends a forged one."""
-    try:
-        switch = read_switch()
-    except TamperedSwitch:
-        _end_unverified(None)
-        raise ImpersonationEnded("tampered") from None
-    if switch is None:
-        return None
+def load_grant(switch: Switch) -> tuple[AccessGrant, bool]:
+    """The grant of a signed switch-back and whether its customer has an agent row now;
+    :class:`ImpersonationEnded` ("tampered", recorded) when it is not bound to them."""
     # One query for what every request while acting checks (the binding, whether the customer
     # became an agent since) and the banner shows.
     customer_is_agent = (
@@ -135,43 +127,15 @@ def _load_switch() -> tuple[Switch, AccessGrant, bool] | None:
     )
     grant = row[0] if row is not None else None
     if grant is None or not _bound(grant, switch):
-        _end_unverified(switch.grant_id)
+        record_refused(switch.grant_id)
         raise ImpersonationEnded("tampered")
-    return switch, grant, bool(row[1])
+    return grant, bool(row[1])
 
 
-def stop_impersonation(reason: str = "stopped") -> Any | None:
-    """Log the agent back in; returns the agent's user, or None if nobody could be restored."""
-    try:
-        loaded = _load_switch()
-    except ImpersonationEnded:
-        return None
-    if loaded is None:
-        return None
-    switch, grant = loaded[:2]
-    user = _logged_in_user()
-    if user is None or str(user.get_id()) != switch.customer_user_id:
-        # The session moved on (logout, another login): forget the way back, restore no one.
-        clear_switch()
-        _ended(grant, "session_changed")
-        return None
-    agent_user = current_helpdesk.load_user(switch.agent_user_id)
-    agent = session().get(Agent, grant.agent_id)
-    if agent_user is None or agent is None or not _agent_may_work(agent, agent_user):
-        logout_user()
-        clear_switch()
-        _ended(grant, "agent_unavailable")
-        return None
-    login_user(agent_user, fresh=False)
-    clear_switch()
-    _ended(grant, reason)
-    return agent_user
-
-
-def _agent_may_work(agent: Agent, agent_user: Any | None = None) -> bool:
+def agent_may_work(agent: Agent | None, agent_user: Any | None = None) -> bool:
     """Is the grant's agent still staff? The host is asked only for a row that exists because
     the host said admin (the only case where its answer decides)."""
-    if not agent.is_active:
+    if agent is None or not agent.is_active:
         return False
     if not agent.via_host_admin:
         return True
@@ -180,34 +144,18 @@ def _agent_may_work(agent: Agent, agent_user: Any | None = None) -> bool:
     return agent_user is not None and agent.may_work(current_helpdesk.is_admin(agent_user))
 
 
-def verify_acting() -> Acting | None:
-    """Check this request's session as a customer: None when not acting, :class:`Acting` when
-    the grant is still good; otherwise end the session and raise :class:`ImpersonationEnded`.
+def end_reason(grant: AccessGrant, customer_user: Any, customer_is_agent: bool) -> str | None:
+    """Why a session as the customer must end now (None: it goes on).
 
-    Roles are checked again on every request (DESIGN §5): an agent deactivated meanwhile is
-    logged out; a customer who became staff (host admin or agent row) ends the session, since
-    acting as them would hand the agent their staff rights.
+    Roles are checked again on every request (DESIGN §5): a deactivated agent, a customer who
+    became staff (host admin or agent row: acting as them would hand the agent their staff
+    rights), a grant that expired or was revoked.
     """
-    loaded = _load_switch()
-    if loaded is None:
-        return None
-    switch, grant, customer_is_agent = loaded
-    user = _logged_in_user()
-    if user is None or str(user.get_id()) != switch.customer_user_id:
-        clear_switch()
-        _ended(grant, "session_changed")
-        raise ImpersonationEnded("session_changed", grant)
-    if not _agent_may_work(grant.agent):
-        logout_user()
-        clear_switch()
-        _ended(grant, "agent_inactive")
-        raise ImpersonationEnded("agent_inactive", grant)
-    if customer_is_agent or current_helpdesk.is_admin(user):
-        stop_impersonation("customer_staff")
-        raise ImpersonationEnded("customer_staff", grant)
+    if not agent_may_work(grant.agent):
+        return "agent_inactive"
+    if customer_is_agent or current_helpdesk.is_admin(customer_user):
+        return "customer_staff"
     if not grant.is_usable():
         expire_if_due(grant)
-        reason = grant.status.value  # "expired" or "revoked"
-        stop_impersonation(reason)
-        raise ImpersonationEnded(reason, grant)
-    return Acting(grant, switch)
+        return grant.status.value  # "expired" or "revoked"
+    return None

@@ -11,10 +11,11 @@ from .. import api
 from ..i18n import gettext as _
 from ..models import TicketStatus
 from ..sanitize import clean_html, content_id_key
-from ..services.identity import current_host_user, known_customer
+from ..services.identity import known_customer
 from ..services.tickets import unread_count
 from ..state import current_helpdesk
 from . import consent, headers, hooks, inbound_mail
+from .actors import current_host_user
 from .desk import bp as desk_bp
 from .desk import desk_entry, protect_posts
 from .portal import bp as portal_bp

@@ -25,14 +25,9 @@ from ..i18n import gettext as _
 from ..models import AccessGrant, GrantScope
 from ..services import ServiceError, ValidationError, consent, tickets
 from ..services.base import rollback
-from ..services.identity import agent_actor, customer_actor
-from ..services.impersonation import (
-    ImpersonationEnded,
-    start_impersonation,
-    stop_impersonation,
-    verify_acting,
-)
+from ..services.impersonation import ImpersonationEnded
 from ..services.permissions import can
+from .actors import agent_actor, customer_actor
 from .common import abort_for, apply_service_error, render, service_error_page
 from .guard import (
     UNSAFE_METHODS,
@@ -41,6 +36,9 @@ from .guard import (
     is_impersonating,
     never_impersonated,
     refused_response,
+    start_impersonation,
+    stop_impersonation,
+    verify_acting,
 )
 
 portal_bp = Blueprint("helpdesk_access", __name__)

@@ -19,8 +19,9 @@ from wtforms.validators import ValidationError as WTFValidationError
 
 from ..i18n import gettext as _
 from ..services import Forbidden, NotFound
-from ..services.identity import Actor, agent_actor, current_host_user, may_open_desk
+from ..services.identity import Actor, may_open_desk
 from ..state import current_helpdesk
+from .actors import agent_actor, current_host_user
 from .common import service_error_page
 
 bp = Blueprint("helpdesk_desk", __name__, template_folder="../templates")

@@ -9,6 +9,9 @@ Hooks registered for **every** endpoint of the host (not only the helpdesk's) ch
 that the grant is still accepted and unexpired, refuse what the grant's scope or the host does not
 allow, and log the request. The customer's own sessions elsewhere are never touched.
 
+This module is the web side: the Flask session, Flask-Login and the 403 page. Who may act, whether
+a session may go on and the audit trail are :mod:`flask_helpdesk.services.impersonation`.
+
 Hosts mark endpoints an agent must never reach as the customer::
 
     from flask_helpdesk import never_impersonated
@@ -21,13 +24,16 @@ Hosts mark endpoints an agent must never reach as the customer::
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import wraps
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import current_app, g, has_request_context, session
+from flask_login import current_user, login_user, logout_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from ..services import impersonation
+from ..services.impersonation import Acting, ImpersonationEnded, Switch
+from ..state import current_helpdesk
 from .common import render
 
 if TYPE_CHECKING:
@@ -43,23 +49,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 class TamperedSwitch(Exception):
     """The switch-back data is missing its signature, malformed or bound to someone else."""
-
-
-@dataclass(frozen=True)
-class Switch:
-    """Who may come back when the session as the customer ends, and on which grant."""
-
-    grant_id: int
-    agent_user_id: str
-    customer_user_id: str
-
-
-@dataclass
-class Acting:
-    """Set on ``g`` for a request that runs as the customer on a valid grant."""
-
-    grant: AccessGrant
-    switch: Switch
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -144,6 +133,101 @@ def endpoint_refused(endpoint: str | None) -> bool:
         return True
     view = current_app.view_functions.get(endpoint)
     return bool(getattr(view, NEVER_IMPERSONATED_ATTRIBUTE, False))
+
+
+# -- switching users: the web side of services.impersonation ----------------------------------
+
+
+def _logged_in_user() -> Any | None:
+    if current_user and getattr(current_user, "is_authenticated", False):
+        return current_user._get_current_object()
+    return None
+
+
+def start_impersonation(actor: Any, grant: AccessGrant) -> Any:
+    """Log the requesting agent in as the grant's customer; returns the customer's host user."""
+    customer, switch = impersonation.begin(actor, grant, already_acting=is_impersonating())
+    # fresh=False: hosts guarding with @fresh_login_required ask for the customer's password.
+    login_user(customer, fresh=False)
+    store_switch(switch)
+    return customer
+
+
+def _end_unverified() -> None:
+    """A switch-back that does not verify: log out, restore nobody."""
+    logout_user()
+    clear_switch()
+
+
+def _load_switch() -> tuple[Switch, AccessGrant, bool] | None:
+    """The verified switch-back, its grant and whether the customer has an agent row now;
+    None when not acting; ends a forged one."""
+    try:
+        switch = read_switch()
+    except TamperedSwitch:
+        _end_unverified()
+        impersonation.record_refused(None)
+        raise ImpersonationEnded("tampered") from None
+    if switch is None:
+        return None
+    try:
+        grant, customer_is_agent = impersonation.load_grant(switch)
+    except ImpersonationEnded:
+        _end_unverified()
+        raise
+    return switch, grant, customer_is_agent
+
+
+def stop_impersonation(reason: str = "stopped") -> Any | None:
+    """Log the agent back in; returns the agent's user, or None if nobody could be restored."""
+    try:
+        loaded = _load_switch()
+    except ImpersonationEnded:
+        return None
+    if loaded is None:
+        return None
+    switch, grant = loaded[:2]
+    user = _logged_in_user()
+    if user is None or str(user.get_id()) != switch.customer_user_id:
+        # The session moved on (logout, another login): forget the way back, restore no one.
+        clear_switch()
+        impersonation.record_ended(grant, "session_changed")
+        return None
+    agent_user = current_helpdesk.load_user(switch.agent_user_id)
+    if agent_user is None or not impersonation.agent_may_work(grant.agent, agent_user):
+        logout_user()
+        clear_switch()
+        impersonation.record_ended(grant, "agent_unavailable")
+        return None
+    login_user(agent_user, fresh=False)
+    clear_switch()
+    impersonation.record_ended(grant, reason)
+    return agent_user
+
+
+def verify_acting() -> Acting | None:
+    """Check this request's session as a customer: None when not acting, :class:`Acting` when
+    the grant is still good; otherwise end the session and raise :class:`ImpersonationEnded`
+    (an agent deactivated meanwhile is logged out, see :func:`impersonation.end_reason`)."""
+    loaded = _load_switch()
+    if loaded is None:
+        return None
+    switch, grant, customer_is_agent = loaded
+    user = _logged_in_user()
+    if user is None or str(user.get_id()) != switch.customer_user_id:
+        clear_switch()
+        impersonation.record_ended(grant, "session_changed")
+        raise ImpersonationEnded("session_changed", grant)
+    reason = impersonation.end_reason(grant, user, customer_is_agent)
+    if reason == "agent_inactive":
+        logout_user()
+        clear_switch()
+        impersonation.record_ended(grant, reason)
+        raise ImpersonationEnded(reason, grant)
+    if reason is not None:
+        stop_impersonation(reason)
+        raise ImpersonationEnded(reason, grant)
+    return Acting(grant, switch)
 
 
 __all__ = [

@@ -12,8 +12,8 @@ from wtforms.validators import DataRequired
 from ..i18n import gettext as _
 from ..models import InboundStatus
 from ..services import Forbidden, NotFound, ValidationError, contacts, intake, mailboxes
-from ..services.identity import agent_actor
 from ..services.mail_filing import FILEABLE, file_for_customer
+from .actors import agent_actor
 from .common import abort_for, render, service_error_page
 from .desk import _desk_context
 

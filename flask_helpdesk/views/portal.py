@@ -21,7 +21,8 @@ from ..services import (
     sla_promise,
     tickets,
 )
-from ..services.identity import Actor, customer_actor
+from ..services.identity import Actor
+from .actors import customer_actor
 from .common import apply_service_error, attachment_hint, render, send_attachment, uploads_from
 
 bp = Blueprint(
