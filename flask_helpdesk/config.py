@@ -2,6 +2,10 @@
 
 The docs' configuration table is written from this module; add a key here first, then document it.
 Options passed to :meth:`Helpdesk.init_app` win over the app's config, which wins over these.
+``init_app`` checks every value against the type of its default here (and refuses unknown
+``HELPDESK_*`` keys), see :mod:`flask_helpdesk.config_checks`: a new key needs one line in
+:data:`DEFAULTS`, plus a line in ``config_checks.CHECKS`` only if its default is ``None`` or its
+values need more than a type.
 """
 
 from __future__ import annotations
