@@ -18,9 +18,15 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import click
 
-class ConfigError(ValueError):
-    """A ``HELPDESK_*`` setting is misspelt, of the wrong type or out of range."""
+
+class ConfigError(click.ClickException, ValueError):
+    """A ``HELPDESK_*`` setting is misspelt, of the wrong type or out of range.
+
+    Also a :class:`click.ClickException`: when the app is created for a ``flask`` command
+    (``flask helpdesk worker`` without the ``[redis]`` extra, say), the command line shows the
+    message as ``Error: ...`` instead of a traceback."""
 
 
 _TRUE = {"1", "true", "yes", "on"}

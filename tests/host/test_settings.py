@@ -141,3 +141,25 @@ def test_settings_from_the_environment_with_from_prefixed_env(tmp_path, monkeypa
     assert config["HELPDESK_TICKETS_PER_PAGE"] == 10
     assert config["HELPDESK_ATTACHMENT_MAX_SIZE"] == 5 * 1024 * 1024
     assert app.extensions["helpdesk"].dispatcher.uses_rq
+
+
+def test_a_flask_command_shows_a_settings_error_without_a_traceback(tmp_path, monkeypatch):
+    """``flask helpdesk worker`` on a machine without the [redis] extra: one line saying what
+    to install, not a traceback."""
+    from click.testing import CliRunner
+    from flask.cli import FlaskGroup
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "rq" else real(name, *a)
+    )
+    cli = FlaskGroup(
+        create_app=lambda: start(tmp_path, HELPDESK_REDIS_URL="redis://localhost:6379/0")
+    )
+    result = CliRunner().invoke(cli, ["helpdesk", "worker"])
+    assert result.exit_code == 1
+    assert "Error: flask-helpdesk settings: HELPDESK_REDIS_URL is set but rq not installed" in (
+        result.output
+    )
+    assert "pip install 'flask-helpdesk[redis]'" in result.output
+    assert "Traceback" not in result.output
