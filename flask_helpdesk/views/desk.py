@@ -125,6 +125,7 @@ from . import (  # noqa: E402,F401
     desk_integrations,
     desk_new,
     desk_queue,
+    desk_sla,
     desk_ticket,
 )
 from .desk_admin import availability_form  # noqa: E402
