@@ -40,6 +40,11 @@ def cached_for_app(key: Hashable, ttl: float, compute: Callable[[], T]) -> T:
     return value
 
 
+def forget_cached_for_app(key: Hashable) -> None:
+    """Drop *key* from this process's cache of the current app (the data behind it changed)."""
+    _APP_CACHE.get(current_app._get_current_object(), {}).pop(key, None)
+
+
 class ServiceError(Exception):
     """Base of the errors services raise; views turn them into pages, the API into JSON."""
 

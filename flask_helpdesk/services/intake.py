@@ -28,7 +28,7 @@ from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import selectinload, undefer
 
 from .. import jobs
 from ..mail import fingerprint
@@ -99,7 +99,7 @@ def receive(
     limit = current_helpdesk.config["HELPDESK_INBOUND_MAIL_MAX_SIZE"]
     if limit and len(raw) > limit:
         raise MailTooLarge(f"mail of {len(raw)} bytes is larger than {limit} bytes")
-    headers = peek_headers(raw)
+    headers = peek_headers(_head(raw))
     message_id, key = _key(raw)
     row = InboundMail(
         dedup_key=key,
@@ -125,6 +125,12 @@ def receive(
     jobs.enqueue(process, row.id)
     commit()
     return Received(row, False)
+
+
+def _head(raw: bytes) -> bytes:
+    """Enough of *raw* for its headers (at least 64 kB, for junk lines before them): a header
+    parser reads, and copies, whatever it is given, and the mail may be 25 MB."""
+    return raw[: max(fingerprint.split(raw)[1], 64 << 10)]
 
 
 def _by_key(key: str) -> InboundMail:
@@ -164,14 +170,14 @@ def set_aside_oversized(
 # -- processing -------------------------------------------------------------------------------
 
 
-def _claim_fresh(inbound_id: int) -> bool:
+def _claim_fresh(inbound_id: int) -> InboundMail | None:
     """Take a mail never tried before, inside the transaction that will store its result.
 
     No commit of its own (one fsync less per mail): a concurrent worker's claim waits for ours
     and then finds the mail done. A crash leaves it ``received`` for :func:`sweep`, whose
     :func:`_claim` commits, so a mail that crashes its worker is counted and not retried for
-    ever."""
-    result = session().execute(
+    ever. The row, raw bytes included, comes back with the UPDATE where the database can."""
+    claim = (
         update(InboundMail)
         .where(
             InboundMail.id == inbound_id,
@@ -179,9 +185,18 @@ def _claim_fresh(inbound_id: int) -> bool:
             InboundMail.attempts == 0,
         )
         .values(status=InboundStatus.PROCESSING, claimed_at=utcnow(), attempts=1)
-        .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    if session().get_bind(InboundMail).dialect.update_returning:
+        returning = claim.returning(InboundMail).options(undefer(InboundMail.raw))
+        return (
+            session()
+            .scalars(returning, execution_options={"populate_existing": True})
+            .one_or_none()
+        )
+    result = session().execute(claim.execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        return None
+    return session().get(InboundMail, inbound_id, populate_existing=True)
 
 
 def _claim(inbound_id: int, force: bool) -> InboundMail | None:
@@ -275,10 +290,9 @@ def process(
     Returns the row as it ended, or None when it was not claimable (done, or taken).
     """
 
-    fresh = not (force or retry) and _claim_fresh(inbound_id)
-    if fresh:
-        row = session().get(InboundMail, inbound_id, populate_existing=True)
-    else:
+    row = None if force or retry else _claim_fresh(inbound_id)
+    fresh = row is not None
+    if not fresh:
         row = _claim(inbound_id, force)
     if row is None:
         return None
@@ -420,7 +434,7 @@ def get_inbound(actor: Actor, inbound_id: int) -> InboundMail:
 
 def header_lines(row: InboundMail) -> list[tuple[str, str]]:
     """The stored mail's headers, decoded for display (the body is never rendered)."""
-    return peek_headers(row.raw or b"").headers
+    return peek_headers(_head(row.raw or b"")).headers
 
 
 __all__ = [

@@ -34,7 +34,7 @@ from .attachments import Upload, store_uploads
 from .base import ValidationError, session
 from .identity import Actor, contact_as_actor
 from .messages import post_message
-from .tickets import NewTicket, open_ticket
+from .tickets import NewTicket, open_ticket_with_message
 
 RATE_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
@@ -47,6 +47,13 @@ def parse_rate(value: str | tuple[int, int] | None) -> tuple[int, int] | None:
         return int(value[0]), int(value[1])
     count, _sep, period = str(value).partition("/")
     return int(count), RATE_PERIODS[period.strip().lower().rstrip("s") or "hour"]
+
+
+def _set(row: InboundMail, name: str, value: str | None) -> None:
+    # Only a real change: an assignment marks the row dirty, and every query until the
+    # commit would then flush the unit of work first (a millisecond each).
+    if getattr(row, name) != value:
+        setattr(row, name, value)
 
 
 def _finish(row: InboundMail, status: InboundStatus, reason: str | None = None) -> None:
@@ -65,14 +72,12 @@ def _rate_limited(row: InboundMail, sender: str) -> bool:
         return False
     count, seconds = rate
     since = row.received_at - timedelta(seconds=seconds)
+    # Core columns: a plain query, no flush of the unit of work before it.
+    table = InboundMail.__table__
     earlier = session().scalar(
         select(func.count())
-        .select_from(InboundMail)
-        .where(
-            InboundMail.sender == sender,
-            InboundMail.received_at >= since,
-            InboundMail.id < row.id,
-        )
+        .select_from(table)
+        .where(table.c.sender == sender, table.c.received_at >= since, table.c.id < row.id)
     )
     return (earlier or 0) >= count
 
@@ -86,11 +91,11 @@ def handle(row: InboundMail, requester_id: int | None = None) -> None:
     config = current_helpdesk.config
     parsed = parse_message(row.raw, allow_remote_images=config["HELPDESK_MAIL_ALLOW_REMOTE_IMAGES"])
     # The admin's list shows the subject the ticket gets (decoded with the body's charset).
-    row.subject = parsed.subject[:255] or row.subject
+    _set(row, "subject", parsed.subject[:255] or row.subject)
     if requester_id is not None:
         return _filed(row, parsed, session().get(Contact, requester_id))
     sender = routing.normalize_address(parsed.from_address)
-    row.sender = sender[:254] or row.sender
+    _set(row, "sender", sender[:254] or row.sender)
     noise = detect_noise(parsed, allowed_list_ids=config["HELPDESK_MAIL_ALLOWED_LIST_IDS"])
     if noise is not None:
         return _ignore(row, f"noise: {noise}")
@@ -172,18 +177,19 @@ def _message_id(parsed: ParsedMail) -> str | None:
     mid = parsed.message_id
     if not mid or len(mid) > 255:
         return None
-    taken = session().scalar(select(Message.id).where(Message.email_message_id == mid).limit(1))
+    table = Message.__table__
+    taken = session().scalar(select(table.c.id).where(table.c.email_message_id == mid).limit(1))
     return None if taken is not None else mid
 
 
-def _link(row: InboundMail, message, inline: dict[str, int], how: str) -> None:
-    """Tie the inbound row and the posted message together (raw mail stays reachable)."""
-    data = dict(message.data or {})
-    data.update(inbound_mail_id=row.id, threaded_by=how)
-    if inline:
+def _link(row: InboundMail, message: Message, inline: dict[str, int]) -> None:
+    """Tie the inbound row to the posted message (whose data already names the row)."""
+    if inline:  # attachment ids exist only now; rare enough for one more UPDATE
         stored = sorted(message.attachments, key=lambda a: a.id)  # in the order attached
-        data["inline_images"] = {cid: stored[index].id for cid, index in inline.items()}
-    message.data = data
+        message.data = {
+            **message.data,
+            "inline_images": {cid: stored[index].id for cid, index in inline.items()},
+        }
     row.ticket_id = message.ticket_id
     row.posted_message_id = message.id
 
@@ -196,7 +202,6 @@ def _reply(row, parsed, ticket: Ticket, contact, own: set[str], how: str) -> Non
         # A CC'd participant: not the ticket's requester, so the customer permission check
         # (own tickets only) does not apply; the mail was let in by routing.may_post.
         actor = Actor(perspective="system", contact=contact)
-    _finish(row, InboundStatus.PROCESSED, f"reply to {ticket.code} (by {how})")
     message = post_message(
         actor,
         ticket,
@@ -205,9 +210,13 @@ def _reply(row, parsed, ticket: Ticket, contact, own: set[str], how: str) -> Non
         channel=Channel.EMAIL,
         body_html=parsed.html,
         email_message_id=_message_id(parsed),
+        data={"inbound_mail_id": row.id, "threaded_by": how},
     )
-    _link(row, message, inline, how)
     routing.add_participants(ticket, [*parsed.cc], own | {routing.normalize_address(contact.email)})
+    # Last (after any query that would flush): the row's status, reason and link go out in
+    # one UPDATE with the commit.
+    _link(row, message, inline)
+    _finish(row, InboundStatus.PROCESSED, f"reply to {ticket.code} (by {how})")
 
 
 def _subject(parsed: ParsedMail) -> str:
@@ -223,8 +232,7 @@ def _new_ticket(row, parsed, recipients, contact, own: set[str], note: str | Non
     if department is None:
         raise ValidationError("no active department to open the ticket in")
     uploads, notes, inline = _uploads(parsed)
-    _finish(row, InboundStatus.PROCESSED, note or "new ticket")
-    ticket = open_ticket(
+    ticket, first = open_ticket_with_message(
         contact_as_actor(contact),
         NewTicket(
             department_id=department.id,
@@ -236,15 +244,11 @@ def _new_ticket(row, parsed, recipients, contact, own: set[str], note: str | Non
             email_message_id=_message_id(parsed),
             # No email= here: the web form's address check would refuse addresses mail
             # servers deliver (root@localhost); the ticket takes the contact's address.
+            message_data={"inbound_mail_id": row.id, "threaded_by": "new"},
         ),
     )
-    first = ticket_first_message(ticket)
-    _link(row, first, inline, "new")
     people = [(n, a) for n, a in (*parsed.to, *parsed.cc)]
-    routing.add_participants(ticket, people, own | {routing.normalize_address(contact.email)})
-
-
-def ticket_first_message(ticket: Ticket):
-    return session().scalar(
-        select(Message).where(Message.ticket_id == ticket.id).order_by(Message.id).limit(1)
-    )
+    skip = own | {routing.normalize_address(contact.email)}
+    routing.add_participants(ticket, people, skip, new_ticket=True)
+    _link(row, first, inline)
+    _finish(row, InboundStatus.PROCESSED, note or "new ticket")

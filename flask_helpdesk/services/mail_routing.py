@@ -11,14 +11,19 @@ from __future__ import annotations
 
 import email.utils
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from flask import has_app_context
+from sqlalchemy import event, select
+from sqlalchemy import null as sa_null
+from sqlalchemy import true as sa_true
+from sqlalchemy.orm import Session
 
 from ..mail.parsing import ParsedMail, extract_ticket_code
 from ..mail.threading import code_from_plus_address, ticket_code_from_ids
 from ..models import Contact, Department, InboundMail, Mailbox, Message, Ticket, TicketParticipant
 from ..state import current_helpdesk
-from .base import session
+from .base import cached_for_app, forget_cached_for_app, session
 
 
 @dataclass
@@ -47,25 +52,70 @@ def _base_address(address: str) -> str:
     return f"{local.split('+', 1)[0]}@{domain}"
 
 
-def own_addresses() -> set[str]:
-    """Addresses the helpdesk sends from or receives at (mail from them is our own loop)."""
+# How long one process reuses the addresses of departments and mailboxes (two queries a mail
+# otherwise). The services that change them forget them at once in their own process.
+ROUTING_CACHE_SECONDS = 30.0
+ROUTING_CACHE_KEY = "helpdesk-mail-routing"
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Our own addresses, and which active department each receiving address leads to."""
+
+    own: frozenset[str]
+    mailboxes: dict[str, int]  # mailbox address -> department id (active departments only)
+    departments: dict[str, int]  # department address -> department id (active only)
+
+
+def _load_routing() -> Routing:
     config = current_helpdesk.config
-    addresses = {
-        normalize_address(a)
-        for a in session().scalars(select(Department.email).where(Department.email.is_not(None)))
-    }
-    addresses |= {
-        normalize_address(a)
-        for a in session().scalars(select(Mailbox.address).where(Mailbox.address.is_not(None)))
-    }
+    rows = (
+        session()
+        .execute(
+            select(Department.id, Department.email, Department.is_active, sa_null()).union_all(
+                select(
+                    Mailbox.department_id, Mailbox.address, Department.is_active, sa_true()
+                ).join(Department, Department.id == Mailbox.department_id)
+            )
+        )
+        .all()
+    )
+    own: set[str] = set()
+    mailboxes: dict[str, int] = {}
+    departments: dict[str, int] = {}
+    for department_id, address, active, is_mailbox in rows:
+        address = normalize_address(address)
+        if not address:
+            continue
+        own.add(address)
+        if active:
+            (mailboxes if is_mailbox else departments).setdefault(address, department_id)
     from flask import current_app
 
     for sender in (config["HELPDESK_MAIL_SENDER"], current_app.config.get("MAIL_DEFAULT_SENDER")):
         if isinstance(sender, tuple | list):
             sender = sender[-1]
         if sender:
-            addresses.add(normalize_address(email.utils.parseaddr(str(sender))[1]))
-    return {a for a in addresses if a}
+            own.add(normalize_address(email.utils.parseaddr(str(sender))[1]))
+    return Routing(frozenset(a for a in own if a), mailboxes, departments)
+
+
+def routing() -> Routing:
+    return cached_for_app(ROUTING_CACHE_KEY, ROUTING_CACHE_SECONDS, _load_routing)
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_routing_on_change(flushed: Session, context: Any) -> None:
+    # Whoever changes a department or a mailbox (a service, an admin page, a test), this
+    # process routes the next mail with the change; other processes within the cache's time.
+    changed = (*flushed.new, *flushed.dirty, *flushed.deleted)
+    if has_app_context() and any(isinstance(o, Department | Mailbox) for o in changed):
+        forget_cached_for_app(ROUTING_CACHE_KEY)
+
+
+def own_addresses() -> set[str]:
+    """Addresses the helpdesk sends from or receives at (mail from them is our own loop)."""
+    return set(routing().own)
 
 
 def is_own_address(address: str, own: set[str]) -> bool:
@@ -85,16 +135,14 @@ def department_for(
         mailbox = session().get(Mailbox, row.mailbox_id)
         if mailbox is not None and mailbox.department.is_active:
             return mailbox.department
-    bases = {_base_address(a) for a in recipients}
-    if bases:
-        for mailbox in session().scalars(select(Mailbox).where(Mailbox.address.is_not(None))):
-            if normalize_address(mailbox.address) in bases and mailbox.department.is_active:
-                return mailbox.department
-        for department in session().scalars(
-            select(Department).where(Department.email.is_not(None), Department.is_active)
-        ):
-            if normalize_address(department.email) in bases:
-                return department
+    table = routing()
+    bases = [_base_address(a) for a in recipients]
+    found = next((table.mailboxes[a] for a in bases if a in table.mailboxes), None)
+    found = found or next((table.departments[a] for a in bases if a in table.departments), None)
+    if found is not None:
+        department = session().get(Department, found)
+        if department is not None and department.is_active:
+            return department
     slug = current_helpdesk.config["HELPDESK_MAIL_DEFAULT_DEPARTMENT"]
     query = select(Department).where(Department.is_active.is_(True))
     if slug:
@@ -107,7 +155,10 @@ def department_for(
 def _by_code(code: str | None) -> Ticket | None:
     if not code:
         return None
-    ticket = session().scalar(select(Ticket).where(Ticket.code == code))
+    return _surviving(session().scalar(select(Ticket).where(Ticket.code == code)))
+
+
+def _surviving(ticket: Ticket | None) -> Ticket | None:
     # A merged ticket lives on in the one it was merged into.
     seen = 0
     while ticket is not None and ticket.merged_into_id and seen < 5:
@@ -134,7 +185,7 @@ def find_thread(parsed: ParsedMail, recipients: list[str]) -> ThreadMatch | None
             select(Message).where(Message.email_message_id.in_(ids)).limit(1)
         )
         if message is not None:
-            ticket = _by_code(message.ticket.code)
+            ticket = _surviving(message.ticket)
             if ticket is not None:
                 return ThreadMatch(ticket, "own-thread")
     return None
@@ -194,13 +245,19 @@ def contact_for(address: str, name: str | None) -> Contact:
     return contact
 
 
-def add_participants(ticket: Ticket, people: list[tuple[str, str]], skip: set[str]) -> None:
-    """Record CC'd people of a mail as participants of *ticket* (they may reply by mail)."""
-    existing = set(
-        session().scalars(
-            select(TicketParticipant.email).where(TicketParticipant.ticket_id == ticket.id)
+def add_participants(
+    ticket: Ticket, people: list[tuple[str, str]], skip: set[str], new_ticket: bool = False
+) -> None:
+    """Record CC'd people of a mail as participants of *ticket* (they may reply by mail).
+
+    A *new_ticket* has none yet: no need to ask the database."""
+    existing: set[str] = set()
+    if not new_ticket:
+        existing = set(
+            session().scalars(
+                select(TicketParticipant.email).where(TicketParticipant.ticket_id == ticket.id)
+            )
         )
-    )
     for name, address in people:
         address = normalize_address(address)
         # Longer than a mail address can be (RFC 5321): nobody can reply from it, and the

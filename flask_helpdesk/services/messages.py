@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -27,6 +29,7 @@ def post_message(
     channel: Channel = Channel.WEB,
     body_html: str | None = None,
     email_message_id: str | None = None,
+    data: dict[str, Any] | None = None,
 ) -> Message:
     """Add a reply (or, for agents, an internal note) and move the ticket's status.
 
@@ -71,7 +74,7 @@ def post_message(
         body_html=body_html,
         email_message_id=email_message_id,
         created_at=now,
-        data={},
+        data=dict(data or {}),
     )
     session().add(message)
     session().flush()

@@ -57,6 +57,8 @@ class NewTicket:
     body_html: str | None = None
     email_message_id: str | None = None
     locale: str | None = None
+    # Stored on the first message (``Message.data``): e.g. the inbound mail it came from.
+    message_data: dict[str, Any] | None = None
 
 
 def _coerce_priority(value: Priority | int | str) -> Priority:
@@ -120,7 +122,17 @@ def open_ticket(
     requester: Contact | None = None,
     send_to_user: bool = False,
 ) -> Ticket:
-    """Open a ticket from any channel.
+    """Open a ticket from any channel (see :func:`open_ticket_with_message`)."""
+    return open_ticket_with_message(actor, data, requester, send_to_user)[0]
+
+
+def open_ticket_with_message(
+    actor: Actor,
+    data: NewTicket,
+    requester: Contact | None = None,
+    send_to_user: bool = False,
+) -> tuple[Ticket, Message]:
+    """Open a ticket from any channel; the ticket and its first message.
 
     A customer opens their own. An agent opens one for *requester* (seed 001): with
     *send_to_user* the first message comes from support and the customer is told; without it the
@@ -177,7 +189,7 @@ def open_ticket(
         body_html=data.body_html,
         email_message_id=data.email_message_id,
         created_at=now,
-        data={},
+        data=dict(data.message_data or {}),
     )
     session().add(message)
     session().flush()
@@ -193,7 +205,7 @@ def open_ticket(
     notifications.ticket_created(ticket, message, from_support=from_support)
     commit()
     send_signal(signals.ticket_created, ticket=ticket, actor=actor, message=message)
-    return ticket
+    return ticket, message
 
 
 def find_ticket(actor: Actor, code: str, for_update: bool = False) -> Ticket:

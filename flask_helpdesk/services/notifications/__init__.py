@@ -40,6 +40,7 @@ def ticket_created(ticket: Ticket, message: Message, from_support: bool = False)
             tickets.staff_of_customer_activity,
             message.id,
             exclude_agent_id=ticket.creator_agent_id,
+            new_ticket=True,
         )
 
 
@@ -49,7 +50,7 @@ def message_posted(ticket: Ticket, message: Message) -> None:
     if message.author_agent_id is not None:
         _customer_of_reply(ticket, message)
     else:
-        jobs.enqueue(tickets.staff_of_customer_activity, message.id)
+        jobs.enqueue(tickets.staff_of_customer_activity, message.id, new_ticket=False)
 
 
 def ticket_closed(ticket: Ticket, closed_by_customer: bool) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from flask_babel import force_locale
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from ... import jobs
 from ...i18n import gettext as _
@@ -349,18 +350,22 @@ def _staff_recipients(
     ]
 
 
-def staff_of_customer_activity(message_id: int, exclude_agent_id: int | None = None) -> None:
+def staff_of_customer_activity(
+    message_id: int, exclude_agent_id: int | None = None, new_ticket: bool | None = None
+) -> None:
     """Mail each staff recipient (in their language) about a new ticket or a customer reply.
 
     Every recipient gets a message of their own; if some sends fail, the others still go out,
-    and a retry sends only the ones that failed.
+    and a retry sends only the ones that failed. *new_ticket* is known when the job is queued
+    (None, from jobs queued by an older version: ask the database).
     """
-    message = session().get(Message, message_id)
+    message = session().get(Message, message_id, options=[joinedload(Message.ticket)])
     if message is None or message.kind != MessageKind.REPLY:
         return
     ticket = message.ticket
-    first_id = session().scalar(select(func.min(Message.id)).where(Message.ticket_id == ticket.id))
-    new_ticket = first_id == message.id
+    if new_ticket is None:
+        first = select(func.min(Message.id)).where(Message.ticket_id == ticket.id)
+        new_ticket = session().scalar(first) == message.id
     if new_ticket:
 
         def subject() -> str:
