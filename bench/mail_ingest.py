@@ -204,6 +204,7 @@ def _app(url: str, workdir: str, redis_url: str | None):
             "HELPDESK_EXTERNAL_URL": "https://shop.example.com",
             "HELPDESK_NOTIFY_EMAILS": ("team@example.com",),
             "MAIL_SUPPRESS_SEND": True,
+            "HELPDESK_QUEUE_NAME": "helpdesk-bench",  # never mixed with a site's queue
         }
     )
 

@@ -25,8 +25,9 @@ from flask_helpdesk.services.base import session
 from tests.mail.conftest import corpus, ingest, make_mail
 
 # Statements for a whole mail: stored, processed, the staff notification rendered (inline
-# jobs), the same on SQLite and PostgreSQL (26 to 29 before issue 11, with 3 to 4 commits).
-NEW_TICKET_BUDGET = 19
+# jobs), the same on SQLite and PostgreSQL (26 to 29 before issue 11, with 3 to 4 commits;
+# a new ticket's SLA clock now takes two of them).
+NEW_TICKET_BUDGET = 21
 REPLY_BUDGET = 20
 NOISE_BUDGET = 3
 DUPLICATE_BUDGET = 2
