@@ -1,4 +1,5 @@
-"""Take the screenshots of docs/account-access.rst in a real browser.
+"""Take the screenshots of docs/account-access.rst in a real browser (``--pages``: copy those
+of docs/screens.rst from the browser suite's output).
 
     python docs/screenshots.py                      # Chromium at /usr/bin/chromium
     python docs/screenshots.py --browser /path/to/chromium --out docs/_static
@@ -96,7 +97,7 @@ def journey(browser: Browser, base_url: str, shoot: Callable[[Page, str, str | N
         panel.get_by_label("Access", exact=True).select_option("act")
         panel.get_by_label("For how many hours").fill("24")
         panel.get_by_role("button", name="Ask for access").click()
-        expect(agent.locator("#access")).to_contain_text("Waiting for your answer")
+        expect(agent.locator("#access")).to_contain_text("Waiting for the customer's answer")
         shoot(agent, "access-request", "#access")
 
         # The customer sees the request on the portal's first page and accepts it.
@@ -129,7 +130,7 @@ def journey(browser: Browser, base_url: str, shoot: Callable[[Page, str, str | N
         # The customer reads everything that was done in her account.
         customer.goto(f"/support/tickets/{code}")  # (only a new #fragment would not reload)
         log = customer.locator(".hd-access-log")
-        expect(log).to_contain_text("/account/password")
+        expect(log).to_contain_text("Refused: change password")
         shoot(customer, "access-log", "#access")
         return code
     finally:
@@ -147,11 +148,40 @@ def screenshot_saver(folder: Path) -> Callable[[Page, str, str | None], None]:
     return shoot
 
 
+# The pages docs/screens.rst shows, picked from what tests/browser/test_every_page.py saves in
+# _static/pages/ (every page, three languages, two widths) and copied to _static/screens/.
+GALLERY = [
+    "desk-queue-en-1280",
+    "desk-ticket-vi-1280",
+    "desk-queue-fa-390",
+    "portal-list-vi-390",
+    "portal-ticket-fa-390",
+    "portal-new-en-1280",
+]
+
+
+def copy_gallery(source: Path = HERE / "_static" / "pages") -> None:
+    """Copy the browser suite's screenshots of GALLERY into _static/screens/."""
+    target = HERE / "_static" / "screens"
+    target.mkdir(exist_ok=True)
+    for name in GALLERY:
+        (target / f"{name}.png").write_bytes((source / f"{name}.png").read_bytes())
+    print(f"{len(GALLERY)} screenshots copied to {target}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--browser", default="/usr/bin/chromium", help="Chromium binary")
     parser.add_argument("--out", default=str(HERE / "_static"), help="folder for the PNGs")
+    parser.add_argument(
+        "--pages",
+        action="store_true",
+        help="copy the browser suite's page screenshots (run tests/browser first) for screens.rst",
+    )
     args = parser.parse_args(argv)
+    if args.pages:
+        copy_gallery()
+        return
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
         app = demo_app(Path(folder))
         browser = playwright.chromium.launch(executable_path=args.browser)

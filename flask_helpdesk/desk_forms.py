@@ -29,6 +29,8 @@ class DeskReplyForm(ReplyForm):
     """
 
     canned_id = SelectField(_l("Canned reply"), validate_choice=False)
+    # "Send and set status": what the ticket becomes once the reply is sent.
+    then_status = SelectField(_l("Then"), validate_choice=False, default="")
 
 
 class StatusForm(FlaskForm):
@@ -55,6 +57,16 @@ class TagRemoveForm(FlaskForm):
     """One button per tag: which tag it removes."""
 
     tag = HiddenField(validators=[InputRequired(message=REQUIRED), Length(max=64)])
+
+
+class PropertiesForm(FlaskForm):
+    """The workspace's properties panel: every field of the ticket, one Save."""
+
+    status = SelectField(_l("Status"), validate_choice=False)
+    priority = SelectField(_l("Priority"), validate_choice=False)
+    assignee_id = SelectField(_l("Assignee"), validate_choice=False)
+    department_id = SelectField(_l("Department"), validate_choice=False)
+    tags = StringField(_l("Tags"), validators=[Optional(), Length(max=1000)])
 
 
 class MergeForm(FlaskForm):
@@ -111,6 +123,11 @@ class OnBehalfForm(NewTicketForm):
 
     requester_id = HiddenField(validators=[InputRequired(message=REQUIRED)])
     send_to_user = BooleanField(_l("Send to user"), default=True)
+    # The agent's words, not the customer's ("Notify me…", "describe your request").
+    body = TextAreaField(
+        _l("Message"), validators=[InputRequired(message=_l("Please write the message."))]
+    )
+    notify_sms = BooleanField(_l("Notify the customer by SMS when support replies"))
 
 
 DESK_FORMS: dict[str, type[FlaskForm]] = {
@@ -122,6 +139,7 @@ DESK_FORMS: dict[str, type[FlaskForm]] = {
     "desk_tags": TagsForm,
     "desk_tag_remove": TagRemoveForm,
     "desk_merge": MergeForm,
+    "desk_properties": PropertiesForm,
     "desk_contact_notes": ContactNotesForm,
     "desk_save_view": SaveViewForm,
     "desk_delete_view": DeleteViewForm,

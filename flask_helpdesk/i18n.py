@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import current_app
+from flask import current_app, has_request_context
 from flask_babel import Domain, get_domain, get_locale
 
 TRANSLATIONS_DIR = str(Path(__file__).parent / "translations")
@@ -56,6 +56,39 @@ def page_translators() -> tuple[Callable[..., str], Callable[..., str]]:
 def N_(message: str) -> str:
     """Mark *message* for extraction without translating it now (translated when shown)."""
     return message
+
+
+# The departments ``flask helpdesk seed-demo`` creates (slug, name). The package owns these names
+# and translates them; every other department name is the host's, see :func:`department_name`.
+SEEDED_DEPARTMENTS: tuple[tuple[str, str], ...] = (
+    ("account", N_("Account")),
+    ("market", N_("Market")),
+    ("campaigns", N_("Campaign management")),
+    ("reports", N_("Reports")),
+    ("notifications", N_("Notifications")),
+    ("partners", N_("Partners & contracts")),
+    ("revenue", N_("Revenue & reconciliation")),
+    ("cooperation", N_("Cooperation")),
+    ("other", N_("Other")),
+)
+_SEEDED_NAMES = frozenset(name for _slug, name in SEEDED_DEPARTMENTS)
+
+
+def department_name(name: str | None) -> str:
+    """A department's name as shown to people in the current language.
+
+    Names the package seeds come from our catalogue. A host's own department ("Billing") goes
+    only through the host's catalogue: looking it up in ours would translate it by accident
+    whenever it equals one of our interface strings ("Account"), and leave its neighbours alone.
+    """
+    if not name:
+        return ""
+    if name in _SEEDED_NAMES:
+        return gettext(name)
+    host_domain = get_domain()
+    if host_domain is domain or not has_request_context():
+        return name
+    return host_domain.gettext(name)
 
 
 def text_direction() -> str:

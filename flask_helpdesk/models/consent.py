@@ -27,6 +27,11 @@ class GrantScope(StrEnum):
     def label(self) -> str:
         return {"view": _l("View only"), "act": _l("Act as you")}[self]
 
+    @property
+    def desk_label(self) -> str:
+        """The same scope in the agent's words (``label`` speaks to the customer)."""
+        return {"view": _l("View only"), "act": _l("Act as the customer")}[self]
+
 
 class GrantStatus(StrEnum):
     REQUESTED = "requested"
@@ -44,6 +49,13 @@ class GrantStatus(StrEnum):
             "revoked": _l("Revoked"),
             "expired": _l("Expired"),
         }[self]
+
+    @property
+    def desk_label(self) -> str:
+        """The status in the agent's words (``label`` speaks to the customer)."""
+        if self is GrantStatus.REQUESTED:
+            return _l("Waiting for the customer's answer")
+        return self.label
 
 
 class AccessGrant(HelpdeskModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from ..i18n import N_
+from ..i18n import SEEDED_DEPARTMENTS
 from ..models import Department, Priority, TicketStatus
 from ..state import current_helpdesk
 from . import desk, messages, tickets
@@ -16,17 +16,7 @@ from .departments import create_department
 from .identity import SYSTEM, agent_as_actor, contact_as_actor, sync_contact
 from .sla_presets import install_preset
 
-DEPARTMENTS = [
-    ("account", N_("Account")),
-    ("market", N_("Market")),
-    ("campaigns", N_("Campaign management")),
-    ("reports", N_("Reports")),
-    ("notifications", N_("Notifications")),
-    ("partners", N_("Partners & contracts")),
-    ("revenue", N_("Revenue & reconciliation")),
-    ("cooperation", N_("Cooperation")),
-    ("other", N_("Other")),
-]
+DEPARTMENTS = SEEDED_DEPARTMENTS
 
 PEOPLE = [
     # key, name, email, is_admin

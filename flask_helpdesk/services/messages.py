@@ -108,6 +108,18 @@ def thread(actor: Actor, ticket: Ticket) -> list[Message]:
         )
         .order_by(Message.created_at, Message.id)
     )
-    if actor.is_customer:
-        query = query.where(Message.kind != MessageKind.NOTE)
-    return list(session().scalars(query))
+    if not actor.is_customer:
+        return list(session().scalars(query))
+    query = query.where(Message.kind != MessageKind.NOTE)
+    return [m for m in session().scalars(query) if _concerns_customer(m)]
+
+
+# System events a customer sees; who works on a ticket and where it is routed is the desk's
+# business ("Assigned to Alex Admin" reads as noise, or worse, to a customer).
+CUSTOMER_EVENTS = frozenset({"closed", "status_changed", "merged", "merged_from"})
+
+
+def _concerns_customer(message: Message) -> bool:
+    if message.kind != MessageKind.EVENT:
+        return True
+    return (message.data or {}).get("event") in CUSTOMER_EVENTS

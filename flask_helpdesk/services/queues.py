@@ -24,6 +24,7 @@ from ..i18n import gettext as _
 from ..i18n import lazy_gettext
 from ..models import (
     Agent,
+    Contact,
     Priority,
     Tag,
     Ticket,
@@ -340,6 +341,36 @@ def build_query(actor: Actor, f: QueueFilter, backwards: bool = False) -> Select
     *backwards*), rows ready to list (requester, assignee, department joined; tags in one extra
     query)."""
     return _queue_query(actor, f, backwards)[0]
+
+
+# The queue's result count stops here: "500+" says enough, and counting a million rows does not.
+COUNT_CAP = 500
+
+
+def count_matching(actor: Actor, f: QueueFilter, cap: int | None = None) -> int:
+    """How many tickets match *f*, counted up to ``cap + 1`` (a bounded read of ids)."""
+    cap = COUNT_CAP if cap is None else cap
+    ids = build_query(actor, f).order_by(None).with_only_columns(Ticket.id).limit(cap + 1)
+    return session().scalar(select(func.count()).select_from(ids.subquery())) or 0
+
+
+def requesters_for_picker(
+    actor: Actor, listed: list[Ticket], requester_id: int | None
+) -> list[Contact]:
+    """Customers for the queue's account picker: those of the listed tickets, and the one the
+    queue is filtered by when the actor sees a ticket of theirs (a select over every customer
+    of the site would not fit)."""
+    found = {t.requester.id: t.requester for t in listed}
+    if requester_id is not None and requester_id not in found:
+        chosen = session().scalar(
+            select(Contact)
+            .join(Ticket, Ticket.requester_id == Contact.id)
+            .where(Contact.id == requester_id, visible_tickets(actor))
+            .limit(1)
+        )
+        if chosen is not None:
+            found[chosen.id] = chosen
+    return sorted(found.values(), key=lambda c: (c.display_name or "").casefold())
 
 
 # The search rows' copies of the sort keys (services/search.py), by the ticket column's name.

@@ -270,6 +270,9 @@ def close_ticket(actor: Actor, ticket: Ticket, reason: str = "") -> Ticket:
     """Close: by the customer, an agent, or auto-close (system)."""
     ensure(actor, "close", ticket)
     old = transition(actor, ticket, Trigger.CLOSE)
+    if actor.is_customer:
+        # Closing from the ticket means the customer has read it: no "New reply" badge stays.
+        ticket.customer_seen_at = utcnow()
     add_event(ticket, actor, "closed", reason=reason)
     audit.record(actor, "ticket.closed", ticket, old=old, reason=reason)
     notifications.ticket_closed(ticket, closed_by_customer=actor.is_customer)

@@ -8,13 +8,14 @@ from flask import Flask, Response
 from markupsafe import Markup, escape
 
 from .. import api
+from ..i18n import department_name
 from ..i18n import gettext as _
 from ..models import TicketStatus
 from ..sanitize import clean_html, content_id_key
 from ..services.identity import known_customer
 from ..services.tickets import unread_count
 from ..state import current_helpdesk
-from . import consent, headers, hooks, inbound_mail
+from . import access_log, consent, formatting, headers, hooks, inbound_mail
 from .actors import current_host_user
 from .desk import bp as desk_bp
 from .desk import desk_entry, protect_posts
@@ -94,8 +95,11 @@ def register_views(app: Flask, state: HelpdeskState) -> None:
 
     api.register(app, state)
     app.jinja_env.globals["status_label"] = status_label
+    app.jinja_env.globals["department_name"] = department_name
     app.jinja_env.filters["helpdesk_sanitized"] = sanitized
     app.jinja_env.globals["helpdesk_inline_images"] = inline_images
+    formatting.register(app)
+    access_log.register(app)
 
 
 def status_label(value: str) -> str:

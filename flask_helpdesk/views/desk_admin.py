@@ -13,6 +13,7 @@ from flask import flash, redirect, request, url_for
 from wtforms.fields.choices import SelectChoice
 
 from ..forms import get_form_class
+from ..i18n import department_name
 from ..i18n import gettext as _
 from ..models import AgentRole, Availability
 from ..services import ServiceError, agents, departments
@@ -32,7 +33,7 @@ def _admin() -> Actor:
 def _agent_choices(form: Any) -> None:
     form.role.choices = [SelectChoice(r.value, r.label) for r in AgentRole]
     form.departments.choices = [
-        SelectChoice(str(d.id), _(d.name)) for d in departments.active_departments()
+        SelectChoice(str(d.id), department_name(d.name)) for d in departments.active_departments()
     ]
 
 

@@ -8,6 +8,7 @@ from flask import flash, redirect, url_for
 from wtforms.fields.choices import SelectChoice
 
 from ..forms import get_form_class
+from ..i18n import department_name
 from ..i18n import gettext as _
 from ..services import ValidationError, canned
 from ..services.identity import Actor
@@ -20,7 +21,7 @@ PLACEHOLDER_NAMES = ", ".join("{" + name + "}" for name in canned.PLACEHOLDERS)
 def _form(actor: Actor, **kwargs: Any):
     form = get_form_class("desk_canned_reply")(**kwargs)
     form.department_id.choices = [SelectChoice("", _("Only me (personal)"))] + [
-        SelectChoice(str(d.id), _(d.name)) for d in canned.managed_departments(actor)
+        SelectChoice(str(d.id), department_name(d.name)) for d in canned.managed_departments(actor)
     ]
     return form
 

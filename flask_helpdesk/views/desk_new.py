@@ -6,6 +6,7 @@ from flask import flash, jsonify, redirect, request, url_for
 from wtforms.fields.choices import SelectChoice
 
 from ..forms import get_form_class
+from ..i18n import department_name
 from ..i18n import gettext as _
 from ..models import Contact
 from ..services import NotFound, ValidationError, contacts, departments, tickets
@@ -29,7 +30,7 @@ def new_ticket():
     actor = desk_actor()
     form = get_form_class("desk_on_behalf")()
     form.department_id.choices = [
-        SelectChoice(d.id, _(d.name))
+        SelectChoice(d.id, department_name(d.name))
         for d in departments.active_departments()
         if actor.is_admin or d.id in actor.department_ids
     ]

@@ -11,6 +11,7 @@ from ..forms import get_form_class
 from ..i18n import gettext as _
 from ..models import Priority, TicketStatus, utcnow
 from ..services import NotFound, ValidationError, departments, queues, saved_views
+from ..services.identity import Actor
 from ..state import current_helpdesk
 from .common import render
 from .desk import bp, desk_actor
@@ -71,6 +72,8 @@ def queue():
         departments=visible_departments,
         department_names={d.id: d.name for d in all_departments},
         agents=queues.agents_for_filter(actor),
+        requesters=queues.requesters_for_picker(actor, page.items, queue_filter.requester_id),
+        **_result_count(actor, queue_filter, page),
         statuses=list(TicketStatus),
         priorities=list(Priority),
         save_form=save_form,
@@ -79,6 +82,24 @@ def queue():
         page_url=page_url,
         now=utcnow(),
     )
+
+
+def _result_count(
+    actor: Actor, queue_filter: queues.QueueFilter, page: queues.QueuePage
+) -> dict[str, int | None]:
+    """The heading's count. A text search is not counted again (its plan is the costly part
+    of the page): the page says how many it shows, or "more than" when there is a next page."""
+    if not queue_filter.q:
+        return {
+            "result_count": queues.count_matching(actor, queue_filter),
+            "count_cap": queues.COUNT_CAP,
+        }
+    shown = len(page.items)
+    if page.prev_cursor:
+        return {"result_count": None, "count_cap": queues.COUNT_CAP}
+    if page.next_cursor:
+        return {"result_count": shown + 1, "count_cap": shown}
+    return {"result_count": shown, "count_cap": queues.COUNT_CAP}
 
 
 def _queue_url(queue_filter: queues.QueueFilter) -> str:

@@ -9,8 +9,9 @@ from flask import flash, jsonify, redirect, request, url_for
 from wtforms.fields.choices import SelectChoice
 
 from ..forms import get_form_class
+from ..i18n import department_name
 from ..i18n import gettext as _
-from ..models import Priority, Ticket
+from ..models import Priority, Ticket, TicketStatus
 from ..services import (
     NotFound,
     ServiceError,
@@ -22,6 +23,7 @@ from ..services import (
     desk,
     messages,
     presence,
+    properties,
     tickets,
 )
 from ..services.base import session
@@ -41,6 +43,7 @@ WORKSPACE_FORMS = {
     "desk_tag_remove": "tag_remove_form",
     "desk_merge": "merge_form",
     "desk_contact_notes": "notes_form",
+    "desk_properties": "properties_form",
 }
 
 
@@ -54,6 +57,7 @@ def _workspace(actor: Actor, ticket: Ticket, status: int = 200, **overrides: Any
     if "reply_form" not in overrides:
         forms["reply_form"].last_seen_message_id.data = str(newest)
     _fill_choices(ticket, forms)
+    _show_on_properties(forms)
     forms["reply_form"].canned_id.choices = [SelectChoice("", _("Choose a canned reply"))] + [
         SelectChoice(str(c.id), c.title) for c in canned.for_ticket(actor, ticket)
     ]
@@ -71,27 +75,70 @@ def _workspace(actor: Actor, ticket: Ticket, status: int = 200, **overrides: Any
 
 
 def _fill_choices(ticket: Ticket, forms: dict[str, Any]) -> None:
-    forms["status_form"].status.choices = [
-        SelectChoice(s.value, s.label) for s in agent_choices(ticket.status)
+    """Choices and current values of the workspace's selects (properties panel and the
+    one-field forms hosts may still use)."""
+    # The current status comes first and selected: a list without it preselects another
+    # status ("Open" while the ticket is "Processing") and agents misread it.
+    choices = {
+        "status": [
+            SelectChoice(s.value, s.label) for s in [ticket.status, *agent_choices(ticket.status)]
+        ],
+        "priority": [SelectChoice(str(int(p)), p.label) for p in Priority],
+        "department_id": [
+            SelectChoice(str(d.id), department_name(d.name))
+            for d in departments.active_departments()
+        ],
+        "assignee_id": [SelectChoice("", _("Unassigned"))]
+        + [
+            SelectChoice(str(a.id), a.display_name)
+            for a in desk.assignable_agents(ticket.department_id)
+        ],
+    }
+    current = {
+        "status": ticket.status.value,
+        "priority": str(int(ticket.priority)),
+        "department_id": str(ticket.department_id),
+        "assignee_id": str(ticket.assignee_id or ""),
+    }
+    owners = {"status": "status_form", "priority": "priority_form"}
+    owners |= {"department_id": "transfer_form", "assignee_id": "assign_form"}
+    for name, form_name in owners.items():
+        for form in (forms[form_name], forms["properties_form"]):
+            field = form[name]
+            field.choices = choices[name]
+            if field.data is None:
+                field.data = current[name]
+    if forms["properties_form"].tags.data is None:
+        forms["properties_form"].tags.data = ", ".join(t.name for t in ticket.tags)
+    forms["reply_form"].then_status.choices = [
+        SelectChoice("", _("and mark it Answered")),
+        SelectChoice(TicketStatus.PROCESSING.value, _("and set it to Processing")),
+        SelectChoice(TicketStatus.CLOSED.value, _("and close the ticket")),
     ]
-    forms["priority_form"].priority.choices = [SelectChoice(str(int(p)), p.label) for p in Priority]
-    forms["priority_form"].priority.data = forms["priority_form"].priority.data or str(
-        int(ticket.priority)
-    )
-    forms["transfer_form"].department_id.choices = [
-        SelectChoice(str(d.id), _(d.name)) for d in departments.active_departments()
-    ]
-    forms["transfer_form"].department_id.data = forms["transfer_form"].department_id.data or str(
-        ticket.department_id
-    )
-    forms["assign_form"].assignee_id.choices = [SelectChoice("", _("Unassigned"))] + [
-        SelectChoice(str(a.id), a.display_name)
-        for a in desk.assignable_agents(ticket.department_id)
-    ]
-    if forms["assign_form"].assignee_id.data is None:
-        forms["assign_form"].assignee_id.data = str(ticket.assignee_id or "")
     if forms["notes_form"].notes.data is None:
         forms["notes_form"].notes.data = ticket.requester.notes
+
+
+# The one-field forms the page no longer shows (their routes stay): errors of a refused
+# submission appear on the properties panel's field of the same name.
+ONE_FIELD_FORMS = {
+    "status_form": "status",
+    "priority_form": "priority",
+    "transfer_form": "department_id",
+    "assign_form": "assignee_id",
+    "tags_form": "tags",
+}
+
+
+def _show_on_properties(forms: dict[str, Any]) -> None:
+    panel = forms["properties_form"]
+    for form_name, field_name in ONE_FIELD_FORMS.items():
+        form = forms[form_name]
+        if form[field_name].errors or form.form_errors:
+            panel[field_name].errors = [*panel[field_name].errors, *form[field_name].errors]
+            panel.form_errors = [*panel.form_errors, *form.form_errors]
+            if form[field_name].data is not None:
+                panel[field_name].data = form[field_name].data
 
 
 def _find(code: str) -> tuple[Actor, Ticket]:
@@ -138,6 +185,12 @@ def reply(code: str):
     except ValidationError as error:
         apply_service_error(form, error)
         return _workspace(actor, found, 422, reply_form=form)
+    then = form.then_status.data or ""
+    if not internal and then in (TicketStatus.PROCESSING.value, TicketStatus.CLOSED.value):
+        try:
+            tickets.change_status(actor, found, then)
+        except ValidationError as error:
+            flash(error.message, "error")
     flash(_("Internal note added.") if internal else _("Reply sent."), "success")
     return redirect(url_for(".ticket", code=found.code, _anchor="latest"))
 
@@ -188,9 +241,31 @@ def change_status(code: str):
     return _action(
         code,
         "desk_status",
-        lambda a, t, f: tickets.change_status(a, t, f.status.data or ""),
+        lambda a, t, f: (
+            t
+            if f.status.data == t.status.value
+            else tickets.change_status(a, t, f.status.data or "")
+        ),
         _("Status changed."),
     )
+
+
+@bp.post("/tickets/<code>/properties")
+def save_properties(code: str):
+    """The properties panel: status, priority, assignee, department and tags, one Save."""
+
+    def call(actor: Actor, found: Ticket, form: Any) -> Ticket:
+        changes = properties.PropertyChanges(
+            department_id=_int(form.department_id.data) if form.department_id.data else None,
+            assignee_id=form.assignee_id.data,
+            priority=form.priority.data,
+            status=form.status.data,
+            tags=form.tags.data,
+        )
+        properties.update_properties(actor, found, changes)
+        return found
+
+    return _action(code, "desk_properties", call, _("Ticket saved."))
 
 
 @bp.post("/tickets/<code>/priority")

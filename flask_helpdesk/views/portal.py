@@ -10,6 +10,7 @@ from werkzeug.exceptions import NotFound as HTTPNotFound
 from wtforms.fields.choices import SelectChoice
 
 from ..forms import get_form_class
+from ..i18n import department_name
 from ..i18n import gettext as _
 from ..models import Ticket, TicketStatus
 from ..services import (
@@ -79,7 +80,14 @@ def new_ticket():
     form = get_form_class("new_ticket")()
     choices = departments.active_departments()
     if choices:
-        form.department_id.choices = [SelectChoice(d.id, _(d.name)) for d in choices]
+        # No department is preselected: a customer who does not choose would file under the
+        # first one.
+        placeholder = SelectChoice(
+            0, _("Choose a department…"), render_kw={"disabled": True, "selected": True}
+        )
+        form.department_id.choices = [placeholder] + [
+            SelectChoice(d.id, department_name(d.name)) for d in choices
+        ]
     else:
         # A fresh install without departments: no empty required select; the request goes to
         # the fallback department (docs/quickstart.rst).

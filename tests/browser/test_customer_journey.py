@@ -61,7 +61,7 @@ def test_customer_opens_replies_closes_and_rates(new_page, tmp_path):
     assert saved is not None and saved.read_bytes() == PNG_1X1
 
     # It is in the list, found by its code.
-    page.get_by_role("link", name="← Support requests").click()
+    page.locator(".helpdesk").get_by_role("link", name="Support requests", exact=True).click()
     page.get_by_role("searchbox").fill(code)
     page.get_by_role("button", name="Search").click()
     rows = page.get_by_role("row").filter(has_text=code)

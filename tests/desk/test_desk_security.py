@@ -244,7 +244,6 @@ def _post(client, code: str, action: str, data: dict):
         ("assign", {"assignee_id": "billing-agent"}, "Not an agent of this department."),
         ("status", {"status": "deleted"}, "Not a valid status here."),
         ("status", {"status": "customer_replied"}, "Not a valid status here."),
-        ("status", {"status": "open"}, "Not a valid status here."),  # it is open already
         ("priority", {"priority": "99"}, "Unknown priority."),
     ],
 )

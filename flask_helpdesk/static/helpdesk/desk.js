@@ -89,3 +89,58 @@
     }, 250);
   });
 })();
+
+/* The queue: the bulk toolbar appears once a ticket is ticked; keys j/k move between tickets,
+   Enter opens one, x ticks it. Without this script the toolbar is always there and every
+   ticket is a plain link. */
+(function () {
+  var table = document.getElementById("hd-queue");
+  var toolbar = document.getElementById("hd-bulk-toolbar");
+  if (!table) return;
+  var rows = Array.prototype.slice.call(table.querySelectorAll("tr.hd-queue-row"));
+  var boxes = rows.map(function (row) { return row.querySelector("input[name=ticket_ids]"); });
+  var all = document.getElementById("hd-select-all");
+  var keys = document.getElementById("hd-keys");
+  if (keys && rows.length) keys.hidden = false;
+  function refresh() {
+    var n = boxes.filter(function (b) { return b && b.checked; }).length;
+    rows.forEach(function (row, i) { row.classList.toggle("hd-selected", !!(boxes[i] && boxes[i].checked)); });
+    if (toolbar) {
+      toolbar.hidden = n === 0;
+      toolbar.querySelector(".hd-bulk-count").textContent =
+        n ? "(" + toolbar.dataset.selectedText.replace("__N__", n) + ")" : "";
+    }
+    if (all) all.checked = n > 0 && n === boxes.length;
+  }
+  if (all && boxes.length) {
+    all.hidden = false;
+    all.addEventListener("change", function () {
+      boxes.forEach(function (b) { if (b) b.checked = all.checked; });
+      refresh();
+    });
+  }
+  table.addEventListener("change", refresh);
+  refresh();
+  var current = -1;
+  function focusRow(i) {
+    if (!rows.length) return;
+    current = Math.max(0, Math.min(rows.length - 1, i));
+    var link = rows[current].querySelector("a.hd-code");
+    if (link) link.focus();
+  }
+  rows.forEach(function (row, i) {
+    row.addEventListener("focusin", function () { current = i; });
+  });
+  document.addEventListener("keydown", function (event) {
+    var target = event.target;
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (target && (/^(INPUT|SELECT|TEXTAREA|BUTTON)$/.test(target.tagName) || target.isContentEditable)) return;
+    if (event.key === "j") { focusRow(current + 1); event.preventDefault(); }
+    else if (event.key === "k") { focusRow(current - 1); event.preventDefault(); }
+    else if (event.key === "x" && current >= 0 && boxes[current]) {
+      boxes[current].checked = !boxes[current].checked;
+      refresh();
+      event.preventDefault();
+    }
+  });
+})();

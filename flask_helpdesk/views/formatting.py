@@ -1,0 +1,97 @@
+"""How pages write dates, times, ages and sizes: one format everywhere, in the page's language.
+
+Persian pages get the Solar Hijri (Jalali) calendar, the one Iranians use, and Persian digits;
+other languages get Babel's medium date and short time of their locale. Times are shown in the
+host's Babel time zone (``BABEL_DEFAULT_TIMEZONE``, UTC unless set).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Flask
+from flask_babel import format_decimal, format_timedelta, get_locale, get_timezone
+from markupsafe import Markup
+
+from ..i18n import gettext
+from ..models import utcnow
+
+PERSIAN_DIGITS = str.maketrans("0123456789.", "۰۱۲۳۴۵۶۷۸۹٫")
+
+
+def _persian() -> bool:
+    locale = get_locale()
+    return locale is not None and locale.language == "fa"
+
+
+def localized_digits(text: str) -> str:
+    """*text* with Persian digits on a Persian page (Babel writes Latin ones for ``fa``)."""
+    return text.translate(PERSIAN_DIGITS) if _persian() else text
+
+
+def _local(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(get_timezone())
+
+
+def format_datetime(moment: datetime | None) -> str:
+    """ "6 Dec 2026, 09:20" / "6 thg 12, 2026 09:20" / "۱۵ آذر ۱۴۰۵، ۰۹:۲۰"."""
+    if moment is None:
+        return ""
+    local = _local(moment)
+    if _persian():
+        import jdatetime
+
+        jalali = jdatetime.datetime.fromgregorian(datetime=local, locale="fa_IR")
+        return localized_digits(f"{jalali.day} {jalali.strftime('%B %Y')}، {local:%H:%M}")
+    from babel.dates import format_date, format_time
+
+    locale = get_locale()
+    day = format_date(local, "medium", locale=locale)
+    return f"{day}, {format_time(local, 'HH:mm', locale=locale)}"
+
+
+def format_ago(moment: datetime | None, now: datetime | None = None) -> str:
+    """ "3 hours ago" in the page's language, for scanning a list (the exact time in a title)."""
+    if moment is None:
+        return ""
+    now = now or utcnow()
+    if moment.tzinfo is None and now.tzinfo is not None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - now
+    if abs(delta.total_seconds()) < 60:
+        return gettext("just now")
+    return localized_digits(format_timedelta(delta, add_direction=True, threshold=0.9))
+
+
+def time_tag(moment: datetime | None, relative: bool = False) -> Markup:
+    """A ``<time>`` element: the formatted moment, or its age with the moment as a tooltip."""
+    if moment is None:
+        return Markup("")
+    exact = format_datetime(moment)
+    iso = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+    if relative:
+        return Markup('<time datetime="{}" title="{}">{}</time>').format(
+            iso, exact, format_ago(moment)
+        )
+    return Markup('<time datetime="{}">{}</time>').format(iso, exact)
+
+
+def filesize(size: int | None) -> str:
+    """A file's size for people: "512 bytes", "12.5 KB", "3.2 MB" in the page's language
+    (a 300-byte file is not "0.0 KB")."""
+    size = max(int(size or 0), 0)
+    if size < 1024:
+        return gettext("%(size)s bytes", size=localized_digits(format_decimal(size)))
+    if size < 1024 * 1024:
+        return gettext("%(size)s KB", size=localized_digits(format_decimal(round(size / 1024, 1))))
+    megabytes = round(size / 1024 / 1024, 1)
+    return gettext("%(size)s MB", size=localized_digits(format_decimal(megabytes)))
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.filters["helpdesk_filesize"] = filesize
+    app.jinja_env.filters["helpdesk_datetime"] = format_datetime
+    app.jinja_env.filters["helpdesk_ago"] = format_ago
+    app.jinja_env.globals["helpdesk_time"] = time_tag
