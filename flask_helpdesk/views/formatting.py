@@ -94,4 +94,5 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["helpdesk_filesize"] = filesize
     app.jinja_env.filters["helpdesk_datetime"] = format_datetime
     app.jinja_env.filters["helpdesk_ago"] = format_ago
+    app.jinja_env.filters["helpdesk_digits"] = localized_digits
     app.jinja_env.globals["helpdesk_time"] = time_tag

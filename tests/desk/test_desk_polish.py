@@ -189,3 +189,14 @@ def test_a_search_is_not_counted_twice(app, departments, agent, lan):
     client = client_for(app, agent.member)
     assert "More than 3 tickets" in client.get(f"{DESK}/?q=printer").get_data(True)
     assert "1 ticket<" in client.get(f"{DESK}/?q=printer 2").get_data(True)
+
+
+def test_persian_queue_counts_in_persian_digits(app, departments, lan):
+    from flask_helpdesk.services.agents import make_agent
+
+    member = make_member("Sara Ahmadi", language="fa")
+    make_agent(member.get_id(), ["account"])
+    for n in range(3):
+        open_as(lan, departments["account"], subject=f"Printer {n}")
+    page = client_for(app, member).get(f"{DESK}/").get_data(True)
+    assert "۳ تیکت" in page
