@@ -40,7 +40,9 @@ def login():
         if member is not None and member.check_password(form.password.data or ""):
             login_user(member)
             target = request.args.get("next", "")
-            if not target.startswith("/") or target.startswith("//"):
+            # Only a path of this site: not "//other.example", not "/\\other.example" (a
+            # browser reads "\\" as "/"), no CR/LF to split the Location header.
+            if not (target.startswith("/") and target.isprintable()) or target[1:2] in "/\\":
                 target = url_for("site.home")
             return redirect(target)
         flash("Wrong email or password.")

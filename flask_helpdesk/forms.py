@@ -27,6 +27,7 @@ from .i18n import lazy_gettext as _l
 from .models import Priority
 
 REQUIRED = _l("This field is required.")
+MAX_DURATION_HOURS = 366 * 24
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 CHOOSE_DEPARTMENT = _l("Please choose a department.")
 CHOOSE_PRIORITY = _l("Please choose a priority.")
@@ -152,7 +153,16 @@ class AccessRequestForm(FlaskForm):
     duration_hours = IntegerField(
         _l("For how many hours"),
         default=lambda: _default_grant_hours(),
-        validators=[InputRequired(message=REQUIRED), NumberRange(min=1)],
+        # A year at most here (the service caps it at HELPDESK_ACCESS_GRANT_MAX_DURATION):
+        # 99999999999 hours is no duration Python can even add to a date.
+        validators=[
+            InputRequired(message=REQUIRED),
+            NumberRange(
+                min=1,
+                max=MAX_DURATION_HOURS,
+                message=_l("Enter a number of hours from %(min)s to %(max)s."),
+            ),
+        ],
     )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from ..i18n import gettext as _
+from ..inputs import clean_search, parse_id, parse_int
 from ..models import Agent, AgentRole, Availability, Department, Ticket, TicketStatus
 from ..state import current_helpdesk
 from . import audit
@@ -69,11 +70,8 @@ def _role(value: AgentRole | str) -> AgentRole:
 def _capacity(value: int | str | None, default: int) -> int:
     if value is None or value == "":
         return default
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        number = -1
-    if not 0 <= number <= MAX_CAPACITY:
+    number = parse_int(value, 0, MAX_CAPACITY)
+    if number is None:
         message = _("Capacity is a number from 0 to %(max)d.", max=MAX_CAPACITY)
         raise ValidationError(message, {"capacity": [message]})
     return number
@@ -85,10 +83,8 @@ def _departments(
     """Departments by id or slug; a forged or unknown one is refused, not skipped."""
     wanted_ids: set[int] = set()
     for value in ids:
-        try:
-            wanted_ids.add(int(value))
-        except (TypeError, ValueError):
-            wanted_ids.add(-1)
+        # Not an id (text, beyond the INTEGER column): -1 is found nowhere and reads "unknown".
+        wanted_ids.add(parse_id(value) or -1)
     wanted_slugs = {s for s in slugs if s}
     if not wanted_ids and not wanted_slugs:
         return []
@@ -202,7 +198,7 @@ def find_users(actor: Actor, term: str, limit: int = 20) -> list[UserMatch]:
     """Host users matching *term* through the host's ``@helpdesk.user_search`` hook (none
     without it: the helpdesk never reads the host's user table), marking who is staff already."""
     ensure(actor, "manage")
-    term = (term or "").strip()
+    term = clean_search(term)
     if len(term) < 2:
         return []
     users = current_helpdesk.search_users(term, limit)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import selectinload
 
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
+from ..inputs import parse_id
 from ..models import Agent, Ticket, TicketStatus
 from ..state import current_helpdesk
 from . import audit, desk, tickets
@@ -74,12 +75,11 @@ def max_batch() -> int:
 def _ticket_ids(values: Iterable[Any]) -> list[int]:
     ids: list[int] = []
     for value in values:
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
+        number = parse_id(value)
+        if number is None:
             raise ValidationError(
                 _("The selection is not valid."), {"ticket_ids": [_("Not a ticket.")]}
-            ) from None
+            )
         if number not in ids:
             ids.append(number)
     if not ids:
@@ -100,11 +100,8 @@ def _assignee(actor: Actor, value: Any) -> int | None:
         if actor.agent is None:
             raise Forbidden(_("Only support staff can do this."))
         return actor.agent.id
-    try:
-        agent_id = int(value)
-    except (TypeError, ValueError):
-        agent_id = 0
-    agent = session().get(Agent, agent_id) if agent_id > 0 else None
+    agent_id = parse_id(value)
+    agent = session().get(Agent, agent_id) if agent_id is not None else None
     if agent is None or not agent.is_active:
         message = _("Not an agent of this department.")
         raise ValidationError(_("Unknown agent."), {"assignee_id": [message]})

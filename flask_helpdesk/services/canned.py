@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 
 from ..i18n import gettext as _
+from ..inputs import parse_id
 from ..models import AgentRole, CannedReply, Department, Ticket
 from . import audit
 from .base import Forbidden, NotFound, ValidationError, commit, session
@@ -114,10 +115,9 @@ def for_ticket(actor: Actor, ticket: Ticket) -> list[CannedReply]:
 def get_reply(actor: Actor, reply_id: int | str) -> CannedReply:
     """A reply *actor* may read; :class:`NotFound` for anything else (ids reveal nothing)."""
     _agent(actor)
-    try:
-        wanted = int(reply_id)
-    except (TypeError, ValueError):
-        raise NotFound(_("No such canned reply.")) from None
+    wanted = parse_id(reply_id)
+    if wanted is None:
+        raise NotFound(_("No such canned reply."))
     reply = session().scalar(select(CannedReply).where(CannedReply.id == wanted, _visible(actor)))
     if reply is None:
         raise NotFound(_("No such canned reply."))
@@ -152,10 +152,7 @@ def _department(actor: Actor, value: int | str | None) -> int | None:
     """The department id to share with, refused unless *actor* leads it (forged ids too)."""
     if value in (None, "", "personal"):
         return None
-    try:
-        department_id = int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        department_id = 0
+    department_id = parse_id(value)
     department = session().get(Department, department_id) if department_id else None
     if department is None or not department.is_active or not is_lead_of(actor, department.id):
         raise ValidationError(

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 
 from ..i18n import gettext as _
+from ..inputs import clean_search, parse_id
 from ..models import Contact, Ticket
 from ..state import current_helpdesk
 from . import audit
@@ -34,7 +35,7 @@ def search_contacts(actor: Actor, term: str, limit: int = 20) -> list[Contact]:
     """Customers whose name, email or phone contains *term* (agents only; any customer, since
     an agent may open a ticket for anyone — seed 001)."""
     _staff(actor)
-    term = (term or "").strip()
+    term = clean_search(term)
     if len(term) < 2:
         return []
     pattern = _like(term)
@@ -73,8 +74,9 @@ class CustomerMatch:
 def find_customers(actor: Actor, term: str, limit: int = 20) -> list[CustomerMatch]:
     """Contacts matching *term*, then host users matching it (``@helpdesk.user_search``) that
     are not among them: an agent may open a ticket for anyone the site knows."""
+    term = clean_search(term)
     found = search_contacts(actor, term, limit)
-    users = current_helpdesk.search_users(term.strip(), limit) if len(term.strip()) >= 2 else []
+    users = current_helpdesk.search_users(term, limit) if len(term) >= 2 else []
     user_ids = [str(u.get_id()) for u in users]
     mirrored = {c.user_id: c for c in found if c.user_id}
     missing = [uid for uid in user_ids if uid not in mirrored]
@@ -98,13 +100,17 @@ def resolve_customer(actor: Actor, key: str | int | None) -> Contact:
     if not ident:
         kind, ident = "contact", kind
     if kind == "user" and ident:
-        user = current_helpdesk.load_user(ident)
+        try:
+            user = current_helpdesk.load_user(ident)
+        except (TypeError, ValueError, LookupError):
+            user = None  # a loader that chokes on a value that is no id of its kind
         if user is None:
             raise NotFound(_("No such customer."))
         return sync_contact(user)
-    if kind != "contact" or not ident.isdigit():
+    contact_id = parse_id(ident)
+    if kind != "contact" or contact_id is None:
         raise NotFound(_("No such customer."))
-    return get_contact(actor, int(ident))
+    return get_contact(actor, contact_id)
 
 
 def get_contact(actor: Actor, contact_id: int) -> Contact:

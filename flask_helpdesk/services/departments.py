@@ -11,11 +11,14 @@ from sqlalchemy.exc import IntegrityError
 from ..forms import EMAIL_PATTERN
 from ..i18n import N_
 from ..i18n import gettext as _
+from ..inputs import parse_int
 from ..models import Department, Mailbox, Ticket, agent_department
 from . import audit
 from .base import Conflict, NotFound, ValidationError, commit, rollback, session
 from .identity import SYSTEM, Actor
 from .permissions import ensure
+
+MAX_POSITION = 1_000_000  # places in lists: far more than anyone orders by hand
 
 
 def active_departments() -> list[Department]:
@@ -73,6 +76,7 @@ def create_department(
         message = _("Use lower-case letters, digits and dashes.")
         raise ValidationError(message, {"slug": [message]})
     email = _clean_email(email)
+    position = _position(position, 0)
     if session().scalar(select(Department).where(Department.slug == slug)) is not None:
         raise ValidationError(
             _("This department exists already."), {"slug": [_("Already in use.")]}
@@ -148,6 +152,19 @@ def _clean_email(email: str | None) -> str | None:
     return email
 
 
+def _position(value: int | str | None, default: int) -> int:
+    """A place in lists; a number the INTEGER column cannot hold is a form error."""
+    if value is None or value == "":
+        return default
+    number = parse_int(value, -MAX_POSITION, MAX_POSITION)
+    if number is None:
+        message = _(
+            "The position is a number from %(min)d to %(max)d.", min=-MAX_POSITION, max=MAX_POSITION
+        )
+        raise ValidationError(message, {"position": [message]})
+    return number
+
+
 def update_department(
     actor: Actor,
     department: Department,
@@ -169,7 +186,7 @@ def update_department(
         "name": name,
         "description": (description or "").strip(),
         "email": email,
-        "position": department.position if position is None else int(position),
+        "position": _position(position, department.position),
     }
     old = {key: getattr(department, key) for key in new}
     if old == new:

@@ -10,6 +10,7 @@ from sqlalchemy import exists, select, update
 
 from .. import signals
 from ..i18n import gettext as _
+from ..inputs import parse_id
 from ..models import (
     Agent,
     AgentRole,
@@ -62,7 +63,7 @@ def assign(actor: Actor, ticket: Ticket, agent_id: int | str | None) -> Ticket:
     _agent_only(actor)
     agent = None
     if agent_id not in (None, ""):
-        wanted = int(agent_id) if str(agent_id).isdigit() else None
+        wanted = parse_id(agent_id)
         agent = next((a for a in assignable_agents(ticket.department_id) if a.id == wanted), None)
         if agent is None:
             raise ValidationError(

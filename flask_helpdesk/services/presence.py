@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import selectinload
 
+from ..inputs import MAX_ID, parse_int
 from ..models import Agent, Message, MessageKind, Ticket, TicketViewer, utcnow
 from .base import commit, rollback, session
 from .identity import Actor
@@ -118,9 +119,8 @@ def written_since(
     (or the customer) wrote while this agent was typing, so the desk shows it before sending.
     A missing or malformed id means "no check" (a client that does not know the field).
     """
-    try:
-        seen = int(last_seen_message_id)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    seen = parse_int(last_seen_message_id, 0, MAX_ID)
+    if seen is None:
         return []
     query = (
         select(Message)

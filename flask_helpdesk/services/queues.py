@@ -22,6 +22,7 @@ from werkzeug.datastructures import MultiDict
 
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext
+from ..inputs import MAX_ID, clean_search, parse_id, parse_int
 from ..models import (
     Agent,
     Contact,
@@ -114,7 +115,6 @@ class QueueFilter:
 
 
 MAX_QUERY_LENGTH = 200
-MAX_ID = 2**31 - 1  # ids are INTEGER columns
 
 
 def parse(args: MultiDict[str, str] | dict[str, Any]) -> tuple[QueueFilter, list[str]]:
@@ -138,7 +138,7 @@ def parse(args: MultiDict[str, str] | dict[str, Any]) -> tuple[QueueFilter, list
             else:
                 bad(_("Unknown status “%(value)s” was ignored.", value=part[:40]))
     assignee = (args.get("assignee") or "anyone").strip()
-    if assignee not in ASSIGNEE_KEYWORDS and _int(assignee) is None:
+    if assignee not in ASSIGNEE_KEYWORDS and parse_id(assignee) is None:
         bad(_("Unknown assignee “%(value)s” was ignored.", value=assignee[:40]))
         assignee = "anyone"
     creator = (args.get("creator") or "").strip() or None
@@ -182,7 +182,7 @@ def parse(args: MultiDict[str, str] | dict[str, Any]) -> tuple[QueueFilter, list
         bad(_("Unknown priority “%(value)s” was ignored.", value=args["priority"][:40]))
     numbers = {}
     for key, label in (("department", _("department")), ("requester", _("customer"))):
-        numbers[key] = _int(args.get(key))
+        numbers[key] = parse_id(args.get(key))
         if args.get(key) and numbers[key] is None:
             bad(
                 _(
@@ -217,29 +217,16 @@ DATE_FIELDS = {
 }
 
 
-def parse_id(value: str | None) -> int | None:
-    """A positive id from a URL argument, or None."""
-    return _int(value)
-
-
 def _valid_creator(value: str) -> bool:
     kind, _sep, ident = value.partition(":")
-    return kind in ("agent", "contact") and _int(ident) is not None
-
-
-def _int(value: str | None) -> int | None:
-    value = (value or "").strip()
-    if not value.isdecimal() or len(value) > 10:
-        return None
-    number = int(value)
-    return number if number <= MAX_ID else None  # beyond an INTEGER column: a database error
+    return kind in ("agent", "contact") and parse_id(ident) is not None
 
 
 def _priority(value: str | None) -> Priority | None:
     value = (value or "").strip()
     if value.upper() in Priority.__members__:
         return Priority[value.upper()]
-    number = _int(value)
+    number = parse_int(value, 0, MAX_ID)
     return (
         Priority(number) if number is not None and number in Priority._value2member_map_ else None
     )
@@ -289,7 +276,7 @@ def filter_conditions(
         where.append(Ticket.assignee_id == (actor.agent.id if actor.agent else -1))
     elif f.assignee == "unassigned":
         where.append(Ticket.assignee_id.is_(None))
-    elif _int(f.assignee) is not None:
+    elif parse_id(f.assignee) is not None:
         where.append(Ticket.assignee_id == int(f.assignee))
     if f.requester_id is not None:
         where.append(Ticket.requester_id == f.requester_id)

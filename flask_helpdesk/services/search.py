@@ -29,6 +29,7 @@ from sqlalchemy import (
     union,
 )
 
+from ..inputs import clean_search
 from ..models import Message, Ticket
 from ..models.search import PG_SEARCH_TABLE, PG_TS_CONFIG, PG_WORDS_TABLE
 from ..state import current_helpdesk
@@ -78,7 +79,7 @@ def matching_tickets(query: str, code: str | None = None) -> TicketMatch:
     The matches come from the database's full-text index: a document per ticket on
     PostgreSQL, FTS5 tables of messages and subjects on SQLite.
     """
-    words = terms(query)
+    words = terms(clean_search(query))
     prefix = current_helpdesk.config["HELPDESK_TICKET_CODE_PREFIX"]
     if code and not (CODE_TOKEN.fullmatch(code) and code.upper().startswith(f"{prefix}-")):
         code = None  # only what has the shape of one of our codes is searched as a code

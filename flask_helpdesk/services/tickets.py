@@ -13,6 +13,7 @@ from sqlalchemy.orm import joinedload
 
 from .. import signals
 from ..i18n import gettext as _
+from ..inputs import clean_search, parse_id
 from ..models import (
     Channel,
     Contact,
@@ -85,10 +86,7 @@ def _validate(data: NewTicket) -> tuple[Department, Priority]:
     elif len(data.body) > config["HELPDESK_MESSAGE_MAX_LENGTH"]:
         errors["body"] = [_("The message is too long.")]
     department = None
-    try:
-        department_id = int(data.department_id) if data.department_id is not None else None
-    except (TypeError, ValueError):
-        department_id = None
+    department_id = parse_id(data.department_id)
     if department_id is not None:
         department = session().get(Department, department_id)
     if department is None or not department.is_active:
@@ -342,7 +340,7 @@ def customer_tickets(
     per_page = current_helpdesk.config["HELPDESK_TICKETS_PER_PAGE"]
     page = max(1, page)
     query = select(Ticket).where(visible_tickets(actor))
-    term = (search or "").strip()
+    term = clean_search(search)
     if term:
         query = query.where(
             or_(

@@ -15,7 +15,7 @@ from ..sanitize import clean_html, content_id_key
 from ..services.identity import known_customer
 from ..services.tickets import unread_count
 from ..state import current_helpdesk
-from . import access_log, consent, formatting, headers, hooks, inbound_mail
+from . import access_log, consent, converters, formatting, headers, hooks, inbound_mail
 from .actors import current_host_user
 from .desk import bp as desk_bp
 from .desk import desk_entry, protect_posts
@@ -78,8 +78,8 @@ def require_schema() -> Response | None:
 
 
 def register_views(app: Flask, state: HelpdeskState) -> None:
-
     app.before_request(require_schema)
+    converters.register(app)  # before the blueprints: their rules use <helpdesk_id:...>
 
     app.register_blueprint(portal_bp, url_prefix=state.config["HELPDESK_URL_PREFIX"] or "/")
     consent.register(app, state.config)

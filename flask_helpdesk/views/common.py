@@ -4,19 +4,45 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort, current_app, render_template, send_file
+from flask import Response, abort, current_app, render_template, request, send_file
 from flask_babel import get_locale
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import BadRequest, Forbidden, NotFound
 
 from ..i18n import gettext, lazy_gettext, page_translators, text_direction
+from ..inputs import MAX_ID, parse_int
 from ..models import Attachment
 from ..services import ServiceError
 from ..services.attachments import Upload, download_content_type
 from ..state import current_helpdesk
 
 HTTP_ERRORS = {400: BadRequest, 403: Forbidden, 404: NotFound}
+# Page numbers beyond this are not pages of any list (and their OFFSET would be absurd).
+MAX_PAGE = 100_000
+
+
+def int_arg(
+    name: str,
+    default: int | None = None,
+    minimum: int = 1,
+    maximum: int = MAX_ID,
+    status: int = 400,
+) -> int | None:
+    """The query-string number *name*: *default* when missing or empty, else a number within
+    [*minimum*, *maximum*]; anything else (text, a 64-bit overflow) answers *status*."""
+    raw = request.args.get(name, "")
+    if not raw.strip():
+        return default
+    number = parse_int(raw, minimum, maximum)
+    if number is None:
+        abort(status)
+    return number
+
+
+def page_arg() -> int:
+    """``?page=``: 1 when missing; a page that cannot exist is a 404."""
+    return int_arg("page", 1, maximum=MAX_PAGE, status=404) or 1
 
 
 def render(template: str, **context: Any) -> str:
@@ -80,7 +106,9 @@ __all__ = [
     "abort_for",
     "apply_service_error",
     "attachment_hint",
+    "int_arg",
     "lazy_gettext",
+    "page_arg",
     "render",
     "service_error_page",
     "uploads_from",

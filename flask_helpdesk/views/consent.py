@@ -180,7 +180,7 @@ def _customer_answer(grant_id: int, action) -> object:
     return grant
 
 
-@portal_bp.post("/access/<int:grant_id>/accept")
+@portal_bp.post("/access/<helpdesk_id:grant_id>/accept")
 @login_required
 @never_impersonated
 def accept(grant_id: int):
@@ -192,7 +192,7 @@ def accept(grant_id: int):
     return result
 
 
-@portal_bp.post("/access/<int:grant_id>/decline")
+@portal_bp.post("/access/<helpdesk_id:grant_id>/decline")
 @login_required
 @never_impersonated
 def decline(grant_id: int):
@@ -203,7 +203,7 @@ def decline(grant_id: int):
     return result
 
 
-@portal_bp.post("/access/<int:grant_id>/revoke")
+@portal_bp.post("/access/<helpdesk_id:grant_id>/revoke")
 @login_required
 @never_impersonated
 def revoke(grant_id: int):
@@ -287,7 +287,7 @@ def _agent_grant_action(grant_id: int, action, message: str, target=None):
     return redirect(target(grant) if target else desk_ticket_url(grant.ticket.code))
 
 
-@desk_bp.post("/access/<int:grant_id>/start")
+@desk_bp.post("/access/<helpdesk_id:grant_id>/start")
 @login_required
 def start(grant_id: int):
     return _agent_grant_action(
@@ -298,7 +298,7 @@ def start(grant_id: int):
     )
 
 
-@desk_bp.post("/access/<int:grant_id>/release")
+@desk_bp.post("/access/<helpdesk_id:grant_id>/release")
 @login_required
 def release(grant_id: int):
     return _agent_grant_action(grant_id, consent.revoke, _("You gave the access back."))

@@ -90,7 +90,15 @@ def safe_desk_url(target: str | None) -> str:
     """*target* if it is a path inside the desk (a form's "come back here"), else the queue:
     never an open redirect to another site."""
     prefix = url_for("helpdesk_desk.queue")
-    if target and target.startswith(prefix) and not target.startswith("//"):
+    if (
+        target
+        and target.startswith(prefix)
+        and not target.startswith("//")
+        # CR/LF would split the Location header (werkzeug refuses it: a 500); a backslash is
+        # read as "/" by browsers, so "/support/desk/\\evil.example" must not pass either.
+        and target.isprintable()
+        and "\\" not in target
+    ):
         return target
     return prefix
 

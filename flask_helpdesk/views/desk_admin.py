@@ -90,7 +90,7 @@ def _agent_page(actor: Actor, agent: Any, form: Any, status: int = 200):
     ), status
 
 
-@bp.get("/admin/agents/<int:agent_id>")
+@bp.get("/admin/agents/<helpdesk_id:agent_id>")
 def admin_agent(agent_id: int):
     actor = _admin()
     agent = agents.get_agent(actor, agent_id)
@@ -102,7 +102,7 @@ def admin_agent(agent_id: int):
     return _agent_page(actor, agent, form)
 
 
-@bp.post("/admin/agents/<int:agent_id>")
+@bp.post("/admin/agents/<helpdesk_id:agent_id>")
 def admin_update_agent(agent_id: int):
     actor = _admin()
     agent = agents.get_agent(actor, agent_id)
@@ -176,7 +176,7 @@ def _department_page(actor: Actor, department: Any, form: Any, status: int = 200
     ), status
 
 
-@bp.get("/admin/departments/<int:department_id>")
+@bp.get("/admin/departments/<helpdesk_id:department_id>")
 def admin_department(department_id: int):
     actor = _admin()
     department = departments.get_department(actor, department_id)
@@ -184,7 +184,7 @@ def admin_department(department_id: int):
     return _department_page(actor, department, form)
 
 
-@bp.post("/admin/departments/<int:department_id>")
+@bp.post("/admin/departments/<helpdesk_id:department_id>")
 def admin_update_department(department_id: int):
     actor = _admin()
     department = departments.get_department(actor, department_id)
@@ -225,7 +225,7 @@ def _department_action(department_id: int, call, done: str):
     return redirect(url_for(".admin_departments"))
 
 
-@bp.post("/admin/departments/<int:department_id>/deactivate")
+@bp.post("/admin/departments/<helpdesk_id:department_id>/deactivate")
 def admin_deactivate_department(department_id: int):
     return _department_action(
         department_id,
@@ -234,7 +234,7 @@ def admin_deactivate_department(department_id: int):
     )
 
 
-@bp.post("/admin/departments/<int:department_id>/activate")
+@bp.post("/admin/departments/<helpdesk_id:department_id>/activate")
 def admin_activate_department(department_id: int):
     return _department_action(
         department_id,
@@ -243,7 +243,7 @@ def admin_activate_department(department_id: int):
     )
 
 
-@bp.post("/admin/departments/<int:department_id>/delete")
+@bp.post("/admin/departments/<helpdesk_id:department_id>/delete")
 def admin_delete_department(department_id: int):
     return _department_action(
         department_id, departments.delete_department, _("Department %(name)s deleted.")

@@ -67,7 +67,7 @@ def create_canned_reply():
     return _list_page(actor, form, 422)
 
 
-@bp.route("/canned/<int:reply_id>/edit", methods=["GET", "POST"])
+@bp.route("/canned/<helpdesk_id:reply_id>/edit", methods=["GET", "POST"])
 def edit_canned_reply(reply_id: int):
     actor = desk_actor()
     reply = canned.editable_reply(actor, reply_id)  # 404 unseen, 403 not theirs to change
@@ -93,7 +93,7 @@ def edit_canned_reply(reply_id: int):
     ), status
 
 
-@bp.post("/canned/<int:reply_id>/delete")
+@bp.post("/canned/<helpdesk_id:reply_id>/delete")
 def delete_canned_reply(reply_id: int):
     actor = desk_actor()
     form = get_form_class("desk_canned_delete")()

@@ -9,6 +9,7 @@ from werkzeug.datastructures import MultiDict
 
 from ..forms import get_form_class
 from ..i18n import gettext as _
+from ..inputs import parse_id
 from ..models import Priority, TicketStatus, utcnow
 from ..services import NotFound, ValidationError, departments, queues, saved_views
 from ..services.identity import Actor
@@ -22,7 +23,7 @@ def queue():
     actor = desk_actor()
     builtin = {slug: (label, f) for slug, label, f in queues.builtin_views()}
     view = request.args.get("view")
-    saved_id = queues.parse_id(request.args.get("saved"))
+    saved_id = parse_id(request.args.get("saved"))
     args: MultiDict[str, str] = request.args
     current_saved = None
     if view in builtin:
@@ -124,7 +125,7 @@ def save_view():
     return redirect(url_for(".queue", saved=saved.id))
 
 
-@bp.post("/views/<int:view_id>/rename")
+@bp.post("/views/<helpdesk_id:view_id>/rename")
 def rename_view(view_id: int):
     actor = desk_actor()
     form = get_form_class("desk_rename_view")()
@@ -140,7 +141,7 @@ def rename_view(view_id: int):
     return redirect(url_for(".queue", saved=view_id))
 
 
-@bp.post("/views/<int:view_id>/delete")
+@bp.post("/views/<helpdesk_id:view_id>/delete")
 def delete_view(view_id: int):
     actor = desk_actor()
     form = get_form_class("desk_delete_view")()

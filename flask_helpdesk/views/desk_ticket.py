@@ -11,6 +11,7 @@ from wtforms.fields.choices import SelectChoice
 from ..forms import get_form_class
 from ..i18n import department_name
 from ..i18n import gettext as _
+from ..inputs import parse_id
 from ..models import Priority, Ticket, TicketStatus
 from ..services import (
     NotFound,
@@ -212,7 +213,7 @@ def _insert_canned(actor: Actor, found: Ticket, form: Any):
     return _workspace(actor, found, reply_form=form)
 
 
-@bp.get("/tickets/<code>/canned/<int:reply_id>")
+@bp.get("/tickets/<code>/canned/<helpdesk_id:reply_id>")
 def canned_text(code: str, reply_id: int):
     """JSON for the reply box's script: the canned reply's text filled in for this ticket."""
     actor, found = _find(code)
@@ -256,7 +257,9 @@ def save_properties(code: str):
 
     def call(actor: Actor, found: Ticket, form: Any) -> Ticket:
         changes = properties.PropertyChanges(
-            department_id=_int(form.department_id.data) if form.department_id.data else None,
+            department_id=(parse_id(form.department_id.data) or 0)
+            if form.department_id.data
+            else None,
             assignee_id=form.assignee_id.data,
             priority=form.priority.data,
             status=form.status.data,
@@ -283,7 +286,7 @@ def transfer(code: str):
     return _action(
         code,
         "desk_transfer",
-        lambda a, t, f: desk.transfer(a, t, _int(f.department_id.data)),
+        lambda a, t, f: desk.transfer(a, t, parse_id(f.department_id.data) or 0),
         _("Ticket moved to another department."),
     )
 
@@ -347,13 +350,6 @@ def contact_notes(code: str):
     return _action(code, "desk_contact_notes", call, _("Notes saved."))
 
 
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
 @bp.get("/tickets/<code>/presence")
 def presence_poll(code: str):
     """JSON for the page's poll: who else is here, and the newest reply or note id."""
@@ -365,7 +361,7 @@ def presence_poll(code: str):
     )
 
 
-@bp.get("/tickets/<code>/files/<int:attachment_id>/<path:filename>")
+@bp.get("/tickets/<code>/files/<helpdesk_id:attachment_id>/<path:filename>")
 def download(code: str, attachment_id: int, filename: str):
     actor, found = _find(code)
     try:

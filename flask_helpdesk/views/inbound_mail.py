@@ -14,7 +14,7 @@ from ..models import InboundStatus
 from ..services import Forbidden, NotFound, ValidationError, contacts, intake, mailboxes
 from ..services.mail_filing import FILEABLE, file_for_customer
 from .actors import agent_actor
-from .common import abort_for, render, service_error_page
+from .common import abort_for, page_arg, render, service_error_page
 from .desk import _desk_context
 
 bp = Blueprint("helpdesk_mail_admin", __name__)
@@ -52,7 +52,7 @@ def _not_found(error: NotFound):
 def index():
     actor = _admin()
     status = request.args.get("status") or None
-    page = request.args.get("page", 1, type=int)
+    page = page_arg()
     rows, has_next = intake.list_inbound(actor, status=status, page=page)
     return render(
         "helpdesk/admin/inbound_mail.html",
@@ -66,7 +66,7 @@ def index():
     )
 
 
-@bp.get("/<int:inbound_id>")
+@bp.get("/<helpdesk_id:inbound_id>")
 @login_required
 def detail(inbound_id: int):
     actor = _admin()
@@ -92,7 +92,7 @@ def detail(inbound_id: int):
     )
 
 
-@bp.get("/<int:inbound_id>/raw")
+@bp.get("/<helpdesk_id:inbound_id>/raw")
 @login_required
 def raw(inbound_id: int):
     """The mail exactly as received, as a download (never rendered by the browser)."""
@@ -108,7 +108,7 @@ def raw(inbound_id: int):
     )
 
 
-@bp.post("/<int:inbound_id>/retry")
+@bp.post("/<helpdesk_id:inbound_id>/retry")
 @login_required
 def retry(inbound_id: int):
     actor = _admin()
@@ -129,7 +129,7 @@ def retry(inbound_id: int):
     return redirect(url_for(".detail", inbound_id=row.id))
 
 
-@bp.post("/<int:inbound_id>/file")
+@bp.post("/<helpdesk_id:inbound_id>/file")
 @login_required
 def file(inbound_id: int):
     """Turn a failed or ignored mail into a ticket (or reply) of the chosen customer."""

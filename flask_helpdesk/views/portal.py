@@ -24,7 +24,15 @@ from ..services import (
 )
 from ..services.identity import Actor
 from .actors import customer_actor
-from .common import apply_service_error, attachment_hint, render, send_attachment, uploads_from
+from .common import (
+    apply_service_error,
+    attachment_hint,
+    int_arg,
+    page_arg,
+    render,
+    send_attachment,
+    uploads_from,
+)
 
 bp = Blueprint(
     "helpdesk",
@@ -53,14 +61,14 @@ def _not_found(error: NotFound):
 def index():
     actor = _actor()
     statuses = [s for s in request.args.getlist("status") if s]
-    department_id = request.args.get("department", type=int)
+    department_id = int_arg("department")
     search = request.args.get("q", "").strip()
     page = tickets.customer_tickets(
         actor,
         search=search or None,
         statuses=statuses,
         department_id=department_id,
-        page=request.args.get("page", 1, type=int),
+        page=page_arg(),
     )
     return render(
         "helpdesk/portal/index.html",
@@ -215,7 +223,7 @@ def _ticket_page(actor: Actor, found: Ticket, **context: Any) -> str:
     )
 
 
-@bp.get("/tickets/<code>/files/<int:attachment_id>/<path:filename>")
+@bp.get("/tickets/<code>/files/<helpdesk_id:attachment_id>/<path:filename>")
 @login_required
 def download(code: str, attachment_id: int, filename: str):
     actor = _actor()
