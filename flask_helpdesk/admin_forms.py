@@ -18,11 +18,11 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
 
-from .forms import EMAIL_PATTERN, REQUIRED
+from .forms import EMAIL_PATTERN, REQUIRED, HelpdeskForm
 from .i18n import lazy_gettext as _l
 
 
-class BulkForm(FlaskForm):
+class BulkForm(HelpdeskForm):
     """The queue's selection: the pressed button's ``action`` says what to do with it."""
 
     ticket_ids = SelectMultipleField(validate_choice=False)
@@ -33,12 +33,12 @@ class BulkForm(FlaskForm):
     next = HiddenField()
 
 
-class AvailabilityForm(FlaskForm):
+class AvailabilityForm(HelpdeskForm):
     availability = SelectField(_l("Availability"), validate_choice=False)
     next = HiddenField()
 
 
-class _AgentFields(FlaskForm):
+class _AgentFields(HelpdeskForm):
     role = SelectField(_l("Role"), validate_choice=False)
     departments = SelectMultipleField(_l("Departments"), validate_choice=False)
     capacity = IntegerField(
@@ -59,7 +59,7 @@ class AgentEditForm(_AgentFields):
     is_active = BooleanField(_l("Active (may use the desk)"))
 
 
-class DepartmentForm(FlaskForm):
+class DepartmentForm(HelpdeskForm):
     name = StringField(_l("Name"), validators=[InputRequired(message=REQUIRED), Length(max=120)])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
     email = StringField(
@@ -81,7 +81,7 @@ class NewDepartmentForm(DepartmentForm):
     )
 
 
-class AdminActionForm(FlaskForm):
+class AdminActionForm(HelpdeskForm):
     """One button (deactivate, reactivate, delete): only the CSRF token."""
 
 

@@ -17,7 +17,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from .forms import REQUIRED, STAFF_ONLY_FIELDS, NewTicketForm, ReplyForm
+from .forms import REQUIRED, STAFF_ONLY_FIELDS, HelpdeskForm, NewTicketForm, ReplyForm
 from .i18n import lazy_gettext as _l
 
 
@@ -33,33 +33,33 @@ class DeskReplyForm(ReplyForm):
     then_status = SelectField(_l("Then"), validate_choice=False, default="")
 
 
-class StatusForm(FlaskForm):
+class StatusForm(HelpdeskForm):
     status = SelectField(_l("Status"), validate_choice=False)
 
 
-class PriorityForm(FlaskForm):
+class PriorityForm(HelpdeskForm):
     priority = SelectField(_l("Priority"), validate_choice=False)
 
 
-class TransferForm(FlaskForm):
+class TransferForm(HelpdeskForm):
     department_id = SelectField(_l("Department"), validate_choice=False)
 
 
-class AssignForm(FlaskForm):
+class AssignForm(HelpdeskForm):
     assignee_id = SelectField(_l("Assignee"), validate_choice=False)
 
 
-class TagsForm(FlaskForm):
+class TagsForm(HelpdeskForm):
     tags = StringField(_l("Tags"), validators=[Optional(), Length(max=1000)])
 
 
-class TagRemoveForm(FlaskForm):
+class TagRemoveForm(HelpdeskForm):
     """One button per tag: which tag it removes."""
 
     tag = HiddenField(validators=[InputRequired(message=REQUIRED), Length(max=64)])
 
 
-class PropertiesForm(FlaskForm):
+class PropertiesForm(HelpdeskForm):
     """The workspace's properties panel: every field of the ticket, one Save."""
 
     status = SelectField(_l("Status"), validate_choice=False)
@@ -69,26 +69,26 @@ class PropertiesForm(FlaskForm):
     tags = StringField(_l("Tags"), validators=[Optional(), Length(max=1000)])
 
 
-class MergeForm(FlaskForm):
+class MergeForm(HelpdeskForm):
     target_code = StringField(
         _l("Merge into ticket"), validators=[InputRequired(message=REQUIRED), Length(max=40)]
     )
 
 
-class ContactNotesForm(FlaskForm):
+class ContactNotesForm(HelpdeskForm):
     notes = TextAreaField(_l("Notes about this customer"), validators=[Length(max=20_000)])
 
 
-class SaveViewForm(FlaskForm):
+class SaveViewForm(HelpdeskForm):
     name = StringField(_l("Name"), validators=[InputRequired(message=REQUIRED), Length(max=80)])
     query = HiddenField()
 
 
-class DeleteViewForm(FlaskForm):
+class DeleteViewForm(HelpdeskForm):
     """Only the CSRF token (deleting a saved view or a canned reply is one button)."""
 
 
-class CannedReplyForm(FlaskForm):
+class CannedReplyForm(HelpdeskForm):
     """Create or edit a canned reply; ``department_id`` empty means personal."""
 
     title = StringField(_l("Title"), validators=[InputRequired(message=REQUIRED), Length(max=120)])
@@ -96,7 +96,7 @@ class CannedReplyForm(FlaskForm):
     department_id = SelectField(_l("Shared with"), validate_choice=False)
 
 
-class ApiTokenForm(FlaskForm):
+class ApiTokenForm(HelpdeskForm):
     """A new API token; ``kind`` and the ``admin`` scope are offered to admins only."""
 
     name = StringField(_l("Name"), validators=[InputRequired(message=REQUIRED), Length(max=120)])
@@ -105,13 +105,13 @@ class ApiTokenForm(FlaskForm):
     days = IntegerField(_l("Expires after (days)"), validators=[Optional(), NumberRange(1, 1830)])
 
 
-class WebhookForm(FlaskForm):
+class WebhookForm(HelpdeskForm):
     url = StringField(_l("URL"), validators=[InputRequired(message=REQUIRED), Length(max=2000)])
     events = StringField(_l("Events"), default="*", validators=[Length(max=1000)])
     description = StringField(_l("Description"), validators=[Length(max=200)])
 
 
-class RenameViewForm(FlaskForm):
+class RenameViewForm(HelpdeskForm):
     name = StringField(_l("Name"), validators=[InputRequired(message=REQUIRED), Length(max=80)])
 
 

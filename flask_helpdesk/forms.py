@@ -54,7 +54,26 @@ STAFF_ONLY_FIELDS = frozenset(
 )
 
 
-class CustomerForm(FlaskForm):
+def _without_nul(value: Any) -> Any:
+    """PostgreSQL stores no NUL byte in text; a form value carrying one would be a 500 there."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    return value
+
+
+class HelpdeskForm(FlaskForm):
+    """The base of every helpdesk form: each field's data loses NUL bytes before validation,
+    so no text a visitor types reaches the database in a shape it refuses."""
+
+    class Meta:
+        def bind_field(self, form: Any, unbound_field: Any, options: dict[str, Any]) -> Any:
+            options["filters"] = (*options.get("filters", ()), _without_nul)
+            return unbound_field.bind(form=form, **options)
+
+
+class CustomerForm(HelpdeskForm):
     """Base of the portal's forms: refuses a POST that tries to set a staff-only field.
 
     A host subclass may widen or empty ``forbidden_fields``.
@@ -135,7 +154,7 @@ class RateForm(CustomerForm):
     comment = TextAreaField(_l("Comment"), validators=[Optional(), Length(max=2000)])
 
 
-class AccessRequestForm(FlaskForm):
+class AccessRequestForm(HelpdeskForm):
     """An agent asks the customer for access to their account (see docs/account-access.rst)."""
 
     reason = TextAreaField(
@@ -172,7 +191,7 @@ def _default_grant_hours() -> int:
     return max(1, round(duration.total_seconds() / 3600))
 
 
-class AccessActionForm(FlaskForm):
+class AccessActionForm(HelpdeskForm):
     """Accept, decline, revoke, start, stop: one button each, with its CSRF token."""
 
 

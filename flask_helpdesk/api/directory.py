@@ -105,7 +105,7 @@ def search_contacts(query: s.ContactSearchQuery):
 
 
 @operation(
-    "/contacts/<helpdesk_id:contact_id>",
+    "/contacts/<int:contact_id>",
     summary="Read a contact",
     tag=TAG,
     responses={200: s.ContactOut, 403: s.Problem, 404: s.Problem},
@@ -116,7 +116,7 @@ def get_contact(contact_id: int):
 
 
 @operation(
-    "/contacts/<helpdesk_id:contact_id>",
+    "/contacts/<int:contact_id>",
     "PATCH",
     summary="Update a contact's attributes",
     tag=TAG,

@@ -315,7 +315,7 @@ def post_message(code: str, body: s.MessageIn):
 
 
 @operation(
-    "/tickets/<code>/attachments/<helpdesk_id:attachment_id>",
+    "/tickets/<code>/attachments/<int:attachment_id>",
     summary="Download an attachment",
     tag=TAG,
     responses={200: "application/octet-stream", **NOT_FOUND},

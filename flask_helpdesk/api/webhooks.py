@@ -59,7 +59,7 @@ def create_webhook(body: s.WebhookIn):
 
 
 @operation(
-    "/webhooks/<helpdesk_id:endpoint_id>",
+    "/webhooks/<int:endpoint_id>",
     "PATCH",
     summary="Switch a webhook endpoint on or off",
     tag=TAG,
@@ -74,7 +74,7 @@ def update_webhook(endpoint_id: int, body: s.WebhookUpdate):
 
 
 @operation(
-    "/webhooks/<helpdesk_id:endpoint_id>/deliveries",
+    "/webhooks/<int:endpoint_id>/deliveries",
     summary="An endpoint's delivery log",
     tag=TAG,
     scope="admin",
@@ -88,7 +88,7 @@ def list_deliveries(endpoint_id: int):
 
 
 @operation(
-    "/webhook-deliveries/<helpdesk_id:delivery_id>/redeliver",
+    "/webhook-deliveries/<int:delivery_id>/redeliver",
     "POST",
     summary="Send a delivery again",
     tag=TAG,

@@ -10,6 +10,7 @@ import secrets
 
 from sqlalchemy import exists, select
 
+from ..inputs import clean_search
 from ..models import Ticket
 from ..models.ticket import CODE_ALPHABET, CODE_LENGTH
 from ..state import current_helpdesk
@@ -27,8 +28,11 @@ def new_ticket_code() -> str:
 
 
 def normalize_code(text: str) -> str:
-    """What a person typed (``hd-4f7k2q``, `` 4F7K2Q``) as a stored code (``HD-4F7K2Q``)."""
-    code = "".join(text.split()).upper()
+    """What a person typed (``hd-4f7k2q``, `` 4F7K2Q``) as a stored code (``HD-4F7K2Q``).
+
+    Control characters (a NUL PostgreSQL refuses) read as spaces and are dropped; no code is
+    longer than 64 characters, so longer text is cut and matches nothing."""
+    code = "".join(clean_search(text, 64).split()).upper()
     prefix = current_helpdesk.config["HELPDESK_TICKET_CODE_PREFIX"]
     if len(code) == CODE_LENGTH and not code.startswith(f"{prefix}-"):
         code = f"{prefix}-{code}"

@@ -153,10 +153,9 @@ def parse(args: MultiDict[str, str] | dict[str, Any]) -> tuple[QueueFilter, list
     if due is not None and due not in DUE_FILTERS:
         bad(_("Unknown due filter “%(value)s” was ignored.", value=due[:40]))
         due = None
-    q = (args.get("q") or "").strip()
-    if len(q) > MAX_QUERY_LENGTH:
+    q = clean_search(args.get("q"), MAX_QUERY_LENGTH)
+    if len((args.get("q") or "").strip()) > MAX_QUERY_LENGTH:
         bad(_("The search text was cut to %(count)d characters.", count=MAX_QUERY_LENGTH))
-        q = q[:MAX_QUERY_LENGTH]
     dates = {}
     for key, label in DATE_FIELDS.items():
         dates[key] = _date(args.get(key))
@@ -198,7 +197,7 @@ def parse(args: MultiDict[str, str] | dict[str, Any]) -> tuple[QueueFilter, list
         requester_id=numbers["requester"],
         creator=creator,
         priority=priority,
-        tag=(args.get("tag") or "").strip().lower()[:64] or None,
+        tag=clean_search(args.get("tag"), 64).lower() or None,
         unread=args.get("unread") in ("1", "true", "on", "y"),
         due=due,
         q=q,

@@ -67,7 +67,7 @@ def create_api_token():
     return _tokens_page(actor, form, status=422)
 
 
-@bp.post("/api-tokens/<int:token_id>/revoke")
+@bp.post("/api-tokens/<helpdesk_id:token_id>/revoke")
 def revoke_api_token(token_id: int):
     actor = desk_actor()
     if get_form_class("desk_button")().validate_on_submit():
@@ -120,7 +120,7 @@ def create_webhook():
     return _webhooks_page(actor, form, status=422)
 
 
-@bp.post("/admin/webhooks/<int:endpoint_id>/active")
+@bp.post("/admin/webhooks/<helpdesk_id:endpoint_id>/active")
 def toggle_webhook(endpoint_id: int):
     actor = _admin()
     if get_form_class("desk_button")().validate_on_submit():
@@ -129,7 +129,7 @@ def toggle_webhook(endpoint_id: int):
     return redirect(url_for(".admin_webhooks"))
 
 
-@bp.get("/admin/webhooks/<int:endpoint_id>")
+@bp.get("/admin/webhooks/<helpdesk_id:endpoint_id>")
 def admin_webhook(endpoint_id: int):
     actor = _admin()
     endpoint = webhooks.get_endpoint(actor, endpoint_id)
@@ -141,7 +141,7 @@ def admin_webhook(endpoint_id: int):
     )
 
 
-@bp.post("/admin/webhook-deliveries/<int:delivery_id>/redeliver")
+@bp.post("/admin/webhook-deliveries/<helpdesk_id:delivery_id>/redeliver")
 def redeliver_webhook(delivery_id: int):
     actor = _admin()
     if get_form_class("desk_button")().validate_on_submit():

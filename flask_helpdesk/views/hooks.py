@@ -98,14 +98,17 @@ def inbound_mail():
         return jsonify(error="empty body: send the raw mail as the request body"), 400
     department_id = None
     slug = request.args.get("department")
+    recipient = request.args.get("recipient")
+    for name, value in (("department", slug), ("recipient", recipient)):
+        # No slug or address holds control characters (and PostgreSQL refuses a NUL).
+        if value and (not value.isprintable() or len(value) > 254):
+            return jsonify(error=f"invalid {name}"), 400
     if slug:
         department_id = session().scalar(select(Department.id).where(Department.slug == slug))
         if department_id is None:
             return jsonify(error=f"unknown department {slug!r}"), 400
     try:
-        received = intake.receive(
-            raw, "webhook", department_id=department_id, recipient=request.args.get("recipient")
-        )
+        received = intake.receive(raw, "webhook", department_id=department_id, recipient=recipient)
     except intake.MailTooLarge:
         abort(413)
     row = received.inbound

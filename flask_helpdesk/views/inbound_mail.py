@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, request, url_for
 from flask_login import login_required
-from flask_wtf import FlaskForm
 from wtforms import HiddenField
 from wtforms.validators import DataRequired
 
+from ..forms import HelpdeskForm
 from ..i18n import gettext as _
 from ..models import InboundStatus
 from ..services import Forbidden, NotFound, ValidationError, contacts, intake, mailboxes
@@ -22,11 +22,11 @@ bp = Blueprint("helpdesk_mail_admin", __name__)
 bp.context_processor(_desk_context)
 
 
-class RetryForm(FlaskForm):
+class RetryForm(HelpdeskForm):
     """No fields: the CSRF token is the point."""
 
 
-class FileForm(FlaskForm):
+class FileForm(HelpdeskForm):
     """File a set-aside mail for the customer the picker chose (its ``contact:``/``user:`` key)."""
 
     requester = HiddenField(validators=[DataRequired()])

@@ -28,6 +28,7 @@ TOKEN = "hook-secret-for-untrusted-input"
 @dataclass
 class World:
     ticket: Ticket
+    code: str  # kept apart: a route may delete the ticket (the row object then fails to load)
     ids: dict[str, int]  # real ids of each kind, so routes are reached past their lookups
     clients: dict[str, FlaskClient]
 
@@ -70,4 +71,4 @@ def world(app, departments, customer) -> World:
         "agent": isolated_client(app, staff),
         "admin": isolated_client(app, admin),
     }
-    return World(ticket, ids, clients)
+    return World(ticket, ticket.code, ids, clients)

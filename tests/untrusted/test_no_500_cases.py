@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from flask_helpdesk.models import AccessGrant, Department
+from flask_helpdesk.models import AccessGrant, Department, Ticket
 from flask_helpdesk.services.base import session
 
 HUGE = "99999999999999999999"  # beyond 64 bits
@@ -17,7 +17,7 @@ NUL = "\x00"
 
 
 def status(world, role: str, method: str, url: str, **kwargs) -> int:
-    url = url.replace("{code}", world.ticket.code)
+    url = url.replace("{code}", world.code)
     response = world.clients[role].open(url, method=method, **kwargs)
     return response.status_code
 
@@ -81,7 +81,7 @@ def test_access_for_99999999999_hours_is_a_form_error(world):
     before = session().scalar(select(func.count()).select_from(AccessGrant))
     # The admin: the agent asked on this ticket already, so his page shows no request form.
     response = world.clients["admin"].post(
-        f"/support/desk/tickets/{world.ticket.code}/access",
+        f"/support/desk/tickets/{world.code}/access",
         data={"reason": "To look.", "scope": "view", "duration_hours": "99999999999"},
     )
     assert response.status_code == 422
@@ -143,3 +143,20 @@ def test_department_position_beyond_the_column_is_a_form_error(world):
 def test_id_fields_beyond_the_columns_in_desk_forms(world, url, data):
     code = status(world, "agent", "POST", url, data=data)
     assert code < 500
+
+
+def test_nul_bytes_in_form_text_are_dropped(world):
+    """PostgreSQL stores no NUL: the forms drop it instead of failing at the INSERT."""
+    response = world.clients["customer"].post(
+        "/support/new",
+        data={
+            "department_id": world.ids["department_id"],
+            "subject": "Printer\x00 jams",
+            "body": "Page\x00 two",
+            "priority": "2",
+        },
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    session().expire_all()
+    subjects = set(session().scalars(select(Ticket.subject)))
+    assert "Printer jams" in subjects
