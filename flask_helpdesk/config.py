@@ -97,6 +97,12 @@ DEFAULTS: dict[str, Any] = {
     "HELPDESK_MAIL_ALLOWED_LIST_IDS": (),  # List-Ids the desk itself receives through
     "HELPDESK_MAIL_DOMAIN": None,  # domain of our Message-IDs; None: the sender's domain
     "HELPDESK_MAIL_PLUS_ADDRESSING": False,  # Reply-To support+HD-XXXXXX@... per ticket
+    # Sender authenticity (docs/email.rst): the authserv-id(s) of our own receiving server,
+    # whose Authentication-Results headers are trusted; None trusts none and checks DKIM here.
+    "HELPDESK_MAIL_AUTHSERV_ID": None,
+    "HELPDESK_MAIL_CHECK_DKIM": True,  # our own DKIM check when no trusted header (dkimpy)
+    "HELPDESK_MAIL_DNS_TIMEOUT": 5,  # seconds one DNS lookup of that check may take
+    "HELPDESK_MAIL_DNS_RESOLVER": None,  # callable(name, timeout) -> TXT bytes; None: dnspython
     # JSON API (docs/api.rst)
     "HELPDESK_API_RATE_LIMIT": "600/minute",  # calls per token (or per logged-in user); None: off
     # Outgoing webhooks (docs/api.rst)

@@ -61,6 +61,10 @@ def _schema(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> None
         db.engine.dispose()
 
 
+def no_dns(name: str, timeout: float) -> None:
+    return None
+
+
 def make_test_app(database_url: str, tmp_path, **config) -> Flask:
     app = create_app(
         {
@@ -69,6 +73,9 @@ def make_test_app(database_url: str, tmp_path, **config) -> Flask:
             "HELPDESK_STORAGE_PATH": str(tmp_path / "attachments"),
             "HELPDESK_REDIS_URL": None,
             "MAIL_SUPPRESS_SEND": True,
+            # No test touches the network: sender checks find no DNS records unless a test
+            # serves its own (tests/mail/test_sender_auth.py).
+            "HELPDESK_MAIL_DNS_RESOLVER": no_dns,
             **config,
         }
     )

@@ -124,6 +124,13 @@ class InboundMail(HelpdeskModel):
         ForeignKey("helpdesk_message.id", ondelete="SET NULL"), index=True
     )
 
+    # Who really sent it (mail/authenticity.py): pass | fail | none each; None before checked.
+    auth_spf: Mapped[str | None] = mapped_column(String(8))
+    auth_dkim: Mapped[str | None] = mapped_column(String(8))
+    auth_dmarc: Mapped[str | None] = mapped_column(String(8))
+    sender_verified: Mapped[bool | None]
+    auth_reason: Mapped[str | None] = mapped_column(String(500))
+
     # For the admin pages' links; loaded with selectinload there (no query per row).
     ticket: Mapped[Ticket | None] = relationship("Ticket")
 

@@ -33,6 +33,7 @@ from . import mail_routing as routing
 from .attachments import Upload, store_uploads
 from .base import ValidationError, session
 from .identity import Actor, contact_as_actor
+from .mail_auth import record_verdict
 from .messages import post_message
 from .tickets import NewTicket, open_ticket_with_message
 
@@ -57,6 +58,9 @@ def _set(row: InboundMail, name: str, value: str | None) -> None:
 
 
 def _finish(row: InboundMail, status: InboundStatus, reason: str | None = None) -> None:
+    # Who really sent it, set with the outcome (a row changed earlier would be flushed
+    # before every later query of the unit).
+    record_verdict(row)
     row.status = status
     row.reason = reason
     row.processed_at = utcnow()

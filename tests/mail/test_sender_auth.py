@@ -1,0 +1,265 @@
+"""Who really sent a mail: SPF/DKIM/DMARC verdicts stored with each inbound mail, on the desk.
+
+Mails are signed here with test keys; DNS answers come from a dict the test serves through
+``HELPDESK_MAIL_DNS_RESOLVER`` (nothing touches the network).
+"""
+
+from __future__ import annotations
+
+import dkim
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from flask_helpdesk.mail.authenticity import authenticate, parse_authentication_results
+from flask_helpdesk.models import InboundStatus
+from tests.desk.conftest import DESK
+from tests.mail.conftest import ingest, make_mail, ticket_of
+from tests.mail.dkim_keys import GOOD_PRIVATE, GOOD_PUBLIC, WRONG_PUBLIC
+
+OURS = "mx.helpdesk-host.test"
+
+
+class FakeDns:
+    """TXT records by name; a name listed in *timeouts* times out like a dead server."""
+
+    def __init__(self, records: dict[str, str] | None = None, timeouts: set[str] = frozenset()):
+        self.records = {k.rstrip("."): v for k, v in (records or {}).items()}
+        self.timeouts = timeouts
+        self.asked: list[tuple[str, float]] = []
+
+    def __call__(self, name: str, timeout: float) -> bytes | None:
+        self.asked.append((name, timeout))
+        name = name.rstrip(".")
+        if name in self.timeouts:
+            raise dkim.DnsTimeoutError(f"{name}: timed out")
+        value = self.records.get(name)
+        return value.encode() if value is not None else None
+
+
+def key_record(public: str = GOOD_PUBLIC) -> str:
+    return f"v=DKIM1; k=rsa; p={public}"
+
+
+def signed(raw: bytes, domain: str = "example.com", selector: str = "s1") -> bytes:
+    header = dkim.sign(
+        raw,
+        selector.encode(),
+        domain.encode(),
+        GOOD_PRIVATE,
+        include_headers=[b"from", b"to", b"subject", b"date", b"message-id"],
+    )
+    return header + raw
+
+
+@pytest.fixture
+def dns(app) -> FakeDns:
+    """example.com publishes the test key and a p=reject DMARC policy."""
+    fake = FakeDns(
+        {
+            "s1._domainkey.example.com": key_record(),
+            "_dmarc.example.com": "v=DMARC1; p=reject; rua=mailto:d@example.com",
+        }
+    )
+    app.extensions["helpdesk"].config["HELPDESK_MAIL_DNS_RESOLVER"] = fake
+    return fake
+
+
+def checked(raw: bytes):
+    row = ingest(raw)
+    assert row.status == InboundStatus.PROCESSED, row.reason
+    return row
+
+
+# -- our own DKIM check, stored with the mail -----------------------------------------------
+
+
+def test_a_validly_signed_mail_is_verified_and_stored_with_the_mail(app, support, dns):
+    row = checked(signed(make_mail()))
+    assert (row.auth_spf, row.auth_dkim, row.auth_dmarc) == ("none", "pass", "pass")
+    assert row.sender_verified is True
+    assert "own:" in row.auth_reason
+    assert ticket_of(row) is not None
+    # The lookups went through the host's resolver, bounded by the configured timeout.
+    assert ("s1._domainkey.example.com.", 5.0) in [(n, t) for n, t in dns.asked]
+
+
+def test_a_body_changed_after_signing_fails(app, support, dns):
+    raw = signed(make_mail(body="Please refund order 1.")).replace(b"order 1", b"order 9")
+    row = checked(raw)
+    assert (row.auth_dkim, row.auth_dmarc, row.sender_verified) == ("fail", "fail", False)
+    assert "did not verify" in row.auth_reason and "reject" in row.auth_reason
+
+
+def test_a_signature_checked_against_another_key_fails(app, support, dns):
+    dns.records["s1._domainkey.example.com"] = key_record(WRONG_PUBLIC)
+    row = checked(signed(make_mail()))
+    assert (row.auth_dkim, row.auth_dmarc, row.sender_verified) == ("fail", "fail", False)
+
+
+def test_a_valid_signature_of_another_domain_does_not_verify_the_from_domain(app, support, dns):
+    dns.records["s1._domainkey.attacker.test"] = key_record()
+    row = checked(signed(make_mail(sender="Lan <lan@example.com>"), domain="attacker.test"))
+    assert (row.auth_dkim, row.auth_dmarc, row.sender_verified) == ("pass", "fail", False)
+    assert "signed by attacker.test, not by example.com" in row.auth_reason
+
+
+def test_without_a_dmarc_policy_a_mismatch_is_not_verified_rather_than_failed(app, support, dns):
+    del dns.records["_dmarc.example.com"]
+    dns.records["s1._domainkey.attacker.test"] = key_record()
+    row = checked(signed(make_mail(), domain="attacker.test"))
+    assert (row.auth_dkim, row.auth_dmarc, row.sender_verified) == ("pass", "none", False)
+    plain = checked(make_mail(subject="Unsigned"))
+    assert (plain.auth_dkim, plain.auth_dmarc, plain.sender_verified) == ("none", "none", False)
+
+
+def test_a_subdomain_signature_aligns_with_the_parent_domain_policy(app, support, dns):
+    dns.records["s1._domainkey.mail.example.com"] = key_record()
+    row = checked(signed(make_mail(), domain="mail.example.com"))
+    assert row.sender_verified is True
+
+
+def test_a_dns_timeout_leaves_the_mail_unverified_and_still_posts_it(app, support, dns):
+    dns.timeouts = {"s1._domainkey.example.com", "_dmarc.example.com"}
+    row = checked(signed(make_mail()))
+    assert (row.auth_dkim, row.auth_dmarc, row.sender_verified) == ("none", "none", False)
+    assert "DNS timeout" in row.auth_reason and ticket_of(row) is not None
+
+
+def test_mail_with_two_from_addresses_is_never_verified(app, support, dns):
+    raw = signed(make_mail(sender="lan@example.com, boss@example.com"))
+    assert authenticate(raw, txt=dns).verified is False
+
+
+# -- Authentication-Results of the host's own receiving server ------------------------------
+
+
+def with_headers(raw: bytes, *lines: str) -> bytes:
+    return "".join(f"{line}\r\n" for line in lines).encode() + raw
+
+
+def trust(app, authserv_id: str | None = OURS) -> None:
+    app.extensions["helpdesk"].config["HELPDESK_MAIL_AUTHSERV_ID"] = authserv_id
+
+
+def test_a_trusted_header_saying_dmarc_pass_verifies(app, support, dns):
+    trust(app)
+    raw = with_headers(
+        make_mail(),
+        f"Authentication-Results: {OURS}; spf=pass smtp.mailfrom=lan@example.com;"
+        " dkim=pass (2048-bit key) header.d=example.com; dmarc=pass header.from=example.com",
+        "Received: from client.example.com by mx.helpdesk-host.test",
+    )
+    row = checked(raw)
+    assert (row.auth_spf, row.auth_dkim, row.auth_dmarc) == ("pass", "pass", "pass")
+    assert row.sender_verified is True and row.auth_reason.startswith("server:")
+    assert dns.asked == []  # the server's verdict is used: no lookups of our own
+
+
+def test_a_trusted_header_saying_dmarc_fail_fails_even_with_a_valid_signature(app, support, dns):
+    trust(app)
+    raw = with_headers(
+        signed(make_mail()),
+        f"Authentication-Results: {OURS}; spf=fail smtp.mailfrom=lan@example.com;"
+        " dkim=fail header.d=example.com; dmarc=fail (p=reject) header.from=example.com",
+    )
+    row = checked(raw)
+    assert (row.auth_spf, row.auth_dkim, row.auth_dmarc) == ("fail", "fail", "fail")
+    assert row.sender_verified is False
+
+
+def test_a_forged_header_from_an_untrusted_server_is_ignored(app, support, dns):
+    trust(app)
+    raw = with_headers(
+        make_mail(),
+        "Authentication-Results: mx.attacker.test; dkim=pass header.d=example.com;"
+        " dmarc=pass header.from=example.com",
+    )
+    row = checked(raw)
+    # Our own check ran instead: unsigned mail from a p=reject domain.
+    assert (row.auth_dmarc, row.sender_verified) == ("fail", False)
+    assert row.auth_reason.startswith("own:")
+
+
+def test_no_header_is_trusted_unless_the_host_names_its_server(app, support, dns):
+    trust(app, None)
+    raw = with_headers(
+        make_mail(), f"Authentication-Results: {OURS}; dmarc=pass header.from=example.com"
+    )
+    assert checked(raw).sender_verified is False
+
+
+def test_a_header_with_our_id_that_came_with_the_mail_is_ignored(app, support, dns):
+    trust(app)
+    raw = with_headers(
+        make_mail(),
+        f"Authentication-Results: {OURS}; spf=none smtp.mailfrom=lan@example.com",
+        "Received: from attacker.test by mx.helpdesk-host.test",
+        f"Authentication-Results: {OURS}; dkim=pass header.d=example.com;"
+        " dmarc=pass header.from=example.com",
+    )
+    row = checked(raw)
+    assert (row.auth_dkim, row.auth_dmarc, row.sender_verified) == ("none", "none", False)
+
+
+def test_our_servers_topmost_result_wins_over_an_older_one_with_our_id(app, support, dns):
+    trust(app)
+    raw = with_headers(
+        make_mail(),
+        f"Authentication-Results: {OURS}; dmarc=fail header.from=example.com",
+        f"Authentication-Results: {OURS}; dmarc=pass header.from=example.com",
+    )
+    assert checked(raw).auth_dmarc == "fail"
+
+
+def test_aligned_results_verify_when_the_server_does_not_evaluate_dmarc(app, support, dns):
+    trust(app, f"other.test, {OURS}")
+    raw = with_headers(
+        make_mail(),
+        f"Authentication-Results: {OURS.upper()}; spf=pass smtp.mailfrom=bounce@mail.example.com",
+    )
+    row = checked(raw)
+    assert (row.auth_spf, row.auth_dmarc, row.sender_verified) == ("pass", "pass", True)
+
+
+def test_header_values_with_comments_and_quotes_parse():
+    server, results = parse_authentication_results(
+        'mx.example.org (Postfix; "x") 1;\r\n dkim=pass (1024-bit key; unprotected)'
+        ' header.d=Example.COM header.s=s1 reason="ok; fine"; none'
+    )
+    assert server == "mx.example.org"
+    assert [(r.method, r.result, r.props.get("header.d")) for r in results] == [
+        ("dkim", "pass", "example.com")
+    ]
+
+
+@given(st.text(max_size=300))
+def test_any_header_value_parses_without_error(value):
+    server, results = parse_authentication_results(value)
+    assert isinstance(server, str) and isinstance(results, list)
+
+
+@given(st.binary(max_size=400))
+def test_any_bytes_give_a_verdict_without_error(raw):
+    verdict = authenticate(raw, authserv_ids=[OURS], txt=FakeDns())
+    assert verdict.state in ("verified", "unverified", "failed")
+
+
+# -- the desk -------------------------------------------------------------------------------
+
+
+def test_agents_see_a_badge_on_each_mailed_message(app, support, dns, agent):
+    first = checked(signed(make_mail(subject="Refund")))
+    code = ticket_of(first).code
+    spoof = checked(
+        make_mail(subject=f"Re: [{code}] Refund", body="Send it to my new IBAN", headers=None)
+    )
+    assert spoof.ticket_id == first.ticket_id
+    page = app.test_client(user=agent.member).get(f"{DESK}/tickets/{code}").get_data(as_text=True)
+    assert page.count('data-sender="verified"') == 1
+    assert page.count('data-sender="failed"') == 1
+    assert "Sender verification failed" in page and "SPF: none, DKIM: none, DMARC: fail" in page
+    assert "possible spoofing" in page
+    client = app.test_client(user=agent.member)
+    fa = client.get(f"{DESK}/tickets/{code}?lang=fa").get_data(as_text=True)
+    assert "فرستنده تأیید شد" in fa and "Sender verified" not in fa
