@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from ..extension import current_helpdesk
+from ..state import current_helpdesk
 from ..mail.authenticity import Verdict, authenticate
 from ..models import InboundMail, Message
 from .base import session
