@@ -191,6 +191,22 @@ def _roles(key: str, value: tuple) -> tuple:
 
 
 # Checks run after the type coercion, for keys whose default alone does not say enough.
+def _authserv_ids(key: str, value: Any) -> tuple[str, ...]:
+    """One authserv-id, several separated by commas, or a list of them."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple | set | frozenset) or not all(
+        isinstance(item, str) for item in items
+    ):
+        raise _fail(key, value, "a host name or a list of them")
+    return tuple(item.strip().lower() for item in items if item.strip())
+
+
+def _callable(key: str, value: Any) -> Any:
+    if not callable(value):
+        raise _fail(key, value, "a callable")
+    return value
+
+
 CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "HELPDESK_URL_PREFIX": _url_prefix,
     "HELPDESK_DESK_URL_PREFIX": _url_prefix,
@@ -211,6 +227,9 @@ CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "HELPDESK_EXTERNAL_URL": _http_url,
     "HELPDESK_INBOUND_WEBHOOK_RATE_LIMIT": _rate,
     "HELPDESK_MAIL_RATE_LIMIT": _rate,
+    "HELPDESK_MAIL_AUTHSERV_ID": _authserv_ids,
+    "HELPDESK_MAIL_DNS_TIMEOUT": _at_least(1, 60),
+    "HELPDESK_MAIL_DNS_RESOLVER": _callable,
     "HELPDESK_API_RATE_LIMIT": _rate,
     "HELPDESK_WEBHOOK_DISABLE_AFTER": _at_least(0),
     "HELPDESK_LANGUAGES": _locales,

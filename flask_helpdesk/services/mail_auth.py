@@ -9,18 +9,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from ..state import current_helpdesk
 from ..mail.authenticity import Verdict, authenticate
 from ..models import InboundMail, Message
+from ..state import current_helpdesk
 from .base import session
-
-
-def _authserv_ids(value: object) -> list[str]:
-    if not value:
-        return []
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return [str(part) for part in value]  # type: ignore[attr-defined]
 
 
 def record_verdict(row: InboundMail) -> Verdict:
@@ -28,7 +20,7 @@ def record_verdict(row: InboundMail) -> Verdict:
     config = current_helpdesk.config
     verdict = authenticate(
         row.raw or b"",
-        authserv_ids=_authserv_ids(config["HELPDESK_MAIL_AUTHSERV_ID"]),
+        authserv_ids=config["HELPDESK_MAIL_AUTHSERV_ID"] or (),
         check_dkim=config["HELPDESK_MAIL_CHECK_DKIM"],
         txt=config["HELPDESK_MAIL_DNS_RESOLVER"],
         timeout=float(config["HELPDESK_MAIL_DNS_TIMEOUT"]),

@@ -11,6 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from flask_helpdesk.config import DEFAULTS
+from flask_helpdesk.config_checks import ConfigError, check_settings
 from flask_helpdesk.mail.authenticity import authenticate, parse_authentication_results
 from flask_helpdesk.models import InboundStatus
 from tests.desk.conftest import DESK
@@ -139,7 +141,9 @@ def with_headers(raw: bytes, *lines: str) -> bytes:
 
 
 def trust(app, authserv_id: str | None = OURS) -> None:
-    app.extensions["helpdesk"].config["HELPDESK_MAIL_AUTHSERV_ID"] = authserv_id
+    """Configure the setting as a host would (checked and normalized like at start-up)."""
+    config = app.extensions["helpdesk"].config
+    config.update(check_settings({**config, "HELPDESK_MAIL_AUTHSERV_ID": authserv_id}, DEFAULTS))
 
 
 def test_a_trusted_header_saying_dmarc_pass_verifies(app, support, dns):
@@ -220,6 +224,19 @@ def test_aligned_results_verify_when_the_server_does_not_evaluate_dmarc(app, sup
     )
     row = checked(raw)
     assert (row.auth_spf, row.auth_dmarc, row.sender_verified) == ("pass", "pass", True)
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("HELPDESK_MAIL_AUTHSERV_ID", 42),
+        ("HELPDESK_MAIL_DNS_RESOLVER", "8.8.8.8"),
+        ("HELPDESK_MAIL_DNS_TIMEOUT", 0),
+    ],
+)
+def test_a_wrong_setting_is_refused_at_start(app, key, value):
+    with pytest.raises(ConfigError, match=key):
+        check_settings({**app.extensions["helpdesk"].config, key: value}, DEFAULTS)
 
 
 def test_header_values_with_comments_and_quotes_parse():
