@@ -4,6 +4,7 @@ the hooks that guard and log every request of the host made while acting as a cu
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 
 from flask import (
@@ -180,38 +181,43 @@ def _customer_answer(grant_id: int, action) -> object:
     return grant
 
 
+def _answered(grant_id: int, answer, message: Callable[[AccessGrant], str | None]):
+    """Apply the customer's *answer* to the grant and go back to the ticket's access panel,
+    flashing what *message* says of the answered grant (nothing when it returns None)."""
+    result = _customer_answer(grant_id, answer)
+    if not isinstance(result, AccessGrant):
+        return result
+    text = message(result)
+    if text:
+        flash(text, "success")
+    return redirect(url_for("helpdesk.ticket", code=result.ticket.code, _anchor="access"))
+
+
 @portal_bp.post("/access/<helpdesk_id:grant_id>/accept")
 @login_required
 @never_impersonated
 def accept(grant_id: int):
-    result = _customer_answer(grant_id, consent.accept)
-    if isinstance(result, AccessGrant):
-        if result.is_usable():
-            flash(_("You gave support access to your account."), "success")
-        return redirect(url_for("helpdesk.ticket", code=result.ticket.code, _anchor="access"))
-    return result
+    return _answered(
+        grant_id,
+        consent.accept,
+        lambda grant: _("You gave support access to your account.") if grant.is_usable() else None,
+    )
 
 
 @portal_bp.post("/access/<helpdesk_id:grant_id>/decline")
 @login_required
 @never_impersonated
 def decline(grant_id: int):
-    result = _customer_answer(grant_id, consent.decline)
-    if isinstance(result, AccessGrant):
-        flash(_("You declined the access request."), "success")
-        return redirect(url_for("helpdesk.ticket", code=result.ticket.code, _anchor="access"))
-    return result
+    return _answered(grant_id, consent.decline, lambda grant: _("You declined the access request."))
 
 
 @portal_bp.post("/access/<helpdesk_id:grant_id>/revoke")
 @login_required
 @never_impersonated
 def revoke(grant_id: int):
-    result = _customer_answer(grant_id, consent.revoke)
-    if isinstance(result, AccessGrant):
-        flash(_("Support no longer has access to your account."), "success")
-        return redirect(url_for("helpdesk.ticket", code=result.ticket.code, _anchor="access"))
-    return result
+    return _answered(
+        grant_id, consent.revoke, lambda grant: _("Support no longer has access to your account.")
+    )
 
 
 @portal_bp.post("/access/stop")
