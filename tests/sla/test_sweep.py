@@ -180,26 +180,32 @@ def test_two_sweeps_at_once_raise_each_breach_once(
 ):
     codes = [open_for(lan).code for _ in range(40)]
     session().commit()
-    start = threading.Barrier(2)
+    # A timeout and abort() so a thread that fails cannot leave the other waiting for ever.
+    start = threading.Barrier(2, timeout=60)
     errors: list[BaseException] = []
     counts: list[int] = []
+    # Both apps are built here, one after the other: the test is about two sweeps at once,
+    # not about two app factories at once.
+    apps = [make_test_app(database_url, tmp_path) for _ in range(2)]
 
-    def run() -> None:
-        other = make_test_app(database_url, tmp_path)
-        with other.app_context():
-            try:
-                start.wait()
-                counts.append(sweep(at("2026-03-02T11:01"), batch_size=4).breached)
-            except BaseException as error:  # surfaced below
-                errors.append(error)
-            finally:
-                other.extensions["helpdesk"].db.session.remove()
+    def run(other) -> None:
+        try:
+            with other.app_context():
+                try:
+                    start.wait()
+                    counts.append(sweep(at("2026-03-02T11:01"), batch_size=4).breached)
+                finally:
+                    other.extensions["helpdesk"].db.session.remove()
+        except BaseException as error:  # surfaced below
+            start.abort()
+            errors.append(error)
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
+    threads = [threading.Thread(target=run, args=(other,)) for other in apps]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a sweep did not finish"
     assert not errors
     assert sum(counts) == 40
     assert sorted(code for kind, code, _t in heard if kind == "breached") == sorted(codes)
