@@ -135,7 +135,9 @@ def get_contact(contact_id: int):
 )
 def update_contact(contact_id: int, body: s.ContactUpdate):
     actor = current_actor()
-    contact = contacts.get_contact(actor, known_id(contact_id))
+    # Locked before the ETag check so two clients holding the same version cannot both pass
+    # it and the second silently drop the first one's attributes.
+    contact = contacts.get_contact(actor, known_id(contact_id), for_update=True)
     check_if_match(etag_of(contact_out(contact)))
     contact = contacts.update_attributes(actor, contact, body.attributes)
     data = contact_out(contact)

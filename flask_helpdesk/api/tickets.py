@@ -14,6 +14,7 @@ from ..i18n import gettext as _
 from ..models import Attachment, Channel, Message, MessageKind, Priority, Ticket
 from ..services import Forbidden, attachments, desk, messages, queues, ratings, tickets
 from ..services.attachments import Upload
+from ..services.base import unit_of_work
 from ..services.contacts import resolve_customer
 from ..services.identity import Actor
 from ..views.common import send_attachment
@@ -179,7 +180,7 @@ def get_ticket(code: str):
     responses={200: s.TicketOut, **REFUSED, 412: s.Problem, 428: s.Problem},
     description="Staff change department, assignee, priority, tags and status; a customer may "
     "only close. `If-Match` is required (428 without it, 412 when the ticket changed since). "
-    "Fields apply in the order listed; an impossible status is refused before any is applied.",
+    "Fields apply in the order listed, all or none: any refusal leaves the ticket unchanged.",
 )
 def update_ticket(code: str, body: s.TicketUpdate):
     actor = current_actor()
@@ -187,21 +188,25 @@ def update_ticket(code: str, body: s.TicketUpdate):
     check_if_match(etag_of(ticket_out(actor, ticket)))
     sent = body.model_fields_set
     _refuse_impossible_status(actor, ticket, body)
-    if "department_id" in sent and body.department_id is not None:
-        desk.transfer(actor, ticket, body.department_id)
-    if "assignee_id" in sent:
-        desk.assign(actor, ticket, body.assignee_id)
-    if body.priority is not None:
-        desk.set_priority(actor, ticket, body.priority)
-    if body.tags is not None:
-        desk.set_tags(actor, ticket, body.tags)
-    if body.status is not None and body.status != ticket.status:
-        if actor.is_customer:
-            if body.status != "closed":
-                raise Forbidden(_("Only support staff can set the status."))
-            tickets.close_ticket(actor, ticket)
-        else:
-            tickets.change_status(actor, ticket, body.status)
+    # One transaction for every field: a refusal of a later field (an assignee who does not
+    # work in the new department) rolls back the earlier ones, so a client never sees half of
+    # its change applied under a new ETag.
+    with unit_of_work():
+        if "department_id" in sent and body.department_id is not None:
+            desk.transfer(actor, ticket, body.department_id)
+        if "assignee_id" in sent:
+            desk.assign(actor, ticket, body.assignee_id)
+        if body.priority is not None:
+            desk.set_priority(actor, ticket, body.priority)
+        if body.tags is not None:
+            desk.set_tags(actor, ticket, body.tags)
+        if body.status is not None and body.status != ticket.status:
+            if actor.is_customer:
+                if body.status != "closed":
+                    raise Forbidden(_("Only support staff can set the status."))
+                tickets.close_ticket(actor, ticket)
+            else:
+                tickets.change_status(actor, ticket, body.status)
     return _with_etag(actor, tickets.find_ticket(actor, code))
 
 

@@ -113,9 +113,13 @@ def resolve_customer(actor: Actor, key: str | int | None) -> Contact:
     return get_contact(actor, contact_id)
 
 
-def get_contact(actor: Actor, contact_id: int) -> Contact:
+def get_contact(actor: Actor, contact_id: int, *, for_update: bool = False) -> Contact:
+    """The contact *contact_id*; *for_update* locks its row (PostgreSQL) and re-reads it, for a
+    read-check-write such as an ``If-Match`` update that two clients may send at once."""
     _staff(actor)
-    contact = session().get(Contact, contact_id)
+    contact = session().get(
+        Contact, contact_id, with_for_update=for_update or None, populate_existing=for_update
+    )
     if contact is None:
         raise NotFound(_("No such customer."))
     return contact

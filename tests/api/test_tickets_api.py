@@ -250,3 +250,27 @@ def test_a_refused_status_leaves_the_other_fields_unapplied(
     assert refused.json["errors"][0]["field"] == "status"
     after = agent_api.get(path)
     assert after.json["priority"] == "normal" and after.headers["ETag"] == etag
+
+
+def test_a_refused_later_field_rolls_back_the_earlier_ones(app, departments, agent, agent_api, lan):
+    """Minh may move a ticket to Billing but then can neither see nor take it there: the whole
+    change is refused, the move included, and the ETag still matches."""
+    ticket = open_as(lan, departments["account"])
+    path = f"/tickets/{ticket.code}"
+    etag = agent_api.get(path).headers["ETag"]
+    refused = agent_api.patch(
+        path,
+        json={
+            "department_id": departments["billing"].id,
+            "priority": "urgent",
+            "assignee_id": agent.actor.agent.id,
+        },
+        headers={"If-Match": etag},
+    )
+    assert refused.status_code in (404, 422), refused.json
+    session().expire_all()
+    stored = session().get(Ticket, ticket.id)
+    assert stored.department_id == departments["account"].id
+    assert stored.priority.name.lower() == "normal"
+    after = agent_api.get(path)
+    assert after.status_code == 200 and after.headers["ETag"] == etag
