@@ -108,6 +108,7 @@ DEFAULTS: dict[str, Any] = {
     # Outgoing webhooks (docs/api.rst)
     "HELPDESK_WEBHOOK_TIMEOUT": 10.0,  # seconds a receiver may take to answer
     "HELPDESK_WEBHOOK_DISABLE_AFTER": 50,  # failed attempts in a row before an endpoint is off
+    "HELPDESK_WEBHOOK_DISABLE_AFTER_HOURS": 24,  # ... and failing for at least this long
     "HELPDESK_WEBHOOK_ALLOW_PRIVATE": False,  # allow private/loopback receivers (SSRF guard off)
     # i18n
     "HELPDESK_LANGUAGES": ("en", "vi", "fa"),

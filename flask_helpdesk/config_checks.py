@@ -232,6 +232,7 @@ CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "HELPDESK_MAIL_DNS_RESOLVER": _callable,
     "HELPDESK_API_RATE_LIMIT": _rate,
     "HELPDESK_WEBHOOK_DISABLE_AFTER": _at_least(0),
+    "HELPDESK_WEBHOOK_DISABLE_AFTER_HOURS": _at_least(0),
     "HELPDESK_LANGUAGES": _locales,
     "HELPDESK_ACCESS_REQUEST_ROLES": _roles,
 }

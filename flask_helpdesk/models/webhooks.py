@@ -27,6 +27,10 @@ class WebhookEndpoint(HelpdeskModel):
     description: Mapped[str] = mapped_column(String(200), default="")
     is_active: Mapped[bool] = mapped_column(default=True)
     consecutive_failures: Mapped[int] = mapped_column(default=0)
+    # First failure of the current run (None while the last attempt succeeded): auto-disable
+    # needs a run that is long in time as well as in count, so a burst of events during a short
+    # outage does not switch a healthy receiver off.
+    failing_since: Mapped[datetime | None]
     disabled_reason: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -169,6 +169,7 @@ def send_delivery(delivery_id: int) -> str | None:
     if result.ok:
         delivery.status = next_delivery_status(delivery.status, DeliveryEvent.SUCCEEDED)
         endpoint.consecutive_failures = 0
+        endpoint.failing_since = None
     else:
         disabled = _failed(delivery, endpoint)
     commit()
@@ -187,10 +188,15 @@ def _failed(delivery: WebhookDelivery, endpoint: WebhookEndpoint) -> bool:
         jitter = random.uniform(0, delay * 0.1)  # spreads retries; no secrecy needed
         delivery.next_attempt_at = utcnow() + timedelta(seconds=delay + jitter)
     endpoint.consecutive_failures += 1
-    limit = current_helpdesk.config["HELPDESK_WEBHOOK_DISABLE_AFTER"]
-    if endpoint.is_active and limit and endpoint.consecutive_failures >= limit:
+    now = utcnow()
+    if endpoint.failing_since is None:
+        endpoint.failing_since = now
+    if endpoint.is_active and _failing_long_enough(endpoint, now):
         endpoint.is_active = False
-        endpoint.disabled_reason = f"{endpoint.consecutive_failures} failures in a row"
+        endpoint.disabled_reason = (
+            f"{endpoint.consecutive_failures} failures in a row"
+            f" since {endpoint.failing_since:%Y-%m-%d %H:%M} UTC"
+        )
         audit.record(SYSTEM, "webhook.disabled", endpoint_id=endpoint.id, url=endpoint.url)
         current_helpdesk.app.logger.warning(
             "helpdesk: webhook endpoint #%s (%s) disabled after %s failures in a row",
@@ -201,6 +207,19 @@ def _failed(delivery: WebhookDelivery, endpoint: WebhookEndpoint) -> bool:
         jobs.enqueue(admins_of_disabled_webhook, endpoint.id)
         return True
     return False
+
+
+def _failing_long_enough(endpoint: WebhookEndpoint, now: datetime) -> bool:
+    """Both limits reached: ``HELPDESK_WEBHOOK_DISABLE_AFTER`` failed attempts in a row and
+    ``HELPDESK_WEBHOOK_DISABLE_AFTER_HOURS`` since the first of them. The count alone would
+    switch a healthy receiver off for a burst of events during a one-minute deploy; the time
+    alone would let one slow retry schedule decide."""
+    config = current_helpdesk.config
+    limit = config["HELPDESK_WEBHOOK_DISABLE_AFTER"]
+    if not limit or endpoint.consecutive_failures < limit:
+        return False
+    hours = config["HELPDESK_WEBHOOK_DISABLE_AFTER_HOURS"] or 0
+    return now - (endpoint.failing_since or now) >= timedelta(hours=hours)
 
 
 def due_deliveries(limit: int = 100) -> list[int]:
@@ -278,6 +297,7 @@ def set_active(actor: Actor, endpoint: WebhookEndpoint, active: bool) -> Webhook
     endpoint.is_active = active
     if active:
         endpoint.consecutive_failures = 0
+        endpoint.failing_since = None
         endpoint.disabled_reason = None
     audit.record(
         actor, "webhook.activated" if active else "webhook.deactivated", endpoint_id=endpoint.id

@@ -163,6 +163,7 @@ def test_an_endpoint_failing_n_times_in_a_row_is_switched_off(
     app, departments, lan, receiver, admin
 ):
     app.extensions["helpdesk"].config["HELPDESK_WEBHOOK_DISABLE_AFTER"] = 3
+    app.extensions["helpdesk"].config["HELPDESK_WEBHOOK_DISABLE_AFTER_HOURS"] = 0
     endpoint = webhooks.create_endpoint(SYSTEM, receiver.url)
     receiver.status = 503
     heard = []
@@ -181,6 +182,44 @@ def test_an_endpoint_failing_n_times_in_a_row_is_switched_off(
     assert receiver.url in notice.body and "switched off" in notice.subject
     open_as(lan, departments["account"])
     assert session().scalar(select(func.count()).select_from(WebhookDelivery)) == 3
+
+
+def test_a_burst_during_a_short_outage_does_not_switch_the_endpoint_off(
+    app, departments, lan, receiver
+):
+    """Many failed attempts within minutes (a deploy while events pour in) keep the endpoint
+    on; only a run that is also a day long switches it off, and one success ends a run."""
+    config = app.extensions["helpdesk"].config
+    config["HELPDESK_WEBHOOK_DISABLE_AFTER"] = 3
+    config["HELPDESK_WEBHOOK_DISABLE_AFTER_HOURS"] = 24
+    endpoint_id = webhooks.create_endpoint(SYSTEM, receiver.url).id
+    receiver.status = 503
+    for _ in range(5):
+        open_as(lan, departments["account"])
+        webhooks.deliver_due()
+
+    def stored() -> WebhookEndpoint:
+        session().expire_all()
+        return session().get(WebhookEndpoint, endpoint_id)
+
+    assert stored().is_active and stored().consecutive_failures == 5
+    assert stored().failing_since is not None
+    receiver.status = 200  # back up: the run ends
+    open_as(lan, departments["account"])
+    webhooks.deliver_due()
+    assert stored().consecutive_failures == 0 and stored().failing_since is None
+    receiver.status = 503  # down again, and this time for more than a day
+    for _ in range(3):
+        open_as(lan, departments["account"])
+        webhooks.deliver_due()
+    assert stored().is_active
+    endpoint = stored()
+    endpoint.failing_since -= timedelta(hours=25)
+    session().commit()
+    open_as(lan, departments["account"])
+    webhooks.deliver_due()
+    endpoint = stored()
+    assert not endpoint.is_active and "failures in a row since" in endpoint.disabled_reason
 
 
 def test_gives_up_after_the_retry_schedule(app, departments, lan, receiver):
