@@ -26,6 +26,7 @@ from .services.webhooks import deliver_due
 logger = logging.getLogger("flask_helpdesk.scheduler")
 
 LOCK_PREFIX = "helpdesk:sweep-lock:"
+THREAD_NAME = "helpdesk-scheduler"
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ class Scheduler:
         self.app = app
         self.clock = clock
         self.last_started: dict[str, float] = {}
+        self.thread: threading.Thread | None = None
+        self._stop = threading.Event()
 
     def _claim(self, sweep: Sweep, seconds: int) -> bool:
         """With Redis, one scheduler among many queues a sweep per interval."""
@@ -116,13 +119,21 @@ class Scheduler:
             stop.wait(poll)
 
     def start_thread(self) -> threading.Event:
-        """Run in a daemon thread (the worker's ``--with-scheduler``); set the event to stop."""
-        stop = threading.Event()
-        thread = threading.Thread(
-            target=self.run_forever, args=(stop,), name="helpdesk-scheduler", daemon=True
+        """Run in a daemon thread (the worker's ``--with-scheduler``); set the event to stop,
+        then :meth:`stop` waits for the thread to end."""
+        self.thread = threading.Thread(
+            target=self.run_forever, args=(self._stop,), name=THREAD_NAME, daemon=True
         )
-        thread.start()
-        return stop
+        self.thread.start()
+        return self._stop
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop the thread of :meth:`start_thread` after its current tick; whether it ended."""
+        self._stop.set()
+        if self.thread is None:
+            return True
+        self.thread.join(timeout)
+        return not self.thread.is_alive()
 
 
 def run_sweep(name: str) -> None:

@@ -85,9 +85,16 @@ def worker_command(burst: bool, with_scheduler: bool, queues: tuple[str, ...]) -
     worker = make_worker(app, list(queues) or None)
     names = ", ".join(q.name for q in worker.queues)
     click.echo(f"helpdesk worker on queue(s) {names}")
+    scheduler = Scheduler(app)
     if with_scheduler and not burst:
-        Scheduler(app).start_thread()  # queues the periodic sweeps (one process per interval)
-    worker.work(burst=burst, with_scheduler=with_scheduler)
+        scheduler.start_thread()  # queues the periodic sweeps (one process per interval)
+    try:
+        worker.work(burst=burst, with_scheduler=with_scheduler)
+    finally:
+        # A warm shutdown (SIGTERM, rq's shutdown command) ends the scheduler too, between two
+        # ticks, so no sweep is left half queued.
+        if not scheduler.stop():
+            click.echo("helpdesk scheduler: still in a tick, left behind", err=True)
 
 
 @helpdesk_cli.command("create-agent")

@@ -17,11 +17,15 @@ state is in the database, so a Redis flush loses nothing and cron can run the sw
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from .. import jobs, signals
 from ..models import Channel, Message, MessageKind, SlaEvent, Ticket, utcnow
@@ -34,6 +38,8 @@ from .sla_notify import staff_of_sla_event
 logger = logging.getLogger("flask_helpdesk.sla")
 
 MAX_BATCHES = 1000  # one run handles at most this many batches; the next run goes on
+# INSERT ... ON CONFLICT DO NOTHING RETURNING: a batch's events in one statement.
+UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 @dataclass
@@ -42,7 +48,6 @@ class SweepResult:
     breached: int = 0
     notifications: int = 0
     tickets: int = 0
-    raised: list[SlaEvent] = field(default_factory=list, repr=False)
 
     def __str__(self) -> str:
         return (
@@ -58,41 +63,24 @@ def _locked(query):
     return query
 
 
-def _raise(
+def _event_row(
     ticket: Ticket, target: Target, kind: str, now: datetime, notify_after: datetime | None
-) -> SlaEvent | None:
-    """Record one event unless it already exists; the event when this call raised it."""
-    event = SlaEvent(
-        ticket_id=ticket.id,
-        target=target.name,
-        kind=kind,
-        cycle=target.cycle,
-        due_at=target.due_at,
-        created_at=now,
-        notify_after=notify_after,
-    )
-    try:
-        with session().begin_nested():
-            session().add(event)
-            session().flush()
-    except IntegrityError:  # raised before, by this sweep's past or by another one right now
-        return None
-    if kind == "breached":
-        setattr(ticket, f"{target.name}_breached", True)
-    session().add(
-        Message(
-            ticket_id=ticket.id,
-            kind=MessageKind.NOTE,
-            channel=Channel.WEB,
-            body="",
-            data={"event": f"sla_{kind}", "target": target.name, "due": target.due_at.isoformat()},
-            created_at=now,
-        )
-    )
-    return event
+) -> dict[str, Any]:
+    return {
+        "ticket_id": ticket.id,
+        "target": target.name,
+        "kind": kind,
+        "cycle": target.cycle,
+        "due_at": target.due_at,
+        "created_at": now,
+        "notify_after": notify_after,
+    }
 
 
-def _check_ticket(ticket: Ticket, now: datetime, result: SweepResult) -> None:
+def _plan(
+    ticket: Ticket, now: datetime, raised_before: set[tuple], planned: list[dict[str, Any]]
+) -> None:
+    """Add the events *ticket* is due for to *planned* and move its ``sla_check_at`` on."""
     policy = _policy(ticket)
     calendar = _calendar(policy)
     pending = targets(ticket, policy, calendar) if ticket.sla_running_since else []
@@ -100,37 +88,86 @@ def _check_ticket(ticket: Ticket, now: datetime, result: SweepResult) -> None:
     if policy is not None:
         open_now = policy.notify_outside_hours or calendar.is_open(now)
         notify_after = now if open_now else calendar.next_open(now)
-    raised_before = {
-        (e.target, e.kind, e.cycle)
-        for e in session().execute(
-            select(SlaEvent.target, SlaEvent.kind, SlaEvent.cycle).where(
-                SlaEvent.ticket_id == ticket.id
-            )
-        )
-    }
     upcoming: list[datetime] = []
     for target in pending:
-        breached = (target.name, "breached", target.cycle) in raised_before
-        warned = breached or (target.name, "warned", target.cycle) in raised_before
+        key = (ticket.id, target.name)
+        breached = (*key, "breached", target.cycle) in raised_before
+        warned = breached or (*key, "warned", target.cycle) in raised_before
         if target.due_at <= now:
-            event = None if breached else _raise(ticket, target, "breached", now, notify_after)
-            if event is not None:
-                result.breached += 1
-                result.raised.append(event)
+            if not breached:
+                planned.append(_event_row(ticket, target, "breached", now, notify_after))
             continue
         upcoming.append(target.due_at)
         if target.warn_at is None or warned:
             continue
         if target.warn_at > now:
             upcoming.append(target.warn_at)
-        elif (event := _raise(ticket, target, "warned", now, notify_after)) is not None:
-            result.warned += 1
-            result.raised.append(event)
+        else:
+            planned.append(_event_row(ticket, target, "warned", now, notify_after))
     ticket.sla_check_at = min(upcoming) if upcoming else None
 
 
+def _insert_events(planned: list[dict[str, Any]]) -> list[Row]:
+    """Insert the batch's events in one statement; the rows it inserted (id, ticket_id, target,
+    kind, due_at). A row whose key exists (raised by another sweep a moment ago) is left out:
+    the unique key, not this process, decides what is raised once."""
+    if not planned:
+        return []
+    columns = (SlaEvent.id, SlaEvent.ticket_id, SlaEvent.target, SlaEvent.kind, SlaEvent.due_at)
+    dialect = session().get_bind().dialect.name
+    if dialect in UPSERTS:
+        statement = UPSERTS[dialect](SlaEvent).on_conflict_do_nothing().returning(*columns)
+        return list(session().execute(statement, planned))
+    rows = []  # another database: one savepoint per event
+    for values in planned:
+        try:
+            with session().begin_nested():
+                rows.extend(session().execute(insert(SlaEvent).returning(*columns), [values]))
+        except IntegrityError:
+            continue
+    return rows
+
+
+def _record(rows: list[Row], now: datetime) -> None:
+    """The breach flags (one UPDATE per target) and the internal notes (one INSERT)."""
+    breached: dict[str, list[int]] = defaultdict(list)
+    for row in rows:
+        if row.kind == "breached":
+            breached[row.target].append(row.ticket_id)
+    for target, ids in breached.items():
+        session().execute(
+            update(Ticket).where(Ticket.id.in_(ids)).values({f"{target}_breached": True}),
+            execution_options={"synchronize_session": False},
+        )
+    if rows:
+        session().execute(
+            insert(Message),
+            [
+                {
+                    "ticket_id": row.ticket_id,
+                    "kind": MessageKind.NOTE,
+                    "channel": Channel.WEB,
+                    "body": "",
+                    "data": {
+                        "event": f"sla_{row.kind}",
+                        "target": row.target,
+                        "due": _aware(row.due_at).isoformat(),
+                    },
+                    "created_at": now,
+                }
+                for row in rows
+            ],
+        )
+
+
+def _aware(instant: datetime) -> datetime:
+    return instant if instant.tzinfo is not None else instant.replace(tzinfo=UTC)
+
+
 def check_tickets(now: datetime, batch_size: int, result: SweepResult) -> int:
-    """One batch: the tickets whose check instant has come, oldest first (index scan)."""
+    """One batch: the tickets whose check instant has come, oldest first (index scan), in one
+    transaction of a fixed number of statements: read the batch and its past events, insert its
+    events, set its breach flags, insert its notes, move its check instants."""
     query = (
         select(Ticket)
         .where(Ticket.sla_check_at <= now)
@@ -138,41 +175,67 @@ def check_tickets(now: datetime, batch_size: int, result: SweepResult) -> int:
         .limit(batch_size)
     )
     batch = list(session().scalars(_locked(query)))
-    for ticket in batch:
-        _check_ticket(ticket, now, result)
-    result.tickets += len(batch)
-    raised, result.raised = result.raised, []
-    commit()
-    for event in raised:
-        signal = signals.sla_breached if event.kind == "breached" else signals.sla_warned
-        send_signal(
-            signal,
-            ticket=event.ticket,
-            actor=SYSTEM,
-            target=event.target,
-            due_at=event.due_at,
-            event=event,
+    if not batch:
+        commit()
+        return 0
+    raised_before = {
+        tuple(row)
+        for row in session().execute(
+            select(SlaEvent.ticket_id, SlaEvent.target, SlaEvent.kind, SlaEvent.cycle).where(
+                SlaEvent.ticket_id.in_([t.id for t in batch])
+            )
         )
+    }
+    planned: list[dict[str, Any]] = []
+    for ticket in batch:
+        _plan(ticket, now, raised_before, planned)
+    rows = _insert_events(planned)
+    _record(rows, now)
+    result.tickets += len(batch)
+    result.warned += sum(1 for row in rows if row.kind == "warned")
+    result.breached += sum(1 for row in rows if row.kind == "breached")
+    commit()
+    if rows and (signals.sla_warned.receivers or signals.sla_breached.receivers):
+        events = session().scalars(
+            select(SlaEvent)
+            .where(SlaEvent.id.in_([row.id for row in rows]))
+            .options(joinedload(SlaEvent.ticket))
+            .order_by(SlaEvent.id)
+        )
+        for event in events:
+            signal = signals.sla_breached if event.kind == "breached" else signals.sla_warned
+            send_signal(
+                signal,
+                ticket=event.ticket,
+                actor=SYSTEM,
+                target=event.target,
+                due_at=event.due_at,
+                event=event,
+            )
     return len(batch)
 
 
 def queue_notifications(now: datetime, batch_size: int) -> int:
-    """Queue a notification job for each event whose notification may go now."""
+    """Queue a notification job for each event whose notification may go now (one UPDATE for
+    the batch; each mail stays its own job, retried on its own)."""
     query = (
-        select(SlaEvent)
+        select(SlaEvent.id)
         .where(SlaEvent.notify_after <= now)
         .order_by(SlaEvent.notify_after, SlaEvent.id)
         .limit(batch_size)
     )
     if session().get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    events = list(session().scalars(query))
-    for event in events:
-        event.notify_after = None
-        event.notified_at = now
-        jobs.enqueue(staff_of_sla_event, event.id)
+    ids = list(session().scalars(query))
+    if ids:
+        session().execute(
+            update(SlaEvent).where(SlaEvent.id.in_(ids)).values(notify_after=None, notified_at=now),
+            execution_options={"synchronize_session": False},
+        )
+    for event_id in ids:
+        jobs.enqueue(staff_of_sla_event, event_id)
     commit()
-    return len(events)
+    return len(ids)
 
 
 def sweep(

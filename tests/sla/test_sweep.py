@@ -264,3 +264,58 @@ def test_the_schedule_survives_a_redis_flush(policy, lan, clock, open_for, datab
         make_worker(rq_app).work(burst=True)
         session().remove()
         assert session().scalar(select(func.count()).select_from(SlaEvent)) == 1
+
+
+def test_the_worker_runs_the_sweeps_and_stops_its_scheduler(
+    policy, lan, clock, open_for, database_url, tmp_path
+):
+    """``flask helpdesk worker`` (--with-scheduler by default): its scheduler thread queues the
+    SLA sweep, the worker runs it, and a shutdown ends the worker and the thread."""
+    redis_url = os.environ.get(REDIS_URL_VARIABLE)
+    if not redis_url:
+        pytest.skip(f"set {REDIS_URL_VARIABLE} to run the worker against a real Redis")
+    from rq import Worker
+    from rq.command import send_shutdown_command
+
+    ticket = open_for(lan)
+    session().commit()
+    ticket_id = ticket.id
+    clock.set("2026-03-02T11:01+00:00")  # its first response is overdue
+    queue_name = f"helpdesk-test-{uuid.uuid4().hex[:12]}"
+    rq_app = make_test_app(
+        database_url, tmp_path, HELPDESK_REDIS_URL=redis_url, HELPDESK_QUEUE_NAME=queue_name
+    )
+    connection = rq_app.extensions["helpdesk"].dispatcher.queue.connection
+    with rq_app.app_context():
+        engine = rq_app.extensions["helpdesk"].db.engine
+    stopped: list[str] = []
+
+    def shut_down_once_swept() -> None:
+        # Another thread: the worker's signal handlers need the main one.
+        for _ in range(600):
+            with engine.connect() as db:
+                count = db.scalar(
+                    select(func.count())
+                    .select_from(SlaEvent)
+                    .where(SlaEvent.ticket_id == ticket_id)
+                )
+            workers = [
+                w for w in Worker.all(connection=connection) if w.queues[0].name == queue_name
+            ]
+            if count and workers:
+                send_shutdown_command(connection, workers[0].name)
+                stopped.append(workers[0].name)
+                return
+            threading.Event().wait(0.1)
+
+    helper = threading.Thread(target=shut_down_once_swept)
+    helper.start()
+    try:
+        with rq_app.app_context():  # the command's app, not the test's
+            result = rq_app.test_cli_runner().invoke(args=["helpdesk", "worker"])
+    finally:
+        helper.join(timeout=70)
+    assert stopped, f"the scheduler thread never got the SLA sweep run: {result.output}"
+    assert result.exit_code == 0, result.output
+    assert _events(ticket) == [("first_response", "breached")]
+    assert not [t for t in threading.enumerate() if t.name == "helpdesk-scheduler"]
