@@ -103,6 +103,11 @@ DEFAULTS: dict[str, Any] = {
     "HELPDESK_MAIL_CHECK_DKIM": True,  # our own DKIM check when no trusted header (dkimpy)
     "HELPDESK_MAIL_DNS_TIMEOUT": 5,  # seconds one DNS lookup of that check may take
     "HELPDESK_MAIL_DNS_RESOLVER": None,  # callable(name, timeout) -> TXT bytes; None: dnspython
+    # Spam learning (docs/automation.rst): agents' spam / not-spam marks train the filter.
+    "HELPDESK_SPAM_FILTER": True,  # score new customer tickets; False: marks still train
+    "HELPDESK_SPAM_THRESHOLD": 0.9,  # score (0..1) at or above which a ticket is spam
+    "HELPDESK_SPAM_MIN_TRAINING": 50,  # spam and good tickets each, before it quarantines
+    "HELPDESK_SPAM_TRUST_UPSTREAM": True,  # X-Spam-Flag: YES etc. from our mail server
     # JSON API (docs/api.rst)
     "HELPDESK_API_RATE_LIMIT": "600/minute",  # calls per token (or per logged-in user); None: off
     # Outgoing webhooks (docs/api.rst)

@@ -122,6 +122,15 @@ def _at_least(minimum: int, maximum: int | None = None) -> Callable[[str, Any], 
     return check
 
 
+def _fraction(minimum: float) -> Callable[[str, Any], Any]:
+    def check(key: str, value: Any) -> Any:
+        if not minimum <= value <= 1:
+            raise _fail(key, value, f"a number from {minimum} to 1")
+        return value
+
+    return check
+
+
 def _size(key: str, value: Any) -> int:
     return _at_least(1)(key, _as_size(key, value))
 
@@ -230,6 +239,8 @@ CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "HELPDESK_MAIL_AUTHSERV_ID": _authserv_ids,
     "HELPDESK_MAIL_DNS_TIMEOUT": _at_least(1, 60),
     "HELPDESK_MAIL_DNS_RESOLVER": _callable,
+    "HELPDESK_SPAM_THRESHOLD": _fraction(0.5),
+    "HELPDESK_SPAM_MIN_TRAINING": _at_least(0),
     "HELPDESK_API_RATE_LIMIT": _rate,
     "HELPDESK_WEBHOOK_DISABLE_AFTER": _at_least(0),
     "HELPDESK_WEBHOOK_DISABLE_AFTER_HOURS": _at_least(0),

@@ -11,10 +11,13 @@ from .enums import AgentRole, Availability, Channel, MessageKind, Priority, Tick
 from .mail import InboundMail, InboundStatus, Mailbox, MailSecurity, TicketParticipant
 from .people import Agent, Contact, Department, agent_department
 from .sla import BusinessCalendar, CalendarWindow, Holiday, HolidaySource, SlaEvent, SlaPolicy
+from .spam import HAM, SPAM, HouseRule, SpamToken, SpamTotals, SpamTraining
 from .ticket import Attachment, Message, Rating, Tag, Ticket, ticket_tag
 from .webhooks import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
+    "HAM",
+    "SPAM",
     "AccessGrant",
     "Agent",
     "AgentRole",
@@ -33,6 +36,7 @@ __all__ = [
     "HelpdeskModel",
     "Holiday",
     "HolidaySource",
+    "HouseRule",
     "ImpersonationLog",
     "InboundMail",
     "InboundStatus",
@@ -45,6 +49,9 @@ __all__ = [
     "SavedView",
     "SlaEvent",
     "SlaPolicy",
+    "SpamToken",
+    "SpamTotals",
+    "SpamTraining",
     "Tag",
     "Ticket",
     "TicketParticipant",

@@ -35,6 +35,7 @@ from .base import ValidationError, session
 from .identity import Actor, contact_as_actor
 from .mail_auth import record_verdict
 from .messages import post_message
+from .spam import upstream_verdict
 from .tickets import NewTicket, open_ticket_with_message
 
 RATE_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
@@ -249,6 +250,7 @@ def _new_ticket(row, parsed, recipients, contact, own: set[str], note: str | Non
             # No email= here: the web form's address check would refuse addresses mail
             # servers deliver (root@localhost); the ticket takes the contact's address.
             message_data={"inbound_mail_id": row.id, "threaded_by": "new"},
+            upstream_spam=upstream_verdict(parsed.headers),
         ),
     )
     people = [(n, a) for n, a in (*parsed.to, *parsed.cc)]

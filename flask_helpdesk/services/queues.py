@@ -542,6 +542,8 @@ def builtin_views() -> list[tuple[str, str, QueueFilter]]:
             "Unassigned",
             QueueFilter(statuses=list(ACTIVE_STATUSES), assignee="unassigned"),
         ),
+        # Quarantine: what agents and the spam filter set aside, never deleted.
+        ("spam", "Spam", QueueFilter(statuses=[TicketStatus.SPAM])),
     ]
 
 

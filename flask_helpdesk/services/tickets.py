@@ -27,11 +27,11 @@ from ..models import (
 )
 from ..state import current_helpdesk
 from ..workflow import InvalidTransition, Trigger, trigger_for_agent_choice
-from . import audit, notifications, sla
+from . import audit, notifications, sla, spam
 from .attachments import Upload, attach, store_uploads
 from .base import Forbidden, NotFound, ValidationError, commit, rollback, send_signal, session
 from .codes import CODE_ALPHABET, CODE_LENGTH, new_ticket_code, normalize_code
-from .identity import Actor
+from .identity import SYSTEM, Actor
 from .permissions import ensure, visible_tickets
 from .ratings import rate_ticket
 from .transitions import transition
@@ -60,6 +60,8 @@ class NewTicket:
     locale: str | None = None
     # Stored on the first message (``Message.data``): e.g. the inbound mail it came from.
     message_data: dict[str, Any] | None = None
+    # A spam verdict our receiving mail server wrote ("X-Spam-Flag: YES"), see services.spam.
+    upstream_spam: str | None = None
 
 
 def _coerce_priority(value: Priority | int | str) -> Priority:
@@ -200,10 +202,31 @@ def open_ticket_with_message(
         on_behalf=actor.is_agent,
         send_to_user=from_support,
     )
-    notifications.ticket_created(ticket, message, from_support=from_support)
+    quarantined = actor.is_customer and _screen_spam(ticket, message, data.upstream_spam)
+    if not quarantined:  # nobody is called to a ticket in the Spam view
+        notifications.ticket_created(ticket, message, from_support=from_support)
     commit()
     send_signal(signals.ticket_created, ticket=ticket, actor=actor, message=message)
     return ticket, message
+
+
+def _screen_spam(ticket: Ticket, message: Message, upstream: str | None) -> bool:
+    """Let the spam filter look at a customer's new ticket; True if it went to the Spam view.
+
+    The verdict (score, deciding words, upstream header) stays on the first message for the
+    agent; a quarantine is a status change like an agent's, audited with the verdict.
+    """
+    screening = spam.screen(ticket, message.body, upstream)
+    if screening is None:
+        return False
+    message.data = {**message.data, "spam": screening.as_data()}
+    if not screening.quarantine:
+        return False
+    # No event line in the thread: events are shown to the customer, and the notice on the
+    # desk's ticket page (from the message's data) says it to the agents.
+    transition(SYSTEM, ticket, Trigger.MARK_SPAM)
+    audit.record(SYSTEM, "ticket.spam_quarantined", ticket, verdict=screening.as_data())
+    return True
 
 
 def find_ticket(actor: Actor, code: str, for_update: bool = False) -> Ticket:
@@ -258,6 +281,11 @@ def change_status(actor: Actor, ticket: Ticket, target: TicketStatus | str) -> T
     if trigger == Trigger.CLOSE:
         return close_ticket(actor, ticket)
     old = transition(actor, ticket, trigger)
+    # A person's spam / not-spam mark teaches the filter, in this transaction.
+    if trigger == Trigger.MARK_SPAM and actor.is_agent:
+        spam.marked_spam(actor, ticket)
+    elif trigger == Trigger.NOT_SPAM and actor.is_agent:
+        spam.marked_not_spam(actor, ticket)
     add_event(ticket, actor, "status_changed", old=old.value, new=ticket.status.value)
     audit.record(actor, "ticket.status_changed", ticket, old=old, new=ticket.status)
     commit()  # sends ticket-status-changed (transition queued it)

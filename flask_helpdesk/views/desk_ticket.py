@@ -68,6 +68,8 @@ def _workspace(actor: Actor, ticket: Ticket, status: int = 200, **overrides: Any
         "ticket": ticket,
         "thread": thread,
         "sender_verdicts": mail_auth.verdicts_for(thread),
+        # The spam filter's verdict on the ticket's first message (services/spam.py).
+        "spam_check": next((m.data["spam"] for m in thread if "spam" in (m.data or {})), None),
         "viewers": presence.other_viewers(actor, ticket),
         "earlier": contacts.earlier_tickets(actor, ticket),
         "collisions": [],

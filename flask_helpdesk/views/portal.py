@@ -122,6 +122,8 @@ def new_ticket():
             apply_service_error(form, error)
         else:
             flash(_("Your support request %(code)s was sent.", code=ticket.code), "success")
+            if ticket.status == TicketStatus.SPAM:  # held for review: not the customer's to see
+                return redirect(url_for(".index"))
             return redirect(url_for(".ticket", code=ticket.code))
     status = 422 if request.method == "POST" else 200
     return render(
