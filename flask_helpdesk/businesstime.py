@@ -249,3 +249,50 @@ class WorkCalendar:
     def minutes_between(self, start: datetime, end: datetime) -> int:
         """Whole working minutes from *start* to *end*."""
         return int(self.between(start, end).total_seconds() // 60)
+
+    # -- backwards (time rules: "the instant N working hours before now") -------------------
+
+    def subtract(self, instant: datetime, amount: timedelta) -> datetime:
+        """The latest instant from which *amount* of working time has passed by *instant*:
+        anything at or before it is at least *amount* old in working time. A time rule's sweep
+        compares stored instants with it in SQL instead of measuring every ticket."""
+        if amount < timedelta(0):
+            raise ValueError("working time to subtract must not be negative")
+        instant = _aware(instant).astimezone(UTC)
+        if not amount:
+            return instant
+        if not self.has_hours:
+            raise NoWorkingTime("the calendar has no opening hours")
+        left = amount
+        day = self._local_date(instant) + timedelta(days=1)
+        for _ in range(MAX_SEARCH_DAYS + 2):
+            for start, end in reversed(self._day(day)):
+                end = min(end, instant)
+                if end <= start:
+                    continue
+                if end - start >= left:
+                    return end - left
+                left -= end - start
+            day -= timedelta(days=1)
+        raise NoWorkingTime(
+            f"{amount} of working time does not fit in the last {MAX_SEARCH_DAYS} days"
+        )
+
+    def subtract_days(self, instant: datetime, days: int) -> datetime:
+        """The same wall-clock time *days* working days (days with opening hours, holidays
+        skipped) before *instant*'s local day."""
+        if days < 0:
+            raise ValueError("working days to subtract must not be negative")
+        instant = _aware(instant).astimezone(UTC)
+        if not self.has_hours:
+            raise NoWorkingTime("the calendar has no opening hours")
+        local = instant.astimezone(self.zone)
+        day = local.date()
+        for _ in range(MAX_SEARCH_DAYS):
+            if not days:
+                moment = datetime.combine(day, local.timetz().replace(tzinfo=None))
+                return moment.replace(tzinfo=self.zone).astimezone(UTC)
+            day -= timedelta(days=1)
+            if self._day(day):
+                days -= 1
+        raise NoWorkingTime(f"fewer working days than asked in the last {MAX_SEARCH_DAYS} days")

@@ -76,6 +76,12 @@ DEFAULTS: dict[str, Any] = {
     "HELPDESK_SLA_SWEEP_INTERVAL": 60,  # seconds between two SLA escalation sweeps
     "HELPDESK_SLA_SWEEP_BATCH": 200,  # tickets one sweep transaction handles
     "HELPDESK_ACCESS_SWEEP_INTERVAL": 300,  # seconds between two access-grant expiry sweeps
+    # Automation rules (docs/automation.rst)
+    "HELPDESK_RULES_SWEEP_INTERVAL": 300,  # seconds between two time-rule sweeps
+    "HELPDESK_RULES_SWEEP_BATCH": 500,  # tickets one time-rule sweep transaction handles
+    "HELPDESK_RULES_CHAIN_LIMIT": 10,  # rounds of rules set off by rules, then a stop
+    "HELPDESK_AUTO_MAIL_PER_TICKET": 3,  # automatic mails to one customer on one ticket
+    "HELPDESK_AUTO_MAIL_PER_HOUR": 10,  # automatic mails to one address per hour
     # Mail out
     "HELPDESK_MAIL_SENDER": None,  # None: MAIL_DEFAULT_SENDER
     "HELPDESK_MAIL_BACKEND": None,  # None: "flask-mail" if Flask-Mail is set up, else "log"

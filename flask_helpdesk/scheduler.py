@@ -2,7 +2,7 @@
 ``flask helpdesk worker --with-scheduler``, or from cron (``flask helpdesk sweep NAME``).
 
 A sweep is a function that finds its own work in the database (SLA escalation, access-grant
-expiry; auto-close and time rules later) and is safe to run twice at once. The scheduler only
+expiry, time rules and auto-close) and is safe to run twice at once. The scheduler only
 decides when to start one: every *interval* seconds it hands the job :func:`run_sweep` to the job
 dispatcher (an RQ job on a worker, or inline without Redis). No schedule is kept in Redis: after
 a Redis flush the next tick simply queues the sweeps again. When several processes run a
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from flask import Flask
 
+from .services import rule_sweep
 from .services.consent import expire_due_grants
 from .services.sla_sweep import sweep
 from .services.webhooks import deliver_due
@@ -152,6 +153,11 @@ def _access_sweep() -> object:
     return f"{expire_due_grants()} access grant(s) expired"
 
 
+def _rules_sweep() -> object:
+
+    return rule_sweep.sweep()
+
+
 def _webhook_sweep() -> object:
 
     return f"{deliver_due()} webhook deliveries sent"
@@ -168,6 +174,12 @@ register_sweep(
     _access_sweep,
     "HELPDESK_ACCESS_SWEEP_INTERVAL",
     "Expire account-access grants past their end.",
+)
+register_sweep(
+    "rules",
+    _rules_sweep,
+    "HELPDESK_RULES_SWEEP_INTERVAL",
+    'Fire the time rules (auto-close, "N hours since ...") on the tickets whose time came.',
 )
 register_sweep(
     "webhooks",

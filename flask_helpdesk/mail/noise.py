@@ -141,3 +141,16 @@ def _list_id_key(value: str) -> str:
     """Reduce a List-Id header ("Support <support.example.com>") to its id, lowercased."""
     match = re.search(r"<([^>]+)>", value)
     return (match.group(1) if match else value).strip().lower()
+
+
+# Local parts of addresses nobody reads: an automatic mail to them is wasted or starts a loop.
+_ROBOT_LOCAL_PARTS = re.compile(
+    r"^(no[-_.]?reply|do[-_.]?not[-_.]?reply|dont[-_.]?reply|bounces?|auto[-_.]?reply)([-+._].*)?$",
+    re.I,
+)
+
+
+def is_robot_address(address: str) -> bool:
+    """Whether *address* belongs to a machine (mailer-daemon, postmaster, no-reply, ...)."""
+    local = (address or "").strip().rpartition("@")[0] or (address or "").strip()
+    return bool(_DAEMON_SENDERS.match(local) or _ROBOT_LOCAL_PARTS.match(local))

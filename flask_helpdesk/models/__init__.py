@@ -10,6 +10,7 @@ from .desk import SavedView, TicketViewer
 from .enums import AgentRole, Availability, Channel, MessageKind, Priority, TicketStatus
 from .mail import InboundMail, InboundStatus, Mailbox, MailSecurity, TicketParticipant
 from .people import Agent, Contact, Department, agent_department
+from .rules import AutoMail, Rule, RuleFiring
 from .sla import BusinessCalendar, CalendarWindow, Holiday, HolidaySource, SlaEvent, SlaPolicy
 from .spam import HAM, SPAM, HouseRule, SpamToken, SpamTotals, SpamTraining
 from .ticket import Attachment, Message, Rating, Tag, Ticket, ticket_tag
@@ -24,6 +25,7 @@ __all__ = [
     "ApiToken",
     "Attachment",
     "AuditEvent",
+    "AutoMail",
     "Availability",
     "BusinessCalendar",
     "CalendarWindow",
@@ -46,6 +48,8 @@ __all__ = [
     "MessageKind",
     "Priority",
     "Rating",
+    "Rule",
+    "RuleFiring",
     "SavedView",
     "SlaEvent",
     "SlaPolicy",

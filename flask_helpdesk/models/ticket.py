@@ -54,6 +54,10 @@ class Ticket(HelpdeskModel):
         Index("ix_helpdesk_ticket_sla_due", "sla_due_at", "id"),
         # The escalation sweep's batch: tickets whose next warning or breach instant has come.
         Index("ix_helpdesk_ticket_sla_check", "sla_check_at", "id"),
+        # Time rules' sweeps: "N hours since the last customer/agent message", "N days in status".
+        Index("ix_helpdesk_ticket_status_last_agent", "status", "last_agent_reply_at"),
+        Index("ix_helpdesk_ticket_status_last_customer", "status", "last_customer_reply_at"),
+        Index("ix_helpdesk_ticket_status_changed", "status", "status_changed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -85,6 +89,8 @@ class Ticket(HelpdeskModel):
     last_customer_reply_at: Mapped[datetime | None]
     last_agent_reply_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # When the status last changed ("N days in status" time rules; set by services/transitions).
+    status_changed_at: Mapped[datetime | None]
     # Read markers: unread = a reply from the other side after the marker.
     customer_seen_at: Mapped[datetime | None]
     agent_seen_at: Mapped[datetime | None]

@@ -5,6 +5,7 @@ checks permission (``permissions.ensure``), writes, records an audit event, fire
 enqueues follow-up jobs that run after commit.
 """
 
+from . import rules as _rules  # noqa: F401  (registers the rules engine's before-commit hook)
 from .base import Conflict, Forbidden, NotFound, ServiceError, ValidationError
 
 __all__ = ["Conflict", "Forbidden", "NotFound", "ServiceError", "ValidationError"]

@@ -81,6 +81,19 @@ def session():
 # Session.info keys: how deep we are in unit_of_work blocks, and the signals they hold back.
 UNIT_DEPTH_KEY = "helpdesk_unit_depth"
 PENDING_SIGNALS_KEY = "helpdesk_pending_signals"
+RULE_EVENTS_KEY = "helpdesk_rule_events"  # changes the rules engine has not seen (rule_events)
+
+
+# Called (in order) just before a unit of work commits, inside its transaction: the rules engine
+# registers itself here (services/rules.py), so rules run in the transaction of the change.
+_BEFORE_COMMIT: list[Callable[[], None]] = []
+
+
+def before_commit(hook: Callable[[], None]) -> Callable[[], None]:
+    """Register *hook* to run inside every unit of work right before it commits."""
+    if hook not in _BEFORE_COMMIT:
+        _BEFORE_COMMIT.append(hook)
+    return hook
 
 
 def commit() -> None:
@@ -90,6 +103,8 @@ def commit() -> None:
         session().flush()
         return
     try:
+        for hook in _BEFORE_COMMIT:
+            hook()
         session().commit()
     except BaseException:
         rollback()
@@ -102,6 +117,7 @@ def rollback() -> None:
     session().rollback()
     discard_pending()
     session().info.pop(PENDING_SIGNALS_KEY, None)
+    session().info.pop(RULE_EVENTS_KEY, None)
 
 
 @contextmanager
@@ -133,6 +149,7 @@ def _forget_signals_on_rollback(session: Session, previous_transaction: Any) -> 
     # As jobs.py does for jobs: a rolled-back unit of work announces nothing.
     if previous_transaction.parent is None and not previous_transaction.nested:
         session.info.pop(PENDING_SIGNALS_KEY, None)
+        session.info.pop(RULE_EVENTS_KEY, None)
 
 
 def _send_pending_signals() -> None:

@@ -220,10 +220,14 @@ def render_reply(actor: Actor, reply_id: int | str, ticket: Ticket) -> str:
     return fill_placeholders(reply.body, ticket, actor)
 
 
-def fill_placeholders(text: str, ticket: Ticket, actor: Actor) -> str:
+def fill_placeholders(
+    text: str, ticket: Ticket, actor: Actor, agent_name: str | None = None
+) -> str:
+    """*text* with its placeholders filled; *agent_name* overrides the actor's (a rule's reply
+    signs with the department's name, not "system")."""
     values = {
         "customer_name": ticket.requester.display_name if ticket.requester else "",
         "ticket_code": ticket.code,
-        "agent_name": actor.name,
+        "agent_name": agent_name if agent_name is not None else actor.name,
     }
     return PLACEHOLDER_PATTERN.sub(lambda match: values[match.group(1)], text)

@@ -23,7 +23,7 @@ from ..models import (
     agent_department,
 )
 from ..workflow import Trigger, can
-from . import audit, sla
+from . import audit, rule_events, sla
 from .base import Forbidden, NotFound, ValidationError, commit, send_signal, session
 from .identity import Actor
 from .permissions import ensure
@@ -82,6 +82,7 @@ def assign(actor: Actor, ticket: Ticket, agent_id: int | str | None) -> Ticket:
         old=old.id if old else None,
         new=agent.id if agent else None,
     )
+    rule_events.record(ticket, "assignee_changed", assignee=agent.id if agent else None)
     commit()
     send_signal(signals.ticket_assigned, ticket=ticket, actor=actor, assignee=agent, previous=old)
     return ticket
@@ -106,6 +107,7 @@ def transfer(actor: Actor, ticket: Ticket, department_id: int) -> Ticket:
     sla.recompute(ticket)  # another department may mean another policy
     add_event(ticket, actor, "transferred", department_name=department.name)
     audit.record(actor, "ticket.transferred", ticket, old=old.id, new=department.id)
+    rule_events.record(ticket, "department_changed", department=department.id)
     commit()
     send_signal(signals.ticket_updated, ticket=ticket, actor=actor, changes={"department": old.id})
     return ticket
@@ -121,6 +123,7 @@ def set_priority(actor: Actor, ticket: Ticket, priority: int | str) -> Ticket:
     ticket.priority = new
     sla.recompute(ticket)
     audit.record(actor, "ticket.priority_changed", ticket, old=old, new=new)
+    rule_events.record(ticket, "priority_changed", priority=new.slug)
     commit()
     send_signal(signals.ticket_updated, ticket=ticket, actor=actor, changes={"priority": old})
     return ticket
@@ -150,6 +153,7 @@ def set_tags(actor: Actor, ticket: Ticket, names: list[str]) -> Ticket:
         return ticket
     ticket.tags = tags
     audit.record(actor, "ticket.tagged", ticket, old=old, new=sorted(names))
+    rule_events.record(ticket, "tags_changed", tags=set(names) - set(old))
     commit()
     send_signal(signals.ticket_updated, ticket=ticket, actor=actor, changes={"tags": old})
     return ticket

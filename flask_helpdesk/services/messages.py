@@ -12,7 +12,7 @@ from ..i18n import gettext as _
 from ..models import Channel, Message, MessageKind, Ticket, utcnow
 from ..state import current_helpdesk
 from ..workflow import Trigger
-from . import audit, notifications
+from . import audit, notifications, rule_events
 from .attachments import Upload, attach, store_uploads
 from .base import ValidationError, commit, send_signal, session
 from .identity import Actor
@@ -50,7 +50,8 @@ def post_message(
     files = store_uploads(uploads)
 
     now = utcnow()
-    from_agent = actor.is_agent
+    # Support writes: an agent, or the system (a rule's automatic reply).
+    from_agent = actor.is_agent or actor.is_system
     old_status = ticket.status
     if not internal:
         transition(actor, ticket, Trigger.AGENT_REPLY if from_agent else Trigger.CUSTOMER_REPLY)
@@ -89,6 +90,8 @@ def post_message(
     )
     if not internal:
         notifications.message_posted(ticket, message)
+        trigger = "agent_replied" if from_agent else "customer_replied"
+        rule_events.record(ticket, trigger, message=message)
     commit()  # sends ticket-status-changed if the status moved (transition queued it)
     send_signal(signals.ticket_replied, ticket=ticket, actor=actor, message=message)
     return message

@@ -27,7 +27,7 @@ from ..models import (
 )
 from ..state import current_helpdesk
 from ..workflow import InvalidTransition, Trigger, trigger_for_agent_choice
-from . import audit, notifications, sla, spam
+from . import audit, notifications, rule_events, sla, spam
 from .attachments import Upload, attach, store_uploads
 from .base import Forbidden, NotFound, ValidationError, commit, rollback, send_signal, session
 from .codes import CODE_ALPHABET, CODE_LENGTH, new_ticket_code, normalize_code
@@ -169,6 +169,7 @@ def open_ticket_with_message(
         locale=data.locale or requester.locale,
         created_at=now,
         updated_at=now,
+        status_changed_at=now,
         last_customer_reply_at=None if from_support else now,
         last_agent_reply_at=now if from_support else None,
         first_response_at=now if from_support else None,
@@ -203,8 +204,9 @@ def open_ticket_with_message(
         send_to_user=from_support,
     )
     quarantined = actor.is_customer and _screen_spam(ticket, message, data.upstream_spam)
-    if not quarantined:  # nobody is called to a ticket in the Spam view
+    if not quarantined:  # nobody is called to a ticket in the Spam view, no rule runs on it
         notifications.ticket_created(ticket, message, from_support=from_support)
+        rule_events.record(ticket, "ticket_created", message=message)
     commit()
     send_signal(signals.ticket_created, ticket=ticket, actor=actor, message=message)
     return ticket, message
@@ -292,8 +294,11 @@ def change_status(actor: Actor, ticket: Ticket, target: TicketStatus | str) -> T
     return ticket
 
 
-def close_ticket(actor: Actor, ticket: Ticket, reason: str = "") -> Ticket:
-    """Close: by the customer, an agent, or auto-close (system)."""
+def close_ticket(
+    actor: Actor, ticket: Ticket, reason: str = "", notify_customer: bool = True
+) -> Ticket:
+    """Close: by the customer, an agent, or auto-close (system). *notify_customer* False: no
+    mail (a rule whose automatic mail the loop guards held back)."""
     ensure(actor, "close", ticket)
     old = transition(actor, ticket, Trigger.CLOSE)
     if actor.is_customer:
@@ -301,7 +306,8 @@ def close_ticket(actor: Actor, ticket: Ticket, reason: str = "") -> Ticket:
         ticket.customer_seen_at = utcnow()
     add_event(ticket, actor, "closed", reason=reason)
     audit.record(actor, "ticket.closed", ticket, old=old, reason=reason)
-    notifications.ticket_closed(ticket, closed_by_customer=actor.is_customer)
+    if notify_customer:
+        notifications.ticket_closed(ticket, closed_by_customer=actor.is_customer, reason=reason)
     commit()  # sends ticket-status-changed and ticket-closed (transition queued them)
     return ticket
 

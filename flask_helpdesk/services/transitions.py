@@ -12,7 +12,7 @@ from .. import signals
 from ..i18n import gettext as _
 from ..models import Ticket, TicketStatus, utcnow
 from ..workflow import InvalidTransition, Trigger, next_status
-from . import sla
+from . import rule_events, sla
 from .base import ValidationError, send_after_commit
 from .identity import Actor
 
@@ -39,6 +39,8 @@ def transition(actor: Actor, ticket: Ticket, trigger: Trigger) -> TicketStatus:
     elif new != TicketStatus.CLOSED:
         ticket.closed_at = None
     if new != old:
+        ticket.status_changed_at = now
+        rule_events.record(ticket, "status_changed", status=new.value)
         send_after_commit(
             signals.ticket_status_changed,
             ticket=ticket,

@@ -45,6 +45,7 @@ EVENTS = {
     "ticket.tagged": "ticket.updated",
     "ticket.merged": "ticket.merged",
     "ticket.rated": "ticket.rated",
+    "rule.webhook": "rule.fired",  # a rule's "call webhooks" action
 }
 EVENT_NAMES = sorted(set(EVENTS.values()))
 # Seconds before retry n (Standard Webhooks' suggested schedule): about 28 hours in all.

@@ -47,15 +47,15 @@ def ticket_created(ticket: Ticket, message: Message, from_support: bool = False)
 def message_posted(ticket: Ticket, message: Message) -> None:
     if message.kind != MessageKind.REPLY:
         return
-    if message.author_agent_id is not None:
-        _customer_of_reply(ticket, message)
+    if message.author_agent_id is not None or (message.data or {}).get("automatic"):
+        _customer_of_reply(ticket, message)  # an agent's reply, or a rule's automatic one
     else:
         jobs.enqueue(tickets.staff_of_customer_activity, message.id, new_ticket=False)
 
 
-def ticket_closed(ticket: Ticket, closed_by_customer: bool) -> None:
+def ticket_closed(ticket: Ticket, closed_by_customer: bool, reason: str = "") -> None:
     if not closed_by_customer:
-        jobs.enqueue(tickets.customer_of_close, ticket.id)
+        jobs.enqueue(tickets.customer_of_close, ticket.id, reason=reason)
 
 
 def access_requested(grant: AccessGrant) -> None:
@@ -64,3 +64,9 @@ def access_requested(grant: AccessGrant) -> None:
 
 def access_answered(grant: AccessGrant) -> None:
     jobs.enqueue(consent.agent_of_access_answer, grant.id)
+
+
+def rule_notice(
+    ticket: Ticket, rule_name: str, agent_ids: list[int], department_id: int | None, text: str
+) -> None:
+    jobs.enqueue(tickets.staff_of_rule, ticket.id, rule_name, agent_ids, department_id, text)

@@ -226,8 +226,10 @@ def _customer(ticket: Ticket, author: Agent | None = None) -> Recipient | None:
 
 def _public_agent_reply(message_id: int) -> Message | None:
     message = session().get(Message, message_id)
-    if message is None or message.kind != MessageKind.REPLY or message.author_agent is None:
-        return None  # deleted, an internal note, or not from support: the customer hears nothing
+    if message is None or message.kind != MessageKind.REPLY:
+        return None  # deleted or an internal note: the customer hears nothing
+    if message.author_agent is None and not (message.data or {}).get("automatic"):
+        return None  # not from support (a rule's automatic reply is)
     return message
 
 
@@ -251,8 +253,9 @@ def customer_of_reply(message_id: int) -> None:
         "agent_reply",
         recipient,
         lambda: ticket.subject,
-        # A person wrote this one and the customer may well answer it: not auto-generated.
-        automatic=False,
+        # A person wrote this one and the customer may well answer it: not auto-generated
+        # (a rule's reply is: Auto-Submitted keeps the customer's auto-responder quiet).
+        automatic=bool((message.data or {}).get("automatic")),
         message_id=mail_id,
         about=message,
         message=message,
@@ -268,8 +271,10 @@ def customer_sms_of_reply(message_id: int) -> None:
     ticket = message.ticket
     if not (ticket.notify_sms and ticket.phone):
         return
-    if ticket.requester.user_id is not None and (
-        ticket.requester.user_id == message.author_agent.user_id
+    if (
+        message.author_agent is not None
+        and ticket.requester.user_id is not None
+        and ticket.requester.user_id == message.author_agent.user_id
     ):
         return
     with force_locale(mail_locale(ticket.locale or ticket.requester.locale)):
@@ -286,8 +291,9 @@ def customer_sms_of_reply(message_id: int) -> None:
         raise
 
 
-def customer_of_close(ticket_id: int) -> None:
-    """Mail the customer that support closed the ticket (skipped if it was reopened since)."""
+def customer_of_close(ticket_id: int, reason: str = "") -> None:
+    """Mail the customer that support closed the ticket (skipped if it was reopened since);
+    *reason* ``auto_close`` says it closed by itself for want of an answer."""
     ticket = session().get(Ticket, ticket_id)
     if ticket is None or not ticket.is_closed:
         return
@@ -300,6 +306,7 @@ def customer_of_close(ticket_id: int) -> None:
         recipient,
         lambda: _("Your request was closed: %(subject)s", subject=ticket.subject),
         url=ticket_url(ticket),
+        auto_close=reason == "auto_close",
     )
 
 
@@ -387,6 +394,40 @@ def staff_of_customer_activity(
                 about=message,
                 message=message,
                 new_ticket=new_ticket,
+                url=url,
+            )
+        except Exception as error:  # recorded by _mail; the others still get theirs
+            failures.append(error)
+    if failures:
+        raise failures[0]
+
+
+def staff_of_rule(
+    ticket_id: int, rule_name: str, agent_ids: list[int], department_id: int | None, text: str = ""
+) -> None:
+    """Mail the agents a rule's "notify" action names (and the agents of a department)."""
+    ticket = session().get(Ticket, ticket_id)
+    if ticket is None:
+        return
+    wanted = Agent.id.in_(agent_ids or [-1])
+    if department_id is not None:
+        wanted = wanted | Agent.departments.any(Department.id == department_id)
+    agents = session().scalars(
+        select(Agent).where(wanted, Agent.is_active.is_(True)).order_by(Agent.id)
+    )
+    url = ticket_url(ticket, desk=True)
+    failures: list[Exception] = []
+    for agent in agents:
+        if not agent.email:
+            continue
+        try:
+            _mail(
+                ticket,
+                "rule_notice",
+                Recipient(agent.email, _agent_locale(agent)),
+                lambda: _("Rule %(rule)s: %(subject)s", rule=rule_name, subject=ticket.subject),
+                rule_name=rule_name,
+                text=text,
                 url=url,
             )
         except Exception as error:  # recorded by _mail; the others still get theirs

@@ -1,0 +1,197 @@
+"""Event rules: run in admin order inside the service's transaction, one event per firing, and
+the loop guards of issue 13 §2 (once per change, chain limit, flip-flop)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from flask_helpdesk.models import AuditEvent, Message, MessageKind, Priority, TicketStatus
+from flask_helpdesk.services import canned, desk, messages, rule_admin, tickets
+from flask_helpdesk.services.base import session
+
+
+def events(ticket, name):
+    return [
+        m.data
+        for m in session().scalars(
+            select(Message)
+            .where(Message.ticket_id == ticket.id, Message.kind == MessageKind.EVENT)
+            .order_by(Message.id)
+        )
+        if m.data.get("event") == name
+    ]
+
+
+def test_a_rule_on_ticket_created_routes_by_subject(lan, open_for, make_rule, departments):
+    rule = make_rule(
+        "ticket_created",
+        {"field": "subject", "op": "matches_word", "value": "invoice"},
+        [
+            {"type": "set_priority", "value": "high"},
+            {"type": "add_tags", "value": ["billing"]},
+            {"type": "set_department", "value": departments["billing"].id},
+        ],
+        name="Invoices to billing",
+    )
+    ticket = open_for(lan, subject="Wrong invoice amount")
+    session().expire_all()
+    assert ticket.priority == Priority.HIGH
+    assert [t.name for t in ticket.tags] == ["billing"]
+    assert ticket.department_id == departments["billing"].id
+    assert events(ticket, "rule_fired") == [
+        {"event": "rule_fired", "rule_id": rule.id, "rule_name": "Invoices to billing"}
+    ]
+    audit = session().scalars(select(AuditEvent).where(AuditEvent.action == "rule.fired")).all()
+    assert [a.data["rule_id"] for a in audit] == [rule.id]
+    other = open_for(lan, subject="Invoices are fine")  # "invoices" is another word
+    assert events(other, "rule_fired") == []
+
+
+def test_rules_run_in_admin_order_and_the_order_can_change(lan, open_for, make_rule, admin):
+    first = make_rule("ticket_created", {}, [{"type": "set_priority", "value": "low"}])
+    second = make_rule("ticket_created", {}, [{"type": "set_priority", "value": "urgent"}])
+    ticket = open_for(lan)
+    assert ticket.priority == Priority.URGENT  # the second ran last
+    rule_admin.move(admin, second.id, -1)
+    assert [r.id for r in rule_admin.list_rules(admin)] == [second.id, first.id]
+    ticket = open_for(lan)
+    assert ticket.priority == Priority.LOW
+
+
+def test_switched_off_rules_do_not_run(lan, open_for, make_rule, admin):
+    rule = make_rule("ticket_created", {}, [{"type": "add_tags", "value": ["seen"]}])
+    rule_admin.set_active(admin, rule.id, False)
+    assert open_for(lan).tags == []
+
+
+def test_changed_to_sees_the_change_that_started_the_run(lan, agent, open_for, make_rule):
+    make_rule(
+        "status_changed",
+        {"field": "status", "op": "changed_to", "value": "processing"},
+        [{"type": "add_tags", "value": ["in-progress"]}],
+    )
+    ticket = open_for(lan)
+    messages.post_message(agent, ticket, "Looking")  # -> answered: not the change asked for
+    assert ticket.tags == []
+    tickets.change_status(agent, ticket, TicketStatus.PROCESSING)
+    assert [t.name for t in ticket.tags] == ["in-progress"]
+
+
+def test_rules_run_in_the_transaction_of_the_change(lan, agent, open_for, make_rule, app):
+    """A change that rolls back takes its rules' changes with it."""
+    make_rule("priority_changed", {}, [{"type": "add_tags", "value": ["escalated"]}])
+    ticket = open_for(lan)
+    from flask_helpdesk.services.base import unit_of_work
+
+    try:
+        with unit_of_work():
+            desk.set_priority(agent, ticket, "urgent")
+            assert session().info.get("helpdesk_rule_events")  # not run yet: at the commit
+            raise RuntimeError("the rest of the unit of work failed")
+    except RuntimeError:
+        pass
+    session().expire_all()
+    assert ticket.priority == Priority.NORMAL and ticket.tags == []
+    assert events(ticket, "rule_fired") == []
+
+
+def test_a_failing_action_is_an_event_and_the_others_still_run(
+    lan, admin, open_for, make_rule, departments
+):
+    reply = canned.create_reply(
+        admin, canned.CannedReplyData("Ack", "Hi", department_id=departments["account"].id)
+    )
+    make_rule(
+        "ticket_created",
+        {},
+        [{"type": "reply", "value": reply.id}, {"type": "add_tags", "value": ["after"]}],
+        name="Ack",
+    )
+    canned.delete_reply(admin, reply.id)  # deleted since the rule was saved
+    ticket = open_for(lan)
+    assert [t.name for t in ticket.tags] == ["after"]
+    [failed] = events(ticket, "rule_action_failed")
+    assert failed["rule_name"] == "Ack" and failed["action"] == "reply"
+
+
+def test_two_rules_flipping_a_status_end_after_one_round_each(lan, agent, open_for, make_rule):
+    to_open = make_rule(
+        "status_changed",
+        {"field": "status", "op": "changed_to", "value": "processing"},
+        [{"type": "set_status", "value": "open"}],
+        name="Back to open",
+    )
+    to_processing = make_rule(
+        "status_changed",
+        {"field": "status", "op": "changed_to", "value": "open"},
+        [{"type": "set_status", "value": "processing"}],
+        name="Back to processing",
+    )
+    ticket = open_for(lan)
+    tickets.change_status(agent, ticket, TicketStatus.PROCESSING)
+    fired = [e["rule_id"] for e in events(ticket, "rule_fired")]
+    assert fired == [to_open.id, to_processing.id]  # one round each, then it stops
+    assert ticket.status == TicketStatus.PROCESSING
+    assert events(ticket, "rule_chain_stopped") == []
+
+
+def test_a_chain_of_rules_stops_at_the_limit_with_an_event(lan, open_for, make_rule, app):
+    app.extensions["helpdesk"].config["HELPDESK_RULES_CHAIN_LIMIT"] = 10
+    for n in range(15):
+        make_rule(
+            "tags_changed",
+            {"field": "tags", "op": "changed_to", "value": f"step{n}"},
+            [{"type": "add_tags", "value": [f"step{n + 1}"]}],
+            name=f"Step {n}",
+        )
+    make_rule("ticket_created", {}, [{"type": "add_tags", "value": ["step0"]}], name="Start")
+    ticket = open_for(lan)
+    # Round 1: "Start"; rounds 2-10: steps 0-8 (tags step1..step9); then the stop.
+    assert len(events(ticket, "rule_fired")) == 10
+    assert events(ticket, "rule_chain_stopped") == [{"event": "rule_chain_stopped", "rounds": 10}]
+    assert "step9" in {t.name for t in ticket.tags} and "step10" not in {
+        t.name for t in ticket.tags
+    }
+
+
+def test_a_rule_fires_once_per_change_even_when_several_events_match(
+    lan, agent, open_for, make_rule
+):
+    """An agent's reply is two changes (agent replied, status changed): a rule listening to
+    either fires once for it, and again on the next reply."""
+    rule = make_rule("agent_replied", {}, [{"type": "add_tags", "value": ["answered"]}])
+    ticket = open_for(lan)
+    messages.post_message(agent, ticket, "One")
+    messages.post_message(agent, ticket, "Two")
+    assert [e["rule_id"] for e in events(ticket, "rule_fired")] == [rule.id, rule.id]
+
+
+def test_mark_spam_and_close_go_through_the_state_machine(lan, open_for, make_rule):
+    make_rule(
+        "ticket_created",
+        {"field": "message", "op": "contains", "value": "followers"},
+        [{"type": "mark_spam"}],
+    )
+    spam = open_for(lan, subject="Offer", body="Buy 10,000 followers")
+    assert spam.status == TicketStatus.SPAM
+    assert events(spam, "status_changed")[-1]["new"] == "spam"
+    assert open_for(lan).status == TicketStatus.OPEN
+
+
+def test_note_and_assign_actions(lan, agent, open_for, make_rule):
+    make_rule(
+        "ticket_created",
+        {"field": "customer_email", "op": "is", "value": "lan@example.com"},
+        [
+            {"type": "assign", "value": agent.agent.id},
+            {"type": "note", "value": "VIP {customer_name}, ticket {ticket_code}"},
+        ],
+        name="VIP",
+    )
+    ticket = open_for(lan)
+    assert ticket.assignee_id == agent.agent.id
+    note = session().scalar(
+        select(Message).where(Message.ticket_id == ticket.id, Message.kind == MessageKind.NOTE)
+    )
+    assert note.body == f"VIP {ticket.requester.display_name}, ticket {ticket.code}"
+    assert ticket.status == TicketStatus.OPEN  # a note changes no status
