@@ -17,6 +17,7 @@ from flask_helpdesk.services import messages, rule_admin, rule_sweep, tickets
 from flask_helpdesk.services.base import session
 from flask_helpdesk.services.calendars import create_calendar
 from flask_helpdesk.services.sla_policies import PolicyData, create_policy
+from flask_helpdesk.services.sla_sweep import sweep as sla_sweep
 from tests.conftest import count_queries, make_test_app
 from tests.rules.test_engine import events
 
@@ -179,3 +180,21 @@ def test_two_sweeps_at_once_fire_a_time_rule_once(
         ticket = tickets.find_ticket(admin, code)
         assert ticket.status == TicketStatus.CLOSED
         assert len(events(ticket, "closed")) == 1
+
+
+def test_a_rule_on_sla_breached_runs_in_the_sla_sweep(admin, make_rule, lan, open_for, clock):
+    calendar = create_calendar(admin, "Office", "UTC", {day: "08:00-17:00" for day in range(5)})
+    create_policy(
+        admin,
+        PolicyData(
+            "Standard", first_response_minutes=120, calendar_id=calendar.id, is_default=True
+        ),
+    )
+    make_rule(
+        "sla_breached", {}, [{"type": "set_priority", "value": "urgent"}], name="Late: urgent"
+    )
+    ticket = open_for(lan)
+    sla_sweep(at("2026-03-02T11:01"))
+    session().expire_all()
+    assert ticket.priority.slug == "urgent"
+    assert [e["rule_name"] for e in events(ticket, "rule_fired")] == ["Late: urgent"]
