@@ -50,8 +50,9 @@ def post_message(
     files = store_uploads(uploads)
 
     now = utcnow()
-    # Support writes: an agent, or the system (a rule's automatic reply).
-    from_agent = actor.is_agent or actor.is_system
+    # Support writes: an agent, or the system on its own (a rule's automatic reply); the system
+    # carrying a contact is a CC'd participant's mail (mail_posting): the customer's side.
+    from_agent = actor.is_agent or (actor.is_system and actor.contact is None)
     old_status = ticket.status
     if not internal:
         transition(actor, ticket, Trigger.AGENT_REPLY if from_agent else Trigger.CUSTOMER_REPLY)
