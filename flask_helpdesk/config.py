@@ -82,6 +82,11 @@ DEFAULTS: dict[str, Any] = {
     "HELPDESK_RULES_CHAIN_LIMIT": 10,  # rounds of rules set off by rules, then a stop
     "HELPDESK_AUTO_MAIL_PER_TICKET": 3,  # automatic mails to one customer on one ticket
     "HELPDESK_AUTO_MAIL_PER_HOUR": 10,  # automatic mails to one address per hour
+    # Reports (docs/reports.rst)
+    "HELPDESK_REPORTS_TIMEZONE": "UTC",  # IANA zone whose midnights end the reports' days
+    "HELPDESK_REPORTS_DEFAULT_DAYS": 30,  # the period a report shows when none is chosen
+    "HELPDESK_REPORTS_MAX_DAYS": 366,  # the longest period one report may cover
+    "HELPDESK_REPLY_RATING_MAX_AGE": timedelta(days=30),  # life of a reply mail's rating link
     # Mail out
     "HELPDESK_MAIL_SENDER": None,  # None: MAIL_DEFAULT_SENDER
     "HELPDESK_MAIL_BACKEND": None,  # None: "flask-mail" if Flask-Mail is set up, else "log"

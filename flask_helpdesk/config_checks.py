@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 
@@ -216,6 +217,14 @@ def _callable(key: str, value: Any) -> Any:
     return value
 
 
+def _timezone(key: str, value: Any) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _fail(key, value, 'an IANA time zone such as "Asia/Ho_Chi_Minh"') from None
+    return value
+
+
 CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "HELPDESK_URL_PREFIX": _url_prefix,
     "HELPDESK_DESK_URL_PREFIX": _url_prefix,
@@ -249,6 +258,9 @@ CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "HELPDESK_API_RATE_LIMIT": _rate,
     "HELPDESK_WEBHOOK_DISABLE_AFTER": _at_least(0),
     "HELPDESK_WEBHOOK_DISABLE_AFTER_HOURS": _at_least(0),
+    "HELPDESK_REPORTS_TIMEZONE": _timezone,
+    "HELPDESK_REPORTS_DEFAULT_DAYS": _at_least(1, 3660),
+    "HELPDESK_REPORTS_MAX_DAYS": _at_least(1, 3660),
     "HELPDESK_LANGUAGES": _locales,
     "HELPDESK_ACCESS_REQUEST_ROLES": _roles,
 }

@@ -22,6 +22,7 @@ from ..services.identity import SYSTEM
 from ..services.sla_sweep import sweep
 from ..services.webhooks import deliver_due
 from .mail import COMMANDS
+from .reports import reports_cli
 from .sla import calendar_cli, sla_cli
 
 UPGRADE_FIRST = "the helpdesk's tables are missing: run `flask helpdesk db upgrade` first"
@@ -311,8 +312,9 @@ def db_history_command() -> None:
         click.echo(f"{revision.down_revision or 'base'} -> {revision.revision}: {revision.message}")
 
 
-# The mail and SLA commands live in their own modules of this package.
+# The mail, SLA and reports commands live in their own modules of this package.
 for command in COMMANDS:
     helpdesk_cli.add_command(command)
 helpdesk_cli.add_command(calendar_cli)
 helpdesk_cli.add_command(sla_cli)
+helpdesk_cli.add_command(reports_cli)

@@ -10,6 +10,7 @@ from .desk import SavedView, TicketViewer
 from .enums import AgentRole, Availability, Channel, MessageKind, Priority, TicketStatus
 from .mail import InboundMail, InboundStatus, Mailbox, MailSecurity, TicketParticipant
 from .people import Agent, Contact, Department, agent_department
+from .reports import FactKind, ReplyRating, TicketFact
 from .rules import AutoMail, Rule, RuleFiring
 from .sla import BusinessCalendar, CalendarWindow, Holiday, HolidaySource, SlaEvent, SlaPolicy
 from .spam import HAM, SPAM, HouseRule, SpamToken, SpamTotals, SpamTraining
@@ -33,6 +34,7 @@ __all__ = [
     "Channel",
     "Contact",
     "Department",
+    "FactKind",
     "GrantScope",
     "GrantStatus",
     "HelpdeskModel",
@@ -48,6 +50,7 @@ __all__ = [
     "MessageKind",
     "Priority",
     "Rating",
+    "ReplyRating",
     "Rule",
     "RuleFiring",
     "SavedView",
@@ -58,6 +61,7 @@ __all__ = [
     "SpamTraining",
     "Tag",
     "Ticket",
+    "TicketFact",
     "TicketParticipant",
     "TicketStatus",
     "TicketViewer",

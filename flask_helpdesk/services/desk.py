@@ -21,9 +21,10 @@ from ..models import (
     Ticket,
     TicketStatus,
     agent_department,
+    utcnow,
 )
 from ..workflow import Trigger, can
-from . import audit, rule_events, sla
+from . import audit, facts, rule_events, sla
 from .base import Forbidden, NotFound, ValidationError, commit, send_signal, session
 from .identity import Actor
 from .permissions import ensure
@@ -105,6 +106,7 @@ def transfer(actor: Actor, ticket: Ticket, department_id: int) -> Ticket:
     if ticket.assignee is not None and ticket.assignee not in assignable_agents(department.id):
         ticket.assignee = None
     sla.recompute(ticket)  # another department may mean another policy
+    facts.transferred(ticket, old.id, actor, utcnow())
     add_event(ticket, actor, "transferred", department_name=department.name)
     audit.record(actor, "ticket.transferred", ticket, old=old.id, new=department.id)
     rule_events.record(ticket, "department_changed", department=department.id)

@@ -8,8 +8,8 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import signals
 from ..i18n import gettext as _
-from ..models import Rating, Ticket, TicketStatus
-from . import audit
+from ..models import Rating, Ticket, TicketStatus, utcnow
+from . import audit, facts
 from .base import Forbidden, ValidationError, commit, send_signal, session
 from .identity import Actor
 from .permissions import ensure
@@ -52,8 +52,15 @@ def rate_ticket(actor: Actor, ticket: Ticket, stars: int, comment: str = "") -> 
         raise ValidationError(
             _("The comment is too long."), {"comment": [_("The comment is too long.")]}
         )
-    rating = Rating(ticket_id=ticket.id, contact_id=actor.contact.id, stars=stars, comment=comment)
+    rating = Rating(
+        ticket_id=ticket.id,
+        contact_id=actor.contact.id,
+        stars=stars,
+        comment=comment,
+        created_at=utcnow(),
+    )
     session().add(rating)
+    facts.rated(ticket, rating)
     audit.record(actor, "ticket.rated", ticket, stars=stars)
     try:
         commit()

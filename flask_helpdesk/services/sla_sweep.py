@@ -30,7 +30,7 @@ from sqlalchemy.orm import joinedload
 from .. import jobs, signals
 from ..models import Channel, Message, MessageKind, SlaEvent, Ticket, utcnow
 from ..state import current_helpdesk
-from . import rule_events
+from . import facts, rule_events
 from .base import commit, send_signal, session
 from .identity import SYSTEM
 from .sla import Target, _calendar, _policy, targets
@@ -195,6 +195,7 @@ def check_tickets(now: datetime, batch_size: int, result: SweepResult) -> int:
     by_id = {ticket.id: ticket for ticket in batch}
     for row in rows:  # the rules on "SLA warned/breached" run before this batch commits
         rule_events.record(by_id[row.ticket_id], f"sla_{row.kind}", sla_target=row.target)
+    facts.breached(batch, rows, now)
     result.tickets += len(batch)
     result.warned += sum(1 for row in rows if row.kind == "warned")
     result.breached += sum(1 for row in rows if row.kind == "breached")

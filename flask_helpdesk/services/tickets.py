@@ -27,7 +27,7 @@ from ..models import (
 )
 from ..state import current_helpdesk
 from ..workflow import InvalidTransition, Trigger, trigger_for_agent_choice
-from . import audit, notifications, rule_events, sla, spam
+from . import audit, facts, notifications, rule_events, sla, spam
 from .attachments import Upload, attach, store_uploads
 from .base import Forbidden, NotFound, ValidationError, commit, rollback, send_signal, session
 from .codes import CODE_ALPHABET, CODE_LENGTH, new_ticket_code, normalize_code
@@ -180,6 +180,7 @@ def open_ticket_with_message(
     session().add(ticket)
     session().flush()
     sla.start(ticket, now)
+    facts.created(ticket, actor)
     message = Message(
         ticket_id=ticket.id,
         kind=MessageKind.REPLY,

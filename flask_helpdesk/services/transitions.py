@@ -3,7 +3,9 @@
 Every service that moves a ticket (a reply, the status control, closing, merging, bulk actions,
 rules) calls :func:`transition`; it asks :mod:`flask_helpdesk.workflow` for the next status
 and queues ``ticket-status-changed`` (and ``ticket-closed`` when the ticket closes) to be sent
-once the caller commits, so no path can change a status silently.
+once the caller commits, so no path can change a status silently. The facts reports count
+(a reply, a first response, a resolution, a reopen) are written here too, in the caller's
+transaction.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from .. import signals
 from ..i18n import gettext as _
 from ..models import Ticket, TicketStatus, utcnow
 from ..workflow import InvalidTransition, Trigger, next_status
-from . import rule_events, sla
+from . import facts, rule_events, sla
 from .base import ValidationError, send_after_commit
 from .identity import Actor
 
@@ -31,6 +33,7 @@ def transition(actor: Actor, ticket: Ticket, trigger: Trigger) -> TicketStatus:
             {"status": [_("Not allowed from status %(status)s.", status=old.label)]},
         ) from None
     now = utcnow()
+    before = facts.Before(ticket)
     sla.on_transition(ticket, old, new, Trigger(trigger), now)  # the SLA clock follows
     ticket.status = new
     ticket.updated_at = now
@@ -38,6 +41,7 @@ def transition(actor: Actor, ticket: Ticket, trigger: Trigger) -> TicketStatus:
         ticket.closed_at = now
     elif new != TicketStatus.CLOSED:
         ticket.closed_at = None
+    facts.on_transition(ticket, actor, before, trigger == Trigger.AGENT_REPLY, now)
     if new != old:
         ticket.status_changed_at = now
         rule_events.record(ticket, "status_changed", status=new.value)
