@@ -13,6 +13,7 @@ from flask_helpdesk.services import desk, messages, reports, tickets
 from flask_helpdesk.services.agents import make_agent
 from flask_helpdesk.services.base import Forbidden, commit, session
 from flask_helpdesk.services.identity import SYSTEM, agent_as_actor
+from flask_helpdesk.services.sla_sweep import sweep
 from tests.conftest import make_member
 
 
@@ -139,3 +140,15 @@ def test_backfill_records_existing_tickets_once(app, policy, clock, lan, agent, 
     figures = current[("current", None)]
     assert (figures.created, figures.solved, figures.csat) == (2, 1, 100.0)
     assert figures.time("first_response", 0.5) == 45 * 60
+
+
+def test_a_breach_the_sweep_raises_is_a_fact_once(policy, clock, lan, admin, open_for):
+    clock.set("2026-03-02T09:00+00:00")
+    open_for(lan)
+    later = clock.set("2026-03-02T11:30+00:00")
+    assert sweep(later).breached == 1
+    sweep(later)  # a second sweep raises nothing again
+    current = reports.compare(admin, reports.Period(date(2026, 3, 2), date(2026, 3, 2)))
+    assert current[("current", None)].breaches == 1
+    target = session().scalar(select(TicketFact.target).where(TicketFact.kind == "breached"))
+    assert target == "first_response"
