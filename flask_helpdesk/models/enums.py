@@ -67,6 +67,18 @@ class Channel(StrEnum):
     API = "api"
     DESK = "desk"  # created by an agent in the back office
 
+    @property
+    def label(self) -> str:
+        return CHANNEL_LABELS[self]
+
+
+CHANNEL_LABELS = {
+    Channel.WEB: _l("Web form"),
+    Channel.EMAIL: _l("Email"),
+    Channel.API: _l("API"),
+    Channel.DESK: _l("Support desk"),
+}
+
 
 class AgentRole(StrEnum):
     AGENT = "agent"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, false, or_, true
 
-from ..models import Ticket, TicketStatus
+from ..models import AgentRole, Ticket, TicketFact, TicketStatus
 from ..state import current_helpdesk
 from .base import Forbidden, NotFound
 from .identity import Actor
@@ -48,6 +48,20 @@ def visible_tickets(actor: Actor) -> ColumnElement[bool]:
         return true()
     agent_id = actor.agent.id if actor.agent is not None else None
     return or_(Ticket.department_id.in_(actor.department_ids), Ticket.assignee_id == agent_id)
+
+
+def visible_facts(actor: Actor) -> tuple[ColumnElement[bool], bool]:
+    """A WHERE clause limiting report facts to what *actor* may see, and whether these are the
+    actor's own figures only: all for admins, their departments' for leads, for agents the
+    tickets assigned to them and what they did. Customers see no reports (Forbidden)."""
+    if actor.is_system or (actor.is_agent and actor.is_admin):
+        return true(), False
+    if not actor.is_agent or actor.agent is None:
+        raise Forbidden("reports are for support staff")
+    if actor.agent.role == AgentRole.LEAD:
+        return TicketFact.department_id.in_(actor.department_ids), False
+    me = actor.agent.id
+    return or_(TicketFact.assignee_id == me, TicketFact.agent_id == me), True
 
 
 def can_see(actor: Actor, ticket: Ticket) -> bool:

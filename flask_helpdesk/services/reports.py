@@ -30,11 +30,21 @@ from sqlalchemy import (
     true,
 )
 
+from ..i18n import department_name
 from ..i18n import gettext as _
-from ..models import AgentRole, FactKind, Ticket, TicketFact
+from ..models import (
+    Agent,
+    Channel,
+    Department,
+    FactKind,
+    Priority,
+    Ticket,
+    TicketFact,
+)
 from ..state import current_helpdesk
-from .base import Forbidden, ValidationError, session
+from .base import ValidationError, session
 from .identity import Actor
+from .permissions import visible_facts
 
 BUCKET_SECONDS = 900  # every zone's offset is a multiple of 15 minutes
 DIMENSIONS = ("department", "agent", "channel", "priority")
@@ -61,22 +71,14 @@ COUNTED = (
 
 @dataclass(frozen=True)
 class Scope:
-    """The facts an actor's reports cover: all (admins), their departments' (leads) or their
-    own (agents: tickets assigned to them and what they did)."""
-
     where: ColumnElement[bool]
     own_only: bool  # an agent's own figures: no backlog (it belongs to departments)
 
 
 def scope_for(actor: Actor) -> Scope:
-    if actor.is_system or (actor.is_agent and actor.is_admin):
-        return Scope(true(), False)
-    if not actor.is_agent or actor.agent is None:
-        raise Forbidden("reports are for support staff")
-    if actor.agent.role == AgentRole.LEAD:
-        return Scope(TicketFact.department_id.in_(actor.department_ids), False)
-    me = actor.agent.id
-    return Scope(or_(TicketFact.assignee_id == me, TicketFact.agent_id == me), True)
+    """The facts *actor*'s reports cover (services.permissions decides; Forbidden if none)."""
+    where, own_only = visible_facts(actor)
+    return Scope(where, own_only)
 
 
 # -- periods --------------------------------------------------------------------------------
@@ -324,6 +326,25 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
+def group_labels(by: str | None, values: list[Any]) -> dict[Any, str]:
+    """What each group value of the dimension *by* is called (one query for departments and
+    agents, whatever the number of groups)."""
+    present = [v for v in values if v is not None]
+    if by == "department":
+        rows = session().execute(
+            select(Department.id, Department.name).where(Department.id.in_(present))
+        )
+        return {id_: department_name(name) for id_, name in rows}
+    if by == "agent":
+        agents = session().scalars(select(Agent).where(Agent.id.in_(present)))
+        return {agent.id: agent.display_name for agent in agents}
+    if by == "channel":
+        return {v: Channel(v).label for v in present}
+    if by == "priority":
+        return {v: Priority(v).label for v in present}
+    return {}
+
+
 # -- created, solved and backlog per day ----------------------------------------------------
 
 
@@ -403,7 +424,16 @@ def _bucket(column: ColumnElement[datetime]) -> ColumnElement[int]:
     """The quarter hour (since the epoch, UTC) of *column*, computed by the database."""
     if session().get_bind(mapper=Ticket).dialect.name == "postgresql":
         return cast(func.floor(func.extract("epoch", column) / BUCKET_SECONDS), Integer)
-    return cast(func.strftime("%s", column), Integer) / BUCKET_SECONDS
+    return cast(func.strftime("%s", column), Integer) // BUCKET_SECONDS
 
 
-__all__ = ["DIMENSIONS", "Day", "Figures", "Period", "compare", "daily", "parse_period"]
+__all__ = [
+    "DIMENSIONS",
+    "Day",
+    "Figures",
+    "Period",
+    "compare",
+    "daily",
+    "group_labels",
+    "parse_period",
+]

@@ -133,6 +133,7 @@ from . import (  # noqa: E402,F401
     desk_integrations,
     desk_new,
     desk_queue,
+    desk_reports,
     desk_sla,
     desk_ticket,
 )

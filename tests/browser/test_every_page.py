@@ -46,6 +46,7 @@ AGENT_PAGES: list[tuple[str, str]] = [
     ("admin-inbound-mail", "/support/desk/inbound-mail/"),
     ("desk-api-tokens", "/support/desk/api-tokens"),
     ("admin-webhooks", "/support/desk/admin/webhooks"),
+    ("desk-reports", "/support/desk/reports"),
 ]
 
 
