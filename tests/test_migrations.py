@@ -181,6 +181,13 @@ PG_SEARCH_OBJECTS = {
     # 0010: the words of the documents.
     "helpdesk_search_word",
 }
+# What revision 0023 adds: the article search (models/knowledge_search.py).
+KB_SEARCH_OBJECTS = {
+    "ix_helpdesk_kb_article_search_fts",
+    "ix_helpdesk_kb_article_search_title_fts",
+    "helpdesk_kb_article_search_trigger",
+    "helpdesk_kb_article_search",
+}
 
 
 def test_full_text_search_objects_are_migrated_and_index_existing_rows(app):
@@ -200,7 +207,9 @@ def test_full_text_search_objects_are_migrated_and_index_existing_rows(app):
     if app.extensions["helpdesk"].engine.dialect.name == "sqlite":
         assert {"helpdesk_message_fts", "helpdesk_ticket_fts", "helpdesk_ticket_fts_au"} <= objects
     else:
-        assert objects == PG_SEARCH_OBJECTS
+        assert objects == PG_SEARCH_OBJECTS | KB_SEARCH_OBJECTS
+        migrations.downgrade(app, "0022")
+        assert full_text_objects(app) == PG_SEARCH_OBJECTS
         # Down to 0009, then 0008: the list of words goes, then the rows' sort keys.
         migrations.downgrade(app, "0009")
         assert full_text_objects(app) == PG_SEARCH_OBJECTS - {"helpdesk_search_word"}
@@ -545,6 +554,12 @@ def test_create_all_and_migrations_build_the_same_search_objects(tmp_path):
         "helpdesk_ticket_search.priority",
         "helpdesk_ticket_search.document",
         "helpdesk_ticket_search options",
+        # 0023: the article search.
+        "helpdesk_kb_article_search_trigger",
+        "helpdesk_kb_article_search",
+        "ix_helpdesk_kb_article_search_fts",
+        "ix_helpdesk_kb_article_search_title_fts",
+        "ix_helpdesk_kb_word_trgm",
     }
     assert by_migrations == by_create_all
     # The search's plan choice needs detailed word statistics (services/search.py).
@@ -559,8 +574,9 @@ def search_definitions(connection) -> dict[str, str]:
             " UNION ALL SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger"
             "  WHERE tgname LIKE 'helpdesk_%'"
             " UNION ALL SELECT indexname, indexdef FROM pg_indexes"
-            "  WHERE tablename IN ('helpdesk_ticket_search', 'helpdesk_search_word')"
-            "  AND indexname LIKE 'ix_%'"
+            "  WHERE (tablename IN ('helpdesk_ticket_search', 'helpdesk_search_word',"
+            "  'helpdesk_kb_article_search') AND indexname LIKE 'ix_%')"
+            "  OR indexname = 'ix_helpdesk_kb_word_trgm'"
             " UNION ALL SELECT 'helpdesk_search_word.' || attname, format_type(atttypid, atttypmod)"
             "  || ' collation ' || (SELECT collname FROM pg_collation WHERE oid = attcollation)"
             "  FROM pg_attribute WHERE attrelid = 'helpdesk_search_word'::regclass AND attnum > 0"

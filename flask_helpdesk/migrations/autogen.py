@@ -27,6 +27,11 @@ UNMANAGED_NAMES: list[re.Pattern[str]] = [
     # PostgreSQL per-ticket search documents and their words (models/search.py, 0008, 0010).
     re.compile(r"helpdesk_ticket_search"),
     re.compile(r"(ix_)?helpdesk_search_word(_word)?"),
+    # Article search: FTS5 on SQLite, documents and a title trigram index on PostgreSQL
+    # (models/knowledge_search.py, revision 0023).
+    re.compile(r"helpdesk_kb_article_fts(_\w+)?"),
+    re.compile(r"helpdesk_kb_article_search"),
+    re.compile(r"(ix_)?helpdesk_kb_word(_trgm)?"),
 ]
 
 IncludeObject = Callable[[Any, str | None, str, bool, Any], bool]

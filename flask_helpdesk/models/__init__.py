@@ -1,5 +1,6 @@
 """The helpdesk's models, on their own declarative base (see ``base.py``)."""
 
+from . import knowledge_search as _knowledge_search  # noqa: F401  (article search DDL)
 from . import search as _search  # noqa: F401  (full-text index DDL, see search.py)
 from .api import ApiToken
 from .audit import AuditEvent
@@ -8,6 +9,16 @@ from .canned import CannedReply
 from .consent import AccessGrant, GrantScope, GrantStatus, ImpersonationLog
 from .desk import SavedView, TicketViewer
 from .enums import AgentRole, Availability, Channel, MessageKind, Priority, TicketStatus
+from .knowledge import (
+    Article,
+    ArticleCategory,
+    ArticleDeflection,
+    ArticleFile,
+    ArticleRevision,
+    ArticleStatus,
+    ArticleVisibility,
+    ContactRequest,
+)
 from .mail import InboundMail, InboundStatus, Mailbox, MailSecurity, TicketParticipant
 from .people import Agent, Contact, Department, agent_department
 from .reports import FactKind, ReplyRating, TicketFact
@@ -24,6 +35,13 @@ __all__ = [
     "Agent",
     "AgentRole",
     "ApiToken",
+    "Article",
+    "ArticleCategory",
+    "ArticleDeflection",
+    "ArticleFile",
+    "ArticleRevision",
+    "ArticleStatus",
+    "ArticleVisibility",
     "Attachment",
     "AuditEvent",
     "AutoMail",
@@ -33,6 +51,7 @@ __all__ = [
     "CannedReply",
     "Channel",
     "Contact",
+    "ContactRequest",
     "Department",
     "FactKind",
     "GrantScope",

@@ -197,18 +197,23 @@ PG_SEARCH_DROP = [
 TOKENIZER = "unicode61 remove_diacritics 2"
 
 
-def sqlite_fts_statements(fts: str, table: str, column: str) -> list[str]:
-    """DDL of one FTS5 external-content index on ``table.column`` and its three triggers."""
+def sqlite_fts_statements(fts: str, table: str, column: str | tuple[str, ...]) -> list[str]:
+    """DDL of one FTS5 external-content index on ``table.column`` (or several columns) and its
+    three triggers."""
+    columns = (column,) if isinstance(column, str) else column
+    names = ", ".join(columns)
+    new = ", ".join(f"new.{c}" for c in columns)
+    old = ", ".join(f"old.{c}" for c in columns)
     return [
         f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5("
-        f"{column}, content='{table}', content_rowid='id', tokenize='{TOKENIZER}')",
+        f"{names}, content='{table}', content_rowid='id', tokenize='{TOKENIZER}')",
         f"CREATE TRIGGER IF NOT EXISTS {fts}_ai AFTER INSERT ON {table} BEGIN "
-        f"INSERT INTO {fts}(rowid, {column}) VALUES (new.id, new.{column}); END",
+        f"INSERT INTO {fts}(rowid, {names}) VALUES (new.id, {new}); END",
         f"CREATE TRIGGER IF NOT EXISTS {fts}_ad AFTER DELETE ON {table} BEGIN "
-        f"INSERT INTO {fts}({fts}, rowid, {column}) VALUES ('delete', old.id, old.{column}); END",
-        f"CREATE TRIGGER IF NOT EXISTS {fts}_au AFTER UPDATE OF {column} ON {table} BEGIN "
-        f"INSERT INTO {fts}({fts}, rowid, {column}) VALUES ('delete', old.id, old.{column}); "
-        f"INSERT INTO {fts}(rowid, {column}) VALUES (new.id, new.{column}); END",
+        f"INSERT INTO {fts}({fts}, rowid, {names}) VALUES ('delete', old.id, {old}); END",
+        f"CREATE TRIGGER IF NOT EXISTS {fts}_au AFTER UPDATE OF {names} ON {table} BEGIN "
+        f"INSERT INTO {fts}({fts}, rowid, {names}) VALUES ('delete', old.id, {old}); "
+        f"INSERT INTO {fts}(rowid, {names}) VALUES (new.id, {new}); END",
     ]
 
 

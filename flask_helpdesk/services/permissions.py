@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, false, or_, true
 
+<<<<<<< HEAD
 from ..models import AgentRole, Ticket, TicketFact, TicketStatus
+=======
+from ..models import Article, ArticleStatus, ArticleVisibility, Ticket, TicketStatus
+>>>>>>> 11080e6 (Knowledge base, step 1 (issue 15): articles, categories, revisions, files and search on the database's own engine)
 from ..state import current_helpdesk
 from .base import Forbidden, NotFound
 from .identity import Actor
@@ -108,3 +112,26 @@ def ensure(actor: Actor, action: str, ticket: Ticket | None = None) -> None:
         raise NotFound("ticket not found")
     if not can(actor, action, ticket):
         raise Forbidden(f"not allowed to {action}")
+
+
+# -- knowledge base -----------------------------------------------------------------------------
+def visible_articles(actor: Actor | None) -> ColumnElement[bool]:
+    """A WHERE clause limiting an article query to what *actor* may read (None: a visitor who
+    is not logged in). Staff read every article, drafts included; everyone else only
+    published public ones."""
+    if actor is not None and (actor.is_system or (actor.is_agent and actor.agent is not None)):
+        return true()
+    return (Article.status == ArticleStatus.PUBLISHED) & (
+        Article.visibility == ArticleVisibility.PUBLIC
+    )
+
+
+def can_read_article(actor: Actor | None, article: Article) -> bool:
+    if actor is not None and (actor.is_system or (actor.is_agent and actor.agent is not None)):
+        return True
+    return article.is_public
+
+
+def can_write_articles(actor: Actor) -> bool:
+    """Every agent writes and publishes articles; categories are the admins' (``manage``)."""
+    return actor.is_system or (actor.is_agent and actor.agent is not None)
