@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, false, or_, true
 
-<<<<<<< HEAD
-from ..models import AgentRole, Ticket, TicketFact, TicketStatus
-=======
-from ..models import Article, ArticleStatus, ArticleVisibility, Ticket, TicketStatus
->>>>>>> 11080e6 (Knowledge base, step 1 (issue 15): articles, categories, revisions, files and search on the database's own engine)
+from ..models import (
+    AgentRole,
+    Article,
+    ArticleStatus,
+    ArticleVisibility,
+    Ticket,
+    TicketFact,
+    TicketStatus,
+)
 from ..state import current_helpdesk
 from .base import Forbidden, NotFound
 from .identity import Actor
