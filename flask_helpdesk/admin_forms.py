@@ -81,6 +81,29 @@ class NewDepartmentForm(DepartmentForm):
     )
 
 
+class RuleForm(HelpdeskForm):
+    """An automation rule; conditions and actions are the JSON of docs/automation.rst."""
+
+    name = StringField(_l("Name"), validators=[InputRequired(message=REQUIRED), Length(max=120)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
+    trigger = SelectField(_l("Runs when"), validate_choice=False)
+    after = IntegerField(_l("After"), validators=[Optional(), NumberRange(min=1, max=8784)])
+    unit = SelectField(_l("Unit"), validate_choice=False)
+    conditions = TextAreaField(_l("Conditions (JSON)"), validators=[Optional(), Length(max=20000)])
+    actions = TextAreaField(_l("Actions (JSON)"), validators=[Optional(), Length(max=20000)])
+    is_active = BooleanField(_l("Switched on"))
+
+
+class AutoCloseForm(HelpdeskForm):
+    after = IntegerField(
+        _l("Close after"),
+        default=3,
+        validators=[InputRequired(message=REQUIRED), NumberRange(min=1, max=365)],
+    )
+    working_days = BooleanField(_l("Count working days only"))
+    is_active = BooleanField(_l("Switched on"))
+
+
 class AdminActionForm(HelpdeskForm):
     """One button (deactivate, reactivate, delete): only the CSRF token."""
 
@@ -93,4 +116,6 @@ ADMIN_FORMS: dict[str, type[FlaskForm]] = {
     "admin_department": DepartmentForm,
     "admin_department_new": NewDepartmentForm,
     "admin_action": AdminActionForm,
+    "admin_rule": RuleForm,
+    "admin_auto_close": AutoCloseForm,
 }

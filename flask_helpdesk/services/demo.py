@@ -14,6 +14,7 @@ from .api_tokens import create_token
 from .base import session
 from .departments import create_department
 from .identity import SYSTEM, agent_as_actor, contact_as_actor, sync_contact
+from .rule_admin import configure_auto_close
 from .sla_presets import install_preset
 
 DEPARTMENTS = SEEDED_DEPARTMENTS
@@ -125,6 +126,8 @@ def seed_demo() -> list[str]:
     spam = new(reza, "other", "Cheap followers!!!", "Buy 10,000 followers now at example.net")
     tickets.change_status(agent_as_actor(admin, host_admin=True), spam, TicketStatus.SPAM)
 
+    # Issue 13 §4: answered tickets the customer leaves for 3 days close, with a mail.
+    configure_auto_close(SYSTEM, 3, working_days=False, active=True)
     _row, token = create_token(SYSTEM, "demo", scope="admin", agent=admin)
     site = (current_helpdesk.config["HELPDESK_EXTERNAL_URL"] or "http://127.0.0.1:5000").rstrip("/")
     api = site + current_helpdesk.config["HELPDESK_API_URL_PREFIX"]
@@ -132,6 +135,7 @@ def seed_demo() -> list[str]:
         f"Seeded {len(DEPARTMENTS)} departments and 7 tickets.",
         "SLA: Account answers within 1 working hour (08:00-19:00, Asia/Ho_Chi_Minh), else"
         " 24 hours; the other departments within 72 hours.",
+        "Auto-close: answered tickets without a customer reply for 3 days close (Admin → Rules).",
         *(
             f"  {key:10} {name} <{email}>{' (admin)' if is_admin else ''}"
             for key, name, email, is_admin in PEOPLE

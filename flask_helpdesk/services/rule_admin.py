@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from ..i18n import gettext as _
+from ..i18n import lazy_gettext as _l
 from ..inputs import parse_id
 from ..models import Rule, Ticket, TicketStatus, utcnow
 from . import audit
@@ -21,6 +22,19 @@ from .rule_conditions import ConditionError, to_sql, validate
 from .rule_events import EVENT_TRIGGERS
 from .rule_sweep import MAX_AMOUNT, TIME_TRIGGERS, UNITS
 
+TRIGGER_LABELS = {
+    "ticket_created": _l("A ticket is created"),
+    "customer_replied": _l("The customer replies"),
+    "agent_replied": _l("Support replies"),
+    "status_changed": _l("The status changes"),
+    "priority_changed": _l("The priority changes"),
+    "assignee_changed": _l("The assignee changes"),
+    "department_changed": _l("The department changes"),
+    "tags_changed": _l("Tags are added"),
+    "sla_warned": _l("An SLA target is near"),
+    "sla_breached": _l("An SLA target is missed"),
+    **TIME_TRIGGERS,
+}
 AUTO_CLOSE = "auto_close"
 AUTO_CLOSE_CONDITIONS = {"field": "status", "op": "is", "value": "answered"}
 TEST_PAGE_SIZE = 25

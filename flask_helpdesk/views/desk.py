@@ -134,6 +134,7 @@ from . import (  # noqa: E402,F401
     desk_new,
     desk_queue,
     desk_reports,
+    desk_rules,
     desk_sla,
     desk_ticket,
 )

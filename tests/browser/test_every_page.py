@@ -47,6 +47,8 @@ AGENT_PAGES: list[tuple[str, str]] = [
     ("desk-api-tokens", "/support/desk/api-tokens"),
     ("admin-webhooks", "/support/desk/admin/webhooks"),
     ("desk-reports", "/support/desk/reports"),
+    ("admin-rules", "/support/desk/admin/rules"),
+    ("admin-rule-new", "/support/desk/admin/rules/new"),
 ]
 
 
