@@ -87,6 +87,7 @@ DEFAULTS: dict[str, Any] = {
     "HELPDESK_REPORTS_DEFAULT_DAYS": 30,  # the period a report shows when none is chosen
     "HELPDESK_REPORTS_MAX_DAYS": 366,  # the longest period one report may cover
     "HELPDESK_REPLY_RATING_MAX_AGE": timedelta(days=30),  # life of a reply mail's rating link
+    "HELPDESK_DISTRIBUTION_SWEEP_INTERVAL": 60,  # seconds between two distribution catch-ups
     # Mail out
     "HELPDESK_MAIL_SENDER": None,  # None: MAIL_DEFAULT_SENDER
     "HELPDESK_MAIL_BACKEND": None,  # None: "flask-mail" if Flask-Mail is set up, else "log"

@@ -246,6 +246,7 @@ CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "HELPDESK_RULES_CHAIN_LIMIT": _at_least(1, 100),
     "HELPDESK_AUTO_MAIL_PER_TICKET": _at_least(0),
     "HELPDESK_AUTO_MAIL_PER_HOUR": _at_least(0),
+    "HELPDESK_DISTRIBUTION_SWEEP_INTERVAL": _at_least(1),
     "HELPDESK_MAIL_BACKEND": _one_of(*MAIL_BACKENDS),
     "HELPDESK_EXTERNAL_URL": _http_url,
     "HELPDESK_INBOUND_WEBHOOK_RATE_LIMIT": _rate,

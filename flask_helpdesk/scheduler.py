@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from flask import Flask
 
-from .services import rule_sweep
+from .services import distribution, rule_sweep
 from .services.consent import expire_due_grants
 from .services.sla_sweep import sweep
 from .services.webhooks import deliver_due
@@ -180,6 +180,12 @@ register_sweep(
     _rules_sweep,
     "HELPDESK_RULES_SWEEP_INTERVAL",
     'Fire the time rules (auto-close, "N hours since ...") on the tickets whose time came.',
+)
+register_sweep(
+    "distribution",
+    distribution.sweep,
+    "HELPDESK_DISTRIBUTION_SWEEP_INTERVAL",
+    "Offer unassigned tickets of distributing departments to agents who can take them now.",
 )
 register_sweep(
     "webhooks",

@@ -8,7 +8,15 @@ from .base import HelpdeskModel, utcnow
 from .canned import CannedReply
 from .consent import AccessGrant, GrantScope, GrantStatus, ImpersonationLog
 from .desk import SavedView, TicketViewer
-from .enums import AgentRole, Availability, Channel, MessageKind, Priority, TicketStatus
+from .enums import (
+    AgentRole,
+    Availability,
+    Channel,
+    DistributionMode,
+    MessageKind,
+    Priority,
+    TicketStatus,
+)
 from .knowledge import (
     Article,
     ArticleCategory,
@@ -53,6 +61,7 @@ __all__ = [
     "Contact",
     "ContactRequest",
     "Department",
+    "DistributionMode",
     "FactKind",
     "GrantScope",
     "GrantStatus",

@@ -102,3 +102,19 @@ class Availability(StrEnum):
             "away": _l("Away"),
             "on_break": _l("On break"),
         }[self]
+
+
+class DistributionMode(StrEnum):
+    """How a department hands its new tickets out (services/distribution.py)."""
+
+    OFF = "off"
+    ROUND_ROBIN = "round_robin"
+    LEAST_LOADED = "least_loaded"
+
+    @property
+    def label(self) -> str:
+        return {
+            "off": _l("Off (agents take tickets themselves)"),
+            "round_robin": _l("Round robin"),
+            "least_loaded": _l("Least loaded"),
+        }[self]

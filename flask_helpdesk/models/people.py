@@ -13,7 +13,7 @@ from sqlalchemy import Column, ForeignKey, String, Table, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import EnumText, HelpdeskModel, utcnow
-from .enums import AgentRole, Availability
+from .enums import AgentRole, Availability, DistributionMode
 
 agent_department = Table(
     "helpdesk_agent_department",
@@ -38,6 +38,14 @@ class Department(HelpdeskModel):
     is_active: Mapped[bool] = mapped_column(default=True)
     position: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Automatic distribution of new tickets (services/distribution.py). Round robin remembers
+    # the agent who got the last one here, so that the turn survives restarts and is shared by
+    # every web process and worker. No foreign key: SQLite cannot add one without copying the
+    # table; an id of an agent who left the department simply matches nobody.
+    distribution: Mapped[DistributionMode] = mapped_column(
+        EnumText(DistributionMode), default=DistributionMode.OFF, server_default="off"
+    )
+    distribution_last_agent_id: Mapped[int | None]
 
     agents: Mapped[list[Agent]] = relationship(
         secondary=agent_department, back_populates="departments"
@@ -80,6 +88,9 @@ class Agent(HelpdeskModel):
         EnumText(Availability), default=Availability.AVAILABLE
     )
     capacity: Mapped[int] = mapped_column(default=20)  # open tickets before auto-assign skips
+    # The agent's own working hours (a business calendar): outside them they are "off shift"
+    # and distribution passes them by. None: the calendar of the ticket's SLA policy decides.
+    shift_calendar_id: Mapped[int | None]
     is_active: Mapped[bool] = mapped_column(default=True)
     # The row exists only because the host said "admin" (sync on a desk visit): it gives no
     # rights of its own, so the host taking admin away takes the desk away on the next request.

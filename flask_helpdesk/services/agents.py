@@ -17,21 +17,16 @@ from sqlalchemy.orm import selectinload
 
 from ..i18n import gettext as _
 from ..inputs import clean_search, parse_id, parse_int
-from ..models import Agent, AgentRole, Availability, Department, Ticket, TicketStatus
+from ..models import Agent, AgentRole, Availability, BusinessCalendar, Department, Ticket
 from ..state import current_helpdesk
-from . import audit
+from . import audit, distribution
 from .base import Conflict, NotFound, ValidationError, commit, session
 from .identity import SYSTEM, Actor
 from .permissions import ensure
 
 MAX_CAPACITY = 1000
 # Statuses that count against an agent's capacity: work that is still theirs to do.
-ACTIVE_STATUSES = (
-    TicketStatus.OPEN,
-    TicketStatus.ANSWERED,
-    TicketStatus.PROCESSING,
-    TicketStatus.CUSTOMER_REPLIED,
-)
+ACTIVE_STATUSES = distribution.ACTIVE_STATUSES
 
 
 def find_user(reference: str) -> Any:
@@ -75,6 +70,21 @@ def _capacity(value: int | str | None, default: int) -> int:
         message = _("Capacity is a number from 0 to %(max)d.", max=MAX_CAPACITY)
         raise ValidationError(message, {"capacity": [message]})
     return number
+
+
+# ``update_agent``'s default for what the caller does not set.
+KEEP: Any = object()
+
+
+def _calendar(value: int | str | None) -> int | None:
+    """A shift calendar's id (None for none); a forged or deleted one is refused."""
+    if value is None or value == "":
+        return None
+    calendar_id = parse_id(value)
+    if calendar_id is None or session().get(BusinessCalendar, calendar_id) is None:
+        message = _("Unknown calendar.")
+        raise ValidationError(message, {"shift_calendar_id": [message]})
+    return calendar_id
 
 
 def _departments(
@@ -283,13 +293,16 @@ def update_agent(
     department_ids: Iterable[int | str],
     capacity: int | str | None,
     is_active: bool,
+    shift_calendar_id: int | str | None = KEEP,
 ) -> Agent:
     """Set an agent's role, departments (among the active ones; memberships of deactivated
-    departments stay), capacity and whether they may use the desk at all."""
+    departments stay), capacity, whether they may use the desk at all and their shift calendar
+    (their working hours for distribution; ``None`` or ``""``: none, :data:`KEEP`: unchanged)."""
     ensure(actor, "manage")
     agent_role = _role(role)
     chosen = _departments(ids=department_ids)
     capacity_value = _capacity(capacity, agent.capacity)
+    shift = agent.shift_calendar_id if shift_calendar_id is KEEP else _calendar(shift_calendar_id)
     myself = actor.agent is not None and actor.agent.id == agent.id
     if myself and not is_active:
         message = _("You cannot deactivate yourself.")
@@ -310,6 +323,7 @@ def update_agent(
         "capacity": agent.capacity,
         "is_active": agent.is_active,
         "via_host_admin": agent.via_host_admin,
+        "shift_calendar_id": agent.shift_calendar_id,
     }
     new = {
         "role": agent_role.value,
@@ -318,6 +332,7 @@ def update_agent(
         "is_active": bool(is_active),
         # Saving the form is a helpdesk admin's decision: the row stops following the host.
         "via_host_admin": False,
+        "shift_calendar_id": shift,
     }
     if old == new:
         return agent
@@ -326,14 +341,18 @@ def update_agent(
     agent.capacity = capacity_value
     agent.is_active = bool(is_active)
     agent.via_host_admin = False
+    agent.shift_calendar_id = shift
     changed = {k: [old[k], new[k]] for k in old if old[k] != new[k]}
     audit.record(actor, "agent.updated", agent_id=agent.id, **changed)
+    if agent.is_active:
+        distribution.offer_later(agent.id)  # more capacity or departments: more they may take
     commit()
     return agent
 
 
 def set_availability(actor: Actor, availability: Availability | str) -> Agent:
-    """An agent sets their own availability (available, away, on break)."""
+    """An agent sets their own availability (available, away, on break). Back to available,
+    the tickets waiting in their distributing departments are offered again."""
     if not actor.is_agent or actor.agent is None:
         raise NotFound(_("No such agent."))
     try:
@@ -347,5 +366,7 @@ def set_availability(actor: Actor, availability: Availability | str) -> Agent:
     old = agent.availability
     agent.availability = value
     audit.record(actor, "agent.availability_changed", agent_id=agent.id, old=old, new=value)
+    if value == Availability.AVAILABLE:
+        distribution.offer_later(agent.id)  # what waited for someone may go to them now
     commit()
     return agent

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from ..i18n import SEEDED_DEPARTMENTS
 from ..models import Department, Priority, TicketStatus
 from ..state import current_helpdesk
-from . import desk, messages, tickets
+from . import desk, distribution, messages, tickets
 from .agents import make_agent
 from .api_tokens import create_token
 from .base import session
@@ -60,6 +60,10 @@ def seed_demo() -> list[str]:
         default=False,
         conditions={"department_ids": [dept["account"]]},
     )
+    # Account, the department both agents work in, hands its tickets out in turn while they are
+    # on shift (docs/automation.rst); the other departments leave it to the agents.
+    account = session().get(Department, dept["account"])
+    distribution.set_mode(SYSTEM, account, "round_robin")
 
     def new(actor, slug, subject, body, priority=Priority.NORMAL):
         return tickets.open_ticket(
@@ -136,6 +140,7 @@ def seed_demo() -> list[str]:
         "SLA: Account answers within 1 working hour (08:00-19:00, Asia/Ho_Chi_Minh), else"
         " 24 hours; the other departments within 72 hours.",
         "Auto-close: answered tickets without a customer reply for 3 days close (Admin → Rules).",
+        "Distribution: Account gives new tickets to Minh and Sara in turn (round robin).",
         *(
             f"  {key:10} {name} <{email}>{' (admin)' if is_admin else ''}"
             for key, name, email, is_admin in PEOPLE

@@ -13,7 +13,7 @@ from ..i18n import N_
 from ..i18n import gettext as _
 from ..inputs import parse_int
 from ..models import Department, Mailbox, Ticket, agent_department
-from . import audit
+from . import audit, distribution
 from .base import Conflict, NotFound, ValidationError, commit, rollback, session
 from .identity import SYSTEM, Actor
 from .permissions import ensure
@@ -172,9 +172,10 @@ def update_department(
     description: str = "",
     email: str | None = None,
     position: int | None = None,
+    distribution_mode: str | None = None,
 ) -> Department:
-    """Rename a department and set its description, from-address and place in lists. The slug
-    stays: mail routing and links may use it."""
+    """Rename a department and set its description, from-address, place in lists and
+    distribution mode (``None`` keeps it). The slug stays: mail routing and links may use it."""
     ensure(actor, "manage")
     name = (name or "").strip()
     if not name:
@@ -187,6 +188,9 @@ def update_department(
         "description": (description or "").strip(),
         "email": email,
         "position": _position(position, department.position),
+        "distribution": department.distribution
+        if distribution_mode is None
+        else distribution.parse_mode(distribution_mode),
     }
     old = {key: getattr(department, key) for key in new}
     if old == new:
@@ -195,6 +199,8 @@ def update_department(
         setattr(department, key, value)
     changed = {k: [old[k], new[k]] for k in new if old[k] != new[k]}
     audit.record(actor, "department.updated", department_id=department.id, **changed)
+    if "distribution" in changed:
+        distribution.mode_changed(department)
     commit()
     return department
 

@@ -24,7 +24,7 @@ from ..models import (
     utcnow,
 )
 from ..workflow import Trigger, can
-from . import audit, facts, rule_events, sla
+from . import audit, distribution, facts, rule_events, sla
 from .base import Forbidden, NotFound, ValidationError, commit, send_signal, session
 from .identity import Actor
 from .permissions import ensure
@@ -84,6 +84,8 @@ def assign(actor: Actor, ticket: Ticket, agent_id: int | str | None) -> Ticket:
         new=agent.id if agent else None,
     )
     rule_events.record(ticket, "assignee_changed", assignee=agent.id if agent else None)
+    if old is not None and ticket.status in distribution.ACTIVE_STATUSES:
+        distribution.offer_later(old.id)  # a place freed up in their capacity
     commit()
     send_signal(signals.ticket_assigned, ticket=ticket, actor=actor, assignee=agent, previous=old)
     return ticket
@@ -104,12 +106,14 @@ def transfer(actor: Actor, ticket: Ticket, department_id: int) -> Ticket:
     old = ticket.department
     ticket.department = department
     if ticket.assignee is not None and ticket.assignee not in assignable_agents(department.id):
+        distribution.offer_later(ticket.assignee_id)
         ticket.assignee = None
     sla.recompute(ticket)  # another department may mean another policy
     facts.transferred(ticket, old.id, actor, utcnow())
     add_event(ticket, actor, "transferred", department_name=department.name)
     audit.record(actor, "ticket.transferred", ticket, old=old.id, new=department.id)
     rule_events.record(ticket, "department_changed", department=department.id)
+    distribution.distribute_ticket(ticket)  # lands unassigned in a distributing department
     commit()
     send_signal(signals.ticket_updated, ticket=ticket, actor=actor, changes={"department": old.id})
     return ticket

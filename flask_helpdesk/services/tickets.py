@@ -27,17 +27,25 @@ from ..models import (
 )
 from ..state import current_helpdesk
 from ..workflow import InvalidTransition, Trigger, trigger_for_agent_choice
-from . import audit, facts, notifications, rule_events, sla, spam
+from . import audit, distribution, facts, notifications, rule_events, sla, spam
 from .attachments import Upload, attach, store_uploads
 from .base import Forbidden, NotFound, ValidationError, commit, rollback, send_signal, session
 from .codes import CODE_ALPHABET, CODE_LENGTH, new_ticket_code, normalize_code
+from .events import add_event
 from .identity import SYSTEM, Actor
 from .permissions import ensure, visible_tickets
 from .ratings import rate_ticket
 from .transitions import transition
 
-# Re-exported: callers say ``tickets.rate_ticket``, ``tickets.normalize_code``.
-__all__ = ["CODE_ALPHABET", "CODE_LENGTH", "new_ticket_code", "normalize_code", "rate_ticket"]
+# Re-exported: callers say ``tickets.rate_ticket``, ``tickets.add_event``, ...
+__all__ = [
+    "CODE_ALPHABET",
+    "CODE_LENGTH",
+    "add_event",
+    "new_ticket_code",
+    "normalize_code",
+    "rate_ticket",
+]
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -206,6 +214,8 @@ def open_ticket_with_message(
     )
     quarantined = actor.is_customer and _screen_spam(ticket, message, data.upstream_spam)
     if not quarantined:  # nobody is called to a ticket in the Spam view, no rule runs on it
+        # In the same transaction: never seen unassigned in a distributing department.
+        distribution.distribute_ticket(ticket)
         notifications.ticket_created(ticket, message, from_support=from_support)
         rule_events.record(ticket, "ticket_created", message=message)
     commit()
@@ -250,22 +260,6 @@ def find_ticket(actor: Actor, code: str, for_update: bool = False) -> Ticket:
     if ticket is None:
         raise NotFound(_("Ticket not found."))
     return ticket
-
-
-def add_event(ticket: Ticket, actor: Actor, event: str, **data: Any) -> Message:
-    """A system line in the thread ("closed by …"), visible to the customer too."""
-    message = Message(
-        ticket_id=ticket.id,
-        kind=MessageKind.EVENT,
-        channel=Channel.WEB,
-        author_agent_id=actor.agent.id if actor.is_agent and actor.agent else None,
-        author_contact_id=actor.contact.id if actor.is_customer and actor.contact else None,
-        body="",
-        data={"event": event, **data},
-        created_at=utcnow(),
-    )
-    session().add(message)
-    return message
 
 
 def change_status(actor: Actor, ticket: Ticket, target: TicketStatus | str) -> Ticket:

@@ -14,7 +14,7 @@ from .. import signals
 from ..i18n import gettext as _
 from ..models import Ticket, TicketStatus, utcnow
 from ..workflow import InvalidTransition, Trigger, next_status
-from . import facts, rule_events, sla
+from . import distribution, facts, rule_events, sla
 from .base import ValidationError, send_after_commit
 from .identity import Actor
 
@@ -54,4 +54,9 @@ def transition(actor: Actor, ticket: Ticket, trigger: Trigger) -> TicketStatus:
         )
     if new == TicketStatus.CLOSED and old != TicketStatus.CLOSED:
         send_after_commit(signals.ticket_closed, ticket=ticket, actor=actor)
+    live_before = old in distribution.ACTIVE_STATUSES
+    if live_before and new not in distribution.ACTIVE_STATUSES:
+        distribution.offer_later(ticket.assignee_id)  # no longer counts against their capacity
+    elif not live_before and new in distribution.ACTIVE_STATUSES:
+        distribution.distribute_ticket(ticket)  # live again: needs an owner if it has none
     return old

@@ -1,0 +1,143 @@
+"""What automatic distribution adds to a new ticket (the issue's target: at most 5 ms).
+
+    python bench/distribution.py [--database-url postgresql+psycopg://postgres@127.0.0.1/bench] \
+        [--agents 50] [--history 100000] [--tickets 300]
+
+EMPTIES the given database (default: a throwaway SQLite file). Creates one department with
+--agents agents (round robin, capacity 1000), --history closed tickets spread over them (what
+the load count must skip on the assignee index), then opens --tickets tickets twice through the
+ticket service: with distribution off and on. It prints the median and 95th percentile of a whole
+ticket creation both ways, and of ``distribute_ticket`` itself (its statements flushed, the
+commit left to the creation it is part of). No assertion: figures to read, and to copy to
+docs/automation.rst when they change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import insert
+
+from example_app import create_app
+from example_app.models import Member, db
+
+
+def _ms(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p95 = ordered[max(0, int(len(ordered) * 0.95) - 1)]
+    return f"median {statistics.median(ordered) * 1000:6.2f} ms   p95 {p95 * 1000:6.2f} ms"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--agents", type=int, default=50)
+    parser.add_argument("--history", type=int, default=100_000)
+    parser.add_argument("--tickets", type=int, default=300)
+    parser.add_argument("--database-url", default=None)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp())
+    url = args.database_url or f"sqlite:///{folder / 'bench.sqlite'}"
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "HELPDESK_STORAGE_PATH": str(folder / "files"),
+            "HELPDESK_REDIS_URL": None,
+            "MAIL_SUPPRESS_SEND": True,
+            "HELPDESK_MAIL_BACKEND": "log",
+        }
+    )
+    from flask_helpdesk.models import Ticket, TicketStatus, utcnow
+    from flask_helpdesk.services import distribution, tickets
+    from flask_helpdesk.services.agents import make_agent
+    from flask_helpdesk.services.departments import create_department
+    from flask_helpdesk.services.identity import SYSTEM, contact_as_actor, sync_contact
+
+    with app.app_context():
+        state = app.extensions["helpdesk"]
+        state.drop_all()
+        db.drop_all()
+        db.create_all()
+        state.create_all()
+        department = create_department(SYSTEM, "Support", slug="support")
+        members = [
+            Member(email=f"agent{i}@example.com", display_name=f"Agent {i}")
+            for i in range(args.agents)
+        ]
+        customer = Member(email="lan@example.com", display_name="Lan Nguyen")
+        for member in [*members, customer]:
+            member.set_password("x")
+        db.session.add_all([*members, customer])
+        db.session.commit()
+        agents = [make_agent(m.get_id(), ["support"], capacity=1000) for m in members]
+        lan = contact_as_actor(sync_contact(customer))
+        now = utcnow()
+        rows = [
+            {
+                "code": f"HD-H{i:07d}",
+                "subject": "Old",
+                "status": TicketStatus.CLOSED,
+                "department_id": department.id,
+                "requester_id": lan.contact.id,
+                "assignee_id": agents[i % len(agents)].id,
+                "created_at": now,
+                "updated_at": now,
+                "closed_at": now,
+            }
+            for i in range(args.history)
+        ]
+        for start in range(0, len(rows), 10_000):
+            db.session.execute(insert(Ticket), rows[start : start + 10_000])
+        db.session.commit()
+        print(
+            f"{db.engine.dialect.name}: {args.agents} agents, {args.history:,} closed tickets,"
+            f" {args.tickets} new tickets each way"
+        )
+
+        def open_one() -> Ticket:
+            return tickets.open_ticket(
+                lan,
+                tickets.NewTicket(department_id=department.id, subject="Help", body="Please."),
+            )
+
+        for _ in range(20):  # warm-up: caches, prepared statements
+            open_one()
+        off: list[float] = []
+        for _ in range(args.tickets):
+            started = time.perf_counter()
+            open_one()
+            off.append(time.perf_counter() - started)
+
+        distribution.set_mode(SYSTEM, department, "round_robin")
+        on: list[float] = []
+        for _ in range(args.tickets):
+            started = time.perf_counter()
+            ticket = open_one()
+            on.append(time.perf_counter() - started)
+            assert ticket.assignee_id is not None
+
+        distribution.set_mode(SYSTEM, department, "off")
+        alone: list[float] = []
+        for _ in range(args.tickets):
+            ticket = open_one()
+            started = time.perf_counter()
+            distribution.distribute_ticket(ticket, mode="least_loaded")
+            db.session.flush()
+            alone.append(time.perf_counter() - started)
+            db.session.commit()
+
+        print(f"open a ticket, distribution off : {_ms(off)}")
+        print(f"open a ticket, round robin      : {_ms(on)}")
+        added = statistics.median(on) - statistics.median(off)
+        print(f"added by distribution (medians) : {added * 1000:6.2f} ms")
+        print(f"distribute_ticket alone         : {_ms(alone)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,336 @@
+"""Automatic distribution: which agent gets a department's new ticket.
+
+Each department has a mode (:class:`~flask_helpdesk.models.DistributionMode`): off, round
+robin (the turn passes to the next agent after the one who got the last ticket, remembered on
+the department row so every process shares it) or least loaded (fewest live tickets, ties broken
+by the turn). An agent qualifies when they are an active member of the department, set
+themselves *available*, are on shift (their own shift calendar, else the calendar of the
+ticket's SLA policy) and hold fewer live tickets than their capacity. When nobody qualifies the
+ticket stays unassigned and is offered again when an agent becomes available, when an agent's
+ticket closes or goes to someone else, and by the periodic ``distribution`` sweep.
+
+Concurrency: the department row is locked first (PostgreSQL ``FOR UPDATE``; on SQLite a no-op
+UPDATE takes the database's write lock), then the candidate agents' rows in id order, so two
+workers distributing at once, in one department or in two that share agents, count each other's
+assignments and never exceed a capacity. Manual assignment stays free: a person may overrule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+
+from .. import jobs, signals
+from ..businesstime import WorkCalendar
+from ..i18n import gettext as _
+from ..i18n import lazy_gettext as _l
+from ..models import (
+    Agent,
+    Availability,
+    BusinessCalendar,
+    Department,
+    DistributionMode,
+    SlaPolicy,
+    Ticket,
+    TicketStatus,
+    agent_department,
+    utcnow,
+)
+from . import audit
+from .base import (
+    ValidationError,
+    cached_for_app,
+    commit,
+    forget_cached_for_app,
+    send_after_commit,
+    session,
+)
+from .calendars import work_calendar
+from .events import add_event
+from .identity import SYSTEM, Actor
+from .permissions import ensure
+
+# Statuses that count against an agent's capacity: work that is still theirs to do. The same
+# statuses make an unassigned ticket wait for distribution.
+ACTIVE_STATUSES = (
+    TicketStatus.OPEN,
+    TicketStatus.ANSWERED,
+    TicketStatus.PROCESSING,
+    TicketStatus.CUSTOMER_REPLIED,
+)
+# What lists show for an available agent outside their working hours (never stored).
+OFF_SHIFT_LABEL = _l("Off shift")
+# Waiting tickets one offer (an event or one department's share of a sweep) tries, oldest first.
+OFFER_BATCH = 100
+# "Does any department distribute?" is asked whenever an assigned ticket closes; it may lag this
+# long in other processes after an admin switches a mode (the sweep catches up meanwhile).
+MODES_CACHE_TTL = 30
+_MODES_KEY = ("helpdesk-distribution-on",)
+
+
+def distribute_ticket(
+    ticket: Ticket, mode: DistributionMode | str | None = None, actor: Actor = SYSTEM
+) -> Agent | None:
+    """Assign *ticket* to the agent its department's distribution picks; that agent, or None.
+
+    None means the ticket was left as it was: already assigned, not live (closed, spam), the
+    mode is off, or no agent qualifies now (it waits and is offered again later). *mode*
+    overrides the department's (a rule's "distribute" action); ``None`` uses the department's.
+    Runs in the caller's transaction and does not commit: the assignment is stored with the
+    change that caused it. Records an "assigned" event on the ticket and an audit event, and
+    sends ``ticket-assigned`` once the transaction commits.
+    """
+    if ticket.assignee_id is not None or ticket.status not in ACTIVE_STATUSES:
+        return None
+    wanted = DistributionMode(mode) if mode is not None else ticket.department.distribution
+    if wanted == DistributionMode.OFF:
+        return None  # no query at all for the departments that do not distribute
+    department = _lock_department(ticket.department_id)
+    if mode is None:
+        wanted = department.distribution  # as stored now, under the lock
+        if wanted == DistributionMode.OFF:
+            return None
+    candidates = _candidates(department.id)
+    now = utcnow()
+    loads = _loads([a.id for a in candidates])
+    shifts = _shift_calendars(candidates)
+    ticket_hours: WorkCalendar | None = None
+    eligible = []
+    for agent in candidates:
+        if loads.get(agent.id, 0) >= agent.capacity:
+            continue
+        hours = shifts.get(agent.shift_calendar_id) if agent.shift_calendar_id else None
+        if hours is None:
+            ticket_hours = ticket_hours or _ticket_calendar(ticket)
+            hours = ticket_hours
+        if hours.is_open(now):
+            eligible.append(agent)
+    chosen = _pick(wanted, eligible, loads, department.distribution_last_agent_id)
+    if chosen is None:
+        return None
+    ticket.assignee = chosen
+    department.distribution_last_agent_id = chosen.id
+    add_event(ticket, actor, "assigned", assignee_name=chosen.display_name, distribution=wanted)
+    audit.record(actor, "ticket.distributed", ticket, new=chosen.id, mode=wanted)
+    send_after_commit(
+        signals.ticket_assigned, ticket=ticket, actor=actor, assignee=chosen, previous=None
+    )
+    return chosen
+
+
+def _lock_department(department_id: int) -> Department:
+    """The department row, fresh and locked until the transaction ends."""
+    if session().get_bind(mapper=Department).dialect.name == "sqlite":
+        # SQLite has no row locks; a write takes the database's one write lock, so the reads
+        # below cannot be overtaken by another distributor's write.
+        session().execute(
+            update(Department)
+            .where(Department.id == department_id)
+            .values(distribution=Department.distribution)
+            .execution_options(synchronize_session=False)
+        )
+    query = select(Department).where(Department.id == department_id)
+    query = query.with_for_update().execution_options(populate_existing=True)
+    return session().scalars(query).one()
+
+
+def _candidates(department_id: int) -> list[Agent]:
+    """Active members who set themselves available and may hold a ticket at all, in id order
+    (the round-robin order), their rows locked against another distributor."""
+    query = (
+        select(Agent)
+        .join(agent_department, agent_department.c.agent_id == Agent.id)
+        .where(
+            agent_department.c.department_id == department_id,
+            Agent.is_active.is_(True),
+            # Staff only while the host says admin: their desk rights are not ours to know here.
+            Agent.via_host_admin.is_(False),
+            Agent.availability == Availability.AVAILABLE,
+            Agent.capacity > 0,
+        )
+        .order_by(Agent.id)
+        .with_for_update(of=Agent)
+        .execution_options(populate_existing=True)
+    )
+    return list(session().scalars(query))
+
+
+def _loads(agent_ids: Sequence[int]) -> dict[int, int]:
+    """Live tickets held by each of *agent_ids* (one grouped count on the assignee index)."""
+    if not agent_ids:
+        return {}
+    rows = session().execute(
+        select(Ticket.assignee_id, func.count())
+        .where(Ticket.assignee_id.in_(agent_ids), Ticket.status.in_(ACTIVE_STATUSES))
+        .group_by(Ticket.assignee_id)
+    )
+    return dict(rows.all())
+
+
+def _shift_calendars(agents: Iterable[Agent]) -> dict[int, WorkCalendar]:
+    ids = {a.shift_calendar_id for a in agents if a.shift_calendar_id is not None}
+    if not ids:
+        return {}
+    rows = session().scalars(select(BusinessCalendar).where(BusinessCalendar.id.in_(ids)))
+    return {c.id: work_calendar(c) for c in rows}
+
+
+def _ticket_calendar(ticket: Ticket) -> WorkCalendar:
+    """The working hours of the ticket's SLA policy (round the clock without one)."""
+    policy = session().get(SlaPolicy, ticket.sla_policy_id) if ticket.sla_policy_id else None
+    return work_calendar(policy.calendar if policy is not None else None)
+
+
+def _pick(
+    mode: DistributionMode, eligible: list[Agent], loads: dict[int, int], last_id: int | None
+) -> Agent | None:
+    """The next agent in turn after *last_id* (round robin), or the least loaded one, ties
+    going to whoever is next in turn."""
+    if not eligible:
+        return None
+    # The turn: agents after the last one first, then from the start again.
+    turn = sorted(eligible, key=lambda a: (last_id is not None and a.id <= last_id, a.id))
+    if mode == DistributionMode.LEAST_LOADED:
+        return min(turn, key=lambda a: loads.get(a.id, 0))  # min keeps the first of equals
+    return turn[0]
+
+
+# -- offering waiting tickets again ---------------------------------------------------------------
+
+
+def offer_waiting(department_id: int, limit: int = OFFER_BATCH) -> int:
+    """Distribute the department's waiting tickets (live, unassigned), oldest first, until one
+    finds nobody or *limit* is reached; commits. Returns how many were assigned.
+
+    Tickets another worker is distributing right now are skipped (``SKIP LOCKED``), so a sweep
+    and an event offering at once never hand one ticket out twice.
+    """
+    department = session().get(Department, department_id)
+    if department is None or department.distribution == DistributionMode.OFF:
+        return 0
+    waiting = list(
+        session().scalars(
+            select(Ticket)
+            .where(
+                Ticket.department_id == department_id,
+                Ticket.assignee_id.is_(None),
+                Ticket.status.in_(ACTIVE_STATUSES),
+            )
+            .order_by(Ticket.created_at, Ticket.id)
+            .limit(limit)
+            .with_for_update(of=Ticket, skip_locked=True)
+        )
+    )
+    assigned = 0
+    for ticket in waiting:
+        if distribute_ticket(ticket) is None:
+            break
+        assigned += 1
+    commit()
+    return assigned
+
+
+def offer_for_agent(agent_id: int) -> int:
+    """Job: *agent_id* may take tickets now (became available, a ticket of theirs closed or went
+    to someone else, capacity raised): offer the waiting tickets of their departments."""
+    department_ids = session().scalars(
+        select(Department.id)
+        .join(agent_department, agent_department.c.department_id == Department.id)
+        .where(
+            agent_department.c.agent_id == agent_id,
+            Department.distribution != DistributionMode.OFF,
+        )
+        .order_by(Department.id)
+    )
+    return sum(offer_waiting(d) for d in list(department_ids))
+
+
+def offer_department(department_id: int) -> int:
+    """Job: the department started distributing; hand out what waits there."""
+    return offer_waiting(department_id)
+
+
+def offer_later(agent_id: int | None) -> None:
+    """*agent_id* may take more now (became available, a live ticket of theirs closed or went
+    to someone else, more capacity): after commit, offer the waiting tickets of their
+    departments. Nothing (not even a query, mostly) while no department distributes."""
+    if agent_id is None or not _any_department_distributes():
+        return
+    _enqueue_once(offer_for_agent, agent_id)
+
+
+def _any_department_distributes() -> bool:
+    def compute() -> bool:
+        query = select(Department.id).where(Department.distribution != DistributionMode.OFF)
+        return session().scalar(query.limit(1)) is not None
+
+    return cached_for_app(_MODES_KEY, MODES_CACHE_TTL, compute)
+
+
+def _enqueue_once(func, *args: int) -> None:
+    pending = session().info.get(jobs.PENDING_KEY, [])
+    if not any(f is func and a == args for f, a, _kw in pending):
+        jobs.enqueue(func, *args)
+
+
+def sweep(limit: int = OFFER_BATCH) -> str:
+    """The periodic catch-up: offer the waiting tickets of every distributing department (an
+    agent's shift began, an event's job was lost). Safe to run twice at once."""
+    department_ids = list(
+        session().scalars(
+            select(Department.id)
+            .where(Department.distribution != DistributionMode.OFF, Department.is_active)
+            .order_by(Department.id)
+        )
+    )
+    assigned = sum(offer_waiting(d, limit) for d in department_ids)
+    return f"{assigned} ticket(s) distributed in {len(department_ids)} department(s)"
+
+
+# -- settings -------------------------------------------------------------------------------------
+
+
+def parse_mode(value: DistributionMode | str | None) -> DistributionMode:
+    try:
+        return DistributionMode(value or DistributionMode.OFF)
+    except ValueError:
+        message = _("Unknown distribution mode.")
+        raise ValidationError(message, {"distribution": [message]}) from None
+
+
+def set_mode(actor: Actor, department: Department, mode: DistributionMode | str) -> Department:
+    """An admin sets how *department* hands out its tickets; switching it on offers what waits
+    there (after commit)."""
+    ensure(actor, "manage")
+    new = parse_mode(mode)
+    old = department.distribution
+    if new == old:
+        return department
+    department.distribution = new
+    audit.record(
+        actor, "department.distribution_changed", department_id=department.id, old=old, new=new
+    )
+    mode_changed(department)
+    commit()
+    return department
+
+
+def mode_changed(department: Department) -> None:
+    """The department's mode was just changed (no commit): forget the cached "anyone
+    distributes?" and, when it distributes now, offer what waits there after commit."""
+    forget_cached_for_app(_MODES_KEY)
+    if department.distribution != DistributionMode.OFF:
+        _enqueue_once(offer_department, department.id)
+
+
+def availability_label(agent: Agent, now: datetime | None = None) -> str:
+    """What lists show for *agent*: their own setting, or "Off shift" when they are available
+    but outside their shift calendar's hours."""
+    if agent.availability != Availability.AVAILABLE or agent.shift_calendar_id is None:
+        return str(agent.availability.label)
+    calendar = session().get(BusinessCalendar, agent.shift_calendar_id)
+    if calendar is not None and not work_calendar(calendar).is_open(now or utcnow()):
+        return str(OFF_SHIFT_LABEL)
+    return str(agent.availability.label)
