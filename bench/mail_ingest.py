@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections import Counter
 from email.utils import make_msgid
 from pathlib import Path
@@ -195,9 +196,11 @@ def _use_wal(engine) -> None:
     engine.dispose()
 
 
-def _app(url: str, workdir: str, redis_url: str | None):
+def _app(url: str, workdir: str, redis_url: str | None, real_dns: bool = False):
+    dns = {} if real_dns else {"HELPDESK_MAIL_DNS_RESOLVER": _no_dns}
     return create_app(
         {
+            **dns,
             "SQLALCHEMY_DATABASE_URI": url,
             "HELPDESK_REDIS_URL": redis_url,
             "HELPDESK_STORAGE_PATH": f"{workdir}/attachments",
@@ -209,18 +212,19 @@ def _app(url: str, workdir: str, redis_url: str | None):
     )
 
 
-def _run_worker(url: str, workdir: str, redis_url: str) -> None:
+def _run_worker(url: str, workdir: str, redis_url: str, real_dns: bool) -> None:
     """One RQ worker process (``--worker``), stopped by the benchmark with SIGTERM."""
     from flask_helpdesk.jobs import make_worker
 
     logging.basicConfig(level=logging.ERROR)
-    app = _app(url, workdir, redis_url)
+    app = _app(url, workdir, redis_url, real_dns)
     make_worker(app).work(burst=False, logging_level="ERROR")
 
 
 def _start_workers(args, url: str, workdir: str) -> list[subprocess.Popen]:
     command = [sys.executable, __file__, "--worker", "--database-url", url]
     command += ["--redis-url", args.redis_url, "--workdir", workdir]
+    command += ["--real-dns"] if args.real_dns else []
     return [subprocess.Popen(command) for _ in range(args.workers)]
 
 
@@ -255,6 +259,34 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _rss_mb() -> float:
+    """The resident set now (Linux), not the peak: what a long-running process holds."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return float("nan")
+
+
+def _checkpoints(count: int) -> set[int]:
+    """Where memory is printed: after 1,000, 5,000 and 10,000 mails (and at the end)."""
+    return {n for n in (1_000, 5_000, 10_000) if n <= count} | {count}
+
+
+def _print_memory(done: int, baseline: float) -> None:
+    line = f"memory at {done:>6} mails  RSS {_rss_mb():.0f} MB, peak {_peak_rss_mb():.0f} MB"
+    line += f" (before: {baseline:.0f} MB)"
+    if tracemalloc.is_tracing():
+        current, peak = tracemalloc.get_traced_memory()
+        line += f"; Python heap {current / 2**20:.1f} MB, peak {peak / 2**20:.1f} MB"
+    print(line, flush=True)
+
+
+def _no_dns(name: str, timeout: float) -> bytes | None:
+    """The sender check's DNS answered at once with "no record" (see --real-dns)."""
+    return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
@@ -269,6 +301,18 @@ def main() -> None:
     )
     parser.add_argument("--redis-url", default=None, help="jobs on RQ (default: inline)")
     parser.add_argument("--workers", type=int, default=2, help="RQ worker processes")
+    parser.add_argument(
+        "--real-dns",
+        action="store_true",
+        help="let the sender check (DMARC) query DNS; by default it is answered at once with "
+        "'no record', so the figures measure the helpdesk, not the network",
+    )
+    parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="also trace Python's allocations (current and peak heap at each checkpoint); "
+        "slows the run down two to three times",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -277,10 +321,10 @@ def main() -> None:
     workdir = args.workdir or tempfile.mkdtemp(prefix="hd-mailbench-")
     url = args.database_url or f"sqlite:///{workdir}/bench.sqlite"
     if args.worker:
-        _run_worker(url, workdir, args.redis_url)
+        _run_worker(url, workdir, args.redis_url, args.real_dns)
         return
     wal = url.startswith("sqlite") and not args.sqlite_default_journal
-    app = _app(url, workdir, args.redis_url)
+    app = _app(url, workdir, args.redis_url, args.real_dns)
     with app.app_context():
         if wal:
             _use_wal(db.engine)
@@ -293,11 +337,14 @@ def main() -> None:
         mix = Mix(args.seed, args.senders)
         shapes: Counter[str] = Counter()
         baseline = _peak_rss_mb()
+        checkpoints = _checkpoints(args.count)
+        if args.tracemalloc:
+            tracemalloc.start()
         elapsed = 0.0
         cpu = 0.0
         total_bytes = 0
         first = time.perf_counter()
-        for _ in range(args.count):
+        for done in range(1, args.count + 1):
             shape, raw = mix.next()
             shapes[shape] += 1
             total_bytes += len(raw)
@@ -306,6 +353,8 @@ def main() -> None:
             elapsed += time.perf_counter() - started
             cpu += time.process_time() - started_cpu
             db.session.remove()  # as each request or job would: no identity map growing
+            if done in checkpoints:
+                _print_memory(done, baseline)
         if workers:
             _wait_until_done(app)
             elapsed = time.perf_counter() - first  # wall time to the last job, mails built too

@@ -49,7 +49,14 @@ def fetch_mail_command(sweep: bool) -> None:
 @with_appcontext
 @click.option("--department", "department_slug", help="Department slug for new tickets.")
 @click.option("--recipient", help="The envelope recipient (e.g. the MTA's $RECIPIENT).")
-def ingest_mail_command(department_slug: str | None, recipient: str | None) -> None:
+@click.option(
+    "--sender",
+    "envelope_sender",
+    help="The envelope sender, MAIL FROM (e.g. Postfix's ${sender}; empty or '<>' for a bounce).",
+)
+def ingest_mail_command(
+    department_slug: str | None, recipient: str | None, envelope_sender: str | None
+) -> None:
     """Read ONE raw mail from stdin (an MTA pipe). Exit 0 once stored, 75 to retry later."""
     from sqlalchemy import select
 
@@ -63,7 +70,15 @@ def ingest_mail_command(department_slug: str | None, recipient: str | None) -> N
             if department_id is None:
                 click.echo(f"unknown department {department_slug!r}", err=True)
                 sys.exit(EX_TEMPFAIL)  # a configuration error: keep the mail queued
-        received = intake.receive(raw, "pipe", department_id=department_id, recipient=recipient)
+        try:
+            envelope = intake.envelope_sender_of(envelope_sender)
+        except intake.InvalidEnvelopeSender as error:
+            # A pipe never loses a mail over an argument: kept, without the envelope sender.
+            click.echo(f"envelope sender not kept: {error.message}", err=True)
+            envelope = None
+        received = intake.receive(
+            raw, "pipe", department_id=department_id, recipient=recipient, envelope_sender=envelope
+        )
     except intake.MailTooLarge as error:
         click.echo(error.message, err=True)
         sys.exit(EX_DATAERR)

@@ -65,7 +65,9 @@ def _content_type_params(value: str) -> tuple[str, dict[str, str]]:
     return holder.get_content_type(), params
 
 
-def detect_noise(mail: Any, *, allowed_list_ids: Iterable[str] = ()) -> NoiseReason | None:
+def detect_noise(
+    mail: Any, *, allowed_list_ids: Iterable[str] = (), envelope_sender: str | None = None
+) -> NoiseReason | None:
     """Return why *mail* should not open or update a ticket as a person's message, or ``None``.
 
     *mail* is a :class:`~flask_helpdesk.mail.parsing.ParsedMail`, an :class:`email.message.Message`
@@ -74,7 +76,10 @@ def detect_noise(mail: Any, *, allowed_list_ids: Iterable[str] = ()) -> NoiseRea
 
     The result is a :class:`NoiseReason`, a ``str`` such as ``"auto-reply"`` or ``"bounce"``.
     Specific signals win over generic ones: an out-of-office reply sent with an empty
-    Return-Path is reported as ``auto-reply``, not ``bounce``.
+    Return-Path is reported as ``auto-reply``, not ``bounce``. *envelope_sender* is the SMTP
+    ``MAIL FROM`` the mail server handed over, if any (``"<>"`` for the null sender, see
+    :func:`~.peek.clean_envelope_sender`): the null sender or a mailer daemon is a bounce
+    whatever the headers say.
     """
     headers: dict[str, list[str]] = {}
     for name, value in _headers_of(mail):
@@ -130,6 +135,12 @@ def detect_noise(mail: Any, *, allowed_list_ids: Iterable[str] = ()) -> NoiseRea
     _, sender = email.utils.parseaddr(first("from"))
     if _DAEMON_SENDERS.match(sender.rpartition("@")[0] or sender):
         return NoiseReason.BOUNCE
+    # The envelope is what the mail server saw: a bounce rewritten by a forwarder, or one
+    # whose Return-Path was lost on the way, still came from the null sender or a daemon.
+    if envelope_sender is not None:
+        envelope = envelope_sender.strip()
+        if envelope in ("<>", "") or _DAEMON_SENDERS.match(envelope.rpartition("@")[0] or envelope):
+            return NoiseReason.BOUNCE
     # RFC 5321 null reverse-path: only servers send with it, and only for notifications.
     return_paths = headers.get("return-path", [])
     if return_paths and all(path.replace(" ", "") in ("<>", "") for path in return_paths):

@@ -573,13 +573,17 @@ def _parse_in_chunks(raw: bytes) -> Message:
     return parser.close()
 
 
-def parse_message(raw: bytes, *, allow_remote_images: bool = False) -> ParsedMail:
+def parse_message(
+    raw: bytes, *, allow_remote_images: bool = False, envelope_sender: str | None = None
+) -> ParsedMail:
     """Parse one raw RFC 5322 mail into a :class:`ParsedMail`.
 
     Never raises for malformed content: broken headers, bodies and attachments are read as
     well as possible and noted in :attr:`ParsedMail.defects`. Raises :class:`MailParseError`
     only when *raw* is empty or has no header at all. *allow_remote_images* keeps remote
     images in the sanitized HTML (off by default, see :func:`sanitize_mail_html`).
+    *envelope_sender* (the SMTP ``MAIL FROM`` the mail server handed over) is the author's
+    address of last resort, before an mbox ``From `` line's.
     """
     if isinstance(raw, str):
         raw = raw.encode("utf-8", "surrogateescape")
@@ -609,7 +613,8 @@ def parse_message(raw: bytes, *, allow_remote_images: bool = False) -> ParsedMai
     message_ids = _message_ids(first("Message-ID"))
     in_reply_to = _message_ids(first("In-Reply-To"))
     subject = re.sub(r"\s+", " ", decode_header_value(first("Subject") or "", guess))
-    from_address, from_name = _sender(message, defects, guess, repaired.envelope_sender)
+    envelope = envelope_sender or repaired.envelope_sender
+    from_address, from_name = _sender(message, defects, guess, envelope)
 
     body = _Body()
     walker = _Walker(defects, guess, message)

@@ -63,6 +63,35 @@ def usable_address(address: str) -> str | None:
     return result if len(result) <= 254 else None
 
 
+NULL_SENDER = "<>"
+
+
+class BadEnvelopeSender(ValueError):
+    """An envelope sender no mail server would send (longer than SMTP allows)."""
+
+
+def clean_envelope_sender(value: str | None) -> str | None:
+    """The SMTP envelope sender (``MAIL FROM``) an MTA or a provider handed over, as stored.
+
+    ``None`` when none was given. The null reverse-path of bounces and delivery reports, given
+    as ``<>`` or as an empty value (Postfix's ``${sender}`` of a bounce), is ``"<>"``
+    (RFC 5321 section 4.5.5). Otherwise the address without its angle brackets, its domain
+    normalized, control characters and NULs dropped; anything without an ``@`` (an MTA's
+    ``MAILER-DAEMON``) is kept as given, for loop detection and for admins to read. Raises
+    :class:`BadEnvelopeSender` above 254 characters (RFC 5321 section 4.5.3.1).
+    """
+    if value is None:
+        return None
+    text = "".join(c for c in clean_text(str(value)) if c.isprintable()).strip()
+    if text.startswith("<") and text.endswith(">"):
+        text = text[1:-1].strip()
+    if not text:
+        return NULL_SENDER
+    if len(text) > 254:
+        raise BadEnvelopeSender(f"envelope sender longer than 254 characters ({len(text)})")
+    return usable_address(text) or text
+
+
 # "Lan Nguyen lan@example.com": a name and an address without the angle brackets, as some
 # web forms and scripts write From. Parsers read it as one odd local part "Lan Nguyen lan".
 _BARE_ADDRESS = re.compile(r'^\s*([^<>"@,;:]+?)\s+([^\s<>"@,;:]+@[^\s<>"@,;:]+)\s*$')

@@ -106,6 +106,9 @@ class InboundMail(HelpdeskModel):
     )
     recipient: Mapped[str | None] = mapped_column(String(254))  # envelope recipient, if known
     sender: Mapped[str | None] = mapped_column(String(254))
+    # The SMTP envelope sender (MAIL FROM) the mail server handed over, if it did: "<>" for
+    # the null sender of bounces (mail/peek.py clean_envelope_sender). Not the From header.
+    envelope_sender: Mapped[str | None] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(255), default="")
     size: Mapped[int] = mapped_column(default=0)
     raw: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)

@@ -32,7 +32,7 @@ from sqlalchemy.orm import selectinload, undefer
 
 from .. import jobs
 from ..mail import fingerprint
-from ..mail.peek import peek_headers
+from ..mail.peek import BadEnvelopeSender, clean_envelope_sender, peek_headers, usable_address
 from ..models import InboundMail, InboundStatus, Mailbox, utcnow
 from ..state import current_helpdesk
 from . import audit
@@ -51,6 +51,10 @@ SOURCES = ("imap", "webhook", "pipe")
 
 class MailTooLarge(ServiceError):
     status_code = 413
+
+
+class InvalidEnvelopeSender(ServiceError):
+    status_code = 400
 
 
 class ProcessingTimeout(Exception):
@@ -88,17 +92,22 @@ def receive(
     mailbox: Mailbox | None = None,
     department_id: int | None = None,
     recipient: str | None = None,
+    envelope_sender: str | None = None,
 ) -> Received:
     """Store one raw mail (committed at once) and enqueue its processing.
 
+    *envelope_sender* is the SMTP ``MAIL FROM`` the mail server handed over (``""`` or
+    ``"<>"`` for a bounce's null sender), cleaned by :func:`envelope_sender_of`.
     Raises :class:`MailTooLarge` above ``HELPDESK_INBOUND_MAIL_MAX_SIZE`` (the channel refuses
-    it, so the sender's server bounces it) — see :func:`set_aside_oversized` for IMAP.
+    it, so the sender's server bounces it) — see :func:`set_aside_oversized` for IMAP; and
+    :class:`InvalidEnvelopeSender` for one longer than SMTP allows (nothing is stored).
     """
     if source not in SOURCES:
         raise ValueError(f"unknown mail source {source!r}")
     limit = current_helpdesk.config["HELPDESK_INBOUND_MAIL_MAX_SIZE"]
     if limit and len(raw) > limit:
         raise MailTooLarge(f"mail of {len(raw)} bytes is larger than {limit} bytes")
+    envelope = envelope_sender_of(envelope_sender)
     headers = peek_headers(_head(raw))
     message_id, key = _key(raw)
     row = InboundMail(
@@ -108,7 +117,8 @@ def receive(
         mailbox_id=mailbox.id if mailbox is not None else None,
         department_id=department_id,
         recipient=_text(recipient, 254) or None,
-        sender=headers.sender,
+        sender=headers.sender or _envelope_address(envelope),
+        envelope_sender=envelope,
         subject=_text(headers.subject, 255),
         size=len(raw),
         raw=raw,
@@ -125,6 +135,21 @@ def receive(
     jobs.enqueue(process, row.id)
     commit()
     return Received(row, False)
+
+
+def envelope_sender_of(value: str | None) -> str | None:
+    """*value* as stored (see :func:`~flask_helpdesk.mail.peek.clean_envelope_sender`);
+    :class:`InvalidEnvelopeSender` when no mail server would have sent it."""
+    try:
+        return clean_envelope_sender(value)
+    except BadEnvelopeSender as error:
+        raise InvalidEnvelopeSender(str(error)) from None
+
+
+def _envelope_address(envelope: str | None) -> str | None:
+    """The envelope sender as the mail's sender when no header names one (never ``<>``)."""
+    address = usable_address(envelope or "")
+    return address.lower() if address else None
 
 
 def _head(raw: bytes) -> bytes:
@@ -439,8 +464,10 @@ def header_lines(row: InboundMail) -> list[tuple[str, str]]:
 
 __all__ = [
     "SYSTEM",
+    "InvalidEnvelopeSender",
     "MailTooLarge",
     "Received",
+    "envelope_sender_of",
     "get_inbound",
     "list_inbound",
     "process",

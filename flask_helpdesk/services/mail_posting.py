@@ -94,20 +94,35 @@ def handle(row: InboundMail, requester_id: int | None = None) -> None:
     and the noise, loop and rate checks are skipped: a person decided.
     """
     config = current_helpdesk.config
-    parsed = parse_message(row.raw, allow_remote_images=config["HELPDESK_MAIL_ALLOW_REMOTE_IMAGES"])
+    parsed = parse_message(
+        row.raw,
+        allow_remote_images=config["HELPDESK_MAIL_ALLOW_REMOTE_IMAGES"],
+        envelope_sender=row.envelope_sender,
+    )
     # The admin's list shows the subject the ticket gets (decoded with the body's charset).
     _set(row, "subject", parsed.subject[:255] or row.subject)
     if requester_id is not None:
         return _filed(row, parsed, session().get(Contact, requester_id))
     sender = routing.normalize_address(parsed.from_address)
     _set(row, "sender", sender[:254] or row.sender)
-    noise = detect_noise(parsed, allowed_list_ids=config["HELPDESK_MAIL_ALLOWED_LIST_IDS"])
+    noise = detect_noise(
+        parsed,
+        allowed_list_ids=config["HELPDESK_MAIL_ALLOWED_LIST_IDS"],
+        envelope_sender=row.envelope_sender,
+    )
     if noise is not None:
         return _ignore(row, f"noise: {noise}")
     if not sender:
         raise ValidationError("the mail has no sender address")
     own = routing.own_addresses()
-    if routing.is_own_address(sender, own) or (parsed.message_id and is_ours(parsed.message_id)):
+    # The envelope too: our own mail bounced back or forwarded keeps our MAIL FROM even when
+    # a forwarder rewrote its From.
+    envelope = routing.normalize_address(row.envelope_sender or "")
+    if (
+        routing.is_own_address(sender, own)
+        or (envelope and routing.is_own_address(envelope, own))
+        or (parsed.message_id and is_ours(parsed.message_id))
+    ):
         return _ignore(row, "loop: the mail came from the helpdesk itself")
     if _rate_limited(row, sender):
         return _ignore(row, f"rate limit: too many mails from {sender}")

@@ -87,6 +87,20 @@ def _raw_mail(limit: int | None) -> bytes:
     return request.stream.read(limit + 1 if limit else -1)
 
 
+def _envelope_sender() -> str | None:
+    """The SMTP envelope sender given with the mail: ``?sender=``, else a form's ``sender``
+    field (Mailgun's routes post it), else a JSON body's ``sender``; None when absent."""
+    if "sender" in request.args:
+        return request.args["sender"]
+    if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        return request.form.get("sender")
+    if request.is_json:
+        data = request.get_json(silent=True)
+        value = data.get("sender") if isinstance(data, dict) else None
+        return value if isinstance(value, str) else None
+    return None
+
+
 @bp.post("/hooks/mail")
 def inbound_mail():
     _authenticate()
@@ -103,12 +117,23 @@ def inbound_mail():
         # No slug or address holds control characters (and PostgreSQL refuses a NUL).
         if value and (not value.isprintable() or len(value) > 254):
             return jsonify(error=f"invalid {name}"), 400
+    try:
+        # "sender" as the query's or the form's (Mailgun posts it in the form): "" is a bounce.
+        envelope = intake.envelope_sender_of(_envelope_sender())
+    except intake.InvalidEnvelopeSender as error:
+        return jsonify(error=f"invalid sender: {error.message}"), 400
     if slug:
         department_id = session().scalar(select(Department.id).where(Department.slug == slug))
         if department_id is None:
             return jsonify(error=f"unknown department {slug!r}"), 400
     try:
-        received = intake.receive(raw, "webhook", department_id=department_id, recipient=recipient)
+        received = intake.receive(
+            raw,
+            "webhook",
+            department_id=department_id,
+            recipient=recipient,
+            envelope_sender=envelope,
+        )
     except intake.MailTooLarge:
         abort(413)
     row = received.inbound
