@@ -157,6 +157,8 @@ GALLERY = [
     "portal-list-vi-390",
     "portal-ticket-fa-390",
     "portal-new-en-1280",
+    "desk-reports-en-1280",
+    "desk-reports-fa-390",
 ]
 
 

@@ -403,7 +403,9 @@ def test_demo_setup_through_the_cli(app):
             "Other",
         ]
         assert sorted(column("SELECT role FROM helpdesk_agent")) == ["admin", "agent", "lead"]
-        assert column("SELECT count(*) FROM helpdesk_rating") == [1]
+        # The demo customer's one rating (the 90 days of history have their own customers).
+        rated = "SELECT count(*) FROM helpdesk_rating r JOIN helpdesk_contact c"
+        assert column(f"{rated} ON c.id = r.contact_id WHERE c.user_id IS NOT NULL") == [1]
     # Each printed login works with the demo password, and the customer sees their tickets.
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
@@ -418,7 +420,9 @@ def test_demo_setup_through_the_cli(app):
     # The admin's API token it prints works.
     api_token = re.search(r"^  (hd_\S+)$", result.output, re.M).group(1)
     listed = client.get("/support/api/v1/tickets", headers={"Authorization": f"Bearer {api_token}"})
-    assert listed.status_code == 200 and len(listed.json["items"]) == 6  # all but the spam
+    assert listed.status_code == 200
+    subjects = {item["subject"] for item in listed.json["items"]}
+    assert "Campaign stuck in review" in subjects and "Cheap followers!!!" not in subjects
     # Running it again changes nothing.
     again = runner.invoke(args=["helpdesk", "seed-demo"])
     assert "nothing seeded" in again.output

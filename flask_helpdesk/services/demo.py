@@ -1,5 +1,6 @@
 """Demo data for ``flask helpdesk seed-demo``: departments from seed 000's categories, a
-customer, two agents, an admin and tickets in every status, all made through the services."""
+customer, two agents, an admin and tickets in every status, all made through the services, and
+90 days of history for the reports (services/demo_history.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from . import desk, distribution, messages, tickets
 from .agents import make_agent
 from .api_tokens import create_token
 from .base import session
+from .demo_history import DAYS, seed_history
 from .departments import create_department
 from .identity import SYSTEM, agent_as_actor, contact_as_actor, sync_contact
 from .rule_admin import configure_auto_close
@@ -132,11 +134,14 @@ def seed_demo() -> list[str]:
 
     # Issue 13 §4: answered tickets the customer leaves for 3 days close, with a mail.
     configure_auto_close(SYSTEM, 3, working_days=False, active=True)
+    past = seed_history()  # 90 days of closed tickets for the reports page
+
     _row, token = create_token(SYSTEM, "demo", scope="admin", agent=admin)
     site = (current_helpdesk.config["HELPDESK_EXTERNAL_URL"] or "http://127.0.0.1:5000").rstrip("/")
     api = site + current_helpdesk.config["HELPDESK_API_URL_PREFIX"]
     return [
-        f"Seeded {len(DEPARTMENTS)} departments and 7 tickets.",
+        f"Seeded {len(DEPARTMENTS)} departments and 7 tickets,"
+        f" and {past} tickets of {DAYS} days' history for the reports.",
         "SLA: Account answers within 1 working hour (08:00-19:00, Asia/Ho_Chi_Minh), else"
         " 24 hours; the other departments within 72 hours.",
         "Auto-close: answered tickets without a customer reply for 3 days close (Admin → Rules).",
