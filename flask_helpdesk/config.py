@@ -127,6 +127,9 @@ DEFAULTS: dict[str, Any] = {
     "HELPDESK_WEBHOOK_DISABLE_AFTER": 50,  # failed attempts in a row before an endpoint is off
     "HELPDESK_WEBHOOK_DISABLE_AFTER_HOURS": 24,  # ... and failing for at least this long
     "HELPDESK_WEBHOOK_ALLOW_PRIVATE": False,  # allow private/loopback receivers (SSRF guard off)
+    # Knowledge base and help center (docs/knowledge-base.rst)
+    "HELPDESK_HELP_CENTER_PUBLIC": True,  # visitors who are not logged in may read it
+    "HELPDESK_ARTICLE_SUGGESTIONS": 5,  # articles suggested while a request is typed; 0: off
     # i18n
     "HELPDESK_LANGUAGES": ("en", "vi", "fa"),
     "HELPDESK_DEFAULT_LOCALE": "en",

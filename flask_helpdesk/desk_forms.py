@@ -11,6 +11,7 @@ from wtforms import (
     BooleanField,
     HiddenField,
     IntegerField,
+    MultipleFileField,
     SelectField,
     StringField,
     TextAreaField,
@@ -130,7 +131,23 @@ class OnBehalfForm(NewTicketForm):
     notify_sms = BooleanField(_l("Notify the customer by SMS when support replies"))
 
 
+class ArticleForm(HelpdeskForm):
+    """The article editor. ``action=preview`` shows the page as customers will see it, without
+    saving; ``action=save`` saves."""
+
+    title = StringField(_l("Title"), validators=[InputRequired(message=REQUIRED), Length(max=200)])
+    language = SelectField(_l("Article language"), validate_choice=False)
+    category_id = SelectField(_l("Category"), validate_choice=False, default="")
+    status = SelectField(_l("Status"), validate_choice=False, default="draft")
+    visibility = SelectField(_l("Who can read it"), validate_choice=False, default="public")
+    slug = StringField(_l("Address (slug)"), validators=[Optional(), Length(max=120)])
+    body_markdown = TextAreaField(_l("Text (Markdown)"))
+    files = MultipleFileField(_l("Images and files"))
+    translation_of = HiddenField()
+
+
 DESK_FORMS: dict[str, type[FlaskForm]] = {
+    "desk_article": ArticleForm,
     "desk_reply": DeskReplyForm,
     "desk_status": StatusForm,
     "desk_priority": PriorityForm,

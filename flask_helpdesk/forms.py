@@ -154,6 +154,12 @@ class RateForm(CustomerForm):
     comment = TextAreaField(_l("Comment"), validators=[Optional(), Length(max=2000)])
 
 
+class ArticleVoteForm(HelpdeskForm):
+    """ "Was this helpful?": the pressed button (``helpful=yes|no``) is the answer."""
+
+    helpful = HiddenField()
+
+
 class AccessRequestForm(HelpdeskForm):
     """An agent asks the customer for access to their account (see docs/account-access.rst)."""
 
@@ -196,6 +202,7 @@ class AccessActionForm(HelpdeskForm):
 
 
 DEFAULT_FORMS: dict[str, type[FlaskForm]] = {
+    "article_vote": ArticleVoteForm,
     "new_ticket": NewTicketForm,
     "reply": ReplyForm,
     "close": CloseForm,

@@ -13,6 +13,7 @@ from . import desk, distribution, messages, tickets
 from .agents import make_agent
 from .api_tokens import create_token
 from .base import session
+from .demo_articles import seed_articles
 from .demo_history import DAYS, seed_history
 from .departments import create_department
 from .identity import SYSTEM, agent_as_actor, contact_as_actor, sync_contact
@@ -135,6 +136,7 @@ def seed_demo() -> list[str]:
     # Issue 13 §4: answered tickets the customer leaves for 3 days close, with a mail.
     configure_auto_close(SYSTEM, 3, working_days=False, active=True)
     past = seed_history()  # 90 days of closed tickets for the reports page
+    articles = seed_articles(sara)
 
     _row, token = create_token(SYSTEM, "demo", scope="admin", agent=admin)
     site = (current_helpdesk.config["HELPDESK_EXTERNAL_URL"] or "http://127.0.0.1:5000").rstrip("/")
@@ -142,6 +144,7 @@ def seed_demo() -> list[str]:
     return [
         f"Seeded {len(DEPARTMENTS)} departments and 7 tickets,"
         f" and {past} tickets of {DAYS} days' history for the reports.",
+        f"Help center: {articles} articles in English, Vietnamese and Persian.",
         "SLA: Account answers within 1 working hour (08:00-19:00, Asia/Ho_Chi_Minh), else"
         " 24 hours; the other departments within 72 hours.",
         "Auto-close: answered tickets without a customer reply for 3 days close (Admin → Rules).",

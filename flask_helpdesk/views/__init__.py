@@ -11,11 +11,21 @@ from .. import api
 from ..i18n import department_name
 from ..i18n import gettext as _
 from ..models import TicketStatus
+from ..richtext import snippet
 from ..sanitize import clean_html, content_id_key
 from ..services.identity import known_customer
 from ..services.tickets import unread_count
 from ..state import current_helpdesk
-from . import access_log, consent, converters, formatting, headers, hooks, inbound_mail
+from . import (
+    access_log,
+    consent,
+    converters,
+    formatting,
+    headers,
+    help_center,  # noqa: F401  (its routes join the portal's blueprint)
+    hooks,
+    inbound_mail,
+)
 from .actors import current_host_user
 from .desk import bp as desk_bp
 from .desk import desk_entry, protect_posts
@@ -97,6 +107,7 @@ def register_views(app: Flask, state: HelpdeskState) -> None:
     app.jinja_env.globals["status_label"] = status_label
     app.jinja_env.globals["department_name"] = department_name
     app.jinja_env.filters["helpdesk_sanitized"] = sanitized
+    app.jinja_env.filters["helpdesk_snippet"] = snippet
     app.jinja_env.globals["helpdesk_inline_images"] = inline_images
     formatting.register(app)
     access_log.register(app)

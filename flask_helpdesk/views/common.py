@@ -18,6 +18,9 @@ from ..services.attachments import Upload, download_content_type
 from ..state import current_helpdesk
 
 HTTP_ERRORS = {400: BadRequest, 403: Forbidden, 404: NotFound}
+# Session key: the deflection rows of the suggested articles a customer opened while writing a
+# request (views/help_center.py), handed over when the request is filed (views/portal.py).
+KB_OPENED_KEY = "helpdesk_kb_opened"
 # Page numbers beyond this are not pages of any list (and their OFFSET would be absurd).
 MAX_PAGE = 100_000
 
@@ -59,6 +62,14 @@ def render(template: str, **context: Any) -> str:
     context.setdefault("helpdesk_site_name", current_helpdesk.config["HELPDESK_SITE_NAME"])
     context.setdefault("helpdesk_config", current_helpdesk.config)
     return render_template(template, **context)
+
+
+def current_language() -> str:
+    """The page's language if the helpdesk has it (articles, suggestions), else the default."""
+    locale = get_locale()
+    wanted = locale.language if locale else ""
+    config = current_helpdesk.config
+    return wanted if wanted in config["HELPDESK_LANGUAGES"] else config["HELPDESK_DEFAULT_LOCALE"]
 
 
 def attachment_hint() -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, request, url_for
+from flask import Blueprint, current_app, flash, redirect, request, session, url_for
 from flask_login import login_required
 from werkzeug.exceptions import NotFound as HTTPNotFound
 from wtforms.fields.choices import SelectChoice
@@ -12,21 +12,26 @@ from wtforms.fields.choices import SelectChoice
 from ..forms import get_form_class
 from ..i18n import department_name
 from ..i18n import gettext as _
+from ..inputs import clean_search
 from ..models import Ticket, TicketStatus
 from ..services import (
     NotFound,
     ValidationError,
     attachments,
+    deflection,
     departments,
     messages,
     sla_promise,
     tickets,
 )
 from ..services.identity import Actor
+from ..services.kb_search import search_articles
 from .actors import customer_actor
 from .common import (
+    KB_OPENED_KEY,
     apply_service_error,
     attachment_hint,
+    current_language,
     int_arg,
     page_arg,
     render,
@@ -121,14 +126,22 @@ def new_ticket():
         except ValidationError as error:
             apply_service_error(form, error)
         else:
+            # The suggested articles opened before did not answer this request.
+            deflection.ticket_filed(session.pop(KB_OPENED_KEY, []), ticket)
             flash(_("Your support request %(code)s was sent.", code=ticket.code), "success")
             if ticket.status == TicketStatus.SPAM:  # held for review: not the customer's to see
                 return redirect(url_for(".index"))
             return redirect(url_for(".ticket", code=ticket.code))
     status = 422 if request.method == "POST" else 200
+    # Without JavaScript the "find answers" button reloads the page with ?q=; with it, the
+    # list is refreshed from /help/suggest while the subject is typed.
+    typed = clean_search(request.args.get("q") or form.subject.data or "")
+    limit = current_app.extensions["helpdesk"].config["HELPDESK_ARTICLE_SUGGESTIONS"]
     return render(
         "helpdesk/portal/new.html",
         form=form,
+        suggestions=search_articles(typed, current_language(), limit=limit) if limit else [],
+        suggestion_query=typed,
         departments=choices,
         attachment_hint=attachment_hint(),
         promise_lines=sla_promise.new_ticket_lines(choices, actor.contact),

@@ -34,6 +34,12 @@ CUSTOMER_PAGES: list[tuple[str, str]] = [
     ("portal-new", "/support/new"),
     ("portal-ticket", "ticket:Campaign stuck in review"),
     ("portal-closed", "ticket:How do I add a second user?"),
+    ("portal-new-suggestions", "/support/new?q=cant+reset+passw"),
+    ("help-center", "/support/help/"),
+    ("help-category", "/support/help/categories/billing"),
+    ("help-article", "/support/help/articles/en/refund-policy"),
+    ("help-article-fa", "/support/help/articles/fa/سیاست-بازپرداخت"),
+    ("help-search", "/support/help/search?q=password"),
 ]
 AGENT_PAGES: list[tuple[str, str]] = [
     ("desk-queue", "/support/desk/"),

@@ -10,7 +10,15 @@ import pytest
 from sqlalchemy import func, select
 
 from flask_helpdesk.models import HelpdeskModel, Ticket
-from flask_helpdesk.services import api_tokens, canned, consent, intake, saved_views, webhooks
+from flask_helpdesk.services import (
+    api_tokens,
+    canned,
+    consent,
+    intake,
+    knowledge,
+    saved_views,
+    webhooks,
+)
 from flask_helpdesk.services.base import session
 from flask_helpdesk.services.departments import create_department
 from flask_helpdesk.services.identity import (
@@ -96,6 +104,9 @@ def test_every_helpdesk_post_route_needs_a_csrf_token(bare_csrf_app):
         open_ticket(lan, NewTicket(department_id=department.id, subject=s, body="Please"))
         for s in ("Help", "Other")
     )
+    article = knowledge.create_article(
+        staff, knowledge.ArticleData("Refund policy", "Within 30 days.", "en", status="published")
+    )
     ids = {
         "code": ticket.code,
         # On another ticket, so this one's access page still offers to ask.
@@ -108,9 +119,12 @@ def test_every_helpdesk_post_route_needs_a_csrf_token(bare_csrf_app):
         "delivery_id": 1,  # redelivery: past the CSRF check it is a 404, not a 403
         "token_id": api_tokens.create_token(staff, "t")[0].id,
         "endpoint_id": webhooks.create_endpoint(staff, "https://example.com/hook").id,
+        "language": "en",
+        "slug": article.slug,
+        "article_id": article.id,
     }
     # Enough for the forms to pass with a valid token, so the token is what makes a difference.
-    fields = {"department_id": department.id, "requester_id": lan.contact.id}
+    fields = {"department_id": department.id, "requester_id": lan.contact.id, "helpful": "yes"}
     before = snapshot()
 
     routes = [
