@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 
 from ..i18n import gettext as _
 from ..inputs import clean_search, parse_id
@@ -35,9 +35,26 @@ def search_contacts(actor: Actor, term: str, limit: int = 20) -> list[Contact]:
     """Customers whose name, email or phone contains *term* (agents only; any customer, since
     an agent may open a ticket for anyone — seed 001)."""
     _staff(actor)
-    term = clean_search(term)
-    if len(term) < 2:
+    condition = contact_matches(term)
+    if condition is None:
         return []
+    return list(
+        session().scalars(
+            select(Contact).where(condition).order_by(Contact.name, Contact.id).limit(limit)
+        )
+    )
+
+
+MIN_SEARCH = 2  # characters; fewer would match nearly every customer
+
+
+def contact_matches(term: str) -> ColumnElement[bool] | None:
+    """The SQL condition "name, email or phone contains *term*" (case-insensitive; phones also
+    compared by digits only), or ``None`` when the cleaned term is shorter than
+    :data:`MIN_SEARCH`. The customer picker and the queue's account filter share it."""
+    term = clean_search(term)
+    if len(term) < MIN_SEARCH:
+        return None
     pattern = _like(term)
     digits = "".join(ch for ch in term if ch.isdigit())
     conditions = [
@@ -52,11 +69,7 @@ def search_contacts(actor: Actor, term: str, limit: int = 20) -> list[Contact]:
                 f"%{digits}%"
             )
         )
-    return list(
-        session().scalars(
-            select(Contact).where(or_(*conditions)).order_by(Contact.name, Contact.id).limit(limit)
-        )
-    )
+    return or_(*conditions)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from ..models import (
     utcnow,
 )
 from ..state import current_helpdesk
-from . import search
+from . import contacts, search
 from .base import cached_for_app, session
 from .identity import Actor
 from .permissions import visible_tickets
@@ -67,6 +67,7 @@ class QueueFilter:
     department_id: int | None = None
     assignee: str = "anyone"
     requester_id: int | None = None
+    account: str = ""  # name, email or phone of the requester contains this (any customer)
     creator: str | None = None
     priority: Priority | None = None
     tag: str | None = None
@@ -91,6 +92,7 @@ class QueueFilter:
             "department": self.department_id,
             "assignee": None if self.assignee == "anyone" else self.assignee,
             "requester": self.requester_id,
+            "account": self.account or None,
             "creator": self.creator,
             "priority": None if self.priority is None else int(self.priority),
             "tag": self.tag,
@@ -190,11 +192,21 @@ def parse(args: MultiDict[str, str] | dict[str, Any]) -> tuple[QueueFilter, list
                     field=label,
                 )
             )
+    account = clean_search(args.get("account"), 100)
+    if account and contacts.contact_matches(account) is None:
+        bad(
+            _(
+                "An account search needs at least %(n)d characters; it was ignored.",
+                n=contacts.MIN_SEARCH,
+            )
+        )
+        account = ""
     queue_filter = QueueFilter(
         statuses=list(dict.fromkeys(statuses)),
         department_id=numbers["department"],
         assignee=assignee,
         requester_id=numbers["requester"],
+        account=account,
         creator=creator,
         priority=priority,
         tag=clean_search(args.get("tag"), 64).lower() or None,
@@ -279,6 +291,9 @@ def filter_conditions(
         where.append(Ticket.assignee_id == int(f.assignee))
     if f.requester_id is not None:
         where.append(Ticket.requester_id == f.requester_id)
+    account = contacts.contact_matches(f.account) if f.account else None
+    if account is not None:  # every customer of the site, not only those on this page
+        where.append(Ticket.requester_id.in_(select(Contact.id).where(account)))
     if f.creator:
         kind, _sep, ident = f.creator.partition(":")
         column = Ticket.creator_agent_id if kind == "agent" else Ticket.creator_contact_id
@@ -340,23 +355,17 @@ def count_matching(actor: Actor, f: QueueFilter, cap: int | None = None) -> int:
     return session().scalar(select(func.count()).select_from(ids.subquery())) or 0
 
 
-def requesters_for_picker(
-    actor: Actor, listed: list[Ticket], requester_id: int | None
-) -> list[Contact]:
-    """Customers for the queue's account picker: those of the listed tickets, and the one the
-    queue is filtered by when the actor sees a ticket of theirs (a select over every customer
-    of the site would not fit)."""
-    found = {t.requester.id: t.requester for t in listed}
-    if requester_id is not None and requester_id not in found:
-        chosen = session().scalar(
-            select(Contact)
-            .join(Ticket, Ticket.requester_id == Contact.id)
-            .where(Contact.id == requester_id, visible_tickets(actor))
-            .limit(1)
-        )
-        if chosen is not None:
-            found[chosen.id] = chosen
-    return sorted(found.values(), key=lambda c: (c.display_name or "").casefold())
+def filtered_requester(actor: Actor, requester_id: int | None) -> Contact | None:
+    """The customer the queue is filtered by (``?requester=``), to name them on the page, when
+    the actor sees a ticket of theirs: an id alone says nothing of anyone else's customers."""
+    if requester_id is None:
+        return None
+    return session().scalar(
+        select(Contact)
+        .join(Ticket, Ticket.requester_id == Contact.id)
+        .where(Contact.id == requester_id, visible_tickets(actor))
+        .limit(1)
+    )
 
 
 # The search rows' copies of the sort keys (services/search.py), by the ticket column's name.

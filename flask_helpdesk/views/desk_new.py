@@ -19,7 +19,14 @@ def customers_json():
     """Customer search for the picker: name, email or phone contains ``q`` (contacts, and host
     users through ``@helpdesk.user_search``)."""
     actor = desk_actor()
-    found = contacts.find_customers(actor, request.args.get("q", ""))
+    term = request.args.get("q", "")
+    if request.args.get("contacts"):  # the queue's account filter: only who has tickets here
+        found = [
+            contacts.CustomerMatch(f"contact:{c.id}", c.display_name, c.email, c.phone)
+            for c in contacts.search_contacts(actor, term)
+        ]
+    else:
+        found = contacts.find_customers(actor, term)
     return jsonify(
         [{"key": c.key, "name": c.name, "email": c.email, "phone": c.phone} for c in found]
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import parse_qsl, urlencode
 
 from flask import flash, redirect, request, url_for
@@ -73,7 +74,8 @@ def queue():
         departments=visible_departments,
         department_names={d.id: d.name for d in all_departments},
         agents=queues.agents_for_filter(actor),
-        requesters=queues.requesters_for_picker(actor, page.items, queue_filter.requester_id),
+        requester=queues.filtered_requester(actor, queue_filter.requester_id),
+        without_requester_url=page_url(replace(queue_filter, requester_id=None)),
         **_result_count(actor, queue_filter, page),
         statuses=list(TicketStatus),
         priorities=list(Priority),

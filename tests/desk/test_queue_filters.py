@@ -11,8 +11,9 @@ from werkzeug.datastructures import MultiDict
 
 from flask_helpdesk.models import Priority, Ticket, TicketStatus
 from flask_helpdesk.services import desk, messages, tickets
+from flask_helpdesk.services.identity import contact_as_actor, sync_contact
 from flask_helpdesk.services.queues import QueueFilter, parse, queue_page
-from tests.conftest import client_for
+from tests.conftest import client_for, make_member
 from tests.desk.conftest import DESK, open_as
 
 S = TicketStatus
@@ -101,6 +102,11 @@ def test_each_filter_alone(desk_tickets, agent, other_agent, lan, reza, departme
     # Unread: a customer wrote after any agent last looked (b2 was written by an agent).
     assert codes(sara, unread=True) == {t["a2"], t["a3"], t["b1"]}
     assert codes(sara, q="nokia") == {t["a3"]}
+    # The account filter: any customer by name, email or phone (digits as typed or not).
+    assert codes(sara, account="reza") == {t["a2"], t["b2"]}
+    assert codes(sara, account="LAN@EXAMPLE") == {t["a1"], t["a3"], t["b1"]}
+    assert codes(sara, account="900 000 001") == {t["a1"], t["a3"], t["b1"]}
+    assert codes(sara, account="nobody-here") == set()
 
 
 def test_filters_combine_like_and(desk_tickets, agent, other_agent, lan, reza, departments):
@@ -187,6 +193,7 @@ def test_url_arguments_round_trip():
             "department": "3",
             "assignee": "me",
             "requester": "7",
+            "account": " Lan ",
             "creator": "agent:2",
             "priority": "urgent",
             "tag": " VIP ",
@@ -199,6 +206,7 @@ def test_url_arguments_round_trip():
     )
     assert problems == []
     assert f.statuses == [S.OPEN, S.CLOSED] and f.priority == Priority.URGENT and f.tag == "vip"
+    assert f.account == "Lan"
     assert parse(MultiDict(f.to_args())) == (f, [])
 
 
@@ -250,3 +258,27 @@ def test_bad_filter_input_gets_a_message_not_an_error(app, desk_tickets, other_a
 def test_odd_input_never_breaks_the_page(app, desk_tickets, other_agent, query):
     response = client_for(app, other_agent.member).get(f"{DESK}/?{query}")
     assert response.status_code == 200, response.get_data(as_text=True)[-2000:]
+
+
+def test_account_filter_finds_a_customer_not_on_the_page(app, departments, other_agent, lan):
+    """Seed 001's filter by account: a customer whose tickets are far down the queue (none on
+    the page shown) is found by typing part of their name, email or phone, without JavaScript;
+    the JSON the suggestions come from lists only customers (contacts), never host users
+    without tickets."""
+    for n in range(3):
+        open_as(lan, departments["account"], f"Lan's question {n}")
+    members = [make_member(f"Customer {n}", f"c{n}@example.com") for n in range(4)]
+    for member in members:
+        open_as(contact_as_actor(sync_contact(member)), departments["account"], "Other")
+    client = client_for(app, other_agent.member)
+    page = client.get(f"{DESK}/?account=lan%40example")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert html.count("Lan&#39;s question") == 3 and "Other" not in html
+    short = client.get(f"{DESK}/?account=l").get_data(as_text=True)
+    assert "at least 2 characters" in short
+    found = client.get(f"{DESK}/customers.json?contacts=1&q=example.com").get_json()
+    assert {c["email"] for c in found} == {"lan@example.com"} | {m.email for m in members}
+    assert all(c["key"].startswith("contact:") for c in found)
+    chosen = client.get(f"{DESK}/?requester={lan.contact.id}").get_data(as_text=True)
+    assert "hd-chosen-account" in chosen and "Lan Nguyen" in chosen

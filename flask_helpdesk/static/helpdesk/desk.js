@@ -144,3 +144,33 @@
     }
   });
 })();
+
+/* The queue's account filter: suggestions from every customer while typing. Without this
+   script the typed text is the filter (name, email or phone contains it). */
+(function () {
+  var input = document.getElementById("hd-account-search");
+  var options = document.getElementById("hd-account-options");
+  if (!input || !options || !window.fetch) return;
+  var timer = null;
+  input.addEventListener("input", function () {
+    clearTimeout(timer);
+    var term = input.value.trim();
+    if (term.length < 2) return;
+    timer = setTimeout(function () {
+      fetch(input.dataset.url + "&q=" + encodeURIComponent(term),
+            { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (found) {
+          if (!found || input.value.trim() !== term) return;
+          options.textContent = "";
+          found.forEach(function (c) {
+            var option = document.createElement("option");
+            option.value = c.email || c.name;  // the filter matches either
+            option.label = [c.name, c.phone].filter(Boolean).join(" ");
+            options.appendChild(option);
+          });
+        })
+        .catch(function () {});
+    }, 250);
+  });
+})();
