@@ -120,6 +120,10 @@ DEFAULTS: dict[str, Any] = {
     "HELPDESK_SPAM_THRESHOLD": 0.9,  # score (0..1) at or above which a ticket is spam
     "HELPDESK_SPAM_MIN_TRAINING": 50,  # spam and good tickets each, before it quarantines
     "HELPDESK_SPAM_TRUST_UPSTREAM": True,  # X-Spam-Flag: YES etc. from our mail server
+    "HELPDESK_MAIL_DNS_CACHE_SECONDS": 300,  # how long one process reuses a DNS answer; 0: never
+    # What an unverified sender may do (docs/security.rst): "hold" (mail failing DMARC that
+    # claims a customer is held for an agent), "strict" (also mail merely not verified), "off".
+    "HELPDESK_MAIL_SENDER_POLICY": "hold",
     # JSON API (docs/api.rst)
     "HELPDESK_API_RATE_LIMIT": "600/minute",  # calls per token (or per logged-in user); None: off
     # Outgoing webhooks (docs/api.rst)

@@ -40,6 +40,7 @@ _RATE = re.compile(r"^\s*\d+\s*/\s*(second|minute|hour|day)s?\s*$", re.IGNORECAS
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 MAIL_BACKENDS = (None, "flask-mail", "log")
 AGENT_ROLES = ("agent", "lead", "admin")
+SENDER_POLICIES = ("hold", "strict", "off")
 
 
 def _fail(key: str, value: Any, wanted: str) -> ConfigError:
@@ -256,6 +257,8 @@ CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "HELPDESK_MAIL_DNS_RESOLVER": _callable,
     "HELPDESK_SPAM_THRESHOLD": _fraction(0.5),
     "HELPDESK_SPAM_MIN_TRAINING": _at_least(0),
+    "HELPDESK_MAIL_DNS_CACHE_SECONDS": _at_least(0, 86400),
+    "HELPDESK_MAIL_SENDER_POLICY": _one_of(*SENDER_POLICIES),
     "HELPDESK_API_RATE_LIMIT": _rate,
     "HELPDESK_WEBHOOK_DISABLE_AFTER": _at_least(0),
     "HELPDESK_WEBHOOK_DISABLE_AFTER_HOURS": _at_least(0),

@@ -19,9 +19,12 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.utils import getaddresses
+from time import monotonic
 
 try:  # optional: pip install flask-helpdesk[mailauth]
     import dkim
@@ -270,7 +273,7 @@ def own_check(
     """
     if dkim is None:
         return Verdict(reason="no trusted Authentication-Results; DKIM checks are not installed")
-    resolve = txt or _default_txt
+    resolve = txt or default_txt
 
     timed_out: list[str] = []
 
@@ -324,7 +327,36 @@ def own_check(
     return Verdict(NONE, dkim_value, dmarc_value, "own", "; ".join(notes)[:500])
 
 
-def _default_txt(name: str, timeout: float) -> bytes | None:
+class CachedTxt:
+    """A TXT resolver that remembers answers (absent records too) for *ttl* seconds, at most
+    *max_entries* of them (the oldest go first), shared by the threads of one process.
+
+    Failures (timeouts) are not remembered: the next mail asks again. Keys and policies
+    change rarely and publishers expect caching (their records carry TTLs of hours), while
+    a burst of mail from one domain would otherwise ask the same names for every mail."""
+
+    def __init__(self, resolve: TxtResolver, ttl: float, max_entries: int = 2048) -> None:
+        self.resolve, self.ttl, self.max_entries = resolve, ttl, max_entries
+        self._answers: OrderedDict[str, tuple[float, bytes | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, name: str, timeout: float) -> bytes | None:
+        key = name.lower().rstrip(".")
+        now = monotonic()
+        with self._lock:
+            cached = self._answers.get(key)
+            if cached is not None and cached[0] > now:
+                return cached[1]
+        answer = self.resolve(name, timeout)  # outside the lock: lookups run in parallel
+        with self._lock:
+            self._answers[key] = (now + self.ttl, answer)
+            self._answers.move_to_end(key)
+            while len(self._answers) > self.max_entries:
+                self._answers.popitem(last=False)
+        return answer
+
+
+def default_txt(name: str, timeout: float) -> bytes | None:
     from dkim.dnsplug import get_txt
 
     return get_txt(name.encode("idna"), timeout=timeout)

@@ -34,6 +34,7 @@ class InboundStatus(StrEnum):
     PROCESSED = "processed"  # became a ticket or a reply
     IGNORED = "ignored"  # noise (auto-reply, bounce, bulk, storm): kept, nothing posted
     FAILED = "failed"  # could not be processed; kept with the reason, retryable
+    HELD = "held"  # the sender could not be verified: waits for an agent to accept or discard
 
     @property
     def label(self) -> str:
@@ -43,6 +44,7 @@ class InboundStatus(StrEnum):
             "processed": _l("Processed"),
             "ignored": _l("Ignored"),
             "failed": _l("Failed"),
+            "held": _l("Held"),
         }[self.value]
 
 

@@ -28,14 +28,15 @@ from datetime import timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload, undefer
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import jobs
 from ..mail import fingerprint
 from ..mail.peek import BadEnvelopeSender, clean_envelope_sender, peek_headers, usable_address
 from ..models import InboundMail, InboundStatus, Mailbox, utcnow
 from ..state import current_helpdesk
-from . import audit
+from . import audit, mail_auth
 from .base import NotFound, ServiceError, commit, rollback, session, unit_of_work
 from .identity import SYSTEM, Actor
 from .mail_posting import handle
@@ -212,7 +213,7 @@ def _claim_fresh(inbound_id: int) -> InboundMail | None:
         .values(status=InboundStatus.PROCESSING, claimed_at=utcnow(), attempts=1)
     )
     if session().get_bind(InboundMail).dialect.update_returning:
-        returning = claim.returning(InboundMail).options(undefer(InboundMail.raw))
+        returning = claim.returning(InboundMail)
         return (
             session()
             .scalars(returning, execution_options={"populate_existing": True})
@@ -302,30 +303,58 @@ def _time_limit(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
+_UNFINISHED = (InboundStatus.RECEIVED, InboundStatus.PROCESSING, InboundStatus.FAILED)
+
+
+def _stored_raw(inbound_id: int, fresh_only: bool) -> bytes | None:
+    """The raw bytes of a mail still to process, read on a connection of its own that is
+    returned at once: the sender check that follows may wait seconds on DNS, and no
+    transaction of ours (no lock, no snapshot) may stay open meanwhile."""
+    table = InboundMail.__table__
+    query = select(table.c.raw).where(table.c.id == inbound_id)
+    if fresh_only:
+        query = query.where(table.c.status == InboundStatus.RECEIVED, table.c.attempts == 0)
+    else:
+        query = query.where(table.c.status.in_(_UNFINISHED))
+    with session().get_bind(InboundMail).connect() as connection:
+        return connection.scalar(query)
+
+
 def process(
     inbound_id: int,
     force: bool = False,
     requester_id: int | None = None,
     retry: bool = False,
+    accept_sender: bool = False,
 ) -> InboundMail | None:
     """Process one stored mail in its own transaction; never raises for the mail's fault.
 
     *requester_id* names the contact an admin filed the mail for (see :mod:`.mail_filing`).
     *retry* (the sweep) and *force* (an admin) claim in a commit of their own first.
+    *accept_sender*: an agent released a held mail (the sender policy does not hold it again).
     Returns the row as it ended, or None when it was not claimable (done, or taken).
     """
-
-    row = None if force or retry else _claim_fresh(inbound_id)
+    first_try = not (force or retry)
+    raw = _stored_raw(inbound_id, fresh_only=first_try)
+    fresh = raw is not None and first_try
+    if raw is None and first_try:  # a job run again for a mail a crash left behind
+        raw = _stored_raw(inbound_id, fresh_only=False)
+    if raw is None:
+        return None
+    # Who sent it, before any transaction opens (DNS lookups; cached per process).
+    verdict = mail_auth.check(raw)
+    row = _claim_fresh(inbound_id) if fresh else None
     fresh = row is not None
     if not fresh:
         row = _claim(inbound_id, force)
     if row is None:
         return None
+    set_committed_value(row, "raw", raw)  # as read above: not fetched a second time
     try:
         limit = current_helpdesk.config["HELPDESK_MAIL_PROCESS_TIMEOUT"]
         with _time_limit(limit), unit_of_work():
             _testing_pause(row)
-            handle(row, requester_id)
+            handle(row, requester_id, verdict, accept_sender)
     except Exception as exc:
         rollback()
         reason = _failure_reason(exc)

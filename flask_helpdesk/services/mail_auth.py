@@ -1,56 +1,161 @@
-"""Sender authenticity of inbound mail: the verdict stored on the row, read for the desk.
+"""Sender authenticity of inbound mail: the verdict, what it allows, and what the desk shows.
 
-The checks themselves are in :mod:`flask_helpdesk.mail.authenticity`; this module reads the
-host's settings, stores the verdict with the mail (inside the intake's unit of work, so it is
-committed with whatever the mail became) and hands the desk each message's verdict.
+The checks themselves are in :mod:`flask_helpdesk.mail.authenticity`. Intake asks
+:func:`check` for a mail's verdict *before* it opens the transaction that stores the mail's
+result (DNS may take seconds; no lock is held meanwhile), :func:`hold_reason` applies the
+host's ``HELPDESK_MAIL_SENDER_POLICY`` to it, and :func:`store` writes it on the row with
+the outcome.
+
+The policy, in short (docs/security.rst): a ticket code in a subject is a convenience, never
+proof. A mail whose sender is not verified threads into a customer's ticket only by one of
+our signed Message-IDs; otherwise it opens a ticket of its own. A mail that *fails* (the
+``From`` domain's DMARC policy disowns it) and claims an existing customer's address is held
+for an agent instead of posting as them.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import logging
+from dataclasses import dataclass
+from typing import Any
+from weakref import WeakKeyDictionary
 
-from ..mail.authenticity import Verdict, authenticate
-from ..models import InboundMail, Message
+from flask import current_app
+from sqlalchemy import and_, or_, select
+
+from ..i18n import gettext as _
+from ..mail.authenticity import CachedTxt, Verdict, authenticate, default_txt
+from ..models import Contact, InboundMail, InboundStatus, Message, Ticket
 from ..state import current_helpdesk
+from . import mail_routing as routing
 from .base import session
 
+logger = logging.getLogger("flask_helpdesk.mail.intake")
 
-def record_verdict(row: InboundMail) -> Verdict:
-    """Check who sent *row* and store the verdict on it (no commit: the caller's unit)."""
+# How a reply was matched to its ticket that proves the sender received our mail: a signed
+# Message-ID of ours (mail/threading.py). A ticket code, an unsigned plus address or the
+# sender's own earlier Message-ID can be read off a forwarded mail or a screenshot.
+PROOF = frozenset({"message-id"})
+
+# Per app and configured resolver: the process's DNS cache (a test swaps resolvers).
+_CACHES: WeakKeyDictionary[Any, tuple[Any, CachedTxt]] = WeakKeyDictionary()
+
+
+def _resolver() -> CachedTxt | Any:
     config = current_helpdesk.config
-    verdict = authenticate(
-        row.raw or b"",
-        authserv_ids=config["HELPDESK_MAIL_AUTHSERV_ID"] or (),
-        check_dkim=config["HELPDESK_MAIL_CHECK_DKIM"],
-        txt=config["HELPDESK_MAIL_DNS_RESOLVER"],
-        timeout=float(config["HELPDESK_MAIL_DNS_TIMEOUT"]),
-    )
+    configured = config["HELPDESK_MAIL_DNS_RESOLVER"] or default_txt
+    ttl = float(config["HELPDESK_MAIL_DNS_CACHE_SECONDS"])
+    if ttl <= 0:
+        return configured
+    app = current_app._get_current_object()
+    cached = _CACHES.get(app)
+    if cached is None or cached[0] is not configured or cached[1].ttl != ttl:
+        cached = (configured, CachedTxt(configured, ttl))
+        _CACHES[app] = cached
+    return cached[1]
+
+
+def check(raw: bytes) -> Verdict:
+    """Who sent *raw*, by the host's settings. May wait on DNS: call it outside a transaction."""
+    config = current_helpdesk.config
+    try:
+        return authenticate(
+            raw or b"",
+            authserv_ids=config["HELPDESK_MAIL_AUTHSERV_ID"] or (),
+            check_dkim=config["HELPDESK_MAIL_CHECK_DKIM"],
+            txt=_resolver(),
+            timeout=float(config["HELPDESK_MAIL_DNS_TIMEOUT"]),
+        )
+    except Exception as error:  # a resolver's bug must not fail the mail: it is unverified
+        logger.warning("sender check failed", exc_info=True)
+        return Verdict(reason=f"the check failed: {type(error).__name__}")
+
+
+def store(row: InboundMail, verdict: Verdict) -> None:
+    """Write *verdict* on the row (no commit: the caller's unit of work)."""
     row.auth_spf, row.auth_dkim, row.auth_dmarc = verdict.spf, verdict.dkim, verdict.dmarc
     row.sender_verified = verdict.verified
     row.auth_reason = f"{verdict.source}: {verdict.reason}"[:500]
-    return verdict
 
 
-def verdicts_for(thread: list[Message]) -> dict[int, Verdict]:
-    """The stored verdict of each message of *thread* that came by mail, in one query.
+def _policy() -> str:
+    return current_helpdesk.config["HELPDESK_MAIL_SENDER_POLICY"]
 
-    The caller has already checked the reader may see the thread; messages without a checked
-    inbound mail (web replies, mail from before the check existed) have none.
+
+def _known_customer(address: str) -> bool:
+    """Does *address* belong to someone the desk already knows (a contact or a host user)?"""
+    address = routing.normalize_address(address)
+    known = session().scalar(select(Contact.id).where(Contact.email == address).limit(1))
+    return known is not None or current_helpdesk.user_by_email(address) is not None
+
+
+def spoofing_reason(verdict: Verdict) -> str:
+    return _("Possible spoofing: the sender could not be verified (%(why)s).", why=verdict.reason)
+
+
+def hold_reason(verdict: Verdict, sender: str, as_participant: bool) -> str | None:
+    """Why this mail must wait for an agent instead of posting as *sender*, or None.
+
+    *as_participant*: the mail would post into a ticket as its requester or a participant.
+    Otherwise it would open a new ticket in *sender*'s name. Only a failing mail (or, with
+    the ``strict`` policy, any unverified one) that claims someone the desk knows is held.
+    """
+    policy = _policy()
+    if policy == "off" or verdict.verified:
+        return None
+    if verdict.state != "failed" and policy != "strict":
+        return None
+    if as_participant or _known_customer(sender):
+        return spoofing_reason(verdict)
+    return None
+
+
+def threads_as_sender(verdict: Verdict, how: str) -> bool:
+    """May a mail matched to a ticket by *how* post there as its sender? A verified sender
+    always; anyone else only with proof that they received our mail (:data:`PROOF`)."""
+    return _policy() == "off" or verdict.verified or how in PROOF
+
+
+@dataclass(frozen=True)
+class HeldMail:
+    id: int
+    sender: str | None
+    subject: str
+    reason: str | None
+
+
+def sender_view(ticket: Ticket, thread: list[Message]) -> tuple[dict[int, Verdict], list[HeldMail]]:
+    """The stored verdict of each mailed message of *thread*, and the mail held because it
+    claimed to come from this ticket's people, in one query.
+
+    The caller has already checked the reader may see the ticket; messages without a checked
+    inbound mail (web replies, mail from before the check existed) have no verdict.
     """
     ids = [m.id for m in thread]
-    if not ids:
-        return {}
+    posted = and_(InboundMail.posted_message_id.in_(ids), InboundMail.auth_dmarc.is_not(None))
+    held = (InboundMail.ticket_id == ticket.id) & (InboundMail.status == InboundStatus.HELD)
     rows = session().execute(
         select(
+            InboundMail.id,
             InboundMail.posted_message_id,
+            InboundMail.status,
+            InboundMail.sender,
+            InboundMail.subject,
+            InboundMail.reason,
             InboundMail.auth_spf,
             InboundMail.auth_dkim,
             InboundMail.auth_dmarc,
             InboundMail.auth_reason,
-        ).where(InboundMail.posted_message_id.in_(ids), InboundMail.auth_dmarc.is_not(None))
+        )
+        .where(or_(posted, held) if ids else held)
+        .order_by(InboundMail.id)
     )
-    verdicts = {}
-    for message_id, spf, dkim, dmarc, reason in rows:
-        source, _sep, text = (reason or "").partition(": ")
+    verdicts: dict[int, Verdict] = {}
+    waiting: list[HeldMail] = []
+    for inbound_id, message_id, status, sender, subject, reason, spf, dkim, dmarc, why in rows:
+        if status == InboundStatus.HELD:
+            waiting.append(HeldMail(inbound_id, sender, subject, reason))
+            continue
+        source, _sep, text = (why or "").partition(": ")
         verdicts[message_id] = Verdict(spf, dkim, dmarc, source, text)
-    return verdicts
+    return verdicts, waiting

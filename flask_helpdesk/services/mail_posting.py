@@ -29,11 +29,12 @@ from ..models import (
     utcnow,
 )
 from ..state import current_helpdesk
+from . import mail_auth
 from . import mail_routing as routing
 from .attachments import Upload, store_uploads
 from .base import ValidationError, session
 from .identity import Actor, contact_as_actor
-from .mail_auth import record_verdict
+from .mail_auth import Verdict
 from .messages import post_message
 from .spam import upstream_verdict
 from .tickets import NewTicket, open_ticket_with_message
@@ -61,7 +62,7 @@ def _set(row: InboundMail, name: str, value: str | None) -> None:
 def _finish(row: InboundMail, status: InboundStatus, reason: str | None = None) -> None:
     # Who really sent it, set with the outcome (a row changed earlier would be flushed
     # before every later query of the unit).
-    record_verdict(row)
+    mail_auth.store(row, row_verdict(row))
     row.status = status
     row.reason = reason
     row.processed_at = utcnow()
@@ -69,6 +70,22 @@ def _finish(row: InboundMail, status: InboundStatus, reason: str | None = None) 
 
 def _ignore(row: InboundMail, reason: str) -> None:
     _finish(row, InboundStatus.IGNORED, reason)
+
+
+# The verdict intake computed before its transaction, kept on the row object for _finish.
+_VERDICT = "_helpdesk_verdict"
+
+
+def row_verdict(row: InboundMail) -> Verdict:
+    verdict = getattr(row, _VERDICT, None)
+    return verdict if verdict is not None else mail_auth.check(row.raw or b"")
+
+
+def _hold(row: InboundMail, ticket: Ticket | None, reason: str) -> None:
+    """Keep the mail for an agent (accept or discard); the ticket it claims to answer, if
+    any, is where the agents who may decide find it."""
+    row.ticket_id = ticket.id if ticket is not None else None
+    _finish(row, InboundStatus.HELD, reason)
 
 
 def _rate_limited(row: InboundMail, sender: str) -> bool:
@@ -87,12 +104,20 @@ def _rate_limited(row: InboundMail, sender: str) -> bool:
     return (earlier or 0) >= count
 
 
-def handle(row: InboundMail, requester_id: int | None = None) -> None:
+def handle(
+    row: InboundMail,
+    requester_id: int | None = None,
+    verdict: Verdict | None = None,
+    accepted: bool = False,
+) -> None:
     """Decide and post. Raises on what should count as a failure of this mail.
 
     With *requester_id* (an admin filed the mail for that contact) the contact is the author
-    and the noise, loop and rate checks are skipped: a person decided.
+    and the noise, loop and rate checks are skipped: a person decided. *verdict* is who sent
+    the mail (:func:`mail_auth.check`, computed before the transaction; None checks here);
+    *accepted*: an agent released the held mail, the sender policy does not apply.
     """
+    setattr(row, _VERDICT, verdict)
     config = current_helpdesk.config
     parsed = parse_message(
         row.raw,
@@ -129,14 +154,32 @@ def handle(row: InboundMail, requester_id: int | None = None) -> None:
 
     recipients = routing.recipients_of(parsed, row.recipient)
     match = routing.find_thread(parsed, recipients)
-    contact = routing.contact_for(parsed.from_address or sender, parsed.from_name)
+    verdict = row_verdict(row)
+    setattr(row, _VERDICT, verdict)
     note = None
     if match is not None and routing.may_post(match.ticket, sender):
         if match.ticket.status == TicketStatus.SPAM:
             return _ignore(row, f"ticket {match.ticket.code} is marked as spam")
-        return _reply(row, parsed, match.ticket, contact, own, match.how)
-    if match is not None:
+        held = None if accepted else mail_auth.hold_reason(verdict, sender, as_participant=True)
+        if held:
+            return _hold(row, match.ticket, held)
+        if (
+            accepted
+            or mail_auth.threads_as_sender(verdict, match.how)
+            or routing.signed_for(parsed, match.ticket)
+        ):
+            contact = routing.contact_for(parsed.from_address or sender, parsed.from_name)
+            return _reply(row, parsed, match.ticket, contact, own, match.how)
+        note = (
+            f"sender not verified and matched {match.ticket.code} only by {match.how}, "
+            "which is no proof: opened a new ticket"
+        )
+    elif match is not None:
         note = f"{sender} is not a participant of {match.ticket.code}: opened a new ticket"
+    held = None if accepted else mail_auth.hold_reason(verdict, sender, as_participant=False)
+    if held:
+        return _hold(row, None, held)
+    contact = routing.contact_for(parsed.from_address or sender, parsed.from_name)
     return _new_ticket(row, parsed, recipients, contact, own, note)
 
 

@@ -191,6 +191,13 @@ def find_thread(parsed: ParsedMail, recipients: list[str]) -> ThreadMatch | None
     return None
 
 
+def signed_for(parsed: ParsedMail, ticket: Ticket) -> bool:
+    """Does one of our signed Message-IDs in the mail's thread headers name *ticket* (or a
+    ticket merged into it)? That shows the sender received our mail about it."""
+    found = _by_code(ticket_code_from_ids(parsed.thread_ids))
+    return found is not None and found.id == ticket.id
+
+
 def may_post(ticket: Ticket, address: str) -> bool:
     """Is *address* the ticket's requester (or its contact address) or a participant?"""
     address = normalize_address(address)

@@ -63,11 +63,14 @@ def _workspace(actor: Actor, ticket: Ticket, status: int = 200, **overrides: Any
     forms["reply_form"].canned_id.choices = [SelectChoice("", _("Choose a canned reply"))] + [
         SelectChoice(str(c.id), c.title) for c in canned.for_ticket(actor, ticket)
     ]
+    verdicts, held_mail = mail_auth.sender_view(ticket, thread)
     context = {
         "actor": actor,
         "ticket": ticket,
         "thread": thread,
-        "sender_verdicts": mail_auth.verdicts_for(thread),
+        "sender_verdicts": verdicts,
+        "held_mail": held_mail,
+        "held_form": get_form_class("desk_button")() if held_mail else None,
         # The spam filter's verdict on the ticket's first message (services/spam.py).
         "spam_check": next((m.data["spam"] for m in thread if "spam" in (m.data or {})), None),
         "viewers": presence.other_viewers(actor, ticket),

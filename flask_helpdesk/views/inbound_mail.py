@@ -8,10 +8,18 @@ from flask_login import login_required
 from wtforms import HiddenField
 from wtforms.validators import DataRequired
 
-from ..forms import HelpdeskForm
+from ..forms import HelpdeskForm, get_form_class
 from ..i18n import gettext as _
 from ..models import InboundStatus
-from ..services import Forbidden, NotFound, ValidationError, contacts, intake, mailboxes
+from ..services import (
+    Forbidden,
+    NotFound,
+    ValidationError,
+    contacts,
+    held_mail,
+    intake,
+    mailboxes,
+)
 from ..services.mail_filing import FILEABLE, file_for_customer
 from .actors import agent_actor
 from .common import abort_for, page_arg, render, service_error_page
@@ -84,6 +92,7 @@ def detail(inbound_id: int):
         row=row,
         headers=intake.header_lines(row),
         retry_form=RetryForm(),
+        held_form=get_form_class("desk_button")(),
         fileable=row.status in FILEABLE,
         file_form=file_form,
         requester=requester,
@@ -153,6 +162,48 @@ def file(inbound_id: int):
         "error",
     )
     return redirect(url_for(".detail", inbound_id=inbound_id))
+
+
+def _decide(inbound_id: int, decision) -> Response:
+    """Accept or discard a held mail: the ticket's agents (from the ticket page) or admins."""
+    try:
+        actor = agent_actor()
+    except Forbidden as error:
+        abort_for(error)
+    if not get_form_class("desk_button")().validate_on_submit():
+        abort_for(Forbidden("bad CSRF token"))
+    try:
+        row = decision(actor, inbound_id)
+    except ValidationError as error:
+        flash(error.message, "error")
+        row = None
+    if row is not None and decision is held_mail.accept:
+        if row.status == InboundStatus.PROCESSED and row.ticket is not None:
+            flash(_("The mail was accepted: %(code)s.", code=row.ticket.code), "success")
+            return redirect(url_for("helpdesk_desk.ticket", code=row.ticket.code))
+        flash(
+            _("The mail is %(status)s: %(reason)s", status=row.status.label, reason=row.reason),
+            "error",
+        )
+    elif row is not None:
+        flash(_("The mail was discarded. It is kept for the admins."), "success")
+    if actor.is_admin:
+        return redirect(url_for(".detail", inbound_id=inbound_id))
+    if row is not None and row.ticket is not None:
+        return redirect(url_for("helpdesk_desk.ticket", code=row.ticket.code))
+    return redirect(url_for("helpdesk_desk.queue"))
+
+
+@bp.post("/<helpdesk_id:inbound_id>/accept")
+@login_required
+def accept(inbound_id: int):
+    return _decide(inbound_id, held_mail.accept)
+
+
+@bp.post("/<helpdesk_id:inbound_id>/discard")
+@login_required
+def discard(inbound_id: int):
+    return _decide(inbound_id, held_mail.discard)
 
 
 def register(app, state) -> None:

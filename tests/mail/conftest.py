@@ -14,6 +14,7 @@ from flask_helpdesk.services.base import session
 from tests.desk.conftest import admin, agent, lan  # noqa: F401
 from tests.jobs.conftest import smtp  # noqa: F401
 from tests.mail.mails import make_mail  # noqa: F401  (imported from here by the tests)
+from tests.mail.senders import dns  # noqa: F401  (verifiable senders: tests/mail/senders.py)
 
 CORPUS = Path(__file__).parent / "corpus"
 

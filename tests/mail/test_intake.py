@@ -19,6 +19,7 @@ from flask_helpdesk.services.base import session
 from flask_helpdesk.services.identity import SYSTEM
 from tests.conftest import make_member
 from tests.mail.conftest import corpus, ingest, make_mail, ticket_of
+from tests.mail.senders import signed
 
 
 def count(model) -> int:
@@ -62,14 +63,17 @@ def test_without_message_id_identical_bytes_are_one_mail_and_others_are_not(app,
     assert count(Ticket) == 2
 
 
-def test_a_reply_with_the_code_in_the_subject_posts_into_the_ticket(app, support):
+def test_a_reply_with_the_code_in_the_subject_posts_into_the_ticket(app, support, dns):
     ticket = ticket_of(ingest(make_mail()))
     ticket.status = TicketStatus.ANSWERED
     session().commit()
+    # A verified sender: from anyone else the code alone threads nothing (test_sender_policy).
     row = ingest(
-        make_mail(
-            subject=f"Re: [{ticket.code}] Cannot log in",
-            body="It works now, thanks!\n\nOn Mon, Support wrote:\n> Try again please",
+        signed(
+            make_mail(
+                subject=f"Re: [{ticket.code}] Cannot log in",
+                body="It works now, thanks!\n\nOn Mon, Support wrote:\n> Try again please",
+            )
         )
     )
     assert row.ticket_id == ticket.id
@@ -117,15 +121,16 @@ def test_a_genuine_message_id_from_another_sender_opens_a_new_ticket(app, suppor
     assert "not a participant" in row.reason
 
 
-def test_plus_address_threads_into_the_ticket(app, support):
+def test_plus_address_threads_into_the_ticket(app, support, dns):
     ticket = ticket_of(ingest(make_mail()))
-    row = ingest(make_mail(subject="more info", to=f"support+{ticket.code.lower()}@example.com"))
+    to = f"support+{ticket.code.lower()}@example.com"
+    row = ingest(signed(make_mail(subject="more info", to=to)))
     assert row.ticket_id == ticket.id
 
 
-def test_a_cc_of_the_first_mail_may_reply(app, support):
+def test_a_cc_of_the_first_mail_may_reply(app, support, dns):
     ticket = ticket_of(ingest(make_mail(cc="Boss <boss@example.com>")))
-    row = ingest(make_mail(sender="boss@example.com", subject=f"Re: [{ticket.code}] x"))
+    row = ingest(signed(make_mail(sender="boss@example.com", subject=f"Re: [{ticket.code}] x")))
     assert row.ticket_id == ticket.id
     reply = session().get(Message, row.posted_message_id)
     assert reply.author_contact.email == "boss@example.com"
@@ -232,12 +237,12 @@ def test_a_known_address_is_tied_to_the_host_user(app, support):
     assert count(Contact) == 1
 
 
-def test_a_customer_reply_by_mail_follows_the_state_machine_on_a_closed_ticket(app, support):
+def test_a_customer_reply_by_mail_follows_the_state_machine_on_a_closed_ticket(app, support, dns):
     ticket = ticket_of(ingest(make_mail()))
     from flask_helpdesk.services.tickets import close_ticket
 
     close_ticket(SYSTEM, ticket)
-    ingest(make_mail(subject=f"Re: [{ticket.code}] still broken"))
+    ingest(signed(make_mail(subject=f"Re: [{ticket.code}] still broken")))
     session().refresh(ticket)
     assert ticket.status == TicketStatus.CUSTOMER_REPLIED
     assert len(messages.thread(SYSTEM, ticket)) == 3  # mail, closed event, reply

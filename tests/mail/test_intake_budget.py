@@ -23,13 +23,16 @@ from flask_helpdesk.models import InboundMail, InboundStatus, Message
 from flask_helpdesk.services import intake
 from flask_helpdesk.services.base import session
 from tests.mail.conftest import corpus, ingest, make_mail
+from tests.mail.senders import signed
 
 # Statements for a whole mail: stored, processed, the staff notification rendered (inline
 # jobs), the same on SQLite and PostgreSQL (26 to 29 before issue 11, with 3 to 4 commits;
-# a new ticket's SLA clock now takes two of them; the spam filter's trained totals one more).
-NEW_TICKET_BUDGET = 22
-REPLY_BUDGET = 20
-NOISE_BUDGET = 3
+# a new ticket's SLA clock now takes two of them; the spam filter's trained totals one more;
+# the raw mail is read once before the claim, outside any transaction, for the sender
+# check's DNS lookups: issue 18).
+NEW_TICKET_BUDGET = 23
+REPLY_BUDGET = 21
+NOISE_BUDGET = 4
 DUPLICATE_BUDGET = 2
 
 
@@ -54,20 +57,24 @@ def database_work(app) -> Iterator[dict[str, list]]:
 
 
 def test_each_kind_of_mail_costs_at_most_two_commits_and_a_bounded_number_of_statements(
-    app, support
+    app, support, dns
 ):
     first_id = "<budget-1@client.example.com>"
-    first = make_mail(
-        message_id=first_id,
-        cc="Minh Tran <minh@example.com>",
-        attachments=[("contract.pdf", "application/pdf", b"%PDF-1.4\n" + b"1" * 5000)],
+    first = signed(
+        make_mail(
+            message_id=first_id,
+            cc="Minh Tran <minh@example.com>",
+            attachments=[("contract.pdf", "application/pdf", b"%PDF-1.4\n" + b"1" * 5000)],
+        )
     )
     ingest(make_mail(sender="warmup@example.com"))  # the routing table, loaded once a process
     cases = [
         ("new ticket", first, NEW_TICKET_BUDGET, InboundStatus.PROCESSED),
         (
             "reply",
-            make_mail(sender="minh@example.com", subject="Re: x", in_reply_to=first_id),
+            # Signed: the colleague's domain vouches for her, so her reply to the customer's
+            # own Message-ID threads (an unverified one would open a ticket of its own).
+            signed(make_mail(sender="minh@example.com", subject="Re: x", in_reply_to=first_id)),
             REPLY_BUDGET,
             InboundStatus.PROCESSED,
         ),

@@ -38,6 +38,7 @@ from flask_helpdesk.services.departments import create_department
 from flask_helpdesk.services.identity import SYSTEM
 from tests.conftest import clean_tables
 from tests.mail.conftest import corpus, make_mail
+from tests.mail.senders import signed
 
 CRASHED = 17
 FINISHED = 0
@@ -52,12 +53,16 @@ def batch() -> list[bytes]:
         cc="Minh Tran <minh@example.com>",
         attachments=[("invoice.pdf", "application/pdf", b"%PDF-1.4\n" + b"0" * 3000)],
     )
-    colleague = make_mail(
-        sender="Minh Tran <minh@example.com>",
-        subject="Re: Invoice 2026-118 is wrong",
-        body="Adding: it was paid on the 3rd.\n\n> the invoice charges us twice.\n",
-        in_reply_to=first_id,
-        references=first_id,
+    # Signed (the test's resolver serves the key): an unverified sender's reply to the
+    # customer's own Message-ID would open a ticket of its own (test_sender_policy.py).
+    colleague = signed(
+        make_mail(
+            sender="Minh Tran <minh@example.com>",
+            subject="Re: Invoice 2026-118 is wrong",
+            body="Adding: it was paid on the 3rd.\n\n> the invoice charges us twice.\n",
+            in_reply_to=first_id,
+            references=first_id,
+        )
     )
 
     def servicenow(state: str) -> bytes:
@@ -209,7 +214,7 @@ def quick_sqlite(app):
         engine.dispose()
 
 
-def test_a_crash_at_any_step_of_a_batch_ends_as_an_uninterrupted_run(app, quick_sqlite):
+def test_a_crash_at_any_step_of_a_batch_ends_as_an_uninterrupted_run(app, quick_sqlite, dns):
     mails = batch()
     fresh_database(app)
     deliver(mails)
