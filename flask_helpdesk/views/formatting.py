@@ -52,6 +52,14 @@ def format_datetime(moment: datetime | None) -> str:
     return f"{day}, {format_time(local, 'HH:mm', locale=locale)}"
 
 
+def format_datetime_zone(moment: datetime | None) -> str:
+    """:func:`format_datetime` and the zone it is in ("6 Dec 2026, 09:20 UTC", "..., 16:20
+    +07"): for mail, read away from the page, by people who may live elsewhere."""
+    if moment is None:
+        return ""
+    return f"{format_datetime(moment)} {localized_digits(_local(moment).strftime('%Z'))}"
+
+
 def format_ago(moment: datetime | None, now: datetime | None = None) -> str:
     """ "3 hours ago" in the page's language, for scanning a list (the exact time in a title)."""
     if moment is None:
@@ -93,6 +101,7 @@ def filesize(size: int | None) -> str:
 def register(app: Flask) -> None:
     app.jinja_env.filters["helpdesk_filesize"] = filesize
     app.jinja_env.filters["helpdesk_datetime"] = format_datetime
+    app.jinja_env.filters["helpdesk_datetime_zone"] = format_datetime_zone
     app.jinja_env.filters["helpdesk_ago"] = format_ago
     app.jinja_env.filters["helpdesk_digits"] = localized_digits
     app.jinja_env.globals["helpdesk_time"] = time_tag

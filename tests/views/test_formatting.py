@@ -4,15 +4,23 @@ digits in Persian, and the customer's access log in words."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
+from flask import render_template
 from flask_babel import force_locale
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flask_helpdesk.models import ImpersonationLog
+from flask_helpdesk.models import ImpersonationLog, Priority, TicketStatus
 from flask_helpdesk.views.access_log import describe
-from flask_helpdesk.views.formatting import filesize, format_ago, format_datetime
+from flask_helpdesk.views.formatting import (
+    filesize,
+    format_ago,
+    format_datetime,
+    format_datetime_zone,
+)
+from tests.conftest import make_test_app
 
 MOMENT = datetime(2026, 12, 6, 9, 20, tzinfo=UTC)
 
@@ -88,3 +96,42 @@ def test_access_log_lines_read_as_words(app, method, path, endpoint, status, lin
     entry = ImpersonationLog(method=method, path=path, endpoint=endpoint, status_code=status)
     with app.test_request_context(), force_locale("en"):
         assert describe(entry) == line
+
+
+@pytest.mark.parametrize(
+    ("lang", "shown"),
+    [
+        ("en", "Dec 6, 2026, 09:20 UTC"),
+        ("vi", "6 thg 12, 2026, 09:20 UTC"),
+        ("fa", "۱۵ آذر ۱۴۰۵، ۰۹:۲۰ UTC"),
+    ],
+)
+def test_mail_dates_are_in_the_readers_language_with_their_zone(app, lang, shown):
+    """The SLA warning and the access answer are read in a mail client, away from the page: the
+    same format as the pages (Solar Hijri and Persian digits in Persian), with the zone."""
+    event = SimpleNamespace(target="first_response", kind="breached", due_at=MOMENT)
+    ticket = SimpleNamespace(
+        code="HD-ABC123",
+        subject="Invoice",
+        department=SimpleNamespace(name="Billing"),
+        priority=Priority.HIGH,
+        status=TicketStatus.OPEN,
+    )
+    grant = SimpleNamespace(
+        expires_at=MOMENT,
+        status=SimpleNamespace(value="accepted", label="accepted"),
+        contact=SimpleNamespace(display_name="Lan Nguyen"),
+    )
+    with app.test_request_context(), force_locale(lang):
+        for name in ("sla_event.txt", "sla_event.html"):
+            text = render_template(f"helpdesk/mail/{name}", event=event, ticket=ticket, url="/x")
+            assert shown in text and "2026-12-06" not in text
+        for name in ("access_answered.txt", "access_answered.html"):
+            text = render_template(f"helpdesk/mail/{name}", grant=grant, ticket=ticket, url="/x")
+            assert shown in text and "2026-12-06" not in text
+
+
+def test_mail_dates_follow_the_hosts_time_zone(app, database_url, tmp_path):
+    host = make_test_app(database_url, tmp_path, BABEL_DEFAULT_TIMEZONE="Asia/Ho_Chi_Minh")
+    with host.test_request_context(), force_locale("vi"):
+        assert format_datetime_zone(MOMENT) == "6 thg 12, 2026, 16:20 +07"
