@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from flask import current_app
 
 SIGNATURE_LENGTH = 20  # hex characters: 80 bits, far beyond guessing by mail
+ADDRESS_SIGNATURE_LENGTH = 12  # 48 bits in a reply address (local parts stop at 64 characters)
 _OUR_ID = re.compile(
     r"^hd\.(?P<code>[A-Za-z0-9-]{3,40})\.(?P<ref>[A-Za-z0-9]{1,40})\.(?P<sig>[0-9a-fA-F]+)@",
 )
@@ -86,21 +87,44 @@ def ticket_code_from_ids(message_ids: Iterable[str]) -> str | None:
     return None
 
 
+def _sign_address(code: str) -> str:
+    # Its own purpose in the HMAC: a reply address's tag is never a valid Message-ID's.
+    return _sign(code, "reply-address")[:ADDRESS_SIGNATURE_LENGTH]
+
+
 def reply_address(base: str, ticket_code: str) -> str:
-    """The per-ticket reply address ``support+HD-4F7K2Q@example.com`` for *base*."""
+    """The per-ticket reply address ``support+HD-4F7K2Q.5e0c9a1b7d2f@example.com`` for *base*.
+
+    The tag after the code is an HMAC of it: a sender who writes to an address they made up
+    from a ticket code (seen in a subject) cannot prove they received our mail."""
     local, _, domain = base.rpartition("@")
     local = local.split("+", 1)[0]
-    return f"{local}+{ticket_code.upper()}@{domain}"
+    code = ticket_code.upper()
+    return f"{local}+{code}.{_sign_address(code)}@{domain}"
 
 
-def code_from_plus_address(address: str, prefix: str) -> str | None:
-    """The ticket code in a plus address (``support+hd-4f7k2q@...``), or None."""
+def code_from_plus_address(address: str, prefix: str) -> tuple[str, bool] | None:
+    """The ticket code in a plus address and whether its signature is right, or None.
+
+    ``support+hd-4f7k2q@...`` (no signature, as addresses were before) gives the code and
+    False; a wrong signature gives None. Mail servers may change the local part's case."""
     local = address.rpartition("@")[0]
     _, plus, tag = local.partition("+")
     if not plus:
         return None
-    match = re.fullmatch(rf"({re.escape(prefix)})-([A-Za-z0-9]{{4,12}})", tag, re.IGNORECASE)
-    return f"{prefix}-{match.group(2).upper()}" if match else None
+    signature = rf"(?:\.([0-9a-fA-F]{{{ADDRESS_SIGNATURE_LENGTH}}}))?"
+    match = re.fullmatch(
+        rf"({re.escape(prefix)})-([A-Za-z0-9]{{4,12}}){signature}", tag, re.IGNORECASE
+    )
+    if not match:
+        return None
+    code = f"{prefix}-{match.group(2).upper()}"
+    signature = match.group(3)
+    if signature is None:
+        return code, False
+    if not hmac.compare_digest(signature.lower(), _sign_address(code)):
+        return None
+    return code, True
 
 
 def angle(message_id: str) -> str:

@@ -33,9 +33,10 @@ from .base import session
 logger = logging.getLogger("flask_helpdesk.mail.intake")
 
 # How a reply was matched to its ticket that proves the sender received our mail: a signed
-# Message-ID of ours (mail/threading.py). A ticket code, an unsigned plus address or the
-# sender's own earlier Message-ID can be read off a forwarded mail or a screenshot.
-PROOF = frozenset({"message-id"})
+# Message-ID of ours or a signed reply address (mail/threading.py). A ticket code, an
+# unsigned plus address or the sender's own earlier Message-ID can be read off a forwarded
+# mail or a screenshot.
+PROOF = frozenset({"message-id", "signed-plus-address"})
 
 # Per app and configured resolver: the process's DNS cache (a test swaps resolvers).
 _CACHES: WeakKeyDictionary[Any, tuple[Any, CachedTxt]] = WeakKeyDictionary()

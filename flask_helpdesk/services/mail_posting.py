@@ -166,7 +166,7 @@ def handle(
         if (
             accepted
             or mail_auth.threads_as_sender(verdict, match.how)
-            or routing.signed_for(parsed, match.ticket)
+            or routing.signed_for(parsed, recipients, match.ticket)
         ):
             contact = routing.contact_for(parsed.from_address or sender, parsed.from_name)
             return _reply(row, parsed, match.ticket, contact, own, match.how)

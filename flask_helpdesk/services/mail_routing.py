@@ -29,7 +29,7 @@ from .base import cached_for_app, forget_cached_for_app, session
 @dataclass
 class ThreadMatch:
     ticket: Ticket
-    how: str  # subject-code | message-id | plus-address | own-thread
+    how: str  # subject-code | message-id | signed-plus-address | plus-address | own-thread
 
 
 def normalize_address(address: str | None) -> str:
@@ -176,9 +176,10 @@ def find_thread(parsed: ParsedMail, recipients: list[str]) -> ThreadMatch | None
     if ticket is not None:
         return ThreadMatch(ticket, "message-id")
     for address in recipients:
-        ticket = _by_code(code_from_plus_address(address, prefix))
+        found = code_from_plus_address(address, prefix)
+        ticket = _by_code(found[0]) if found else None
         if ticket is not None:
-            return ThreadMatch(ticket, "plus-address")
+            return ThreadMatch(ticket, "signed-plus-address" if found[1] else "plus-address")
     ids = [i for i in parsed.thread_ids if len(i) <= 255]
     if ids:
         message = session().scalar(
@@ -191,11 +192,21 @@ def find_thread(parsed: ParsedMail, recipients: list[str]) -> ThreadMatch | None
     return None
 
 
-def signed_for(parsed: ParsedMail, ticket: Ticket) -> bool:
-    """Does one of our signed Message-IDs in the mail's thread headers name *ticket* (or a
-    ticket merged into it)? That shows the sender received our mail about it."""
-    found = _by_code(ticket_code_from_ids(parsed.thread_ids))
-    return found is not None and found.id == ticket.id
+def signed_for(parsed: ParsedMail, recipients: list[str], ticket: Ticket) -> bool:
+    """Does one of our signed Message-IDs in the mail's thread headers, or a signed reply
+    address it was sent to, name *ticket* (or a ticket merged into it)? That shows the sender
+    received our mail about it."""
+    codes = [ticket_code_from_ids(parsed.thread_ids)]
+    prefix = current_helpdesk.config["HELPDESK_TICKET_CODE_PREFIX"]
+    for address in recipients:
+        found = code_from_plus_address(address, prefix)
+        if found and found[1]:
+            codes.append(found[0])
+    for code in dict.fromkeys(c for c in codes if c):
+        match = _by_code(code)
+        if match is not None and match.id == ticket.id:
+            return True
+    return False
 
 
 def may_post(ticket: Ticket, address: str) -> bool:

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 from sqlalchemy import select
 
-from flask_helpdesk.mail.threading import ticket_code_from_id
+from flask_helpdesk.mail.threading import code_from_plus_address, ticket_code_from_id
 from flask_helpdesk.models import InboundMail, Message, MessageKind, Ticket
 from flask_helpdesk.services.agents import make_agent
 from flask_helpdesk.services.attachments import Upload
@@ -92,7 +92,8 @@ def test_a_conversation_by_mail_through_real_imap_and_smtp(
     headers = mail.message
     assert headers["Subject"] == f"[{ticket.code}] Refund please"
     assert headers["From"] == "billing@example.com"
-    assert headers["Reply-To"] == f"billing+{ticket.code}@example.com"
+    assert headers["Reply-To"].startswith(f"billing+{ticket.code}.")  # signed (issue 18)
+    assert code_from_plus_address(headers["Reply-To"], "HD") == (ticket.code, True)
     assert ticket_code_from_id(headers["Message-ID"]) == ticket.code  # signed, ours
     assert headers["In-Reply-To"] == f"<{customer_id}>"
     assert headers["References"] == f"<{customer_id}>"

@@ -9,11 +9,13 @@ Mails are signed here with the test key; DNS answers come from the test's resolv
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from flask_helpdesk.config import DEFAULTS
 from flask_helpdesk.config_checks import ConfigError, check_settings
-from flask_helpdesk.mail.threading import make_message_id
+from flask_helpdesk.mail.threading import code_from_plus_address, make_message_id, reply_address
 from flask_helpdesk.models import AuditEvent, InboundMail, InboundStatus, Message, Ticket
 from flask_helpdesk.services import held_mail, intake
 from flask_helpdesk.services.base import NotFound, session
@@ -263,3 +265,37 @@ def test_no_mail_changes_the_customers_account_data(app, lan_ticket, dns):
     assert row.status == InboundStatus.PROCESSED
     session().expire_all()
     assert (contact.name, contact.phone) == (name, phone)
+
+
+# -- signed reply addresses (§4) --------------------------------------------------------------
+
+
+def test_a_signed_reply_address_threads_an_unverified_senders_mail(app, lan_ticket, dns):
+    del dns.records["_dmarc.example.com"]  # not verified, not failed
+    address = reply_address("support@example.com", lan_ticket.code)
+    assert address.startswith(f"support+{lan_ticket.code}.")
+    row = ingest(make_mail(subject="More details", to=address))
+    assert row.ticket_id == lan_ticket.id and "signed-plus-address" in row.reason
+    # Some servers fold the local part's case: the signature still holds.
+    upper = ingest(make_mail(subject="Even more", to=address.upper()))
+    assert upper.ticket_id == lan_ticket.id
+
+
+def test_a_reply_address_made_up_from_the_code_proves_nothing(app, lan_ticket, dns):
+    del dns.records["_dmarc.example.com"]
+    bare = f"support+{lan_ticket.code.lower()}@example.com"  # the code alone, as before
+    row = ingest(make_mail(subject="Refund", to=bare))
+    assert row.status == InboundStatus.PROCESSED and row.ticket_id != lan_ticket.id
+    assert "only by plus-address" in row.reason
+    signature = reply_address("support@example.com", lan_ticket.code).split(".")[1][:12]
+    forged = f"support+{lan_ticket.code}.{'0' * 12 if signature != '0' * 12 else '1' * 12}"
+    assert code_from_plus_address(f"{forged}@example.com", "HD") is None
+    row = ingest(make_mail(subject="Refund", to=f"{forged}@example.com"))
+    assert row.ticket_id != lan_ticket.id
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # app: only read
+@given(st.text(max_size=80))
+def test_any_plus_address_parses_without_error(app, tag):
+    found = code_from_plus_address(f"support+{tag}@example.com", "HD")
+    assert found is None or (found[0].startswith("HD-") and isinstance(found[1], bool))
