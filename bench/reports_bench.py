@@ -109,27 +109,32 @@ def load(app, n: int) -> None:
             " ELSE CASE WHEN x % 3 = 0 THEN 'email' ELSE 'web' END END"
         )
         assignee = f"(SELECT {agents[0]} + (x % {len(agents)}))"
-        c.exec_driver_sql(
-            prefix + "INSERT INTO helpdesk_ticket (code, subject, status, priority, channel,"
-            " department_id, requester_id, assignee_id, notify_sms, created_at, updated_at,"
-            " sla_clock_seconds, sla_after_hours, first_response_breached,"
-            " next_response_breached, resolution_breached, reopen_count)"
-            f" SELECT {code}, 'Bench ticket ' || x,"
-            " CASE WHEN x % 50 = 0 THEN 'answered' ELSE 'closed' END, x % 4,"
-            f" {channel}, {first_department} + x % {DEPARTMENTS}, {contact.id}, {assignee},"
-            f" false, {created}, {created}, 0, false, false, false, false, 0 {series}"
+        c.execute(
+            text(
+                prefix + "INSERT INTO helpdesk_ticket (code, subject, status, priority, channel,"
+                " department_id, requester_id, assignee_id, notify_sms, created_at, updated_at,"
+                " sla_clock_seconds, sla_after_hours, first_response_breached,"
+                " next_response_breached, resolution_breached, reopen_count)"
+                f" SELECT {code}, 'Bench ticket ' || x,"
+                " CASE WHEN x % 50 = 0 THEN 'answered' ELSE 'closed' END, x % 4,"
+                f" {channel}, {first_department} + x % {DEPARTMENTS}, {contact.id}, {assignee},"
+                f" false, {created}, {created}, 0, false, false, false, false, 0 {series}"
+            )
         )
         print(f"tickets: {time.perf_counter() - started:.0f}s", flush=True)
-        first_wait = "((t.id * 7919) % 14400 + 60)"
-        resolve_wait = "((t.id * 104729) % 300000 + 3600)"
-        c.exec_driver_sql(
-            "INSERT INTO helpdesk_message (ticket_id, kind, channel, author_contact_id,"
-            " author_agent_id, body, data, created_at)"
-            " SELECT t.id, 'reply', t.channel, CASE WHEN k.k = 2 THEN NULL ELSE t.requester_id END,"
-            " CASE WHEN k.k = 2 THEN t.assignee_id END, 'Message ' || k.k, '{}',"
-            f" {seconds_after(dialect, 't.created_at', f'(k.k - 1) * {first_wait}')}"
-            " FROM helpdesk_ticket t"
-            " CROSS JOIN (SELECT 1 AS k UNION ALL SELECT 2 UNION ALL SELECT 3) k"
+        first_wait = "((CAST(t.id AS BIGINT) * 7919) % 14400 + 60)"
+        resolve_wait = "((CAST(t.id AS BIGINT) * 104729) % 300000 + 3600)"
+        c.execute(
+            text(
+                "INSERT INTO helpdesk_message (ticket_id, kind, channel, author_contact_id,"
+                " author_agent_id, body, data, created_at)"
+                " SELECT t.id, 'reply', t.channel,"
+                " CASE WHEN k.k = 2 THEN NULL ELSE t.requester_id END,"
+                " CASE WHEN k.k = 2 THEN t.assignee_id END, 'Message ' || k.k, '{}',"
+                f" {seconds_after(dialect, 't.created_at', f'(k.k - 1) * {first_wait}')}"
+                " FROM helpdesk_ticket t"
+                " CROSS JOIN (SELECT 1 AS k UNION ALL SELECT 2 UNION ALL SELECT 3) k"
+            )
         )
         print(f"messages: {time.perf_counter() - started:.0f}s", flush=True)
         common = "t.id, t.department_id, t.assignee_id, t.channel, t.priority"
@@ -174,9 +179,11 @@ def load(app, n: int) -> None:
                 "t.status = 'closed' AND t.id % 5 < 2",
             ),
         ]:
-            c.exec_driver_sql(
-                f"INSERT INTO helpdesk_ticket_fact ({columns})"
-                f" SELECT {common}, '{kind}', {at}, {rest} FROM helpdesk_ticket t WHERE {where}"
+            c.execute(
+                text(
+                    f"INSERT INTO helpdesk_ticket_fact ({columns})"
+                    f" SELECT {common}, '{kind}', {at}, {rest} FROM helpdesk_ticket t WHERE {where}"
+                )
             )
             print(f"facts {kind}: {time.perf_counter() - started:.0f}s", flush=True)
         if dialect == "postgresql":

@@ -15,6 +15,7 @@ from wtforms import (
     HiddenField,
     IntegerField,
     MultipleFileField,
+    RadioField,
     SelectField,
     StringField,
     TextAreaField,
@@ -160,6 +161,17 @@ class ArticleVoteForm(HelpdeskForm):
     helpful = HiddenField()
 
 
+class ReplyRatingForm(CustomerForm):
+    """Good or bad on one reply of support, with an optional comment (seed 004)."""
+
+    good = RadioField(
+        _l("Was this reply helpful?"),
+        choices=[("good", _l("Helpful")), ("bad", _l("Not helpful"))],
+        validators=[InputRequired(message=_l("Please choose helpful or not helpful."))],
+    )
+    comment = TextAreaField(_l("Comment (optional)"), validators=[Optional(), Length(max=2000)])
+
+
 class AccessRequestForm(HelpdeskForm):
     """An agent asks the customer for access to their account (see docs/account-access.rst)."""
 
@@ -207,6 +219,7 @@ DEFAULT_FORMS: dict[str, type[FlaskForm]] = {
     "reply": ReplyForm,
     "close": CloseForm,
     "rate": RateForm,
+    "reply_rating": ReplyRatingForm,
     "access_request": AccessRequestForm,
     "access_action": AccessActionForm,
 }

@@ -21,6 +21,7 @@ from ..services import (
     deflection,
     departments,
     messages,
+    reply_ratings,
     sla_promise,
     tickets,
 )
@@ -230,12 +231,10 @@ def _ticket_page(actor: Actor, found: Ticket, **context: Any) -> str:
     context.setdefault("attachment_hint", attachment_hint())
     promise = sla_promise.for_ticket(found) if actor.is_customer else None
     context.setdefault("promise", promise.text() if promise else None)
-    return render(
-        "helpdesk/portal/ticket.html",
-        ticket=found,
-        thread=messages.thread(actor, found),
-        **context,
-    )
+    thread = messages.thread(actor, found)
+    context.setdefault("reply_rating_form", get_form_class("reply_rating")(formdata=None))
+    context.setdefault("reply_ratings", reply_ratings.ratings_of([m.id for m in thread]))
+    return render("helpdesk/portal/ticket.html", ticket=found, thread=thread, **context)
 
 
 @bp.get("/tickets/<code>/files/<helpdesk_id:attachment_id>/<path:filename>")
@@ -245,5 +244,8 @@ def download(code: str, attachment_id: int, filename: str):
     found = tickets.find_ticket(actor, code)
     return send_attachment(attachments.find_attachment(actor, found, attachment_id))
 
+
+# Route modules register on ``bp`` when imported.
+from . import reply_rating  # noqa: E402,F401
 
 __all__ = ["bp"]

@@ -18,7 +18,11 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
 
+from flask_helpdesk.models import Message, MessageKind, Ticket
+from flask_helpdesk.services.base import session
+from flask_helpdesk.services.reply_ratings import rating_token
 from tests.untranslated import untranslated
 
 from .conftest import log_in
@@ -127,9 +131,22 @@ def walk(
     return problems
 
 
+def rate_reply_page(app) -> tuple[str, str]:
+    """The page a reply mail's "helpful?" link opens (its token made as the mail makes it)."""
+    with app.app_context():
+        reply = session().scalar(
+            select(Message)
+            .where(Message.author_agent_id.is_not(None), Message.kind == MessageKind.REPLY)
+            .join(Ticket)
+            .where(Ticket.subject == "Campaign stuck in review")
+        )
+        return ("portal-rate-reply", f"/support/rate-reply/{rating_token(reply)}?v=good")
+
+
 @pytest.mark.parametrize("lang", ["en", "vi", "fa"])
-def test_customer_pages(new_page, axe_source, lang):
-    problems = walk(new_page, "lan@example.com", lang, CUSTOMER_PAGES, axe_source)
+def test_customer_pages(new_page, axe_source, lang, live_server):
+    pages = [*CUSTOMER_PAGES, rate_reply_page(live_server.app)]
+    problems = walk(new_page, "lan@example.com", lang, pages, axe_source)
     assert not problems, "\n".join(problems)
 
 

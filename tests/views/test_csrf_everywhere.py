@@ -16,6 +16,7 @@ from flask_helpdesk.services import (
     consent,
     intake,
     knowledge,
+    messages,
     saved_views,
     webhooks,
 )
@@ -29,6 +30,7 @@ from flask_helpdesk.services.identity import (
     sync_contact,
 )
 from flask_helpdesk.services.queues import QueueFilter
+from flask_helpdesk.services.reply_ratings import rating_token
 from flask_helpdesk.services.tickets import NewTicket, open_ticket
 from tests.conftest import clean_tables, client_for, csrf_from, make_member, make_test_app
 
@@ -107,8 +109,11 @@ def test_every_helpdesk_post_route_needs_a_csrf_token(bare_csrf_app):
     article = knowledge.create_article(
         staff, knowledge.ArticleData("Refund policy", "Within 30 days.", "en", status="published")
     )
+    answer = messages.post_message(staff, ticket, "Try this.")  # a reply the customer may rate
     ids = {
         "code": ticket.code,
+        "message_id": answer.id,
+        "token": rating_token(answer),
         # On another ticket, so this one's access page still offers to ask.
         "grant_id": consent.request_access(staff, other, "To look at your settings").id,
         "reply_id": canned.create_reply(staff, canned.CannedReplyData("Hi", "Hello")).id,

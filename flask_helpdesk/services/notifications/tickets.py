@@ -25,7 +25,7 @@ from sqlalchemy.orm import joinedload
 
 from ... import jobs
 from ...i18n import gettext as _
-from ...links import ticket_url
+from ...links import external_url, ticket_url
 from ...mail.outbound import (
     AUTOMATIC_HEADERS,
     default_sender,
@@ -40,6 +40,7 @@ from ...state import current_helpdesk
 from .. import audit
 from ..base import commit, rollback, session
 from ..identity import SYSTEM
+from ..reply_ratings import rating_token
 
 logger = logging.getLogger("flask_helpdesk.notify")
 
@@ -260,7 +261,22 @@ def customer_of_reply(message_id: int) -> None:
         about=message,
         message=message,
         url=ticket_url(ticket),
+        **_rating_links(message),
     )
+
+
+def _rating_links(message: Message) -> dict[str, str]:
+    """The "was this reply helpful?" links of a reply's mail (signed, bound to the reply)."""
+    if message.author_agent_id is None:
+        return {}  # a rule's automatic reply rates no one
+    token = rating_token(message)
+    fallback = f"{current_helpdesk.config['HELPDESK_URL_PREFIX']}/rate-reply/{token}"
+    return {
+        f"rate_{verdict}_url": external_url(
+            "helpdesk.rate_reply_link", f"{fallback}?v={verdict}", token=token, v=verdict
+        )
+        for verdict in ("good", "bad")
+    }
 
 
 def customer_sms_of_reply(message_id: int) -> None:
