@@ -159,6 +159,10 @@ GALLERY = [
     "portal-new-en-1280",
     "desk-reports-en-1280",
     "desk-reports-fa-390",
+    "help-center-en-1280",
+    "help-article-fa-fa-390",
+    "portal-new-suggestions-en-1280",
+    "desk-articles-en-1280",
 ]
 
 

@@ -128,6 +128,7 @@ def desk_entry(css_class: str = "helpdesk-desk-entry") -> Markup:
 # Route modules register on ``bp`` when imported.
 from . import (  # noqa: E402,F401
     desk_admin,
+    desk_articles,
     desk_bulk,
     desk_canned,
     desk_integrations,

@@ -33,6 +33,7 @@ from ..services.identity import Actor
 from ..workflow import agent_choices
 from .common import abort_for, apply_service_error, render, send_attachment, uploads_from
 from .desk import bp, desk_actor
+from .desk_articles import article_picker
 
 # Forms of the workspace: name in DEFAULT_FORMS -> template variable.
 WORKSPACE_FORMS = {
@@ -76,6 +77,8 @@ def _workspace(actor: Actor, ticket: Ticket, status: int = 200, **overrides: Any
         "viewers": presence.other_viewers(actor, ticket),
         "earlier": contacts.earlier_tickets(actor, ticket),
         "collisions": [],
+        # Articles to link in a reply (the help-center picker in the workspace).
+        **article_picker(),
         **forms,
         **extra,
     }

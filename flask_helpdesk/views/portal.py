@@ -106,6 +106,9 @@ def new_ticket():
         # A fresh install without departments: no empty required select; the request goes to
         # the fallback department (docs/quickstart.rst).
         del form.department_id
+    if request.method == "GET":
+        # Arriving from the help center's "Contact support" with what was searched.
+        form.subject.data = form.subject.data or clean_search(request.args.get("q", ""))
     if request.method == "GET" and actor.contact is not None:
         form.email.data = form.email.data or actor.contact.email
         form.phone.data = form.phone.data or actor.contact.phone

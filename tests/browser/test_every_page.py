@@ -51,6 +51,8 @@ AGENT_PAGES: list[tuple[str, str]] = [
     ("desk-ticket", "desk-ticket:Reconciliation for October differs"),
     ("desk-new", "/support/desk/new?customer_q=lan"),
     ("desk-canned", "/support/desk/canned"),
+    ("desk-articles", "/support/desk/articles"),
+    ("desk-article-new", "/support/desk/articles/new"),
     ("admin-agents", "/support/desk/admin/agents"),
     ("admin-departments", "/support/desk/admin/departments"),
     ("admin-inbound-mail", "/support/desk/inbound-mail/"),

@@ -12,9 +12,14 @@ from tests.conftest import make_member
 
 
 @pytest.fixture
-def writer(app, departments) -> Actor:
-    member = make_member("Minh Tran", "minh@example.com")
-    return agent_as_actor(make_agent(member.get_id(), ["account"]))
+def minh(app):
+    """The host member behind :func:`writer` (to log in to the desk as him)."""
+    return make_member("Minh Tran", "minh@example.com")
+
+
+@pytest.fixture
+def writer(minh, departments) -> Actor:
+    return agent_as_actor(make_agent(minh.get_id(), ["account"]))
 
 
 @pytest.fixture
