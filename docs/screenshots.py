@@ -1,5 +1,5 @@
-"""Take the screenshots of docs/account-access.rst in a real browser (``--pages``: copy those
-of docs/screens.rst from the browser suite's output).
+"""Take the screenshots of docs/account-access.rst and docs/email.rst in a real browser
+(``--pages``: copy those of docs/screens.rst from the browser suite's output).
 
     python docs/screenshots.py                      # Chromium at /usr/bin/chromium
     python docs/screenshots.py --browser /path/to/chromium --out docs/_static
@@ -138,6 +138,40 @@ def journey(browser: Browser, base_url: str, shoot: Callable[[Page, str, str | N
             context.close()
 
 
+def _reject_policy(name: str, timeout: float) -> bytes | None:
+    """The demo's DNS: example.com publishes a strict DMARC policy and no DKIM key."""
+    return b"v=DMARC1; p=reject" if name.rstrip(".") == "_dmarc.example.com" else None
+
+
+def held_mail(app: Flask, browser: Browser, base_url: str, shoot) -> None:
+    """A mail forged in Lan's name answering her ticket is held; Minh sees it on the ticket
+    (docs/email.rst), in English and in Persian."""
+    from flask_helpdesk.services import intake
+    from tests.mail.mails import make_mail
+
+    app.extensions["helpdesk"].config["HELPDESK_MAIL_DNS_RESOLVER"] = _reject_policy
+    with app.app_context():
+        from flask_helpdesk.models import Ticket
+
+        code = db.session.scalar(db.select(Ticket.code).where(Ticket.subject == TICKET_SUBJECT))
+        forged = make_mail(
+            subject=f"Re: [{code}] {TICKET_SUBJECT}",
+            body="Please send the refund to my new bank account instead.",
+        )
+        intake.receive(forged, "webhook")
+        db.session.remove()
+    for locale in ("en-US", "fa-IR"):
+        context = browser.new_context(base_url=base_url, viewport=VIEWPORT, locale=locale)
+        page = context.new_page()
+        try:
+            log_in(page, "minh@example.com")
+            page.goto(f"/support/desk/tickets/{code}?lang={locale[:2]}")
+            expect(page.locator(".hd-held-mail")).to_be_visible()
+            shoot(page, f"held-mail-{locale[:2]}", ".hd-held-mail")
+        finally:
+            context.close()
+
+
 def screenshot_saver(folder: Path) -> Callable[[Page, str, str | None], None]:
     folder.mkdir(parents=True, exist_ok=True)
 
@@ -194,6 +228,7 @@ def main(argv: list[str] | None = None) -> None:
         try:
             with serve(app) as url:
                 journey(browser, url, screenshot_saver(Path(args.out)))
+                held_mail(app, browser, url, screenshot_saver(Path(args.out)))
         finally:
             browser.close()
             with app.app_context():

@@ -123,6 +123,7 @@ class HeldMail:
     sender: str | None
     subject: str
     reason: str | None
+    why: str  # what the check found, technical: "no DKIM signature; DMARC policy ..."
 
 
 def sender_view(ticket: Ticket, thread: list[Message]) -> tuple[dict[int, Verdict], list[HeldMail]]:
@@ -154,9 +155,9 @@ def sender_view(ticket: Ticket, thread: list[Message]) -> tuple[dict[int, Verdic
     verdicts: dict[int, Verdict] = {}
     waiting: list[HeldMail] = []
     for inbound_id, message_id, status, sender, subject, reason, spf, dkim, dmarc, why in rows:
-        if status == InboundStatus.HELD:
-            waiting.append(HeldMail(inbound_id, sender, subject, reason))
-            continue
         source, _sep, text = (why or "").partition(": ")
+        if status == InboundStatus.HELD:
+            waiting.append(HeldMail(inbound_id, sender, subject, reason, text))
+            continue
         verdicts[message_id] = Verdict(spf, dkim, dmarc, source, text)
     return verdicts, waiting
