@@ -104,6 +104,21 @@ class AutoCloseForm(HelpdeskForm):
     is_active = BooleanField(_l("Switched on"))
 
 
+class HouseRulesForm(HelpdeskForm):
+    """The three house-rule presets on one page (services/house_rules.py)."""
+
+    language_enabled = BooleanField(_l("Close requests written in other languages"))
+    accepted = SelectMultipleField(_l("Accepted languages"), validate_choice=False)
+    duplicate_enabled = BooleanField(_l("Point customers to their similar open request"))
+    abuse_enabled = BooleanField(_l("Limit new requests per customer"))
+    per_hour = IntegerField(
+        _l("New requests per hour"), validators=[InputRequired(), NumberRange(1, 10_000)]
+    )
+    per_day = IntegerField(
+        _l("New requests per day"), validators=[InputRequired(), NumberRange(1, 10_000)]
+    )
+
+
 class AdminActionForm(HelpdeskForm):
     """One button (deactivate, reactivate, delete): only the CSRF token."""
 
@@ -118,4 +133,5 @@ ADMIN_FORMS: dict[str, type[FlaskForm]] = {
     "admin_action": AdminActionForm,
     "admin_rule": RuleForm,
     "admin_auto_close": AutoCloseForm,
+    "admin_house_rules": HouseRulesForm,
 }

@@ -130,6 +130,8 @@ class NewTicketForm(CustomerForm):
     )
     attachments = MultipleFileField(_l("Attachments"))
     notify_sms = BooleanField(_l("Notify me by SMS when support replies"))
+    # Shown only after the duplicate guard found a similar open request (house rules).
+    send_anyway = BooleanField(_l("Open a new request anyway"))
 
 
 class ReplyForm(CustomerForm):

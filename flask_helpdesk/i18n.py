@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from babel import Locale, UnknownLocaleError
+from babel.lists import format_list
 from flask import current_app, has_request_context
 from flask_babel import Domain, get_domain, get_locale
 
@@ -89,6 +91,19 @@ def department_name(name: str | None) -> str:
     if host_domain is domain or not has_request_context():
         return name
     return host_domain.gettext(name)
+
+
+def language_names(codes: Any) -> str:
+    """Language codes as a list of their names, each in its own language ("English, Tiếng
+    Việt and فارسی"): whoever reads it recognises their language, whatever the page's."""
+    current = get_locale() or Locale("en")
+    names = []
+    for code in codes or ():
+        try:
+            names.append(Locale.parse(code).get_display_name() or code)
+        except (ValueError, TypeError, UnknownLocaleError):
+            names.append(str(code))
+    return format_list(names, locale=current) if names else ""
 
 
 def text_direction() -> str:

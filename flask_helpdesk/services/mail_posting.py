@@ -29,7 +29,7 @@ from ..models import (
     utcnow,
 )
 from ..state import current_helpdesk
-from . import mail_auth
+from . import house_rules, mail_auth, notifications
 from . import mail_routing as routing
 from .attachments import Upload, store_uploads
 from .base import ValidationError, session
@@ -39,6 +39,7 @@ from .messages import post_message
 from .spam import upstream_verdict
 from .tickets import NewTicket, open_ticket_with_message
 
+ABUSE_REASON = "abuse guard"
 RATE_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
 
@@ -295,7 +296,44 @@ def _new_ticket(row, parsed, recipients, contact, own: set[str], note: str | Non
     if department is None:
         raise ValidationError("no active department to open the ticket in")
     uploads, notes, inline = _uploads(parsed)
-    ticket, first = open_ticket_with_message(
+    try:
+        ticket, first = _open(row, parsed, contact, department, uploads, notes)
+    except house_rules.DuplicateTicket as duplicate:
+        # The sender's open ticket says the same: the mail becomes a reply there.
+        return _reply(row, parsed, duplicate.ticket, contact, own, "duplicate guard")
+    except house_rules.TooManyTickets as refused:
+        # Kept (the row, ignored with the reason: admins find it and can file it) and answered.
+        sender = routing.normalize_address(contact.email)
+        if not _refused_lately(row, sender):  # one answer an hour, however many mails
+            notifications.mail_refused(sender, refused.limit, refused.period)
+        limit = f"{refused.limit} new tickets per {refused.period}"
+        return _ignore(row, f"{ABUSE_REASON}: {limit}; kept, no ticket opened")
+    people = [(n, a) for n, a in (*parsed.to, *parsed.cc)]
+    skip = own | {routing.normalize_address(contact.email)}
+    routing.add_participants(ticket, people, skip, new_ticket=True)
+    _link(row, first, inline)
+    _finish(row, InboundStatus.PROCESSED, note or "new ticket")
+
+
+def _refused_lately(row: InboundMail, sender: str) -> bool:
+    """Whether the abuse guard already refused (and answered) a mail of *sender* this hour."""
+    table = InboundMail.__table__
+    since = row.received_at - timedelta(hours=1)
+    earlier = session().scalar(
+        select(table.c.id)
+        .where(
+            table.c.sender == sender,
+            table.c.received_at >= since,
+            table.c.id < row.id,
+            table.c.reason.startswith(ABUSE_REASON),
+        )
+        .limit(1)
+    )
+    return earlier is not None
+
+
+def _open(row, parsed, contact, department, uploads, notes):
+    return open_ticket_with_message(
         contact_as_actor(contact),
         NewTicket(
             department_id=department.id,
@@ -311,8 +349,3 @@ def _new_ticket(row, parsed, recipients, contact, own: set[str], note: str | Non
             upstream_spam=upstream_verdict(parsed.headers),
         ),
     )
-    people = [(n, a) for n, a in (*parsed.to, *parsed.cc)]
-    skip = own | {routing.normalize_address(contact.email)}
-    routing.add_participants(ticket, people, skip, new_ticket=True)
-    _link(row, first, inline)
-    _finish(row, InboundStatus.PROCESSED, note or "new ticket")

@@ -120,7 +120,7 @@ def thread(actor: Actor, ticket: Ticket) -> list[Message]:
 
 # System events a customer sees; who works on a ticket and where it is routed is the desk's
 # business ("Assigned to Alex Admin" reads as noise, or worse, to a customer).
-CUSTOMER_EVENTS = frozenset({"closed", "status_changed", "merged", "merged_from"})
+CUSTOMER_EVENTS = frozenset({"closed", "status_changed", "merged", "merged_from", "wrong_language"})
 
 
 def _concerns_customer(message: Message) -> bool:

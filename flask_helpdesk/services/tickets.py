@@ -27,7 +27,7 @@ from ..models import (
 )
 from ..state import current_helpdesk
 from ..workflow import InvalidTransition, Trigger, trigger_for_agent_choice
-from . import audit, distribution, facts, notifications, rule_events, sla, spam
+from . import audit, distribution, facts, house_rules, notifications, rule_events, sla, spam
 from .attachments import Upload, attach, store_uploads
 from .base import Forbidden, NotFound, ValidationError, commit, rollback, send_signal, session
 from .codes import CODE_ALPHABET, CODE_LENGTH, new_ticket_code, normalize_code
@@ -70,6 +70,8 @@ class NewTicket:
     message_data: dict[str, Any] | None = None
     # A spam verdict our receiving mail server wrote ("X-Spam-Flag: YES"), see services.spam.
     upstream_spam: str | None = None
+    # The customer was shown their similar open ticket and sends anyway (house_rules).
+    allow_duplicate: bool = False
 
 
 def _coerce_priority(value: Priority | int | str) -> Priority:
@@ -157,6 +159,10 @@ def open_ticket_with_message(
             _("Please choose a department."),
             {"department_id": [_("You do not work in this department.")]},
         )
+    # The house rules guard what customers open themselves, not what agents open for them.
+    rules = house_rules.rules() if actor.is_customer else None
+    if rules is not None:
+        _guard(requester, data, rules)
     files = store_uploads(data.uploads or [])
 
     now = utcnow()
@@ -213,7 +219,14 @@ def open_ticket_with_message(
         send_to_user=from_support,
     )
     quarantined = actor.is_customer and _screen_spam(ticket, message, data.upstream_spam)
-    if not quarantined:  # nobody is called to a ticket in the Spam view, no rule runs on it
+    turned_away = (
+        rules is not None
+        and not quarantined
+        and rules[house_rules.LANGUAGE].enabled
+        and _close_wrong_language(ticket, message, rules[house_rules.LANGUAGE])
+    )
+    # Nobody is called to a set-aside ticket (Spam, wrong language), no rule runs on it.
+    if not (quarantined or turned_away):
         # In the same transaction: never seen unassigned in a distributing department.
         distribution.distribute_ticket(ticket)
         notifications.ticket_created(ticket, message, from_support=from_support)
@@ -221,6 +234,31 @@ def open_ticket_with_message(
     commit()
     send_signal(signals.ticket_created, ticket=ticket, actor=actor, message=message)
     return ticket, message
+
+
+def _guard(requester: Contact, data: NewTicket, rules: dict[str, house_rules.Rule]) -> None:
+    """The abuse and duplicate guards, before anything is stored (each raises to refuse)."""
+    if rules[house_rules.ABUSE].enabled:
+        house_rules.check_abuse(requester, rules[house_rules.ABUSE])
+    if rules[house_rules.DUPLICATE].enabled and not data.allow_duplicate:
+        duplicate = house_rules.find_duplicate(
+            requester, clean_subject(data.subject), data.body, rules[house_rules.DUPLICATE]
+        )
+        if duplicate is not None:
+            raise house_rules.DuplicateTicket(duplicate)
+
+
+def _close_wrong_language(ticket: Ticket, message: Message, rule: house_rules.Rule) -> bool:
+    """Close a ticket written in a language the desk does not accept, telling the customer."""
+    language = house_rules.wrong_language(ticket, message.body, rule)
+    if language is None:
+        return False
+    accepted = list(rule.settings["accepted"])
+    transition(SYSTEM, ticket, Trigger.CLOSE)
+    add_event(ticket, SYSTEM, "wrong_language", language=language, accepted=accepted)
+    audit.record(SYSTEM, "ticket.closed", ticket, reason="wrong_language", language=language)
+    notifications.wrong_language(ticket)
+    return True
 
 
 def _screen_spam(ticket: Ticket, message: Message, upstream: str | None) -> bool:

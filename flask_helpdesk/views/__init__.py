@@ -8,7 +8,7 @@ from flask import Flask, Response
 from markupsafe import Markup, escape
 
 from .. import api
-from ..i18n import department_name
+from ..i18n import department_name, language_names
 from ..i18n import gettext as _
 from ..models import TicketStatus
 from ..richtext import snippet
@@ -106,6 +106,7 @@ def register_views(app: Flask, state: HelpdeskState) -> None:
     api.register(app, state)
     app.jinja_env.globals["status_label"] = status_label
     app.jinja_env.globals["department_name"] = department_name
+    app.jinja_env.globals["language_names"] = language_names
     app.jinja_env.filters["helpdesk_sanitized"] = sanitized
     app.jinja_env.filters["helpdesk_snippet"] = snippet
     app.jinja_env.globals["helpdesk_inline_images"] = inline_images

@@ -20,6 +20,7 @@ from ..services import (
     attachments,
     deflection,
     departments,
+    house_rules,
     messages,
     reply_ratings,
     sla_promise,
@@ -112,6 +113,7 @@ def new_ticket():
     if request.method == "GET" and actor.contact is not None:
         form.email.data = form.email.data or actor.contact.email
         form.phone.data = form.phone.data or actor.contact.phone
+    duplicate = None
     if form.validate_on_submit():
         data = tickets.NewTicket(
             department_id=(
@@ -124,10 +126,13 @@ def new_ticket():
             email=form.email.data,
             notify_sms=bool(form.notify_sms.data),
             uploads=uploads_from(form.attachments.data or []),
+            allow_duplicate=bool(form.send_anyway.data),
         )
         try:
             ticket = tickets.open_ticket(actor, data)
-        except ValidationError as error:
+        except house_rules.DuplicateTicket as error:
+            duplicate = error.ticket
+        except (ValidationError, house_rules.TooManyTickets) as error:
             apply_service_error(form, error)
         else:
             # The suggested articles opened before did not answer this request.
@@ -146,6 +151,7 @@ def new_ticket():
         form=form,
         suggestions=search_articles(typed, current_language(), limit=limit) if limit else [],
         suggestion_query=typed,
+        duplicate=duplicate,
         departments=choices,
         attachment_hint=attachment_hint(),
         promise_lines=sla_promise.new_ticket_lines(choices, actor.contact),

@@ -61,6 +61,7 @@ AGENT_PAGES: list[tuple[str, str]] = [
     ("desk-reports", "/support/desk/reports"),
     ("admin-rules", "/support/desk/admin/rules"),
     ("admin-rule-new", "/support/desk/admin/rules/new"),
+    ("admin-house-rules", "/support/desk/admin/house-rules"),
 ]
 
 

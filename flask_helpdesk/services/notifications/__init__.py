@@ -53,6 +53,16 @@ def message_posted(ticket: Ticket, message: Message) -> None:
         jobs.enqueue(tickets.staff_of_customer_activity, message.id, new_ticket=False)
 
 
+def wrong_language(ticket: Ticket) -> None:
+    """The house rule closed *ticket* for its language: the customer is told why."""
+    jobs.enqueue(tickets.customer_of_wrong_language, ticket.id)
+
+
+def mail_refused(sender: str, limit: int, period: str) -> None:
+    """The abuse guard kept a mail without opening a ticket: its sender is told why."""
+    jobs.enqueue(tickets.sender_of_refused_mail, sender, limit, period)
+
+
 def ticket_closed(ticket: Ticket, closed_by_customer: bool, reason: str = "") -> None:
     if not closed_by_customer:
         jobs.enqueue(tickets.customer_of_close, ticket.id, reason=reason)

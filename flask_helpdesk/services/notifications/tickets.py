@@ -35,7 +35,16 @@ from ...mail.outbound import (
     send_mail,
 )
 from ...mail.threading import angle, make_message_id, references_header, reply_address
-from ...models import Agent, Channel, Department, Message, MessageKind, Ticket, utcnow
+from ...models import (
+    Agent,
+    Channel,
+    Contact,
+    Department,
+    Message,
+    MessageKind,
+    Ticket,
+    utcnow,
+)
 from ...state import current_helpdesk
 from .. import audit
 from ..base import commit, rollback, session
@@ -324,6 +333,55 @@ def customer_of_close(ticket_id: int, reason: str = "") -> None:
         url=ticket_url(ticket),
         auto_close=reason == "auto_close",
     )
+
+
+def customer_of_wrong_language(ticket_id: int) -> None:
+    """Mail the customer that their request was closed: not in a language the desk accepts."""
+    ticket = session().get(Ticket, ticket_id)
+    if ticket is None or not ticket.is_closed:
+        return
+    recipient = _customer(ticket)
+    if recipient is None:
+        return
+    event = session().scalar(
+        select(Message)
+        .where(Message.ticket_id == ticket.id, Message.kind == MessageKind.EVENT)
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    accepted = (event.data or {}).get("accepted", []) if event is not None else []
+    _mail(
+        ticket,
+        "wrong_language",
+        recipient,
+        lambda: _("We could not take your request: %(subject)s", subject=ticket.subject),
+        accepted=accepted,
+        url=ticket_url(ticket),
+    )
+
+
+def sender_of_refused_mail(sender: str, limit: int, period: str) -> None:
+    """Tell a sender the abuse guard kept their mail without opening a ticket (once per hour:
+    the key is the sender and the hour, so a flood of mail gets one answer)."""
+    done_key = f"mail:refused:{sender.casefold()}:{utcnow():%Y%m%d%H}"
+    if jobs.already_done(done_key):
+        return
+    contact_locale = session().scalar(
+        select(Contact.locale).where(func.lower(Contact.email) == sender.casefold()).limit(1)
+    )
+    rendered = render_mail(
+        "mail_refused", locale=contact_locale, limit=limit, period=period, ticket=None
+    )
+    with force_locale(rendered.locale):
+        subject = _("Your mail was received, but no new request was opened")
+    send_mail(
+        [sender],
+        subject,
+        rendered.text,
+        rendered.html,
+        headers={"Content-Language": rendered.locale.replace("_", "-"), **AUTOMATIC_HEADERS},
+    )
+    jobs.mark_done(done_key)
 
 
 # -- to the staff ------------------------------------------------------------------------------
