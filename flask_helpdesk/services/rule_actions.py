@@ -13,12 +13,13 @@ from typing import Any
 
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
-from ..models import Agent, CannedReply, Department, Priority, Rule, Ticket, TicketStatus
+from ..models import Agent, CannedReply, Department, Priority, Ticket, TicketStatus
 from . import audit, desk, messages, notifications, rule_guards, tickets
 from .base import ValidationError, session
 from .canned import fill_placeholders
 from .identity import SYSTEM
 from .rule_conditions import MAX_TEXT
+from .rule_events import ActiveRule
 
 ACTION_LABELS = {
     "set_status": _l("Set status"),
@@ -123,7 +124,7 @@ def _validate_step(step: Any, path: str) -> dict[str, Any]:
 # -- running ----------------------------------------------------------------------------------
 
 
-def perform(rule: Rule, ticket: Ticket, step: dict[str, Any]) -> None:
+def perform(rule: ActiveRule, ticket: Ticket, step: dict[str, Any]) -> None:
     """Run one (validated) action on *ticket* as the system. Raises ServiceError when the
     ticket cannot take it now; the engine records that and goes on."""
     kind, value = step["type"], step.get("value")
@@ -162,7 +163,7 @@ def perform(rule: Rule, ticket: Ticket, step: dict[str, Any]) -> None:
         audit.record(SYSTEM, "rule.webhook", ticket, rule_id=rule.id, rule=rule.name)
 
 
-def _held_back(rule: Rule, ticket: Ticket) -> bool:
+def _held_back(rule: ActiveRule, ticket: Ticket) -> bool:
     """Ask the mail loop guards; a refusal is an event on the ticket saying why."""
     reason = rule_guards.refusal(ticket)
     if reason is None:
@@ -171,7 +172,7 @@ def _held_back(rule: Rule, ticket: Ticket) -> bool:
     return True
 
 
-def _close(rule: Rule, ticket: Ticket) -> None:
+def _close(rule: ActiveRule, ticket: Ticket) -> None:
     if ticket.status == TicketStatus.CLOSED:
         return
     notify = not _held_back(rule, ticket)
@@ -181,7 +182,7 @@ def _close(rule: Rule, ticket: Ticket) -> None:
         rule_guards.count_mail(ticket, rule.id)
 
 
-def _reply(rule: Rule, ticket: Ticket, reply_id: int) -> None:
+def _reply(rule: ActiveRule, ticket: Ticket, reply_id: int) -> None:
     reply = session().get(CannedReply, reply_id)
     if reply is None:
         raise ValidationError(_("The canned reply of this rule no longer exists."))

@@ -164,8 +164,10 @@ def move(actor: Actor, rule_id: int | str, offset: int) -> Rule:
     index = ordered.index(rule)
     target = max(0, min(len(ordered) - 1, index + offset))
     ordered.insert(target, ordered.pop(index))
+    now = utcnow()
     for position, each in enumerate(ordered, start=1):
         each.position = position
+        each.updated_at = now  # the engine's cache of rules is keyed by the latest change
     audit.record(actor, "rule.moved", rule_id=rule.id, name=rule.name, position=target + 1)
     commit()
     return rule

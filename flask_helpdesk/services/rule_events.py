@@ -29,6 +29,19 @@ EVENT_TRIGGERS = (
 )
 
 
+@dataclass(frozen=True)
+class ActiveRule:
+    """What the engine needs of a switched-on rule: a plain copy, reused across requests while
+    no rule changes (services/rules.py caches them per app)."""
+
+    id: int
+    name: str
+    trigger: str
+    conditions: dict[str, Any]
+    steps: tuple[dict[str, Any], ...]
+    preset: str | None = None
+
+
 @dataclass
 class Change:
     ticket: Ticket

@@ -5,7 +5,7 @@ For each active time rule the sweep turns "N working hours ago" into one instant
 time engine (:mod:`flask_helpdesk.businesstime`, on the default SLA policy's calendar), and asks
 the database for the tickets whose anchor (the last customer message, the last agent message,
 the last status change) is at or before it *and* whose conditions hold, compiled to SQL — so it
-reads only matching rows, in keyset batches of ``HELPDESK_RULES_SWEEP_BATCH``, each batch its
+reads only matching rows, in batches of ``HELPDESK_RULES_SWEEP_BATCH``, each batch its
 own transaction. A :class:`RuleFiring` row keyed by (rule, ticket, anchor) makes each rule fire
 once per ticket and window: a ticket that keeps matching is left alone until its anchor moves
 (the customer writes again, the status changes), and two sweeps at once fire it once.
@@ -78,24 +78,22 @@ def threshold(schedule: dict[str, Any], now: datetime, calendar: WorkCalendar) -
 
 def candidates(rule: Rule, now: datetime, calendar: WorkCalendar) -> Any:
     """The SELECT of the tickets *rule* fires on now (a superset when the conditions need a
-    Python re-check), not yet fired for their current window, in id order."""
+    Python re-check), not yet fired for their current window. No ORDER BY: the database reads
+    the rows through whichever index fits (the anchor's, with the status), never the whole
+    table in id order to find a few."""
     anchor = anchor_column(rule.trigger)
     fired = select(RuleFiring.id).where(
         RuleFiring.rule_id == rule.id,
         RuleFiring.ticket_id == Ticket.id,
         RuleFiring.anchor_at == anchor,
     )
-    return (
-        select(Ticket)
-        .where(
-            anchor.is_not(None),
-            anchor <= threshold(rule.schedule, now, calendar),
-            Ticket.status.not_in([TicketStatus.CLOSED, TicketStatus.SPAM]),
-            Ticket.merged_into_id.is_(None),
-            to_sql(rule.conditions, now),
-            ~fired.exists(),
-        )
-        .order_by(Ticket.id)
+    return select(Ticket).where(
+        anchor.is_not(None),
+        anchor <= threshold(rule.schedule, now, calendar),
+        Ticket.status.not_in([TicketStatus.CLOSED, TicketStatus.SPAM]),
+        Ticket.merged_into_id.is_(None),
+        to_sql(rule.conditions, now),
+        ~fired.exists(),
     )
 
 
@@ -124,8 +122,10 @@ def _claim(rule: Rule, ticket: Ticket, anchor_at: datetime, now: datetime) -> bo
     return True
 
 
-def _batch(rule: Rule, now: datetime, calendar: WorkCalendar, after_id: int, size: int):
-    query = candidates(rule, now, calendar).where(Ticket.id > after_id).limit(size)
+def _batch(rule: Rule, now: datetime, calendar: WorkCalendar, skip: list[int], size: int):
+    query = candidates(rule, now, calendar).limit(size)
+    if skip:  # the few a Python re-check turned down in this run
+        query = query.where(Ticket.id.not_in(skip))
     if session().get_bind().dialect.name == "postgresql":
         # Rows another sweep is firing on are skipped, not waited for.
         query = query.with_for_update(skip_locked=True, of=Ticket)
@@ -140,21 +140,21 @@ def sweep_rule(rule: Rule, now: datetime, result: SweepResult, batch_size: int) 
         logger.warning("time rule %s: the calendar has no working time; skipped", rule.id)
         return
     recheck = needs_recheck(rule.conditions)
-    after_id = 0
+    turned_down: list[int] = []
     event_rules = rules.active_rules(rules.EVENT_TRIGGERS)
     rule_id = rule.id
     for _ in range(MAX_BATCHES):
-        batch = _batch(rule, now, calendar, after_id, batch_size)
+        batch = _batch(rule, now, calendar, turned_down, batch_size)
         result.tickets += len(batch)
         for ticket in batch:
             anchor_at = getattr(ticket, anchor_column(rule.trigger).key)
             if recheck and not matches(rule.conditions, rules.facts_for(ticket)):
+                turned_down.append(ticket.id)
                 continue
+            # Fired here or by a sweep running now: either way it leaves the candidates.
             if _claim(rule, ticket, anchor_at, now):
-                rules.run_for(rule, ticket, rule.trigger, event_rules)
+                rules.run_for(rules.snapshot(rule), ticket, rule.trigger, event_rules)
                 result.fired += 1
-        if batch:
-            after_id = batch[-1].id
         commit()
         if len(batch) < batch_size:
             break

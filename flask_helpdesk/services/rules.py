@@ -18,13 +18,14 @@ Every firing is an event in the ticket's thread naming the rule, and an audit ev
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..models import Message, MessageKind, Rule, Ticket, utcnow
 from ..state import current_helpdesk
@@ -35,11 +36,12 @@ from .base import (
     UNIT_DEPTH_KEY,
     ServiceError,
     before_commit,
+    cached_for_app,
     session,
 )
 from .identity import SYSTEM
 from .rule_conditions import Facts, matches
-from .rule_events import EVENT_TRIGGERS, Change, take_pending
+from .rule_events import EVENT_TRIGGERS, ActiveRule, Change, take_pending
 from .tickets import add_event
 
 logger = logging.getLogger("flask_helpdesk.rules")
@@ -56,18 +58,40 @@ class _TicketRun:
     stopped: bool = False
 
 
-def active_rules(triggers: Iterable[str]) -> list[Rule]:
-    """The switched-on rules for *triggers*, in the admins' order (one query)."""
-    return list(
-        session().scalars(
-            select(Rule)
-            .where(Rule.is_active.is_(True), Rule.trigger.in_(list(triggers)))
-            .order_by(Rule.position, Rule.id)
-        )
+RULES_CACHE_TTL = 3600.0  # seconds; the key changes with any rule, so this only bounds memory
+
+
+def snapshot(rule: Rule) -> ActiveRule:
+    return ActiveRule(
+        rule.id, rule.name, rule.trigger, rule.conditions or {}, tuple(rule.steps), rule.preset
     )
 
 
+def active_rules(triggers: Iterable[str]) -> list[ActiveRule]:
+    """The switched-on rules for *triggers*, in the admins' order.
+
+    One small aggregate query per call; the rules themselves are read and copied once per
+    version of the rule table (count and latest change of the switched-on ones) and reused by
+    every change after, in this process."""
+    wanted = set(triggers)
+    count, latest = (
+        session()
+        .execute(select(func.count(), func.max(Rule.updated_at)).where(Rule.is_active.is_(True)))
+        .one()
+    )
+    if not count:
+        return []
+
+    def load() -> list[ActiveRule]:
+        query = select(Rule).where(Rule.is_active.is_(True)).order_by(Rule.position, Rule.id)
+        return [snapshot(rule) for rule in session().scalars(query)]
+
+    every = cached_for_app(("helpdesk-rules", count, latest), RULES_CACHE_TTL, load)
+    return [rule for rule in every if rule.trigger in wanted]
+
+
 def _latest_public_body(ticket: Ticket):
+    @functools.cache
     def load() -> str:
         return (
             session().scalar(
@@ -92,7 +116,7 @@ def facts_for(ticket: Ticket, change: Change | None = None) -> Facts:
     )
 
 
-def fire(rule: Rule, ticket: Ticket, trigger: str) -> None:
+def fire(rule: ActiveRule, ticket: Ticket, trigger: str) -> None:
     """Record the firing and run *rule*'s actions on *ticket*, each in a savepoint."""
     add_event(ticket, SYSTEM, "rule_fired", rule_id=rule.id, rule_name=rule.name)
     audit.record(SYSTEM, "rule.fired", ticket, rule_id=rule.id, rule=rule.name, trigger=trigger)
@@ -119,7 +143,7 @@ def fire(rule: Rule, ticket: Ticket, trigger: str) -> None:
             logger.info("rule %s: %s failed on %s: %s", rule.id, step["type"], ticket.code, error)
 
 
-def _round(rules: list[Rule], ticket: Ticket, changes: list[Change], run: _TicketRun) -> None:
+def _round(rules: list[ActiveRule], ticket: Ticket, changes: list[Change], run: _TicketRun) -> None:
     run.rounds += 1
     if run.rounds > current_helpdesk.config["HELPDESK_RULES_CHAIN_LIMIT"]:
         if not run.stopped:
@@ -128,15 +152,19 @@ def _round(rules: list[Rule], ticket: Ticket, changes: list[Change], run: _Ticke
             add_event(ticket, SYSTEM, "rule_chain_stopped", rounds=limit)
             audit.record(SYSTEM, "rule.chain_stopped", ticket, rounds=limit)
         return
+    facts: dict[int, Facts] = {}  # per change, shared by the rules (lazy reads happen once)
     for rule in rules:
         if rule.id in run.fired:
             continue
-        for change in changes:
-            if change.trigger == rule.trigger and matches(
-                rule.conditions, facts_for(ticket, change)
-            ):
+        for index, change in enumerate(changes):
+            if change.trigger != rule.trigger:
+                continue
+            if index not in facts:
+                facts[index] = facts_for(ticket, change)
+            if matches(rule.conditions, facts[index]):
                 run.fired.add(rule.id)
                 fire(rule, ticket, change.trigger)
+                facts.clear()  # the actions may have changed what the next rules read
                 break
 
 
@@ -154,7 +182,7 @@ def _running() -> Iterator[None]:
         info.pop(RUNNING_KEY, None)
 
 
-def _cascade(rules: list[Rule], pending: list[Change], runs: dict[int, _TicketRun]) -> None:
+def _cascade(rules: list[ActiveRule], pending: list[Change], runs: dict[int, _TicketRun]) -> None:
     """Round after round, until no rule changes anything more (or the chain limit)."""
     while pending:
         by_ticket: dict[int, list[Change]] = defaultdict(list)
@@ -180,7 +208,9 @@ def run_pending() -> None:
             _cascade(rules, pending, defaultdict(_TicketRun))
 
 
-def run_for(rule: Rule, ticket: Ticket, trigger: str, rules: list[Rule] | None = None) -> None:
+def run_for(
+    rule: ActiveRule, ticket: Ticket, trigger: str, rules: list[ActiveRule] | None = None
+) -> None:
     """Fire *rule* on *ticket* now (a time rule whose window came), then the event rules its
     actions set off, with the same guards as for a change (the caller commits)."""
     with _running():
