@@ -154,6 +154,7 @@ def event_rules(changes: int) -> None:
     for rule in db.session.scalars(select(Rule)):
         rule.is_active = False
     db.session.commit()
+    rules.forget_rules()
 
 
 def time_rules(tickets: int, matching: int) -> None:

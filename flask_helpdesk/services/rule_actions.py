@@ -13,8 +13,16 @@ from typing import Any
 
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
-from ..models import Agent, CannedReply, Department, Priority, Ticket, TicketStatus
-from . import audit, desk, messages, notifications, rule_guards, tickets
+from ..models import (
+    Agent,
+    CannedReply,
+    Department,
+    DistributionMode,
+    Priority,
+    Ticket,
+    TicketStatus,
+)
+from . import audit, desk, distribution, messages, notifications, rule_guards, tickets
 from .base import ValidationError, session
 from .canned import fill_placeholders
 from .identity import SYSTEM
@@ -143,8 +151,9 @@ def perform(rule: ActiveRule, ticket: Ticket, step: dict[str, Any]) -> None:
         desk.transfer(SYSTEM, ticket, value)
     elif kind == "assign":
         if value == "distribute":
-            raise ValidationError(_("Automatic distribution is not available."))
-        desk.assign(SYSTEM, ticket, None if value == "none" else value)
+            _distribute(ticket)
+        else:
+            desk.assign(SYSTEM, ticket, None if value == "none" else value)
     elif kind == "add_tags":
         desk.add_tags(SYSTEM, ticket, value)
     elif kind == "remove_tags":
@@ -161,6 +170,15 @@ def perform(rule: ActiveRule, ticket: Ticket, step: dict[str, Any]) -> None:
         )
     elif kind == "webhook":
         audit.record(SYSTEM, "rule.webhook", ticket, rule_id=rule.id, rule=rule.name)
+
+
+def _distribute(ticket: Ticket) -> None:
+    """Hand the ticket out by its department's distribution (round robin where the department
+    has none switched on). Nobody available is no failure: the ticket waits for an agent."""
+    mode = ticket.department.distribution
+    distribution.distribute_ticket(
+        ticket, mode=DistributionMode.ROUND_ROBIN if mode == DistributionMode.OFF else mode
+    )
 
 
 def _held_back(rule: ActiveRule, ticket: Ticket) -> bool:

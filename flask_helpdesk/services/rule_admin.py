@@ -13,7 +13,7 @@ from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
 from ..inputs import parse_id
 from ..models import Rule, Ticket, TicketStatus, utcnow
-from . import audit
+from . import audit, rules
 from .base import NotFound, ValidationError, commit, session
 from .identity import Actor
 from .permissions import ensure
@@ -134,6 +134,7 @@ def create_rule(actor: Actor, data: RuleData) -> Rule:
     session().flush()
     audit.record(actor, "rule.created", rule_id=rule.id, name=rule.name, trigger=rule.trigger)
     commit()
+    rules.forget_rules()
     return rule
 
 
@@ -145,6 +146,7 @@ def update_rule(actor: Actor, rule_id: int | str, data: RuleData) -> Rule:
     rule.updated_at = utcnow()
     audit.record(actor, "rule.updated", rule_id=rule.id, name=rule.name, active=rule.is_active)
     commit()
+    rules.forget_rules()
     return rule
 
 
@@ -154,6 +156,7 @@ def set_active(actor: Actor, rule_id: int | str, active: bool) -> Rule:
     rule.updated_at = utcnow()
     audit.record(actor, "rule.switched", rule_id=rule.id, name=rule.name, active=rule.is_active)
     commit()
+    rules.forget_rules()
     return rule
 
 
@@ -167,9 +170,10 @@ def move(actor: Actor, rule_id: int | str, offset: int) -> Rule:
     now = utcnow()
     for position, each in enumerate(ordered, start=1):
         each.position = position
-        each.updated_at = now  # the engine's cache of rules is keyed by the latest change
+        each.updated_at = now
     audit.record(actor, "rule.moved", rule_id=rule.id, name=rule.name, position=target + 1)
     commit()
+    rules.forget_rules()
     return rule
 
 
@@ -178,6 +182,7 @@ def delete_rule(actor: Actor, rule_id: int | str) -> None:
     audit.record(actor, "rule.deleted", rule_id=rule.id, name=rule.name)
     session().delete(rule)
     commit()
+    rules.forget_rules()
 
 
 @dataclass
@@ -265,4 +270,5 @@ def configure_auto_close(actor: Actor, after: int | str, working_days: bool, act
     session().flush()
     audit.record(actor, "rule.auto_close", rule_id=rule.id, days=days, active=rule.is_active)
     commit()
+    rules.forget_rules()
     return rule

@@ -7,7 +7,9 @@ from sqlalchemy import select
 
 from flask_helpdesk.models import AuditEvent, Message, MessageKind, Priority, TicketStatus
 from flask_helpdesk.services import canned, desk, messages, rule_admin, tickets
+from flask_helpdesk.services.agents import make_agent
 from flask_helpdesk.services.base import session
+from tests.conftest import make_member
 
 
 def events(ticket, name):
@@ -195,3 +197,18 @@ def test_note_and_assign_actions(lan, agent, open_for, make_rule):
     )
     assert note.body == f"VIP {ticket.requester.display_name}, ticket {ticket.code}"
     assert ticket.status == TicketStatus.OPEN  # a note changes no status
+
+
+def test_assign_distribute_hands_the_ticket_out_round_robin(lan, open_for, make_rule, app):
+    first, second = (
+        make_agent(make_member(name).get_id(), ["account"]) for name in ("Anh A", "Bao B")
+    )
+    make_rule(
+        "ticket_created",
+        {"field": "subject", "op": "contains", "value": "outage"},
+        [{"type": "assign", "value": "distribute"}],
+        name="Outages to whoever is free",
+    )
+    rows = [open_for(lan, subject=f"Outage {n}") for n in range(3)]
+    assert [t.assignee_id for t in rows] == [first.id, second.id, first.id]
+    assert open_for(lan, subject="Other").assignee_id is None  # department distribution is off

@@ -17,6 +17,7 @@ from flask_helpdesk.services import (
     intake,
     knowledge,
     messages,
+    rule_admin,
     saved_views,
     webhooks,
 )
@@ -127,6 +128,9 @@ def test_every_helpdesk_post_route_needs_a_csrf_token(bare_csrf_app):
         "language": "en",
         "slug": article.slug,
         "article_id": article.id,
+        "rule_id": rule_admin.create_rule(
+            staff, rule_admin.RuleData("R", "ticket_created", {}, [{"type": "close"}])
+        ).id,
     }
     # Enough for the forms to pass with a valid token, so the token is what makes a difference.
     fields = {"department_id": department.id, "requester_id": lan.contact.id, "helpful": "yes"}
