@@ -263,17 +263,20 @@ def _translation_group(value: int | str | None, language: str) -> str:
         raise ValidationError(
             _("Please correct the marked fields."), {"translation_of": [_("No such article.")]}
         )
+    _language_free(original.translation_group, language)
+    return original.translation_group
+
+
+def _language_free(group: str, language: str) -> None:
+    """Refuse a second article of *language* in translation group *group*."""
     clash = session().scalar(
-        select(Article.id).where(
-            Article.translation_group == original.translation_group, Article.language == language
-        )
+        select(Article.id).where(Article.translation_group == group, Article.language == language)
     )
     if clash is not None:
         raise ValidationError(
             _("This article already has a translation in that language."),
             {"language": [_("Already translated into this language.")]},
         )
-    return original.translation_group
 
 
 def _render(article: Article) -> None:
@@ -326,18 +329,8 @@ def update_article(
     """Save the editor's changes; a changed title or text keeps a revision."""
     _writer(actor)
     title, body, language = _clean(data)
-    if language != article.language and data.translation_of in (None, ""):
-        clash = session().scalar(
-            select(Article.id).where(
-                Article.translation_group == article.translation_group,
-                Article.language == language,
-            )
-        )
-        if clash is not None:
-            raise ValidationError(
-                _("This article already has a translation in that language."),
-                {"language": [_("Already translated into this language.")]},
-            )
+    if language != article.language:
+        _language_free(article.translation_group, language)
     status = _choice(data.status, ArticleStatus, "status")
     text_changed = (title, body) != (article.title, article.body_markdown)
     if status is ArticleStatus.PUBLISHED and article.published_at is None:
@@ -402,6 +395,9 @@ def vote(actor: Actor | None, article: Article, helpful: bool) -> None:
     """Count one "was this helpful?" answer (the views let a browser answer once)."""
     if not can_read_article(actor, article):
         raise NotFound(_("No such article."))
+    if actor is not None and actor.read_only:
+        # An agent looking through a view-only grant writes nothing for the customer.
+        raise Forbidden(_("Only support staff can do this."))
     column = Article.helpful_yes if helpful else Article.helpful_no
     # One UPDATE adding one: two visitors answering at once both count.
     session().execute(

@@ -140,3 +140,14 @@ def test_helpful_votes_add_up(writer):
     knowledge.vote(None, article, False)
     session().refresh(article)
     assert (article.helpful_yes, article.helpful_no) == (2, 1)
+
+
+def test_moving_an_article_into_a_language_its_group_has_is_refused(writer):
+    english = write(writer, "Refund policy")
+    write(writer, "سیاست بازپرداخت", language="fa", translation_of=english.id)
+    data = knowledge.ArticleData(title="Refund policy", body_markdown="", language="fa")
+    with pytest.raises(ValidationError) as error:
+        knowledge.update_article(writer, english, data)
+    assert "language" in error.value.field_errors
+    session().refresh(english)
+    assert english.language == "en"
