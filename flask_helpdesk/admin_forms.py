@@ -1,4 +1,4 @@
-"""Forms of the desk's admin pages (agents, departments), bulk actions and availability.
+"""Forms of the desk's admin pages (agents, departments, SLA), bulk actions and availability.
 
 Registered in ``forms.DEFAULT_FORMS`` like the other desk forms, so a host can replace any.
 Choice fields skip WTForms' choice check: the services refuse forged values, for every channel.
@@ -7,8 +7,10 @@ Choice fields skip WTForms' choice check: the services refuse forged values, for
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
+    DateField,
     HiddenField,
     IntegerField,
     SelectField,
@@ -119,6 +121,93 @@ class HouseRulesForm(HelpdeskForm):
     )
 
 
+WEEKDAYS = (
+    _l("Monday"),
+    _l("Tuesday"),
+    _l("Wednesday"),
+    _l("Thursday"),
+    _l("Friday"),
+    _l("Saturday"),
+    _l("Sunday"),
+)
+HOURS_HINT = _l('Windows such as "08:00-12:00, 13:00-17:00"; empty: closed.')
+
+
+class CalendarForm(HelpdeskForm):
+    """A business calendar: ``day_0`` (Monday) .. ``day_6`` (Sunday) hold that day's windows."""
+
+    name = StringField(_l("Name"), validators=[InputRequired(message=REQUIRED), Length(max=120)])
+    timezone = StringField(
+        _l("Time zone"),
+        description=_l("An IANA name, such as Europe/Berlin or Asia/Ho_Chi_Minh."),
+        default="UTC",
+        validators=[InputRequired(message=REQUIRED), Length(max=64)],
+    )
+    day_0 = StringField(WEEKDAYS[0], validators=[Optional(), Length(max=200)])
+    day_1 = StringField(WEEKDAYS[1], validators=[Optional(), Length(max=200)])
+    day_2 = StringField(WEEKDAYS[2], validators=[Optional(), Length(max=200)])
+    day_3 = StringField(WEEKDAYS[3], validators=[Optional(), Length(max=200)])
+    day_4 = StringField(WEEKDAYS[4], validators=[Optional(), Length(max=200)])
+    day_5 = StringField(WEEKDAYS[5], validators=[Optional(), Length(max=200)])
+    day_6 = StringField(WEEKDAYS[6], validators=[Optional(), Length(max=200)])
+
+
+class HolidayForm(HelpdeskForm):
+    day = DateField(_l("Day"), validators=[InputRequired(message=REQUIRED)])
+    name = StringField(_l("What the day is called"), validators=[Optional(), Length(max=200)])
+
+
+class HolidayImportForm(HelpdeskForm):
+    """Either a country (and subdivision) from the holidays library, or an iCalendar file."""
+
+    country = StringField(
+        _l("Country code"),
+        description=_l("Two letters, such as DE, US, VN or IR."),
+        validators=[Optional(), Length(max=8)],
+    )
+    subdivision = StringField(
+        _l("State or province code"),
+        description=_l("Optional, such as BY for Bavaria."),
+        validators=[Optional(), Length(max=16)],
+    )
+    ical_file = FileField(_l("iCalendar file (.ics)"))
+
+
+class PolicyForm(HelpdeskForm):
+    name = StringField(_l("Name"), validators=[InputRequired(message=REQUIRED), Length(max=120)])
+    calendar_id = SelectField(_l("Calendar"), validate_choice=False)
+    first_response_minutes = IntegerField(
+        _l("First response (working minutes)"), validators=[Optional()]
+    )
+    next_response_minutes = IntegerField(
+        _l("Next response (working minutes)"), validators=[Optional()]
+    )
+    resolution_minutes = IntegerField(_l("Resolution (working minutes)"), validators=[Optional()])
+    after_hours_first_response_minutes = IntegerField(
+        _l("First response outside hours (minutes)"),
+        description=_l("Plain minutes for a ticket opened while the calendar is closed."),
+        validators=[Optional()],
+    )
+    warn_before_minutes = IntegerField(
+        _l("Warn this many working minutes before"), default=30, validators=[Optional()]
+    )
+    departments = SelectMultipleField(_l("Departments"), validate_choice=False)
+    priorities = SelectMultipleField(_l("Priorities"), validate_choice=False)
+    channels = SelectMultipleField(_l("Channels"), validate_choice=False)
+    customer = TextAreaField(
+        _l("Customer attributes"),
+        description=_l("One name=value a line, such as plan=gold; every line must hold."),
+        validators=[Optional(), Length(max=2000)],
+    )
+    notify_outside_hours = BooleanField(_l("Notify agents outside opening hours too"))
+    is_active = BooleanField(_l("Active"), default=True)
+    is_default = BooleanField(_l("Default policy (catches every other ticket)"))
+
+
+class PolicyMoveForm(HelpdeskForm):
+    direction = HiddenField()
+
+
 class AdminActionForm(HelpdeskForm):
     """One button (deactivate, reactivate, delete): only the CSRF token."""
 
@@ -134,4 +223,9 @@ ADMIN_FORMS: dict[str, type[FlaskForm]] = {
     "admin_rule": RuleForm,
     "admin_auto_close": AutoCloseForm,
     "admin_house_rules": HouseRulesForm,
+    "admin_calendar": CalendarForm,
+    "admin_holiday": HolidayForm,
+    "admin_holiday_import": HolidayImportForm,
+    "admin_sla_policy": PolicyForm,
+    "admin_sla_policy_move": PolicyMoveForm,
 }

@@ -29,7 +29,15 @@ Window = tuple[int, int]  # minutes after local midnight: start < end <= 1440
 
 
 class CalendarError(ValueError):
-    """A calendar that cannot be built (unknown zone, overlapping or inverted windows)."""
+    """A calendar that cannot be built (unknown zone, overlapping or inverted windows).
+
+    ``kind`` (``zone``, ``clock``, ``window``, ``inverted``, ``overlap``, ``weekday``) and
+    ``params`` let a caller word the error in the user's language."""
+
+    def __init__(self, message: str, kind: str = "", **params: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.params = params
 
 
 class NoWorkingTime(CalendarError):
@@ -43,10 +51,10 @@ def parse_clock(text: str) -> int:
     """``"08:30"`` → 510 minutes after midnight; ``"24:00"`` is the end of the day."""
     match = _CLOCK.match(text)
     if not match:
-        raise CalendarError(f"{text!r} is not a time of day (HH:MM)")
+        raise CalendarError(f"{text!r} is not a time of day (HH:MM)", "clock", text=text.strip())
     hours, minutes = int(match.group(1)), int(match.group(2))
     if minutes > 59 or hours > 24 or (hours == 24 and minutes):
-        raise CalendarError(f"{text!r} is not a time of day (HH:MM)")
+        raise CalendarError(f"{text!r} is not a time of day (HH:MM)", "clock", text=text.strip())
     return hours * 60 + minutes
 
 
@@ -60,7 +68,9 @@ def parse_windows(text: str) -> tuple[Window, ...]:
     for part in filter(None, (p.strip() for p in text.split(","))):
         start, dash, end = part.partition("-")
         if not dash:
-            raise CalendarError(f"{part!r} is not an opening window (HH:MM-HH:MM)")
+            raise CalendarError(
+                f"{part!r} is not an opening window (HH:MM-HH:MM)", "window", text=part
+            )
         windows.append((parse_clock(start), parse_clock(end)))
     return normalize_windows(windows)
 
@@ -74,14 +84,19 @@ def normalize_windows(windows: Iterable[Sequence[int]]) -> tuple[Window, ...]:
     result: list[Window] = []
     for start, end in sorted((int(s), int(e)) for s, e in windows):
         if not 0 <= start < end <= MINUTES_PER_DAY:
+            window = f"{format_clock(start)}-{format_clock(end)}"
             raise CalendarError(
-                f"opening window {format_clock(start)}-{format_clock(end)} must start before it"
-                " ends, within one day"
+                f"opening window {window} must start before it ends, within one day",
+                "inverted",
+                window=window,
             )
         if result and start < result[-1][1]:
+            first, second = format_windows([result[-1]]), format_windows([(start, end)])
             raise CalendarError(
-                f"opening windows {format_windows([result[-1]])} and"
-                f" {format_windows([(start, end)])} overlap"
+                f"opening windows {first} and {second} overlap",
+                "overlap",
+                first=first,
+                second=second,
             )
         if result and start == result[-1][1]:
             result[-1] = (result[-1][0], end)
@@ -120,10 +135,10 @@ class WorkCalendar:
             try:
                 zone = ZoneInfo(zone)
             except (ZoneInfoNotFoundError, ValueError):
-                raise CalendarError(f"unknown time zone {zone!r}") from None
+                raise CalendarError(f"unknown time zone {zone!r}", "zone", zone=zone) from None
         by_day = dict(weekly) if isinstance(weekly, Mapping) else dict(enumerate(weekly))
         if any(day not in range(7) for day in by_day):
-            raise CalendarError("weekdays are numbered 0 (Monday) to 6 (Sunday)")
+            raise CalendarError("weekdays are numbered 0 (Monday) to 6 (Sunday)", "weekday")
         days = []
         for day in range(7):
             windows = by_day.get(day, ())

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from .. import jobs
 from ..businesstime import CalendarError, WorkCalendar, normalize_windows
@@ -49,21 +50,54 @@ def get_calendar(calendar_id: int | str) -> BusinessCalendar:
     return calendar
 
 
-def list_calendars() -> list[BusinessCalendar]:
-    return list(session().scalars(select(BusinessCalendar).order_by(BusinessCalendar.name)))
+def list_calendars(with_details: bool = False) -> list[BusinessCalendar]:
+    """Calendars by name (*with_details*: their hours and holidays loaded in two queries)."""
+    query = select(BusinessCalendar).order_by(BusinessCalendar.name)
+    if with_details:
+        query = query.options(
+            selectinload(BusinessCalendar.windows), selectinload(BusinessCalendar.holidays)
+        )
+    return list(session().scalars(query))
+
+
+def calendar_error_message(error: CalendarError) -> str:
+    """*error* in the user's language."""
+    params = error.params
+    if error.kind == "zone":
+        return _("Unknown time zone: %(zone)s. Use an IANA name such as Europe/Berlin.", **params)
+    if error.kind == "clock":
+        return _("%(text)s is not a time of day (HH:MM).", **params)
+    if error.kind == "window":
+        return _("%(text)s is not an opening window (HH:MM-HH:MM).", **params)
+    if error.kind == "inverted":
+        return _("The window %(window)s ends before it starts (or crosses midnight).", **params)
+    if error.kind == "overlap":
+        return _("The windows %(first)s and %(second)s overlap.", **params)
+    return str(error)
 
 
 def _checked(name: str, timezone: str, weekly: WeeklyHours) -> tuple[str, WorkCalendar]:
+    """The name and the built calendar, or ValidationError naming the field at fault (``name``,
+    ``timezone``, or ``day_0`` .. ``day_6`` for Monday .. Sunday's hours)."""
     name = " ".join((name or "").split())
     if not name or len(name) > 120 or not name.isprintable():
         raise ValidationError(_("Please enter a name."), {"name": [_("Please enter a name.")]})
+    errors: dict[str, list[str]] = {}
     try:
-        return name, WorkCalendar.build(timezone, weekly)
+        WorkCalendar.build(timezone, {})
     except CalendarError as error:
+        errors["timezone"] = [calendar_error_message(error)]
+    for day, windows in weekly.items():
+        try:
+            WorkCalendar.build("UTC", {day: windows})
+        except CalendarError as error:
+            errors[f"day_{day}" if day in range(7) else "hours"] = [calendar_error_message(error)]
+    if errors:
+        first = next(iter(errors.values()))[0]
         raise ValidationError(
-            _("These opening hours are not valid: %(error)s", error=str(error)),
-            {"hours": [str(error)]},
-        ) from None
+            _("These opening hours are not valid: %(error)s", error=first), errors
+        )
+    return name, WorkCalendar.build(timezone, weekly)
 
 
 def _set_windows(calendar: BusinessCalendar, built: WorkCalendar) -> None:

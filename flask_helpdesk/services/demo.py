@@ -4,15 +4,18 @@ customer, two agents, an admin and tickets in every status, all made through the
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import select
 
 from ..i18n import SEEDED_DEPARTMENTS
-from ..models import Department, Priority, TicketStatus
+from ..models import Department, Priority, TicketStatus, utcnow
 from ..state import current_helpdesk
 from . import desk, distribution, messages, tickets
 from .agents import make_agent
 from .api_tokens import create_token
 from .base import session
+from .calendars import add_holiday
 from .demo_articles import seed_articles
 from .demo_history import DAYS, seed_history
 from .departments import create_department
@@ -56,7 +59,7 @@ def seed_demo() -> list[str]:
     # The seeds' service levels (docs/sla.rst): seed 002's for Account, seed 000's for the rest,
     # so the queue and the customer's pages show live due times.
     install_preset(SYSTEM, "72-hours")
-    install_preset(
+    business = install_preset(
         SYSTEM,
         "business-hour",
         "Asia/Ho_Chi_Minh",
@@ -67,6 +70,13 @@ def seed_demo() -> list[str]:
     # on shift (docs/automation.rst); the other departments leave it to the agents.
     account = session().get(Department, dept["account"])
     distribution.set_mode(SYSTEM, account, "round_robin")
+    # Two of Vietnam's public holidays to come, so the calendar's page shows some.
+    next_year = utcnow().year + 1
+    for day, name in (
+        (date(next_year, 1, 1), "Tết Dương lịch"),
+        (date(next_year, 9, 2), "Quốc khánh"),
+    ):
+        add_holiday(SYSTEM, business.calendar_id, day, name)
 
     def new(actor, slug, subject, body, priority=Priority.NORMAL):
         return tickets.open_ticket(

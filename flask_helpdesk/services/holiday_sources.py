@@ -61,10 +61,8 @@ def seed_country(
     try:
         found = holidays.country_holidays(country, subdiv=subdivision, years=_years(years))
     except NotImplementedError as error:
-        raise ValidationError(
-            _("Unknown country or subdivision: %(error)s", error=str(error)),
-            {"country": [str(error)]},
-        ) from None
+        message = _("Unknown country or subdivision: %(error)s", error=str(error))
+        raise ValidationError(message, {"country": [message]}) from None
     calendar.holiday_country, calendar.holiday_subdivision = country, subdivision
     added, removed = merge_imported(calendar, HolidaySource.COUNTRY, dict(found.items()))
     audit.record(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import selectinload
 
 from ..i18n import gettext as _
 from ..models import BusinessCalendar, Channel, Department, Priority, SlaPolicy, Ticket, utcnow
@@ -100,15 +101,15 @@ def matches(policy: SlaPolicy, ticket: Ticket) -> bool:
     return True
 
 
-def ordered_policies() -> list[SlaPolicy]:
-    """Active policies in the order they are tried; the default last."""
-    return list(
-        session().scalars(
-            select(SlaPolicy)
-            .where(SlaPolicy.is_active)
-            .order_by(SlaPolicy.is_default, SlaPolicy.position, SlaPolicy.id)
-        )
-    )
+def ordered_policies(active_only: bool = True, with_calendars: bool = False) -> list[SlaPolicy]:
+    """Policies in the order they are tried, the default last (only the active ones, unless
+    *active_only* is false: the admin page lists the switched-off ones in their place too)."""
+    query = select(SlaPolicy).order_by(SlaPolicy.is_default, SlaPolicy.position, SlaPolicy.id)
+    if active_only:
+        query = query.where(SlaPolicy.is_active)
+    if with_calendars:
+        query = query.options(selectinload(SlaPolicy.calendar))
+    return list(session().scalars(query))
 
 
 def policy_for(ticket: Ticket, policies: list[SlaPolicy] | None = None) -> SlaPolicy | None:
@@ -225,3 +226,16 @@ def reorder_policies(actor: Actor, policy_ids: list[int]) -> None:
     audit.record(actor, "sla_policy.reordered", order=[p.id for p in ordered])
     schedule_recompute()
     commit()
+
+
+def move_policy(actor: Actor, policy_id: int | str, offset: int) -> None:
+    """Try *policy_id* one place earlier (-1) or later (+1); the default stays last."""
+    ensure(actor, "manage")
+    policy = get_policy(policy_id)
+    order = [p.id for p in ordered_policies(active_only=False) if not p.is_default]
+    if policy.id not in order:
+        return
+    at = order.index(policy.id)
+    to = max(0, min(len(order) - 1, at + offset))
+    order.insert(to, order.pop(at))
+    reorder_policies(actor, order)

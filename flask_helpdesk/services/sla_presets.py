@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from ..i18n import lazy_gettext as _l
+from ..i18n import N_, gettext
 from ..models import BusinessCalendar, SlaPolicy
 from .base import ValidationError, session
 from .calendars import create_calendar
 from .identity import Actor
 from .sla_policies import PolicyData, create_policy
 
+# Stored in English; policy_label() shows them in each reader's language.
 PRESETS = {
-    "72-hours": _l("Answer within 72 hours"),
-    "business-hour": _l("1 working hour 08:00-19:00, else 24 hours"),
+    "72-hours": N_("Answer within 72 hours"),
+    "business-hour": N_("1 working hour 08:00-19:00, else 24 hours"),
 }
 BUSINESS_HOURS_CALENDAR = "Business hours 08:00-19:00"
 
@@ -35,7 +36,7 @@ def install_preset(
     *conditions* limit it (see ``services.sla_policies``)."""
     if key not in PRESETS:
         raise ValidationError(f"unknown preset {key!r}; choose from {', '.join(PRESETS)}")
-    name = str(PRESETS[key])
+    name = PRESETS[key]
     existing = session().scalar(select(SlaPolicy).where(SlaPolicy.name == name))
     if existing is not None:
         return existing
@@ -64,3 +65,9 @@ def install_preset(
             conditions=conditions or {},
         )
     return create_policy(actor, data)
+
+
+def policy_label(name: str) -> str:
+    """A policy's name as shown to people: a preset's in the current language, an admin's own
+    as written."""
+    return gettext(name) if name in PRESETS.values() else name

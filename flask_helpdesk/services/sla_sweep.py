@@ -25,15 +25,15 @@ from typing import Any
 from sqlalchemy import Row, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from .. import jobs, signals
-from ..models import Channel, Message, MessageKind, SlaEvent, Ticket, utcnow
+from ..models import Channel, Message, MessageKind, SlaEvent, SlaPolicy, Ticket, utcnow
 from ..state import current_helpdesk
 from . import facts, rule_events
 from .base import commit, send_signal, session
 from .identity import SYSTEM
-from .sla import Target, _calendar, _policy, targets
+from .sla import Target, _calendar, targets
 from .sla_notify import staff_of_sla_event
 
 logger = logging.getLogger("flask_helpdesk.sla")
@@ -79,10 +79,13 @@ def _event_row(
 
 
 def _plan(
-    ticket: Ticket, now: datetime, raised_before: set[tuple], planned: list[dict[str, Any]]
+    ticket: Ticket,
+    policy: SlaPolicy | None,
+    now: datetime,
+    raised_before: set[tuple],
+    planned: list[dict[str, Any]],
 ) -> None:
     """Add the events *ticket* is due for to *planned* and move its ``sla_check_at`` on."""
-    policy = _policy(ticket)
     calendar = _calendar(policy)
     pending = targets(ticket, policy, calendar) if ticket.sla_running_since else []
     notify_after = None
@@ -187,9 +190,21 @@ def check_tickets(now: datetime, batch_size: int, result: SweepResult) -> int:
             )
         )
     }
+    # The batch's policies in one query, held here: looked up one ticket at a time they were
+    # read again for each (nothing else held them), each read flushing the previous ticket.
+    policies = {
+        policy.id: policy
+        for policy in session().scalars(
+            select(SlaPolicy)
+            .where(SlaPolicy.id.in_({t.sla_policy_id for t in batch if t.sla_policy_id}))
+            .options(selectinload(SlaPolicy.calendar))
+        )
+    }
     planned: list[dict[str, Any]] = []
-    for ticket in batch:
-        _plan(ticket, now, raised_before, planned)
+    with session().no_autoflush:  # the new check instants go in one executemany, below
+        for ticket in batch:
+            _plan(ticket, policies.get(ticket.sla_policy_id), now, raised_before, planned)
+    session().flush()
     rows = _insert_events(planned)
     _record(rows, now)
     by_id = {ticket.id: ticket for ticket in batch}

@@ -7,7 +7,7 @@ host's Babel time zone (``BABEL_DEFAULT_TIMEZONE``, UTC unless set).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from flask import Flask
 from flask_babel import format_decimal, format_timedelta, get_locale, get_timezone
@@ -60,6 +60,20 @@ def format_datetime_zone(moment: datetime | None) -> str:
     return f"{format_datetime(moment)} {localized_digits(_local(moment).strftime('%Z'))}"
 
 
+def format_day(day: date | None) -> str:
+    """A calendar day (a holiday): "3 Apr 2026" / "۱۴ فروردین ۱۴۰۵" (no time zone involved)."""
+    if day is None:
+        return ""
+    if _persian():
+        import jdatetime
+
+        jalali = jdatetime.date.fromgregorian(date=day, locale="fa_IR")
+        return localized_digits(f"{jalali.day} {jalali.strftime('%B %Y')}")
+    from babel.dates import format_date
+
+    return format_date(day, "medium", locale=get_locale())
+
+
 def format_ago(moment: datetime | None, now: datetime | None = None) -> str:
     """ "3 hours ago" in the page's language, for scanning a list (the exact time in a title)."""
     if moment is None:
@@ -105,3 +119,4 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["helpdesk_ago"] = format_ago
     app.jinja_env.filters["helpdesk_digits"] = localized_digits
     app.jinja_env.globals["helpdesk_time"] = time_tag
+    app.jinja_env.globals["helpdesk_date"] = format_day

@@ -62,6 +62,10 @@ AGENT_PAGES: list[tuple[str, str]] = [
     ("admin-rules", "/support/desk/admin/rules"),
     ("admin-rule-new", "/support/desk/admin/rules/new"),
     ("admin-house-rules", "/support/desk/admin/house-rules"),
+    ("admin-sla", "/support/desk/admin/sla"),
+    ("admin-sla-calendar", "sla:calendars"),
+    ("admin-sla-policy", "sla:policies"),
+    ("admin-sla-new-policy", "/support/desk/admin/sla/policies/new"),
 ]
 
 
@@ -102,8 +106,14 @@ def check(page: Page, lang: str, name: str, axe_source: str, problems: list[str]
 
 
 def visit(page: Page, target: str) -> None:
-    """A path, or "ticket:<subject>" / "desk-ticket:<subject>": the ticket with that subject."""
-    if ":" in target and not target.startswith("/"):
+    """A path, or "ticket:<subject>" / "desk-ticket:<subject>": the ticket with that subject;
+    "sla:calendars" / "sla:policies": the first one listed on the Service levels page."""
+    if target.startswith("sla:"):
+        kind = target.split(":", 1)[1]
+        page.goto("/support/desk/admin/sla")
+        links = page.locator(f"a[href*='/admin/sla/{kind}/']:not([href$='/new'])")
+        page.goto(links.first.get_attribute("href"))
+    elif ":" in target and not target.startswith("/"):
         kind, subject = target.split(":", 1)
         page.goto("/support/desk/" if kind == "desk-ticket" else "/support/")
         page.goto(page.get_by_role("link", name=subject).first.get_attribute("href"))

@@ -88,6 +88,9 @@ def world(app, departments, agent, admin, lan) -> World:
             "token_id": 1,
             "endpoint_id": 1,
             "delivery_id": 1,
+            "calendar_id": 1,
+            "policy_id": 1,
+            "day": "2026-04-03",
         }
     )
 
@@ -223,6 +226,9 @@ def _world_for(admin, lan, account) -> World:
             "token_id": 1,
             "endpoint_id": 1,
             "delivery_id": 1,
+            "calendar_id": 1,
+            "policy_id": 1,
+            "day": "2026-04-03",
         }
     )
 

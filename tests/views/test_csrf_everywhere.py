@@ -5,6 +5,7 @@ the app's URL map, so a new form route is covered the day it is added."""
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 from sqlalchemy import func, select
@@ -22,6 +23,7 @@ from flask_helpdesk.services import (
     webhooks,
 )
 from flask_helpdesk.services.base import session
+from flask_helpdesk.services.calendars import add_holiday, create_calendar
 from flask_helpdesk.services.departments import create_department
 from flask_helpdesk.services.identity import (
     SYSTEM,
@@ -32,6 +34,7 @@ from flask_helpdesk.services.identity import (
 )
 from flask_helpdesk.services.queues import QueueFilter
 from flask_helpdesk.services.reply_ratings import rating_token
+from flask_helpdesk.services.sla_policies import PolicyData, create_policy
 from flask_helpdesk.services.tickets import NewTicket, open_ticket
 from tests.conftest import clean_tables, client_for, csrf_from, make_member, make_test_app
 
@@ -111,6 +114,8 @@ def test_every_helpdesk_post_route_needs_a_csrf_token(bare_csrf_app):
         staff, knowledge.ArticleData("Refund policy", "Within 30 days.", "en", status="published")
     )
     answer = messages.post_message(staff, ticket, "Try this.")  # a reply the customer may rate
+    calendar = create_calendar(staff, "Office", "UTC", {0: "09:00-17:00"})
+    add_holiday(staff, calendar.id, date(2099, 1, 1), "New Year")
     ids = {
         "code": ticket.code,
         "message_id": answer.id,
@@ -131,6 +136,9 @@ def test_every_helpdesk_post_route_needs_a_csrf_token(bare_csrf_app):
         "rule_id": rule_admin.create_rule(
             staff, rule_admin.RuleData("R", "ticket_created", {}, [{"type": "close"}])
         ).id,
+        "calendar_id": calendar.id,
+        "day": "2099-01-01",
+        "policy_id": create_policy(staff, PolicyData("All", first_response_minutes=60)).id,
     }
     # Enough for the forms to pass with a valid token, so the token is what makes a difference.
     fields = {"department_id": department.id, "requester_id": lan.contact.id, "helpful": "yes"}
