@@ -44,6 +44,7 @@ def member_info(member: Member) -> UserInfo:
         name=member.display_name,
         phone=member.phone,
         locale=member.preferred_language,
+        timezone=member.time_zone,
     )
 
 

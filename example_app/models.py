@@ -29,6 +29,7 @@ class Member(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     is_superuser: Mapped[bool] = mapped_column(default=False)
     preferred_language: Mapped[str | None] = mapped_column(String(8))
+    time_zone: Mapped[str | None] = mapped_column(String(64))  # None: the browser's
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)

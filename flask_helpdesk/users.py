@@ -22,6 +22,8 @@ class UserInfo:
     name: str = ""
     phone: str | None = None
     locale: str | None = None
+    # An IANA zone ("Europe/Berlin"): times shown to this user, the SLA promise included.
+    timezone: str | None = None
 
 
 def default_user_info(user: Any) -> UserInfo:
@@ -36,6 +38,7 @@ def default_user_info(user: Any) -> UserInfo:
         name=name,
         phone=getattr(user, "phone", None) or None,
         locale=getattr(user, "locale", None) or None,
+        timezone=getattr(user, "timezone", None) or getattr(user, "time_zone", None) or None,
     )
 
 

@@ -2,12 +2,14 @@
 hours. Expect a reply by Monday 10:00 (Europe/Berlin)."
 
 Read-only: computed from the policy that would apply (new-ticket form) or from the ticket's own
-due time (ticket page), in the reader's language, the time shown in the policy calendar's zone
-(the helpdesk does not know a customer's zone; the zone is named).
+due time (ticket page), in the reader's language and time zone: the caller (the portal) gives
+the customer's zone when it knows it (the host user's, or the browser's) and how to write the
+instant in the reader's locale; otherwise the policy calendar's zone is used. The zone is named.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -32,6 +34,8 @@ from .sla import _calendar, _policy
 from .sla_policies import ordered_policies, policy_for
 
 WAITING_ON_SUPPORT = frozenset({TicketStatus.OPEN, TicketStatus.PROCESSING})
+# (due instant, zone, within the week) -> "Monday 10:00 (Europe/Berlin)" in the reader's locale
+WhenFormatter = Callable[[datetime, ZoneInfo, bool], str]
 
 
 def format_duration(minutes: int, locale: str) -> str:
@@ -54,11 +58,13 @@ class Promise:
     due_at: datetime
     zone: ZoneInfo
 
-    def text(self) -> str:
-        """The sentence for the customer, in the current language."""
+    def text(self, format_when: WhenFormatter | None = None) -> str:
+        """The sentence for the customer, in the current language (*format_when* writes the
+        instant, e.g. in the Jalali calendar; by default Babel's Gregorian one)."""
         locale = str(get_locale() or "en")
         duration = format_duration(self.minutes, locale)
-        when = self.when(locale)
+        soon = self.due_at - utcnow() < timedelta(days=6)
+        when = format_when(self.due_at, self.zone, soon) if format_when else self.when(locale)
         if self.working:
             return _(
                 "We usually answer within %(duration)s during business hours."
@@ -86,9 +92,10 @@ def for_new_ticket(
     channel: Channel = Channel.WEB,
     now: datetime | None = None,
     policies: list[SlaPolicy] | None = None,
+    zone: ZoneInfo | None = None,
 ) -> Promise | None:
     """What a ticket opened now in *department* would be promised (None: no first-response
-    target applies)."""
+    target applies), the time in *zone* (the customer's; default: the calendar's)."""
     now = now or utcnow()
     draft = SimpleNamespace(
         department_id=department.id, priority=priority, channel=channel, requester=contact
@@ -100,16 +107,18 @@ def for_new_ticket(
     calendar = _calendar(policy)
     if policy.after_hours_first_response_minutes and policy.calendar and not calendar.is_open(now):
         minutes = policy.after_hours_first_response_minutes
-        return Promise(minutes, False, now + timedelta(minutes=minutes), calendar.zone)
+        return Promise(minutes, False, now + timedelta(minutes=minutes), zone or calendar.zone)
     try:
         due = calendar.add_minutes(now, policy.first_response_minutes)
     except NoWorkingTime:
         return None
-    return Promise(policy.first_response_minutes, policy.calendar is not None, due, calendar.zone)
+    working = policy.calendar is not None
+    return Promise(policy.first_response_minutes, working, due, zone or calendar.zone)
 
 
-def for_ticket(ticket: Ticket) -> Promise | None:
-    """The reply the customer of *ticket* is waiting for, if support owes one."""
+def for_ticket(ticket: Ticket, zone: ZoneInfo | None = None) -> Promise | None:
+    """The reply the customer of *ticket* is waiting for, if support owes one; the time in
+    *zone* (the customer's; default: the calendar's)."""
     if ticket.status not in WAITING_ON_SUPPORT and ticket.status != TicketStatus.CUSTOMER_REPLIED:
         return None
     policy = _policy(ticket)
@@ -127,20 +136,23 @@ def for_ticket(ticket: Ticket) -> Promise | None:
         return None
     if due <= utcnow() or not minutes:
         return None  # late already: no promise we cannot keep
-    return Promise(minutes, working, due, _calendar(policy).zone)
+    return Promise(minutes, working, due, zone or _calendar(policy).zone)
 
 
 def new_ticket_lines(
-    departments: list[Department], contact: Contact | None
+    departments: list[Department],
+    contact: Contact | None,
+    zone: ZoneInfo | None = None,
+    format_when: WhenFormatter | None = None,
 ) -> list[tuple[str | None, str]]:
     """(department name or None, sentence) for the new-ticket form: one line when every
     department promises the same, else one per department that promises something."""
     policies = ordered_policies()
     lines = []
     for department in departments:
-        promise = for_new_ticket(department, contact, policies=policies)
+        promise = for_new_ticket(department, contact, policies=policies, zone=zone)
         if promise is not None:
-            lines.append((department.name, promise.text()))
+            lines.append((department.name, promise.text(format_when)))
     texts = {text for _name, text in lines}
     if len(texts) == 1 and len(lines) == len(departments):
         return [(None, texts.pop())]

@@ -8,6 +8,7 @@ host's Babel time zone (``BABEL_DEFAULT_TIMEZONE``, UTC unless set).
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from flask import Flask
 from flask_babel import format_decimal, format_timedelta, get_locale, get_timezone
@@ -17,6 +18,7 @@ from ..i18n import gettext
 from ..models import utcnow
 
 PERSIAN_DIGITS = str.maketrans("0123456789.", "۰۱۲۳۴۵۶۷۸۹٫")
+DIGITS_ONLY = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 
 
 def _persian() -> bool:
@@ -29,16 +31,24 @@ def localized_digits(text: str) -> str:
     return text.translate(PERSIAN_DIGITS) if _persian() else text
 
 
+def sentence_digits(text: str) -> str:
+    """A sentence's numbers in Persian digits on a Persian page; its full stops stay."""
+    return text.translate(DIGITS_ONLY) if _persian() else text
+
+
 def _local(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(get_timezone())
 
 
-def format_datetime(moment: datetime | None) -> str:
-    """ "6 Dec 2026, 09:20" / "6 thg 12, 2026 09:20" / "۱۵ آذر ۱۴۰۵، ۰۹:۲۰"."""
-    if moment is None:
+def format_datetime(moment: datetime | str | None) -> str:
+    """ "6 Dec 2026, 09:20" / "6 thg 12, 2026 09:20" / "۱۵ آذر ۱۴۰۵، ۰۹:۲۰" (also of an ISO
+    string, as events keep their instants), in the reader's zone."""
+    if not moment:
         return ""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
     local = _local(moment)
     if _persian():
         import jdatetime
@@ -58,6 +68,27 @@ def format_datetime_zone(moment: datetime | None) -> str:
     if moment is None:
         return ""
     return f"{format_datetime(moment)} {localized_digits(_local(moment).strftime('%Z'))}"
+
+
+def format_promise_time(moment: datetime, zone: ZoneInfo, soon: bool) -> str:
+    """When a promised reply is due, for the customer: "Monday 10:00 (Europe/Berlin)", the date
+    too when not within the week; Jalali with Persian digits in Persian. The zone is named:
+    the customer may read it elsewhere."""
+    local = moment.astimezone(zone)
+    if _persian():
+        import jdatetime
+
+        jalali = jdatetime.datetime.fromgregorian(datetime=local, locale="fa_IR")
+        day = (
+            jalali.strftime("%A")
+            if soon
+            else f"{jalali.strftime('%A')} {jalali.day} {jalali.strftime('%B')}"
+        )
+        return f"{localized_digits(f'{day} {local:%H:%M}')} ({zone.key})"
+    from babel.dates import format_datetime as babel_datetime
+
+    pattern = "EEEE HH:mm" if soon else "EEEE d MMMM HH:mm"
+    return f"{babel_datetime(local, pattern, tzinfo=zone, locale=get_locale())} ({zone.key})"
 
 
 def format_day(day: date | None) -> str:

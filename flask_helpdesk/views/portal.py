@@ -40,6 +40,8 @@ from .common import (
     send_attachment,
     uploads_from,
 )
+from .formatting import format_promise_time, sentence_digits
+from .locale import viewer_timezone
 
 bp = Blueprint(
     "helpdesk",
@@ -154,7 +156,12 @@ def new_ticket():
         duplicate=duplicate,
         departments=choices,
         attachment_hint=attachment_hint(),
-        promise_lines=sla_promise.new_ticket_lines(choices, actor.contact),
+        promise_lines=[
+            (name, sentence_digits(text))
+            for name, text in sla_promise.new_ticket_lines(
+                choices, actor.contact, viewer_timezone(), format_promise_time
+            )
+        ],
     ), status
 
 
@@ -238,8 +245,9 @@ def _ticket_page(actor: Actor, found: Ticket, **context: Any) -> str:
     context.setdefault("new_since", None)
     context.setdefault("unread", False)
     context.setdefault("attachment_hint", attachment_hint())
-    promise = sla_promise.for_ticket(found) if actor.is_customer else None
-    context.setdefault("promise", promise.text() if promise else None)
+    promise = sla_promise.for_ticket(found, viewer_timezone()) if actor.is_customer else None
+    text = promise.text(format_promise_time) if promise else None
+    context.setdefault("promise", sentence_digits(text) if text else None)
     thread = messages.thread(actor, found)
     context.setdefault("reply_rating_form", get_form_class("reply_rating")(formdata=None))
     context.setdefault("reply_ratings", reply_ratings.ratings_of([m.id for m in thread]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from example_app.models import db
 from flask_helpdesk.services import messages, tickets
 from flask_helpdesk.services.identity import contact_as_actor, sync_contact
 from flask_helpdesk.services.sla_policies import PolicyData, create_policy
@@ -43,7 +44,7 @@ def test_in_the_customers_language(app, admin, clock, departments):
     vietnamese = make_member("Mai Pham", language="vi")
     assert "72 tiếng" in _form(app, vietnamese) and "Thứ Năm 09:00" in _form(app, vietnamese)
     persian = make_member("Sara Karimi", language="fa")
-    assert "72 ساعت" in _form(app, persian)
+    assert "۷۲ ساعت" in _form(app, persian)  # Persian digits (views/formatting.py)
 
 
 def test_departments_that_promise_differently_are_named(app, admin, customer, departments):
@@ -90,3 +91,46 @@ def test_the_ticket_page_promises_the_reply_support_owes(
     messages.post_message(lan, tickets.find_ticket(lan, ticket.code), "Firefox")
     page = client.get(f"/support/tickets/{ticket.code}").get_data(as_text=True)
     assert "We usually answer within 1 hour. Expect a reply by Monday 13:00 (UTC)." in page
+
+
+# -- in the customer's own time zone ------------------------------------------------------------
+def _zoned(name: str, zone: str | None, language: str | None = None):
+    member = make_member(name, language=language)
+    member.time_zone = zone
+    db.session.commit()
+    return member
+
+
+def test_the_promise_is_in_the_host_users_time_zone(app, admin, departments, clock):
+    install_preset(admin, "business-hour", "Europe/Berlin")
+    clock.set("2026-03-02T10:00+00:00")  # Monday 11:00 in Berlin: due 12:00 Berlin
+    page = _form(app, _zoned("Lan Nguyen", "Asia/Ho_Chi_Minh"))
+    assert "Expect a reply by Monday 18:00 (Asia/Ho_Chi_Minh)." in page
+
+
+def test_else_the_browsers_time_zone_else_the_calendars(app, admin, departments, clock):
+    install_preset(admin, "business-hour", "Europe/Berlin")
+    clock.set("2026-03-02T10:00+00:00")
+    member = _zoned("Lan Nguyen", None)
+    client = client_for(app, member)
+    client.set_cookie("helpdesk_tz", "America/New_York")
+    page = client.get("/support/new").get_data(as_text=True)
+    assert "Expect a reply by Monday 06:00 (America/New_York)." in page
+    client.set_cookie("helpdesk_tz", "Not/A_Zone")  # forged or stale: ignored
+    page = client.get("/support/new").get_data(as_text=True)
+    assert "Expect a reply by Monday 12:00 (Europe/Berlin)." in page
+
+
+def test_on_the_ticket_page_in_persian_with_jalali_digits(app, admin, departments, clock):
+    install_preset(admin, "72-hours")
+    clock.set("2026-03-02T10:00+00:00")  # due Thursday 5 March 10:00 UTC = 13:30 in Tehran
+    member = _zoned("Sara Karimi", "Asia/Tehran", language="fa")
+    ticket = tickets.open_ticket(
+        contact_as_actor(sync_contact(member)),
+        tickets.NewTicket(department_id=departments["account"].id, subject="Help", body="Hi"),
+    )
+    page = client_for(app, member).get(f"/support/tickets/{ticket.code}").get_data(as_text=True)
+    promise = page[page.index('class="hd-promise"') :].split("</p>")[0]
+    assert "۷۲ ساعت" in promise, promise  # Persian digits in the duration too
+    assert "پنج‌شنبه ۱۳:۳۰ (Asia/Tehran)" in promise, promise
+    assert promise.endswith("باشید.")  # a full stop, not a decimal separator

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from example_app.models import db
 from flask_helpdesk.services import queues
 from flask_helpdesk.services.queues import QueueFilter, parse, queue_page
 from flask_helpdesk.services.sla_policies import PolicyData, create_policy
@@ -78,3 +79,14 @@ def test_queue_page_shows_due_times_colored(app, agent, agent_member, due_ticket
     assert page.count('class="hd-due"') == 1  # 11:30: more than an hour away
     assert "15 minutes ago" in page and "in 15 minutes" in page
     assert page.index(due_tickets[0].code) < page.index(due_tickets[3].code)
+
+
+def test_due_times_in_the_agents_zone_and_persian_digits(app, agent, agent_member, due_tickets):
+    agent_member.time_zone = "Asia/Tehran"
+    agent_member.preferred_language = "fa"
+    db.session.commit()
+    page = client_for(app, agent_member).get("/support/desk/?sort=due").get_data(as_text=True)
+    # 10:00 UTC is 13:30 in Tehran (11 Esfand 1404), written in the Jalali calendar.
+    assert 'title="۱۱ اسفند ۱۴۰۴، ۱۳:۳۰"' in page
+    assert "۱۵ دقیقه" in page  # "15 minutes" ago/from now, in Persian digits
+    assert "UTC" not in page.split('class="hd-col-due"', 2)[2].split("</tr>")[0]
