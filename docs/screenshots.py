@@ -1,5 +1,6 @@
 """Take the screenshots of docs/account-access.rst and docs/email.rst in a real browser
-(``--pages``: copy those of docs/screens.rst from the browser suite's output).
+(``--pages``: copy those of docs/screens.rst from the browser suite's output; ``--sla``: those
+of docs/sla.rst).
 
     python docs/screenshots.py                      # Chromium at /usr/bin/chromium
     python docs/screenshots.py --browser /path/to/chromium --out docs/_static
@@ -209,6 +210,42 @@ def copy_gallery(source: Path = HERE / "_static" / "pages") -> None:
     print(f"{len(GALLERY)} screenshots copied to {target}")
 
 
+# docs/sla.rst: the SLA admin pages and the queue's due badges, whole pages, English and
+# Persian, at 1280 and 390 px; each language with a browser in a zone of its own (the pages
+# write times in the reader's zone once zone.js has told it).
+SLA_ZONES = {"en": "Europe/Berlin", "fa": "Asia/Tehran"}
+SLA_PAGES = [
+    ("queue", "/support/desk/?sort=due"),
+    ("overview", "/support/desk/admin/sla"),
+    ("calendar", "calendars"),
+    ("policy", "policies"),
+]
+
+
+def sla_pages(browser: Browser, base_url: str, folder: Path) -> None:
+    """Save sla-<page>-<lang>-<width>.png of SLA_PAGES into *folder*."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for lang, zone in SLA_ZONES.items():
+        for width in (1280, 390):
+            context = browser.new_context(
+                base_url=base_url, viewport={"width": width, "height": 800}, timezone_id=zone
+            )
+            page = context.new_page()
+            try:
+                log_in(page, "admin@example.com")
+                page.goto(f"/support/desk/?lang={lang}")  # also stores the browser's zone
+                for name, target in SLA_PAGES:
+                    if not target.startswith("/"):  # the first calendar or policy listed
+                        page.goto("/support/desk/admin/sla")
+                        links = page.locator(f"a[href*='/admin/sla/{target}/']:not([href$='/new'])")
+                        target = links.first.get_attribute("href")
+                    page.goto(target)
+                    path = folder / f"sla-{name}-{lang}-{width}.png"
+                    page.screenshot(path=str(path), full_page=True, animations="disabled")
+            finally:
+                context.close()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--browser", default="/usr/bin/chromium", help="Chromium binary")
@@ -217,6 +254,9 @@ def main(argv: list[str] | None = None) -> None:
         "--pages",
         action="store_true",
         help="copy the browser suite's page screenshots (run tests/browser first) for screens.rst",
+    )
+    parser.add_argument(
+        "--sla", action="store_true", help="the SLA pages of docs/sla.rst, not the consent flow"
     )
     args = parser.parse_args(argv)
     if args.pages:
@@ -227,8 +267,11 @@ def main(argv: list[str] | None = None) -> None:
         browser = playwright.chromium.launch(executable_path=args.browser)
         try:
             with serve(app) as url:
-                journey(browser, url, screenshot_saver(Path(args.out)))
-                held_mail(app, browser, url, screenshot_saver(Path(args.out)))
+                if args.sla:
+                    sla_pages(browser, url, Path(args.out) / "sla")
+                else:
+                    journey(browser, url, screenshot_saver(Path(args.out)))
+                    held_mail(app, browser, url, screenshot_saver(Path(args.out)))
         finally:
             browser.close()
             with app.app_context():

@@ -60,9 +60,29 @@ def _admin() -> Actor:
     return actor
 
 
+def conditions_text(conditions: dict[str, Any] | None, names: dict[int, str]) -> list[str]:
+    """A policy's conditions as lines people read ("Priorities: High, Urgent"); *names* are
+    the departments' by id."""
+    conditions = conditions or {}
+    lines = []
+    if conditions.get("department_ids"):
+        listed = ", ".join(names.get(i, f"#{i}") for i in conditions["department_ids"])
+        lines.append(_("Departments: %(names)s", names=listed))
+    if conditions.get("priorities"):
+        listed = ", ".join(str(Priority[p.upper()].label) for p in conditions["priorities"])
+        lines.append(_("Priorities: %(names)s", names=listed))
+    if conditions.get("channels"):
+        listed = ", ".join(str(CHANNEL_LABELS[Channel(c)]) for c in conditions["channels"])
+        lines.append(_("Channels: %(names)s", names=listed))
+    for name, value in (conditions.get("customer") or {}).items():
+        lines.append(_("Customer's %(name)s is %(value)s", name=name, value=value))
+    return lines
+
+
 @bp.get("/admin/sla")
 def admin_sla():
     actor = _admin()
+    names = {d.id: department_name(d.name) for d in departments.active_departments()}
     today = utcnow().date()
     calendars = [
         {
@@ -78,6 +98,7 @@ def admin_sla():
         "helpdesk/admin/sla.html",
         actor=actor,
         policy_label=policy_label,
+        conditions_text=lambda conditions: conditions_text(conditions, names),
         calendars=calendars,
         policies=ordered_policies(active_only=False, with_calendars=True),
         move_form=get_form_class("admin_sla_policy_move")(formdata=None),

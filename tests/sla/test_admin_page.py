@@ -36,7 +36,8 @@ def test_admin_sees_policies_in_order_and_calendars(app, admin, clock):
     page = client_for(app, member).get("/support/desk/admin/sla").get_data(as_text=True)
     assert page.index("Urgent") < page.index("Everyone")  # the default is tried last
     assert "08:00-12:00, 13:00-17:00" in page and "Europe/Berlin" in page
-    assert "2026-04-03" in page and "Good Friday" in page
+    assert 'datetime="2026-04-03"' in page and "Good Friday" in page
+    assert "Priorities: Urgent" in page  # conditions in words, not JSON
     assert "30 min" in page and "Round the clock" in page
 
 
