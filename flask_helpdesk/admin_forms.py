@@ -59,6 +59,14 @@ class AgentAddForm(_AgentFields):
 
 class AgentEditForm(_AgentFields):
     is_active = BooleanField(_l("Active (may use the desk)"))
+    shift_calendar_id = SelectField(
+        _l("Working hours"),
+        description=_l(
+            "Outside these hours automatic distribution passes the agent by."
+            " None: the hours of the ticket's service level."
+        ),
+        validate_choice=False,
+    )
 
 
 class DepartmentForm(HelpdeskForm):
@@ -74,6 +82,14 @@ class DepartmentForm(HelpdeskForm):
         ],
     )
     position = IntegerField(_l("Position in lists"), default=0, validators=[Optional()])
+    distribution = SelectField(
+        _l("Automatic distribution"),
+        description=_l(
+            "Who gets a new ticket: nobody (agents take them), the next available agent in turn,"
+            " or the available agent with the fewest open tickets. Full agents are skipped."
+        ),
+        validate_choice=False,
+    )
 
 
 class NewDepartmentForm(DepartmentForm):

@@ -114,7 +114,7 @@ class DistributionMode(StrEnum):
     @property
     def label(self) -> str:
         return {
-            "off": _l("Off (agents take tickets themselves)"),
+            "off": _l("Off"),
             "round_robin": _l("Round robin"),
             "least_loaded": _l("Least loaded"),
         }[self]

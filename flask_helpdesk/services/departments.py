@@ -12,7 +12,7 @@ from ..forms import EMAIL_PATTERN
 from ..i18n import N_
 from ..i18n import gettext as _
 from ..inputs import parse_int
-from ..models import Department, Mailbox, Ticket, agent_department
+from ..models import Department, DistributionMode, Mailbox, Ticket, agent_department
 from . import audit, distribution
 from .base import Conflict, NotFound, ValidationError, commit, rollback, session
 from .identity import SYSTEM, Actor
@@ -64,6 +64,7 @@ def create_department(
     description: str = "",
     email: str | None = None,
     position: int = 0,
+    distribution_mode: str | None = None,
 ) -> Department:
     ensure(actor, "manage")
     name = name.strip()
@@ -77,6 +78,7 @@ def create_department(
         raise ValidationError(message, {"slug": [message]})
     email = _clean_email(email)
     position = _position(position, 0)
+    mode = distribution.parse_mode(distribution_mode)
     if session().scalar(select(Department).where(Department.slug == slug)) is not None:
         raise ValidationError(
             _("This department exists already."), {"slug": [_("Already in use.")]}
@@ -88,10 +90,15 @@ def create_department(
         email=email,
         position=position,
         is_active=True,
+        distribution=mode,
     )
     session().add(department)
     session().flush()
-    audit.record(actor, "department.created", department_id=department.id, name=name)
+    audit.record(
+        actor, "department.created", department_id=department.id, name=name, distribution=mode
+    )
+    if mode != DistributionMode.OFF:
+        distribution.mode_changed(department)
     commit()
     return department
 

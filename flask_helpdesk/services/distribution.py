@@ -38,7 +38,7 @@ from ..models import (
     agent_department,
     utcnow,
 )
-from . import audit
+from . import audit, rule_events
 from .base import (
     ValidationError,
     cached_for_app,
@@ -79,8 +79,9 @@ def distribute_ticket(
     mode is off, or no agent qualifies now (it waits and is offered again later). *mode*
     overrides the department's (a rule's "distribute" action); ``None`` uses the department's.
     Runs in the caller's transaction and does not commit: the assignment is stored with the
-    change that caused it. Records an "assigned" event on the ticket and an audit event, and
-    sends ``ticket-assigned`` once the transaction commits.
+    change that caused it. Records what an assignment by hand records (an "assigned" event in
+    the thread, the ``ticket.assigned`` audit event and webhook, the rules' ``assignee_changed``
+    trigger) and sends ``ticket-assigned`` once the transaction commits.
     """
     if ticket.assignee_id is not None or ticket.status not in ACTIVE_STATUSES:
         return None
@@ -93,27 +94,21 @@ def distribute_ticket(
         if wanted == DistributionMode.OFF:
             return None
     candidates = _candidates(department.id)
-    now = utcnow()
-    loads = _loads([a.id for a in candidates])
-    shifts = _shift_calendars(candidates)
-    ticket_hours: WorkCalendar | None = None
-    eligible = []
-    for agent in candidates:
-        if loads.get(agent.id, 0) >= agent.capacity:
-            continue
-        hours = shifts.get(agent.shift_calendar_id) if agent.shift_calendar_id else None
-        if hours is None:
-            ticket_hours = ticket_hours or _ticket_calendar(ticket)
-            hours = ticket_hours
-        if hours.is_open(now):
-            eligible.append(agent)
+    if not candidates:
+        return None
+    loads = _loads(department.id)
+    eligible = _on_shift(
+        [a for a in candidates if loads.get(a.id, 0) < a.capacity], ticket, utcnow()
+    )
     chosen = _pick(wanted, eligible, loads, department.distribution_last_agent_id)
     if chosen is None:
         return None
     ticket.assignee = chosen
     department.distribution_last_agent_id = chosen.id
     add_event(ticket, actor, "assigned", assignee_name=chosen.display_name, distribution=wanted)
-    audit.record(actor, "ticket.distributed", ticket, new=chosen.id, mode=wanted)
+    # The same audit action, webhook event and rule trigger as an assignment by hand.
+    audit.record(actor, "ticket.assigned", ticket, old=None, new=chosen.id, distribution=wanted)
+    rule_events.record(ticket, "assignee_changed", assignee=chosen.id)
     send_after_commit(
         signals.ticket_assigned, ticket=ticket, actor=actor, assignee=chosen, previous=None
     )
@@ -157,16 +152,37 @@ def _candidates(department_id: int) -> list[Agent]:
     return list(session().scalars(query))
 
 
-def _loads(agent_ids: Sequence[int]) -> dict[int, int]:
-    """Live tickets held by each of *agent_ids* (one grouped count on the assignee index)."""
-    if not agent_ids:
-        return {}
+def _loads(department_id: int) -> dict[int, int]:
+    """Live tickets (in any department) held by each member of *department_id*: one grouped
+    count on the assignee index. Run after the agents' rows are locked, so that on PostgreSQL
+    it reads what a distributor who held the lock before has committed."""
     rows = session().execute(
         select(Ticket.assignee_id, func.count())
-        .where(Ticket.assignee_id.in_(agent_ids), Ticket.status.in_(ACTIVE_STATUSES))
+        .join(
+            agent_department,
+            (agent_department.c.agent_id == Ticket.assignee_id)
+            & (agent_department.c.department_id == department_id),
+        )
+        .where(Ticket.status.in_(ACTIVE_STATUSES))
         .group_by(Ticket.assignee_id)
     )
     return dict(rows.all())
+
+
+def _on_shift(agents: list[Agent], ticket: Ticket, now: datetime) -> list[Agent]:
+    """*agents* inside their working hours: their own shift calendar, else the calendar of the
+    ticket's SLA policy (each calendar asked once)."""
+    shifts = _shift_calendars(agents)
+    open_now: dict[int | None, bool] = {}
+    kept = []
+    for agent in agents:
+        key = agent.shift_calendar_id if agent.shift_calendar_id in shifts else None
+        if key not in open_now:
+            hours = shifts[key] if key is not None else _ticket_calendar(ticket)
+            open_now[key] = hours.is_open(now)
+        if open_now[key]:
+            kept.append(agent)
+    return kept
 
 
 def _shift_calendars(agents: Iterable[Agent]) -> dict[int, WorkCalendar]:
@@ -328,9 +344,18 @@ def mode_changed(department: Department) -> None:
 def availability_label(agent: Agent, now: datetime | None = None) -> str:
     """What lists show for *agent*: their own setting, or "Off shift" when they are available
     but outside their shift calendar's hours."""
-    if agent.availability != Availability.AVAILABLE or agent.shift_calendar_id is None:
-        return str(agent.availability.label)
-    calendar = session().get(BusinessCalendar, agent.shift_calendar_id)
-    if calendar is not None and not work_calendar(calendar).is_open(now or utcnow()):
-        return str(OFF_SHIFT_LABEL)
-    return str(agent.availability.label)
+    return availability_labels([agent], now)[agent.id]
+
+
+def availability_labels(agents: Sequence[Agent], now: datetime | None = None) -> dict[int, str]:
+    """:func:`availability_label` of each of *agents* by id; one query for their shift
+    calendars, none when nobody has one."""
+    now = now or utcnow()
+    available = [a for a in agents if a.availability == Availability.AVAILABLE]
+    shifts = _shift_calendars(available)
+    labels = {a.id: str(a.availability.label) for a in agents}
+    for agent in available:
+        hours = shifts.get(agent.shift_calendar_id) if agent.shift_calendar_id else None
+        if hours is not None and not hours.is_open(now):
+            labels[agent.id] = str(OFF_SHIFT_LABEL)
+    return labels

@@ -15,8 +15,8 @@ from wtforms.fields.choices import SelectChoice
 from ..forms import get_form_class
 from ..i18n import department_name
 from ..i18n import gettext as _
-from ..models import AgentRole, Availability
-from ..services import ServiceError, agents, departments
+from ..models import AgentRole, Availability, DistributionMode
+from ..services import ServiceError, agents, calendars, departments, distribution
 from ..services.identity import Actor
 from ..services.permissions import ensure
 from ..state import current_helpdesk
@@ -41,10 +41,12 @@ def _agent_choices(form: Any) -> None:
 def _agents_page(actor: Actor, add_form: Any, status: int = 200):
     _agent_choices(add_form)
     user_query = request.args.get("user_q", "")
+    rows = agents.list_agents(actor)
     return render(
         "helpdesk/admin/agents.html",
         actor=actor,
-        rows=agents.list_agents(actor),
+        rows=rows,
+        availability=distribution.availability_labels([r.agent for r in rows]),
         add_form=add_form,
         user_query=user_query,
         user_matches=agents.find_users(actor, user_query),
@@ -85,8 +87,16 @@ def admin_add_agent():
 
 def _agent_page(actor: Actor, agent: Any, form: Any, status: int = 200):
     _agent_choices(form)
+    form.shift_calendar_id.choices = [SelectChoice("", _("None"))] + [
+        SelectChoice(str(c.id), c.name) for c in calendars.list_calendars()
+    ]
     return render(
-        "helpdesk/admin/agent.html", actor=actor, agent=agent, form=form, roles=list(AgentRole)
+        "helpdesk/admin/agent.html",
+        actor=actor,
+        agent=agent,
+        form=form,
+        roles=list(AgentRole),
+        availability=distribution.availability_labels([agent])[agent.id],
     ), status
 
 
@@ -99,6 +109,7 @@ def admin_agent(agent_id: int):
     form.departments.data = [str(d.id) for d in agent.departments]
     form.capacity.data = agent.capacity
     form.is_active.data = agent.is_active
+    form.shift_calendar_id.data = str(agent.shift_calendar_id or "")
     return _agent_page(actor, agent, form)
 
 
@@ -116,6 +127,7 @@ def admin_update_agent(agent_id: int):
                 form.departments.data or [],
                 form.capacity.data,
                 bool(form.is_active.data),
+                form.shift_calendar_id.data or "",
             )
         except ServiceError as error:
             apply_service_error(form, error)
@@ -127,7 +139,12 @@ def admin_update_agent(agent_id: int):
 
 
 # -- departments ----------------------------------------------------------------------------------
+def _distribution_choices(form: Any) -> None:
+    form.distribution.choices = [SelectChoice(m.value, m.label) for m in DistributionMode]
+
+
 def _departments_page(actor: Actor, form: Any, status: int = 200):
+    _distribution_choices(form)
     return render(
         "helpdesk/admin/departments.html",
         actor=actor,
@@ -156,6 +173,7 @@ def admin_create_department():
                 description=form.description.data or "",
                 email=form.email.data or None,
                 position=form.position.data or 0,
+                distribution_mode=form.distribution.data or None,
             )
         except ServiceError as error:
             apply_service_error(form, error)
@@ -166,6 +184,7 @@ def admin_create_department():
 
 
 def _department_page(actor: Actor, department: Any, form: Any, status: int = 200):
+    _distribution_choices(form)
     return render(
         "helpdesk/admin/department.html",
         actor=actor,
@@ -181,6 +200,7 @@ def admin_department(department_id: int):
     actor = _admin()
     department = departments.get_department(actor, department_id)
     form = get_form_class("admin_department")(obj=department, formdata=None)
+    form.distribution.data = department.distribution.value
     return _department_page(actor, department, form)
 
 
@@ -198,6 +218,7 @@ def admin_update_department(department_id: int):
                 description=form.description.data or "",
                 email=form.email.data or None,
                 position=form.position.data,
+                distribution_mode=form.distribution.data or None,
             )
         except ServiceError as error:
             apply_service_error(form, error)

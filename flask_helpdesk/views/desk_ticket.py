@@ -12,7 +12,7 @@ from ..forms import get_form_class
 from ..i18n import department_name
 from ..i18n import gettext as _
 from ..inputs import parse_id
-from ..models import Priority, Ticket, TicketStatus
+from ..models import Availability, Priority, Ticket, TicketStatus
 from ..services import (
     NotFound,
     ServiceError,
@@ -22,6 +22,7 @@ from ..services import (
     contacts,
     departments,
     desk,
+    distribution,
     mail_auth,
     messages,
     presence,
@@ -85,6 +86,20 @@ def _workspace(actor: Actor, ticket: Ticket, status: int = 200, **overrides: Any
     return render("helpdesk/desk/ticket.html", **context), status
 
 
+def _assignee_choices(ticket: Ticket) -> list[SelectChoice]:
+    """Who may own the ticket, each marked when not available ("Sara — Away")."""
+    people = desk.assignable_agents(ticket.department_id)
+    labels = distribution.availability_labels(people)
+    available = str(Availability.AVAILABLE.label)
+    return [
+        SelectChoice(
+            str(a.id),
+            a.display_name if labels[a.id] == available else f"{a.display_name} — {labels[a.id]}",
+        )
+        for a in people
+    ]
+
+
 def _fill_choices(ticket: Ticket, forms: dict[str, Any]) -> None:
     """Choices and current values of the workspace's selects (properties panel and the
     one-field forms hosts may still use)."""
@@ -99,11 +114,7 @@ def _fill_choices(ticket: Ticket, forms: dict[str, Any]) -> None:
             SelectChoice(str(d.id), department_name(d.name))
             for d in departments.active_departments()
         ],
-        "assignee_id": [SelectChoice("", _("Unassigned"))]
-        + [
-            SelectChoice(str(a.id), a.display_name)
-            for a in desk.assignable_agents(ticket.department_id)
-        ],
+        "assignee_id": [SelectChoice("", _("Unassigned")), *_assignee_choices(ticket)],
     }
     current = {
         "status": ticket.status.value,

@@ -43,8 +43,9 @@ def test_the_ticket_records_who_distributed_it(team, round_robin, open_in):
         select(Message).where(Message.ticket_id == ticket.id, Message.kind == MessageKind.EVENT)
     )
     assert event.data["event"] == "assigned" and event.data["distribution"] == "round_robin"
-    audit = session().scalar(select(AuditEvent).where(AuditEvent.action == "ticket.distributed"))
+    audit = session().scalar(select(AuditEvent).where(AuditEvent.action == "ticket.assigned"))
     assert audit.ticket_id == ticket.id and audit.data["new"] == team.a.id
+    assert audit.data["distribution"] == "round_robin"
 
 
 def test_least_loaded_picks_the_agent_with_fewest_live_tickets(team, departments, open_in):
@@ -211,3 +212,30 @@ def test_the_demo_distributes_account_in_turn(app):
     modes = {d.slug: d.distribution for d in session().scalars(select(Department))}
     assert modes.pop("account") == "round_robin"
     assert set(modes.values()) == {"off"}
+
+
+def _distribute_rule(app) -> None:
+    from flask_helpdesk.services import rule_admin
+    from flask_helpdesk.services.agents import make_agent
+    from tests.conftest import make_member
+
+    member = make_member("Alex Admin", "admin@example.com", admin=True)
+    admin = agent_as_actor(make_agent(member.get_id(), [], role="admin"), host_admin=True)
+    rule_admin.create_rule(
+        admin,
+        rule_admin.RuleData(
+            name="Hand out Account",
+            trigger="ticket_created",
+            conditions={},
+            actions=[{"type": "assign", "value": "distribute"}],
+            is_active=True,
+        ),
+    )
+
+
+def test_a_rules_distribute_action_hands_out_where_the_department_is_off(
+    app, team, open_in, departments
+):
+    _distribute_rule(app)
+    rows = [open_in(), open_in()]
+    assert assignee_names(team, rows) == ["A", "B"]
