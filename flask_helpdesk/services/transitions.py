@@ -41,9 +41,11 @@ def transition(actor: Actor, ticket: Ticket, trigger: Trigger) -> TicketStatus:
         ticket.closed_at = now
     elif new != TicketStatus.CLOSED:
         ticket.closed_at = None
+    if new != old:
+        # Set with the status, before the facts' query flushes the row: one UPDATE, not two.
+        ticket.status_changed_at = now
     facts.on_transition(ticket, actor, before, trigger == Trigger.AGENT_REPLY, now)
     if new != old:
-        ticket.status_changed_at = now
         rule_events.record(ticket, "status_changed", status=new.value)
         send_after_commit(
             signals.ticket_status_changed,
