@@ -28,7 +28,9 @@ def rate_reply(code: str, message_id: int):
         raise NotFound(_("Message not found."))
     form = get_form_class("reply_rating")()
     if not form.validate_on_submit():
-        flash(_("Please choose helpful or not helpful."), "error")
+        # The form's own reason (an expired form, a forged field, no choice), not a guess.
+        problems = [str(m) for messages in form.errors.values() for m in messages]
+        flash(problems[0] if problems else _("Please choose helpful or not helpful."), "error")
     else:
         try:
             reply_ratings.rate_reply(

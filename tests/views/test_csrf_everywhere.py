@@ -141,7 +141,12 @@ def test_every_helpdesk_post_route_needs_a_csrf_token(bare_csrf_app):
         "policy_id": create_policy(staff, PolicyData("All", first_response_minutes=60)).id,
     }
     # Enough for the forms to pass with a valid token, so the token is what makes a difference.
-    fields = {"department_id": department.id, "requester_id": lan.contact.id, "helpful": "yes"}
+    fields = {
+        "department_id": department.id,
+        "requester_id": lan.contact.id,
+        "helpful": "yes",
+        "good": "good",
+    }
     before = snapshot()
 
     routes = [
