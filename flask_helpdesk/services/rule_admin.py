@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from ..i18n import N_
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
 from ..inputs import parse_id
@@ -254,8 +255,9 @@ def configure_auto_close(actor: Actor, after: int | str, working_days: bool, act
     if rule is None:
         last = session().scalar(select(func.max(Rule.position))) or 0
         rule = Rule(
-            name=_("Auto-close answered tickets"),
-            description=_("Closes a ticket the customer has not answered, with a mail."),
+            # Stored in English (N_): Rule.display_name shows it in each reader's language.
+            name=N_("Auto-close answered tickets"),
+            description=N_("Closes a ticket the customer has not answered, with a mail."),
             trigger="time_since_agent",
             conditions=AUTO_CLOSE_CONDITIONS,
             actions={"steps": [{"type": "close"}]},

@@ -22,7 +22,7 @@ from ..i18n import gettext as _
 from ..inputs import clean_search
 from ..models import Article
 from ..sanitize import content_id_key
-from ..services import NotFound, deflection, knowledge
+from ..services import deflection, knowledge
 from ..services.identity import Actor
 from ..services.kb_search import search_articles
 from ..state import current_helpdesk
@@ -92,9 +92,9 @@ def help_category(slug: str):
     actor = reader()
     category = knowledge.find_category(slug)
     lang = current_language()
+    # A category with nothing in the reader's language yet is an empty page, not a 404: the
+    # help center's own links and other languages' readers lead here.
     articles = knowledge.published_articles(actor, lang, category_id=category.id)
-    if not articles:
-        raise NotFound(_("No such category."))
     return render(
         "helpdesk/help/category.html",
         category=category,
