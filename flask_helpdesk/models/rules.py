@@ -45,12 +45,12 @@ class Rule(HelpdeskModel):
     def steps(self) -> list[dict[str, Any]]:
         return list((self.actions or {}).get("steps", []))
 
-
     @property
     def display_name(self) -> str:
         """The name as shown: a preset's (stored in English) in the reader's language, an
         admin's own rule as written."""
         return gettext(self.name) if self.preset else self.name
+
 
 class RuleFiring(HelpdeskModel):
     """A time rule fired on a ticket for one condition window, named by the instant it counts
