@@ -84,7 +84,13 @@ def attachment_hint() -> str:
 
 
 def uploads_from(files: list[FileStorage]) -> list[Upload]:
-    return [Upload(f.filename or "", f.stream) for f in files if f and f.filename]
+    """The uploaded files of a file field. A plain text value posted under the field's name (a
+    script, a fuzzer) is no file and is left out, not a 500."""
+    return [
+        Upload(f.filename or "", f.stream)
+        for f in files
+        if isinstance(f, FileStorage) and f.filename
+    ]
 
 
 def apply_service_error(form: FlaskForm, error: ServiceError) -> None:
