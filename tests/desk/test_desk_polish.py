@@ -200,3 +200,8 @@ def test_persian_queue_counts_in_persian_digits(app, departments, lan):
         open_as(lan, departments["account"], subject=f"Printer {n}")
     page = client_for(app, member).get(f"{DESK}/").get_data(True)
     assert "۳ تیکت" in page
+    # The department counters beside the list too: three new tickets in Account.
+    counters = page[page.index('class="hd-counters"') :]
+    row = counters[counters.index(f'data-department="{departments["account"].id}"') :]
+    row = row[: row.index("</tr>")]
+    assert "<td>۳</td>" in row and "<td>3</td>" not in row
