@@ -7,6 +7,7 @@ host's Babel time zone (``BABEL_DEFAULT_TIMEZONE``, UTC unless set).
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -17,7 +18,9 @@ from markupsafe import Markup
 from ..i18n import gettext
 from ..models import utcnow
 
-PERSIAN_DIGITS = str.maketrans("0123456789.", "۰۱۲۳۴۵۶۷۸۹٫")
+PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+# A point between two digits is a decimal separator ("2.5 KB"); a sentence's full stop stays.
+DECIMAL_POINT = re.compile(r"(?<=\d)\.(?=\d)")
 DIGITS_ONLY = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 
 
@@ -28,7 +31,9 @@ def _persian() -> bool:
 
 def localized_digits(text: str) -> str:
     """*text* with Persian digits on a Persian page (Babel writes Latin ones for ``fa``)."""
-    return text.translate(PERSIAN_DIGITS) if _persian() else text
+    if not _persian():
+        return text
+    return DECIMAL_POINT.sub("٫", text).translate(PERSIAN_DIGITS)
 
 
 def sentence_digits(text: str) -> str:

@@ -19,6 +19,7 @@ from flask_helpdesk.views.formatting import (
     format_ago,
     format_datetime,
     format_datetime_zone,
+    localized_digits,
 )
 from tests.conftest import make_test_app
 
@@ -135,3 +136,10 @@ def test_mail_dates_follow_the_hosts_time_zone(app, database_url, tmp_path):
     host = make_test_app(database_url, tmp_path, BABEL_DEFAULT_TIMEZONE="Asia/Ho_Chi_Minh")
     with host.test_request_context(), force_locale("vi"):
         assert format_datetime_zone(MOMENT) == "6 thg 12, 2026, 16:20 +07"
+
+
+def test_persian_digits_keep_a_sentences_full_stop(app):
+    with app.test_request_context(), force_locale("fa"):
+        assert localized_digits("2.5 KB") == "۲٫۵ KB"
+        assert localized_digits("Held 3 mails.") == "Held ۳ mails."
+        assert localized_digits("v1.2.") == "v۱٫۲."
