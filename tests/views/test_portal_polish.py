@@ -169,5 +169,7 @@ def test_empty_list_says_what_support_is_for(app, departments):
     page = client_for(app, make_member("Mai Pham")).get("/support/").get_data(as_text=True)
     assert "You have no support requests yet." in page
     assert "Open a support request" in page
+    # Seed 000: read the guides first; the help center is one click from the list.
+    assert 'href="/support/help/"' in page and "Find answers" in page
     filtered = client_for(app, make_member("Bao Le")).get("/support/?q=zzz").get_data(True)
     assert "No support request matches." in filtered and "Show all requests" in filtered
