@@ -165,7 +165,7 @@ def desk_articles(
     """The desk's list of articles (drafts too), newest change first."""
     _writer(actor)
     query = select(Article)
-    if language:
+    if language in languages():  # anything else (a typo, a NUL byte) filters nothing
         query = query.where(Article.language == language)
     if status in {s.value for s in ArticleStatus}:
         query = query.where(Article.status == status)
