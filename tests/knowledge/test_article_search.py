@@ -169,11 +169,10 @@ def test_a_misspelt_word_finds_its_title_on_postgresql(app, library):
     assert titles("refnd polcy")[0] == "Refund policy"
 
 
-def test_vietnamese_typed_without_accents_finds_the_article_on_sqlite(app, writer):
-    # FTS5's tokenizer folds accents: customers often type Vietnamese without them.
-    if app.extensions["helpdesk"].engine.dialect.name != "sqlite":
-        pytest.skip(
-            "SQLite's accent-folding tokenizer; PostgreSQL's simple configuration keeps accents"
-        )
+def test_vietnamese_finds_the_article_and_on_sqlite_also_without_accents(app, writer):
     write(writer, "Đặt lại mật khẩu", "Chọn Quên mật khẩu.", language="vi")
-    assert titles("dat lai mat khau", "vi") == ["Đặt lại mật khẩu"]
+    assert titles("đặt lại mật khẩu", "vi") == ["Đặt lại mật khẩu"]
+    # FTS5's tokenizer folds accents: customers often type Vietnamese without them.
+    # PostgreSQL's simple configuration keeps accents (a known gap, docs/knowledge-base.rst).
+    if app.extensions["helpdesk"].engine.dialect.name == "sqlite":
+        assert titles("dat lai mat khau", "vi") == ["Đặt lại mật khẩu"]
