@@ -1,0 +1,319 @@
+"""The people of the load test (bench/load.py starts Locust on this file; not run by itself).
+
+Customers and agents log in through the host site's own login page and then use the pages as a
+browser does: every form is read from the page it is on (CSRF token, hidden fields, choices), so
+a request the desk refuses is a real error. Mailers post raw mails to the mail webhook.
+
+The environment (set by bench/load.py): ``LOAD_PEOPLE`` (JSON: password, agent and customer
+logins, search words), ``LOAD_MAIL_TOKEN``, ``LOAD_MAILERS``, ``LOAD_MAILS_PER_SECOND``,
+``LOAD_MAX_REQUESTS``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import random
+import re
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from html.parser import HTMLParser
+
+from locust import HttpUser, between, constant_throughput, events, task
+
+with open(os.environ["LOAD_PEOPLE"]) as _file:
+    PEOPLE = json.load(_file)
+MAILERS = int(os.environ.get("LOAD_MAILERS", "1"))
+MAILS_PER_SECOND = float(os.environ.get("LOAD_MAILS_PER_SECOND", "20"))
+MAX_REQUESTS = int(os.environ.get("LOAD_MAX_REQUESTS", "100000"))
+WORDS = PEOPLE["words"]
+_agents = itertools.cycle(PEOPLE["agents"])
+_customers = itertools.cycle(random.sample(PEOPLE["customers"], len(PEOPLE["customers"])))
+_requests = itertools.count(1)
+
+DESK_CODE = re.compile(r'href="/support/desk/tickets/([A-Z]+-[0-9A-Z]+)"')
+PORTAL_CODE = re.compile(r'href="/support/tickets/([A-Z]+-[0-9A-Z]+)"')
+SENTENCES = [
+    "My order has not arrived yet",
+    "The invoice shows the wrong address",
+    "I cannot log in since this morning",
+    "Please cancel the second subscription",
+    "The app crashes when I open settings",
+]
+
+
+_environment = None
+
+
+@events.init.add_listener
+def _remember(environment, **_kwargs) -> None:
+    global _environment
+    _environment = environment
+
+
+@events.request.add_listener
+def _bounded(**_kwargs) -> None:
+    """Bounded in requests as well as in time: stop the run after ``LOAD_MAX_REQUESTS``."""
+    if next(_requests) == MAX_REQUESTS and _environment is not None:
+        import gevent
+
+        gevent.spawn(_environment.runner.quit)
+
+
+@events.quitting.add_listener
+def _write_figures(environment, **_kwargs) -> None:
+    """The final figures per page, for bench/load.py to print (``LOAD_RESULT``)."""
+    stats = environment.stats
+    rows = []
+    for entry in [*sorted(stats.entries.values(), key=lambda e: e.name), stats.total]:
+        rows.append(
+            {
+                "name": entry.name if entry is not stats.total else "all pages",
+                "requests": entry.num_requests,
+                "failures": entry.num_failures,
+                "p50": entry.get_response_time_percentile(0.50),
+                "p95": entry.get_response_time_percentile(0.95),
+                "p99": entry.get_response_time_percentile(0.99),
+                "max": entry.max_response_time,
+                "seconds": stats.total.last_request_timestamp - stats.total.start_time
+                if stats.total.last_request_timestamp
+                else 0,
+            }
+        )
+    errors = [
+        {"method": e.method, "name": e.name, "error": str(e.error), "count": e.occurrences}
+        for e in stats.errors.values()
+    ]
+    with open(os.environ["LOAD_RESULT"], "w") as handle:
+        json.dump({"rows": rows, "errors": errors}, handle)
+
+
+class Forms(HTMLParser):
+    """Every <form> of a page: its action and its fields' values (a select's options too)."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.forms: list[dict] = []
+        self._select: str | None = None
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.forms.append({"action": a.get("action", ""), "fields": {}, "options": {}})
+        elif not self.forms:
+            return
+        elif tag == "input" and a.get("name"):
+            if a.get("type") in ("checkbox", "radio") and "checked" not in a:
+                return
+            self.forms[-1]["fields"][a["name"]] = a.get("value", "")
+        elif tag == "select" and a.get("name"):
+            self._select = a["name"]
+            self.forms[-1]["options"][self._select] = []
+        elif tag == "option" and self._select and "disabled" not in a:
+            self.forms[-1]["options"][self._select].append(a.get("value", ""))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select":
+            self._select = None
+
+    def find(self, action_end: str) -> dict | None:
+        for form in self.forms:
+            if form["action"].split("?")[0].endswith(action_end):
+                return form
+        return None
+
+    def with_field(self, name: str) -> dict | None:
+        return next((form for form in self.forms if name in form["fields"]), None)
+
+
+class Person(HttpUser):
+    abstract = True
+    wait_time = between(1, 3)  # reading and typing between two pages
+
+    def on_start(self) -> None:
+        page = self.client.get("/login", name="login page")
+        # The host's login form posts to its own address (no action).
+        form = Forms(page.text).with_field("password") or {"fields": {}}
+        with self.client.post(
+            "/login",
+            data={
+                "csrf_token": form["fields"].get("csrf_token", ""),
+                "email": self.login["email"],
+                "password": PEOPLE["password"],
+            },
+            name="login",
+            allow_redirects=False,
+            catch_response=True,
+        ) as response:
+            if response.status_code != 302:
+                response.failure(f"login refused for {self.login['email']}")
+
+    def page(self, url: str, name: str):
+        return self.client.get(url, name=name)
+
+    def post_form(self, page_text: str, action_end: str, name: str, **values):
+        """Submit the form of *page_text* whose action ends with *action_end*."""
+        form = Forms(page_text).find(action_end)
+        if form is None:
+            return None
+        data = {**form["fields"], **values}
+        with self.client.post(
+            form["action"], data=data, name=name, allow_redirects=False, catch_response=True
+        ) as response:
+            # 302: done, back to the page. 409: another agent wrote meanwhile (the desk shows
+            # it and keeps the text): an expected answer under load, not an error.
+            if response.status_code in (302, 303) or (
+                response.status_code == 409 and name == "desk reply"
+            ):
+                response.success()
+            else:
+                response.failure(f"{response.status_code}")
+        return response
+
+
+class Customer(Person):
+    weight = 3
+
+    def on_start(self) -> None:
+        self.login = next(_customers)
+        super().on_start()
+        self.codes: list[str] = []
+
+    @task(6)
+    def my_requests(self) -> None:
+        page = self.page("/support/", "portal: my requests")
+        self.codes = PORTAL_CODE.findall(page.text)
+
+    @task(6)
+    def open_one(self) -> None:
+        if not self.codes:
+            return self.my_requests()
+        code = random.choice(self.codes)
+        page = self.page(f"/support/tickets/{code}", "portal: ticket")
+        if random.random() < 0.3:
+            self.post_form(
+                page.text,
+                f"/tickets/{code}/reply",
+                "portal: reply",
+                body=f"{random.choice(SENTENCES)}. {' '.join(random.sample(WORDS, 2))}",
+            )
+        elif random.random() < 0.3:
+            self.post_form(
+                page.text, f"/tickets/{code}/rate", "portal: rate", stars=str(random.randint(3, 5))
+            )
+
+    @task(1)
+    def new_request(self) -> None:
+        page = self.page("/support/new", "portal: new request form")
+        form = Forms(page.text).find("/support/new")
+        choices = (form or {"options": {}})["options"].get("department_id", [])
+        departments = [value for value in choices if value]
+        response = self.post_form(
+            page.text,
+            "/support/new",
+            "portal: new request",
+            department_id=random.choice(departments) if departments else "",
+            subject=f"{random.choice(SENTENCES)} ({random.randint(1, 10**9)})",
+            body=f"{random.choice(SENTENCES)}. {' '.join(random.sample(WORDS, 3))}",
+        )
+        if response is not None and response.status_code == 302:
+            code = response.headers.get("Location", "").rstrip("/").rsplit("/", 1)[-1]
+            if code.startswith(("HD-",)):
+                self.codes.append(code)
+
+
+class Agent(Person):
+    weight = 2
+
+    def on_start(self) -> None:
+        self.login = next(_agents)
+        super().on_start()
+        self.codes: list[str] = []
+
+    def _queue(self, url: str, name: str) -> None:
+        page = self.page(url, name)
+        found = DESK_CODE.findall(page.text)
+        if found:
+            self.codes = found
+
+    @task(5)
+    def queue(self) -> None:
+        self._queue("/support/desk/", "desk: queue")
+
+    @task(3)
+    def filters(self) -> None:
+        url, name = random.choice(
+            [
+                ("/support/desk/?status=open", "desk: queue ?status=open"),
+                ("/support/desk/?assignee=me", "desk: queue ?assignee=me"),
+                ("/support/desk/?status=answered&sort=created", "desk: queue ?status&sort"),
+                ("/support/desk/?priority=high", "desk: queue ?priority=high"),
+                ("/support/desk/?assignee=unassigned", "desk: queue ?assignee=unassigned"),
+            ]
+        )
+        self._queue(url, name)
+
+    @task(2)
+    def search(self) -> None:
+        self._queue(f"/support/desk/?q={random.choice(WORDS)}", "desk: search")
+
+    @task(6)
+    def open_one(self) -> None:
+        if not self.codes:
+            return self.queue()
+        code = random.choice(self.codes)
+        page = self.page(f"/support/desk/tickets/{code}", "desk: ticket")
+        roll = random.random()
+        if roll < 0.35:
+            self.post_form(
+                page.text,
+                f"/tickets/{code}/reply",
+                "desk reply",
+                body=f"Thanks for writing. {' '.join(random.sample(WORDS, 3))}",
+                action="reply",
+                then_status=random.choice(["", "processing"]),
+            )
+        elif roll < 0.55:
+            self.post_form(
+                page.text,
+                f"/tickets/{code}/assign",
+                "desk: assign",
+                assignee_id=str(self.login["agent_id"]),
+            )
+
+
+_mail_numbers = itertools.count(1)
+
+
+class Mailer(HttpUser):
+    """The mail provider posting inbound mail to the webhook: new requests and replies."""
+
+    fixed_count = MAILERS
+    wait_time = constant_throughput(MAILS_PER_SECOND / MAILERS)
+
+    @task
+    def mail(self) -> None:
+        number = next(_mail_numbers)
+        customer = random.choice(PEOPLE["customers"])["email"]
+        message = EmailMessage()
+        message["From"] = f"Customer <{customer}>"
+        message["To"] = random.choice(["support@example.com", "help@example.com"])
+        message["Subject"] = f"{random.choice(SENTENCES)} #{number}"
+        message["Date"] = format_datetime(datetime.now(UTC))
+        message["Message-ID"] = make_msgid(f"load{number}", domain="mail.example.com")
+        message.set_content(f"Hello,\n\n{random.choice(SENTENCES)}. {' '.join(WORDS)}\n")
+        with self.client.post(
+            "/support/hooks/mail",
+            data=message.as_bytes(),
+            headers={
+                "Content-Type": "message/rfc822",
+                "Authorization": f"Bearer {os.environ['LOAD_MAIL_TOKEN']}",
+            },
+            name="webhook: mail",
+            catch_response=True,
+        ) as response:
+            if response.status_code != 202:
+                response.failure(f"{response.status_code}")
