@@ -38,6 +38,14 @@ DEFAULTS: dict[str, Any] = {
     "HELPDESK_MESSAGE_MAX_LENGTH": 50_000,
     # Attachments
     "HELPDESK_STORAGE_PATH": None,  # None: "<app.instance_path>/helpdesk-attachments"
+    # "local" (the folder above) or "s3" (an S3-compatible bucket, the [s3] extra; docs/deployment)
+    "HELPDESK_STORAGE_BACKEND": "local",
+    "HELPDESK_S3_BUCKET": None,
+    "HELPDESK_S3_PREFIX": "attachments/",  # object names start with this
+    "HELPDESK_S3_ENDPOINT_URL": None,  # None: AWS; else MinIO, Ceph, R2... ("https://s3.internal")
+    "HELPDESK_S3_REGION": None,  # None: boto3's own (AWS_DEFAULT_REGION)
+    "HELPDESK_S3_ACCESS_KEY_ID": None,  # None: boto3's own chain (environment, instance role)
+    "HELPDESK_S3_SECRET_ACCESS_KEY": None,
     "HELPDESK_ATTACHMENT_MAX_SIZE": 10 * 1024 * 1024,
     "HELPDESK_ATTACHMENT_MAX_COUNT": 10,
     "HELPDESK_ATTACHMENT_EXTENSIONS": frozenset(

@@ -39,6 +39,7 @@ _DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 _RATE = re.compile(r"^\s*\d+\s*/\s*(second|minute|hour|day)s?\s*$", re.IGNORECASE)
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 MAIL_BACKENDS = (None, "flask-mail", "log")
+STORAGE_BACKENDS = ("local", "s3")  # flask_helpdesk.storage.STORAGE_KINDS
 AGENT_ROLES = ("agent", "lead", "admin")
 SENDER_POLICIES = ("hold", "strict", "off")
 
@@ -238,6 +239,8 @@ CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "HELPDESK_ATTACHMENT_MAX_COUNT": _at_least(0),
     "HELPDESK_INBOUND_MAIL_MAX_SIZE": _size,
     "HELPDESK_REDIS_URL": _redis_url,
+    "HELPDESK_STORAGE_BACKEND": _one_of(*STORAGE_BACKENDS),
+    "HELPDESK_S3_ENDPOINT_URL": _http_url,
     "HELPDESK_JOB_RETRIES": _at_least(0),
     "HELPDESK_SLA_SWEEP_INTERVAL": _at_least(1),
     "HELPDESK_SLA_SWEEP_BATCH": _at_least(1, 10_000),
@@ -285,6 +288,21 @@ def unknown_keys(config: Any, known: Any) -> list[str]:
     return problems
 
 
+def _storage_problems(config: dict[str, Any]) -> list[str]:
+    """The S3 backend needs a bucket and boto3; say so at start, not at the first upload."""
+    if config.get("HELPDESK_STORAGE_BACKEND") != "s3":
+        return []
+    problems = []
+    if not config.get("HELPDESK_S3_BUCKET"):
+        problems.append('HELPDESK_STORAGE_BACKEND is "s3" but HELPDESK_S3_BUCKET is not set')
+    if importlib.util.find_spec("boto3") is None:
+        problems.append(
+            'HELPDESK_STORAGE_BACKEND is "s3" but boto3 is not installed:'
+            " pip install 'flask-helpdesk[s3]'"
+        )
+    return problems
+
+
 def check_settings(resolved: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
     """Coerce and check every setting; one :class:`ConfigError` lists every problem found."""
     problems: list[str] = []
@@ -322,4 +340,4 @@ def _cross_checks(config: dict[str, Any]) -> list[str]:
             "HELPDESK_ACCESS_GRANT_DURATION must be more than zero and at most"
             f" HELPDESK_ACCESS_GRANT_MAX_DURATION ({longest})"
         )
-    return problems
+    return problems + _storage_problems(config)

@@ -17,7 +17,7 @@ from .config import resolve_config
 from .forms import DEFAULT_FORMS
 from .jobs import JobDispatcher
 from .state import HelpdeskState, current_helpdesk
-from .storage import LocalStorage, StorageBackend
+from .storage import StorageBackend, backend_from_config
 from .users import (
     IsAdminCallback,
     UserInfoCallback,
@@ -93,10 +93,11 @@ class Helpdesk:
         config = resolve_config(app, {**self._options, **options})
         _check_form_names(forms or {})
         if storage is None:
-            root = config["HELPDESK_STORAGE_PATH"] or os.path.join(
-                app.instance_path, "helpdesk-attachments"
+            storage = backend_from_config(
+                config["HELPDESK_STORAGE_BACKEND"],
+                config,
+                os.path.join(app.instance_path, "helpdesk-attachments"),
             )
-            storage = LocalStorage(root)
         dispatcher = JobDispatcher(
             app,
             config["HELPDESK_REDIS_URL"],

@@ -24,6 +24,7 @@ from ..services.webhooks import deliver_due
 from .mail import COMMANDS
 from .reports import reports_cli
 from .sla import calendar_cli, sla_cli
+from .storage import storage_cli
 
 UPGRADE_FIRST = "the helpdesk's tables are missing: run `flask helpdesk db upgrade` first"
 
@@ -318,3 +319,4 @@ for command in COMMANDS:
 helpdesk_cli.add_command(calendar_cli)
 helpdesk_cli.add_command(sla_cli)
 helpdesk_cli.add_command(reports_cli)
+helpdesk_cli.add_command(storage_cli)

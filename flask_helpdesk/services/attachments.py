@@ -8,11 +8,11 @@ import unicodedata
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import select, union
 from sqlalchemy.orm import contains_eager
 
 from ..i18n import gettext as _
-from ..models import Attachment, Message, Ticket
+from ..models import ArticleFile, Attachment, Message, Ticket
 from ..state import current_helpdesk
 from ..storage import FileTooLarge
 from .base import NotFound, ValidationError, session
@@ -152,3 +152,10 @@ def find_attachment(actor: Actor, ticket: Ticket, attachment_id: int) -> Attachm
     if attachment is None or (actor.is_customer and not attachment.message.is_public):
         raise NotFound(_("File not found."))
     return attachment
+
+
+def stored_digests() -> list[str]:
+    """Every file the database refers to (ticket attachments and article files), once each:
+    what ``flask helpdesk storage move`` copies. Files nothing refers to are left behind."""
+    query = union(select(Attachment.sha256), select(ArticleFile.sha256))
+    return sorted(session().execute(query).scalars())

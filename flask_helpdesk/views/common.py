@@ -136,7 +136,9 @@ def send_attachment(attachment: Attachment) -> Response:
     """Serve a stored file as a download that no browser renders or sniffs.
 
     The one place both the portal and the desk send files from, so the headers that keep an
-    uploaded HTML or SVG file from running in our origin cannot differ between them.
+    uploaded HTML or SVG file from running in our origin cannot differ between them. Files in
+    S3 are streamed through here too rather than handed out as presigned URLs: the permission
+    check and these headers then hold for every backend, and no link outlives the check.
     """
     response = send_file(
         current_helpdesk.storage.open(attachment.sha256),
@@ -145,6 +147,8 @@ def send_attachment(attachment: Attachment) -> Response:
         download_name=attachment.filename,
         max_age=0,
     )
+    if response.content_length is None:  # a stream from S3: its length is the row's size
+        response.content_length = attachment.size
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response.headers["Cache-Control"] = "private, no-store"
