@@ -640,3 +640,75 @@ def test_0015_turns_admin_rows_the_sync_made_into_host_admin_rows(app):
     with engine.connect() as connection:
         roles = connection.execute(text("SELECT role FROM helpdesk_agent")).scalars().all()
     assert roles == ["admin", "admin"]
+
+
+def test_0026_merges_email_only_contacts_of_one_address_and_then_refuses_a_second(app):
+    """Contacts two workers created for one new sender are merged into the oldest: what
+    pointed at a duplicate points at it, notes and attributes are kept; host users' mirrors
+    are not touched; afterwards the database refuses a second email-only contact."""
+    from sqlalchemy.exc import IntegrityError
+
+    migrations.upgrade(app, "0025")
+    engine = app.extensions["helpdesk"].engine
+    insert_contact = text(
+        "INSERT INTO helpdesk_contact (user_id, email, name, phone, notes, attributes,"
+        " created_at, updated_at) VALUES (:user, :email, :name, :phone, :notes, :attributes,"
+        " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+    )
+    people = [
+        (None, "ann@example.org", "", None, "", {"plan": "gold"}),
+        (None, "Ann@Example.org", "Ann Lee", "+84 90 000", "Prefers mail.", {"plan": "free"}),
+        (None, "ann@example.org", "Ann", None, "Called twice.", {"since": 2019}),
+        ("host-7", "ann@example.org", "Ann (site account)", None, "", {}),
+        (None, "bob@example.org", "Bob", None, "", {}),
+    ]
+    with engine.begin() as connection:
+        for user, email, name, phone, notes, attributes in people:
+            connection.execute(
+                insert_contact,
+                {"user": user, "email": email, "name": name, "phone": phone, "notes": notes,
+                 "attributes": json.dumps(attributes)},
+            )  # fmt: skip
+        ids = connection.execute(text("SELECT id FROM helpdesk_contact ORDER BY id")).scalars()
+        ids = list(ids)
+        for contact_id in ids:
+            connection.execute(
+                text(
+                    "INSERT INTO helpdesk_audit_event (created_at, action, actor_contact_id, data)"
+                    " VALUES (CURRENT_TIMESTAMP, 'contact.seen', :c, '{}')"
+                ),
+                {"c": contact_id},
+            )
+
+    migrations.upgrade(app)
+
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT id, user_id, name, phone, notes, attributes FROM helpdesk_contact"
+                 " ORDER BY id")
+        ).all()  # fmt: skip
+        pointed = connection.execute(
+            text("SELECT actor_contact_id FROM helpdesk_audit_event ORDER BY id")
+        ).scalars()
+        pointed = list(pointed)
+    kept, mirror, bob = ids[0], ids[3], ids[4]
+    assert [row.id for row in rows] == [kept, mirror, bob]
+    ann = rows[0]
+    assert (ann.user_id, ann.name, ann.phone) == (None, "Ann Lee", "+84 90 000")
+    assert ann.notes == "Prefers mail.\n\nCalled twice."
+    attributes = ann.attributes if isinstance(ann.attributes, dict) else json.loads(ann.attributes)
+    assert attributes == {"plan": "gold", "since": 2019}
+    assert pointed == [kept, kept, kept, mirror, bob]
+
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(
+            insert_contact,
+            {"user": None, "email": "BOB@example.org", "name": "", "phone": None, "notes": "",
+             "attributes": "{}"},
+        )  # fmt: skip
+    with engine.begin() as connection:  # another host user with that address is fine
+        connection.execute(
+            insert_contact,
+            {"user": "host-8", "email": "bob@example.org", "name": "", "phone": None,
+             "notes": "", "attributes": "{}"},
+        )  # fmt: skip

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, String, Table, Text, false
+from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, false, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import EnumText, HelpdeskModel, utcnow
@@ -56,6 +56,19 @@ class Contact(HelpdeskModel):
     """A requester: a host user (``user_id`` set) or someone known only by email."""
 
     __tablename__ = "helpdesk_contact"
+    # One email-only contact per address, whatever its case: two workers taking mail from a
+    # new sender at once must file both mails under one customer (services.mail_routing's
+    # insert-or-get relies on it). Host users' mirrors are left out: two host accounts may
+    # share an address, and a mirror may share one with an older email-only contact.
+    __table_args__ = (
+        Index(
+            "ux_helpdesk_contact_email_only",
+            func.lower(text("email")),
+            unique=True,
+            sqlite_where=text("user_id IS NULL"),
+            postgresql_where=text("user_id IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[str | None] = mapped_column(String(255), unique=True)

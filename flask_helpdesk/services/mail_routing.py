@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import has_app_context
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from sqlalchemy import null as sa_null
 from sqlalchemy import true as sa_true
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..mail.parsing import ParsedMail, extract_ticket_code
@@ -257,10 +259,49 @@ def contact_for(address: str, name: str | None) -> Contact:
         return found
     if found is not None:
         return found
-    contact = Contact(email=address, name=(name or "")[:200], attributes={}, notes="")
-    session().add(contact)
-    session().flush()
-    return contact
+    return _email_only_contact(address, name)
+
+
+_UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def _email_only_contact(address: str, name: str | None) -> Contact:
+    """Insert-or-get the email-only contact of *address* (normalized).
+
+    Two workers may take mail from a new sender at the same moment: a unique index
+    (``lower(email)`` where ``user_id`` is null, migration 0026) and ``ON CONFLICT DO NOTHING``
+    make the second wait for the first and then read its contact, so both mails are filed
+    under one customer and neither fails. Other databases: a savepoint, retried as a read."""
+    values = {"email": address, "name": (name or "")[:200], "attributes": {}, "notes": ""}
+    dialect = session().get_bind(mapper=Contact).dialect.name
+    if dialect in _UPSERTS:
+        statement = (
+            _UPSERTS[dialect](Contact)
+            .values(**values)
+            .on_conflict_do_nothing(
+                index_elements=[func.lower(Contact.email)], index_where=Contact.user_id.is_(None)
+            )
+            .returning(Contact)
+        )
+        contact = session().scalars(statement).one_or_none()
+        if contact is not None:
+            return contact
+    else:
+        try:
+            with session().begin_nested():
+                contact = Contact(**values)
+                session().add(contact)
+            return contact
+        except IntegrityError:
+            pass
+    # The other transaction's contact (committed by now: the insert waited for it).
+    return (
+        session()
+        .scalars(
+            select(Contact).where(func.lower(Contact.email) == address, Contact.user_id.is_(None))
+        )
+        .one()
+    )
 
 
 def add_participants(
