@@ -116,13 +116,21 @@ DEFAULTS: dict[str, Any] = {
     "HELPDESK_MAIL_ALLOW_REMOTE_IMAGES": False,  # keep remote <img> in stored mail HTML
     "HELPDESK_MAIL_ALLOWED_LIST_IDS": (),  # List-Ids the desk itself receives through
     "HELPDESK_MAIL_DOMAIN": None,  # domain of our Message-IDs; None: the sender's domain
-    "HELPDESK_MAIL_PLUS_ADDRESSING": False,  # Reply-To support+HD-XXXXXX@... per ticket
+    "HELPDESK_MAIL_PLUS_ADDRESSING": False,
+    # DKIM-signing our own mail (docs/email.rst): the private key (PEM text or a file's path),
+    # its selector, and the signing domain (None: each mail's sender domain). No key: unsigned.
+    "HELPDESK_MAIL_DKIM_KEY": None,
+    "HELPDESK_MAIL_DKIM_SELECTOR": None,
+    "HELPDESK_MAIL_DKIM_DOMAIN": None,  # Reply-To support+HD-XXXXXX@... per ticket
     # Sender authenticity (docs/email.rst): the authserv-id(s) of our own receiving server,
     # whose Authentication-Results headers are trusted; None trusts none and checks DKIM here.
     "HELPDESK_MAIL_AUTHSERV_ID": None,
     "HELPDESK_MAIL_CHECK_DKIM": True,  # our own DKIM check when no trusted header (dkimpy)
     "HELPDESK_MAIL_DNS_TIMEOUT": 5,  # seconds one DNS lookup of that check may take
     "HELPDESK_MAIL_DNS_RESOLVER": None,  # callable(name, timeout) -> TXT bytes; None: dnspython
+    # Which Received header (from the top) our own receiving server adds: its connecting IP
+    # is what our SPF check tests; 0: SPF is not checked here (docs/email.rst).
+    "HELPDESK_MAIL_RECEIVED_HOP": 0,
     # Spam learning (docs/automation.rst): agents' spam / not-spam marks train the filter.
     "HELPDESK_SPAM_FILTER": True,  # score new customer tickets; False: marks still train
     "HELPDESK_SPAM_THRESHOLD": 0.9,  # score (0..1) at or above which a ticket is spam

@@ -227,6 +227,42 @@ def _timezone(key: str, value: Any) -> str:
     return value
 
 
+_LABELS = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9_-]{1,63}(?<!-))*$", re.I)
+
+
+def _dkim_key(key: str, value: Any) -> bytes:
+    """The PEM text of an RSA private key, given as the text itself or a file's path; loaded
+    now, so a wrong key stops the start instead of every mail's sending."""
+    if importlib.util.find_spec("dkim") is None:
+        raise ConfigError(f"{key} needs DKIM support: pip install flask-helpdesk[mailauth]")
+    if isinstance(value, str) and "-----BEGIN" not in value:
+        try:
+            with open(value, "rb") as handle:
+                value = handle.read()
+        except OSError as error:
+            raise ConfigError(f"{key}: cannot read the key file {value!r}: {error}") from None
+    if isinstance(value, str):
+        value = value.encode("ascii", "replace")
+    if not isinstance(value, bytes):
+        raise _fail(key, value, "an RSA private key in PEM form, or the path of a file with one")
+    from dkim.asn1 import ASN1FormatError
+    from dkim.crypto import UnparsableKeyError, parse_pem_private_key
+
+    try:
+        parse_pem_private_key(value)
+    except (UnparsableKeyError, ASN1FormatError, ValueError, TypeError, IndexError) as error:
+        raise ConfigError(
+            f"{key} is not an RSA private key in PEM form ({error or 'unparsable'})"
+        ) from None
+    return value
+
+
+def _dns_name(key: str, value: Any) -> str:
+    if not isinstance(value, str) or not _LABELS.match(value.strip().rstrip(".")):
+        raise _fail(key, value, "a DNS name such as s1 or example.com")
+    return value.strip().rstrip(".").lower()
+
+
 CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "HELPDESK_URL_PREFIX": _url_prefix,
     "HELPDESK_DESK_URL_PREFIX": _url_prefix,
@@ -258,6 +294,10 @@ CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "HELPDESK_MAIL_AUTHSERV_ID": _authserv_ids,
     "HELPDESK_MAIL_DNS_TIMEOUT": _at_least(1, 60),
     "HELPDESK_MAIL_DNS_RESOLVER": _callable,
+    "HELPDESK_MAIL_RECEIVED_HOP": _at_least(0, 20),
+    "HELPDESK_MAIL_DKIM_KEY": _dkim_key,
+    "HELPDESK_MAIL_DKIM_SELECTOR": _dns_name,
+    "HELPDESK_MAIL_DKIM_DOMAIN": _dns_name,
     "HELPDESK_SPAM_THRESHOLD": _fraction(0.5),
     "HELPDESK_SPAM_MIN_TRAINING": _at_least(0),
     "HELPDESK_MAIL_DNS_CACHE_SECONDS": _at_least(0, 86400),
@@ -285,6 +325,11 @@ def unknown_keys(config: Any, known: Any) -> list[str]:
         close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.8)
         hint = f"; did you mean {close[0]}?" if close else " (see the configuration docs)"
         problems.append(f"{key} is not a flask-helpdesk setting{hint}")
+    if config.get("HELPDESK_MAIL_DKIM_KEY") and not config.get("HELPDESK_MAIL_DKIM_SELECTOR"):
+        problems.append(
+            "HELPDESK_MAIL_DKIM_KEY needs HELPDESK_MAIL_DKIM_SELECTOR: the selector under which"
+            " its public key is published (<selector>._domainkey.<domain>)"
+        )
     return problems
 
 
@@ -339,5 +384,10 @@ def _cross_checks(config: dict[str, Any]) -> list[str]:
         problems.append(
             "HELPDESK_ACCESS_GRANT_DURATION must be more than zero and at most"
             f" HELPDESK_ACCESS_GRANT_MAX_DURATION ({longest})"
+        )
+    if config.get("HELPDESK_MAIL_DKIM_KEY") and not config.get("HELPDESK_MAIL_DKIM_SELECTOR"):
+        problems.append(
+            "HELPDESK_MAIL_DKIM_KEY needs HELPDESK_MAIL_DKIM_SELECTOR: the selector under which"
+            " its public key is published (<selector>._domainkey.<domain>)"
         )
     return problems + _storage_problems(config)

@@ -7,9 +7,12 @@ the mail. Sources, in order:
    trusted only when their authserv-id is one the host configured, and only the topmost ones
    (above the first ``Received`` header below them: anything lower came with the mail and
    anyone can write it);
-2. our own DKIM check (``dkimpy``, the ``[mailauth]`` extra), with DNS through an injectable
-   TXT resolver bounded by a timeout. SPF needs the connecting IP, which only the receiving
-   server knows, so this check leaves SPF at ``none``.
+2. our own check, with DNS through injectable resolvers bounded by a timeout: DKIM
+   (``dkimpy``, the ``[mailauth]`` extra); SPF (:mod:`.spf`) of the envelope sender's
+   domain against the connecting IP, which only the receiving server knows: it is read from
+   the ``Received`` header our own server added (the host says which one, counted from the
+   top), so without that setting SPF stays ``none``; and DMARC (:mod:`.dmarc`): the ``From``
+   domain's policy and the alignment of what passed.
 
 Pure logic: no database, no services. :func:`authenticate` is the one entry point.
 """
@@ -25,6 +28,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from email.utils import getaddresses
 from time import monotonic
+from typing import Any
+
+from . import dmarc as dmarc_policy
+from .spf import Lookup, check_host, dns_lookup
 
 try:  # optional: pip install flask-helpdesk[mailauth]
     import dkim
@@ -36,6 +43,8 @@ PASS, FAIL, NONE = "pass", "fail", "none"
 TxtResolver = Callable[[str, float], bytes | None]
 MAX_SIGNATURES = 5  # DKIM signatures checked per mail: each costs a DNS lookup
 
+# What each source's result means for the badge: softfail and permerror (a broken record)
+# vouch for nothing either; neutral and temperror say nothing.
 _SPF = {"pass": PASS, "fail": FAIL, "softfail": FAIL, "permerror": FAIL}
 _DKIM = {"pass": PASS, "fail": FAIL, "permerror": FAIL, "policy": FAIL}
 _DMARC = {"pass": PASS, "fail": FAIL}
@@ -177,18 +186,8 @@ def _domain_of(address: str) -> str:
 
 
 def aligned(domain: str, from_domain: str) -> bool:
-    """Relaxed DMARC alignment, approximated without the public suffix list: one domain is
-    the other or a subdomain of it (nobody can publish keys for a public suffix)."""
-    domain, from_domain = domain.strip(".").lower(), from_domain.strip(".").lower()
-    if not domain or not from_domain:
-        return False
-    if "." not in domain:  # a bare TLD aligns with nothing
-        return False
-    return (
-        domain == from_domain
-        or from_domain.endswith("." + domain)
-        or domain.endswith("." + from_domain)
-    )
+    """Relaxed DMARC alignment: the same organisational domain (:func:`.dmarc.org_domain`)."""
+    return dmarc_policy.aligned(domain, from_domain)
 
 
 def from_domain(headers: email.message.Message) -> tuple[str | None, str]:
@@ -248,33 +247,55 @@ def _signer(result: Result) -> str:
     return result.props.get("header.d") or _domain_of(result.props.get("header.i", ""))
 
 
-def _dmarc_policy(domain: str, txt: TxtResolver, timeout: float) -> str | None:
-    """The ``p=`` of the domain's DMARC record (or its parent's), None without one."""
-    labels = domain.split(".")
-    names = [domain] + ([".".join(labels[-2:])] if len(labels) > 2 else [])
-    for name in names:
-        record = txt(f"_dmarc.{name}.", timeout)
-        if record and record.lstrip().lower().startswith(b"v=dmarc1"):
-            tags = dict(
-                t.strip().partition("=")[::2] for t in record.decode("ascii", "replace").split(";")
-            )
-            return tags.get("p", "none").strip().lower() or "none"
-    return None
+@dataclass(frozen=True)
+class Connection:
+    """Where the mail came from, as our own receiving server saw it (for SPF)."""
+
+    ip: str
+    helo: str
+    sender: str  # the envelope sender (MAIL FROM); "" for a bounce's null sender
 
 
-def own_check(
-    raw: bytes, domain: str, txt: TxtResolver | None, timeout: float, signatures: int = 1
-) -> Verdict:
-    """Our own DKIM check, and DMARC alignment from it plus the domain's published policy.
+_FROM_CLAUSE = re.compile(r"^\s*from\s+(?P<helo>\S+)(?P<rest>.*?)(?:\sby\s|;|$)", re.I | re.S)
+_BRACKETED_IP = re.compile(r"\[(?:ipv6:)?(?P<ip>[0-9a-f:.]+)\]", re.I)
+_EXIM_HELO = re.compile(r"\bhelo=(?P<helo>[^\s)]+)", re.I)
 
-    SPF cannot be checked here, so a domain without an aligned DKIM signature fails only when
-    its policy asks receivers to refuse such mail (``p=quarantine``/``reject``); with
-    ``p=none`` or no record the mail is merely not verified.
-    """
+
+def connection_of(
+    headers: email.message.Message, hop: int, envelope: str | None
+) -> Connection | str:
+    """The connection recorded by our server's ``Received`` header, the *hop*-th from the top
+    (1: the topmost, when our server is the last to add one), or why there is none.
+
+    *envelope*: the envelope sender intake was handed; None reads the topmost
+    ``Return-Path`` (written at delivery by the server that received the mail)."""
+    received = headers.get_all("Received") or []
+    if hop < 1 or len(received) < hop:
+        return f"no Received header number {hop}"
+    value = re.sub(r"\r?\n[ \t]+", " ", str(received[hop - 1]))
+    clause = _FROM_CLAUSE.match(value)
+    address = _BRACKETED_IP.search(clause["rest"]) if clause else None
+    if clause is None or address is None:
+        return f"no connecting IP in Received header number {hop}"
+    exim_helo = _EXIM_HELO.search(clause["rest"])
+    helo = (exim_helo["helo"] if exim_helo else clause["helo"]).strip("[]")
+    if envelope is None:
+        paths = headers.get_all("Return-Path") or []
+        if not paths:
+            return "no envelope sender (neither given with the mail nor a Return-Path)"
+        envelope = str(paths[0])
+    sender = envelope.strip().strip("<>").strip()
+    return Connection(address["ip"], helo, sender)
+
+
+def _dkim_check(
+    raw: bytes, resolve: TxtResolver, timeout: float, signatures: int, notes: list[str]
+) -> tuple[str, list[str], int]:
+    """``(dkim result, domains whose signature verified, signatures seen)``."""
     if dkim is None:
-        return Verdict(reason="no trusted Authentication-Results; DKIM checks are not installed")
-    resolve = txt or default_txt
-
+        if signatures:
+            notes.append("DKIM checks are not installed")
+        return NONE, [], 0
     timed_out: list[str] = []
 
     def dnsfunc(name: bytes | str, timeout: float = timeout) -> bytes | None:
@@ -292,7 +313,7 @@ def own_check(
         if checker
         else 0
     )
-    passed, notes = [], []
+    passed: list[str] = []
     temporary = False
     for index in range(min(count, MAX_SIGNATURES)):
         checker.domain = None
@@ -311,49 +332,110 @@ def own_check(
         else:
             notes.append(f"signature of {signer or '?'} did not verify")
     dkim_value = PASS if passed else (FAIL if count and not temporary else NONE)
-    if any(aligned(signer, domain) for signer in passed):
-        return Verdict(NONE, dkim_value, PASS, "own", f"DKIM signature of {domain} verified")
+    return dkim_value, passed, count
+
+
+def own_check(
+    raw: bytes,
+    domain: str,
+    txt: TxtResolver | None,
+    timeout: float,
+    signatures: int = 1,
+    connection: Connection | str | None = None,
+    lookup: Lookup | None = None,
+) -> Verdict:
+    """Our own DKIM and SPF checks, and DMARC: the domain's published policy and the
+    alignment of what passed (RFC 7489).
+
+    *connection*: where the mail came from, for SPF (a string says why that is unknown: SPF
+    stays ``none``). A mail without an aligned pass fails only when the domain's policy asks
+    receivers to refuse such mail (``p=quarantine``/``reject``); with ``p=none`` or no
+    record it is merely not verified.
+    """
+    resolve = txt or default_txt
+    notes: list[str] = []
+    dkim_value, passed, count = _dkim_check(raw, resolve, timeout, signatures, notes)
+    spf_value, spf_domain = NONE, ""
+    if isinstance(connection, Connection):
+        spf = check_host(
+            connection.ip, connection.sender, connection.helo, lookup or dns_lookup, timeout
+        )
+        spf_value, spf_domain = _SPF.get(spf.result, NONE), spf.domain
+        notes.append(spf.reason)
+    elif connection:
+        notes.append(f"SPF not checked: {connection}")
+    if domain in passed:  # aligned however the policy says to compare: no need to fetch it
+        why = f"DKIM signature of {domain} verified"
+        return Verdict(spf_value, dkim_value, PASS, "own", "; ".join([why, *notes])[:500])
     try:
-        policy = _dmarc_policy(domain, resolve, timeout)
+        policy = dmarc_policy.fetch_policy(domain, resolve, timeout)
     except Exception:  # a DNS failure must not fail the mail: it stays unverified
         policy = None
         notes.append("DNS timeout for the DMARC policy")
+    strict_dkim = policy is not None and policy.strict_dkim
+    strict_spf = policy is not None and policy.strict_spf
+    if any(dmarc_policy.aligned(signer, domain, strict_dkim) for signer in passed):
+        why = f"DKIM signature of {domain} verified"
+        return Verdict(spf_value, dkim_value, PASS, "own", "; ".join([why, *notes])[:500])
+    if spf_value == PASS and dmarc_policy.aligned(spf_domain, domain, strict_spf):
+        why = f"SPF of {spf_domain} passed, aligned with {domain}"
+        return Verdict(spf_value, dkim_value, PASS, "own", "; ".join([why, *notes])[:500])
     if passed:
         notes.insert(0, f"signed by {', '.join(passed)}, not by {domain}")
     elif not count:
         notes.insert(0, "no DKIM signature")
-    dmarc_value = FAIL if policy in ("quarantine", "reject") else NONE
-    notes.append(f"DMARC policy of {domain}: {policy or 'none published'}")
-    return Verdict(NONE, dkim_value, dmarc_value, "own", "; ".join(notes)[:500])
+    if spf_value == PASS:
+        notes.append(f"SPF passed for {spf_domain}, not aligned with {domain}")
+    dmarc_value = FAIL if policy is not None and policy.enforced else NONE
+    described = policy.policy if policy else "none published"
+    if policy is not None and (strict_dkim or strict_spf):
+        described += " (strict alignment)"
+    notes.append(f"DMARC policy of {domain}: {described}")
+    return Verdict(spf_value, dkim_value, dmarc_value, "own", "; ".join(notes)[:500])
 
 
 class CachedTxt:
     """A TXT resolver that remembers answers (absent records too) for *ttl* seconds, at most
-    *max_entries* of them (the oldest go first), shared by the threads of one process.
+    *max_entries* of them (the oldest go first), shared by the threads of one process; its
+    :meth:`lookup` does the same for SPF's lookups through *lookup*.
 
     Failures (timeouts) are not remembered: the next mail asks again. Keys and policies
     change rarely and publishers expect caching (their records carry TTLs of hours), while
     a burst of mail from one domain would otherwise ask the same names for every mail."""
 
-    def __init__(self, resolve: TxtResolver, ttl: float, max_entries: int = 2048) -> None:
+    def __init__(
+        self,
+        resolve: TxtResolver,
+        ttl: float,
+        max_entries: int = 2048,
+        lookup: Lookup | None = None,
+    ) -> None:
         self.resolve, self.ttl, self.max_entries = resolve, ttl, max_entries
-        self._answers: OrderedDict[str, tuple[float, bytes | None]] = OrderedDict()
+        self.resolve_other = lookup or dns_lookup
+        self._answers: OrderedDict[Any, tuple[float, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def __call__(self, name: str, timeout: float) -> bytes | None:
-        key = name.lower().rstrip(".")
+    def _cached(self, key: Any, ask: Callable[[], Any]) -> Any:
         now = monotonic()
         with self._lock:
             cached = self._answers.get(key)
             if cached is not None and cached[0] > now:
                 return cached[1]
-        answer = self.resolve(name, timeout)  # outside the lock: lookups run in parallel
+        answer = ask()  # outside the lock: lookups run in parallel
         with self._lock:
             self._answers[key] = (now + self.ttl, answer)
             self._answers.move_to_end(key)
             while len(self._answers) > self.max_entries:
                 self._answers.popitem(last=False)
         return answer
+
+    def __call__(self, name: str, timeout: float) -> bytes | None:
+        key = name.lower().rstrip(".")
+        return self._cached(key, lambda: self.resolve(name, timeout))
+
+    def lookup(self, name: str, rdtype: str, timeout: float) -> list[str]:
+        key = (rdtype, name.lower().rstrip("."))
+        return list(self._cached(key, lambda: self.resolve_other(name, rdtype, timeout)))
 
 
 def default_txt(name: str, timeout: float) -> bytes | None:
@@ -368,8 +450,15 @@ def authenticate(
     check_dkim: bool = True,
     txt: TxtResolver | None = None,
     timeout: float = 5.0,
+    lookup: Lookup | None = None,
+    received_hop: int = 0,
+    envelope: str | None = None,
 ) -> Verdict:
-    """The verdict for one raw mail: our server's trusted results, else our own DKIM check."""
+    """The verdict for one raw mail: our server's trusted results, else our own checks.
+
+    *received_hop*: which ``Received`` header (from the top) our own server added, whose
+    connecting IP SPF checks; 0 checks no SPF. *envelope*: the envelope sender, if known.
+    """
     ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
     head = raw[: min(ends)] if ends else raw  # the header block only: no copy of the body
     headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
@@ -379,6 +468,8 @@ def authenticate(
     results = trusted_results(headers.items(), authserv_ids)
     if results:
         return verdict_from_results(results, domain)
-    if not check_dkim:
+    if not check_dkim and not received_hop:
         return Verdict(reason="no trusted Authentication-Results")
-    return own_check(raw, domain, txt, timeout, len(headers.get_all("DKIM-Signature") or []))
+    connection = connection_of(headers, received_hop, envelope) if received_hop else None
+    signatures = len(headers.get_all("DKIM-Signature") or []) if check_dkim else 0
+    return own_check(raw, domain, txt, timeout, signatures, connection, lookup)

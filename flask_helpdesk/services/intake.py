@@ -306,18 +306,19 @@ def _time_limit(seconds: float):
 _UNFINISHED = (InboundStatus.RECEIVED, InboundStatus.PROCESSING, InboundStatus.FAILED)
 
 
-def _stored_raw(inbound_id: int, fresh_only: bool) -> bytes | None:
-    """The raw bytes of a mail still to process, read on a connection of its own that is
-    returned at once: the sender check that follows may wait seconds on DNS, and no
-    transaction of ours (no lock, no snapshot) may stay open meanwhile."""
+def _stored_raw(inbound_id: int, fresh_only: bool) -> tuple[bytes, str | None] | None:
+    """The raw bytes (and envelope sender, for SPF) of a mail still to process, read on a
+    connection of its own that is returned at once: the sender check that follows may wait
+    seconds on DNS, and no transaction of ours (no lock, no snapshot) may stay open meanwhile."""
     table = InboundMail.__table__
-    query = select(table.c.raw).where(table.c.id == inbound_id)
+    query = select(table.c.raw, table.c.envelope_sender).where(table.c.id == inbound_id)
     if fresh_only:
         query = query.where(table.c.status == InboundStatus.RECEIVED, table.c.attempts == 0)
     else:
         query = query.where(table.c.status.in_(_UNFINISHED))
     with session().get_bind(InboundMail).connect() as connection:
-        return connection.scalar(query)
+        found = connection.execute(query).first()
+    return (found[0], found[1]) if found is not None and found[0] is not None else None
 
 
 def process(
@@ -335,14 +336,15 @@ def process(
     Returns the row as it ended, or None when it was not claimable (done, or taken).
     """
     first_try = not (force or retry)
-    raw = _stored_raw(inbound_id, fresh_only=first_try)
-    fresh = raw is not None and first_try
-    if raw is None and first_try:  # a job run again for a mail a crash left behind
-        raw = _stored_raw(inbound_id, fresh_only=False)
-    if raw is None:
+    stored = _stored_raw(inbound_id, fresh_only=first_try)
+    fresh = stored is not None and first_try
+    if stored is None and first_try:  # a job run again for a mail a crash left behind
+        stored = _stored_raw(inbound_id, fresh_only=False)
+    if stored is None:
         return None
+    raw, envelope = stored
     # Who sent it, before any transaction opens (DNS lookups; cached per process).
-    verdict = mail_auth.check(raw)
+    verdict = mail_auth.check(raw, envelope)
     row = _claim_fresh(inbound_id) if fresh else None
     fresh = row is not None
     if not fresh:

@@ -43,6 +43,7 @@ _CACHES: WeakKeyDictionary[Any, tuple[Any, CachedTxt]] = WeakKeyDictionary()
 
 
 def _resolver() -> CachedTxt | Any:
+    """The TXT resolver of the checks, cached per process; its ``lookup`` answers SPF's."""
     config = current_helpdesk.config
     configured = config["HELPDESK_MAIL_DNS_RESOLVER"] or default_txt
     ttl = float(config["HELPDESK_MAIL_DNS_CACHE_SECONDS"])
@@ -51,21 +52,28 @@ def _resolver() -> CachedTxt | Any:
     app = current_app._get_current_object()
     cached = _CACHES.get(app)
     if cached is None or cached[0] is not configured or cached[1].ttl != ttl:
-        cached = (configured, CachedTxt(configured, ttl))
+        lookup = getattr(configured, "lookup", None)
+        cached = (configured, CachedTxt(configured, ttl, lookup=lookup))
         _CACHES[app] = cached
     return cached[1]
 
 
-def check(raw: bytes) -> Verdict:
-    """Who sent *raw*, by the host's settings. May wait on DNS: call it outside a transaction."""
+def check(raw: bytes, envelope: str | None = None) -> Verdict:
+    """Who sent *raw*, by the host's settings. May wait on DNS: call it outside a transaction.
+
+    *envelope*: the envelope sender intake was handed with the mail (for SPF), if any."""
     config = current_helpdesk.config
     try:
+        resolver = _resolver()
         return authenticate(
             raw or b"",
             authserv_ids=config["HELPDESK_MAIL_AUTHSERV_ID"] or (),
             check_dkim=config["HELPDESK_MAIL_CHECK_DKIM"],
-            txt=_resolver(),
+            txt=resolver,
             timeout=float(config["HELPDESK_MAIL_DNS_TIMEOUT"]),
+            lookup=getattr(resolver, "lookup", None),
+            received_hop=config["HELPDESK_MAIL_RECEIVED_HOP"],
+            envelope=envelope,
         )
     except Exception as error:  # a resolver's bug must not fail the mail: it is unverified
         logger.warning("sender check failed", exc_info=True)

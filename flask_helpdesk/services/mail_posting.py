@@ -79,7 +79,7 @@ _VERDICT = "_helpdesk_verdict"
 
 def row_verdict(row: InboundMail) -> Verdict:
     verdict = getattr(row, _VERDICT, None)
-    return verdict if verdict is not None else mail_auth.check(row.raw or b"")
+    return verdict if verdict is not None else mail_auth.check(row.raw or b"", row.envelope_sender)
 
 
 def _hold(row: InboundMail, ticket: Ticket | None, reason: str) -> None:

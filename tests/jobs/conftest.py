@@ -28,6 +28,7 @@ class Delivered:
     mail_from: str
     rcpt_tos: list[str]
     message: EmailMessage
+    raw: bytes = b""  # the bytes as they arrived
 
     def part(self, content_type: str) -> str:
         body = self.message.get_body(preferencelist=(content_type.split("/")[1],))
@@ -56,7 +57,11 @@ class SmtpServer:
         if self.reject_with:
             return self.reject_with
         message = email.message_from_bytes(envelope.original_content, policy=policy.default)
-        self.messages.append(Delivered(envelope.mail_from, list(envelope.rcpt_tos), message))
+        self.messages.append(
+            Delivered(
+                envelope.mail_from, list(envelope.rcpt_tos), message, envelope.original_content
+            )
+        )
         return "250 OK"
 
     def to(self, address: str) -> list[Delivered]:
