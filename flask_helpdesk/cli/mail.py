@@ -1,4 +1,5 @@
-"""``flask helpdesk fetch-mail | ingest-mail | process-mail | retry-mail | add-mailbox``.
+"""``flask helpdesk fetch-mail | ingest-mail | process-mail | retry-mail | add-mailbox |
+check-mail-dns``.
 
 Registered on the ``helpdesk`` command group by :mod:`flask_helpdesk.cli`. Each pushes the app
 context itself (``with_appcontext``), as ``AppGroup.command`` does for the others, so
@@ -12,8 +13,9 @@ import sys
 import click
 from flask.cli import with_appcontext
 
+from ..mail.dns_check import MISSING
 from ..models import Department
-from ..services import ServiceError, intake, mailboxes
+from ..services import ServiceError, intake, mail_auth, mailboxes
 from ..services.base import session
 from ..services.identity import SYSTEM
 
@@ -145,6 +147,36 @@ def add_mailbox_command(department_slug: str, **options) -> None:
     click.echo(f"mailbox #{mailbox.id} for {department.slug}: {mailbox.username}@{mailbox.host}")
 
 
+@click.command("check-mail-dns")
+@with_appcontext
+@click.option("--address", help="The support address (default: the helpdesk's mail sender).")
+@click.option(
+    "--sending-ip",
+    "sending_ips",
+    multiple=True,
+    help="An IP our mail leaves from (default: MAIL_SERVER's addresses); repeatable.",
+)
+@click.option(
+    "--dkim-selector", help="The selector your mail server signs with, if the helpdesk does not."
+)
+def check_mail_dns_command(
+    address: str | None, sending_ips: tuple[str, ...], dkim_selector: str | None
+) -> None:
+    """Check the support address's SPF, DKIM and DMARC records; exit 1 if any is missing."""
+    try:
+        domain, findings = mail_auth.dns_findings(address, list(sending_ips) or None, dkim_selector)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"DNS records for mail from {domain}:")
+    for finding in findings:
+        click.echo(f"  {finding.status.upper():<8} {finding.record:<6} {finding.text}")
+    missing = [f for f in findings if f.status == MISSING]
+    if missing:
+        click.echo(f"{len(missing)} missing: receivers may mark our mail as spam or refuse it.")
+        sys.exit(1)
+    click.echo("All in place.")
+
+
 def _echo_counts(counts: dict[str, int]) -> None:
     if counts:
         click.echo("processed left-over mail: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
@@ -156,4 +188,5 @@ COMMANDS = [
     process_mail_command,
     retry_mail_command,
     add_mailbox_command,
+    check_mail_dns_command,
 ]

@@ -15,8 +15,10 @@ for an agent instead of posting as them.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from dataclasses import dataclass
+from email.utils import parseaddr
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -24,7 +26,11 @@ from flask import current_app
 from sqlalchemy import and_, or_, select
 
 from ..i18n import gettext as _
+from ..mail import dns_check
 from ..mail.authenticity import CachedTxt, Verdict, authenticate, default_txt
+from ..mail.dns_check import Finding
+from ..mail.outbound import default_sender
+from ..mail.spf import dns_lookup
 from ..models import Contact, InboundMail, InboundStatus, Message, Ticket
 from ..state import current_helpdesk
 from . import mail_routing as routing
@@ -169,3 +175,56 @@ def sender_view(ticket: Ticket, thread: list[Message]) -> tuple[dict[int, Verdic
             continue
         verdicts[message_id] = Verdict(spf, dkim, dmarc, source, text)
     return verdicts, waiting
+
+
+def _mail_server_ips(lookup: Any, timeout: float) -> list[str]:
+    """The addresses of Flask-Mail's ``MAIL_SERVER``; [] when it is local (the IP the world
+    sees is then the machine's own, which only the host knows) or unset."""
+    host = (current_app.config.get("MAIL_SERVER") or "").strip().strip("[]")
+    if not host or host == "localhost" or host.startswith("127.") or host == "::1":
+        return []
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        pass
+    found: list[str] = []
+    for rdtype in ("A", "AAAA"):
+        try:
+            found += lookup(host, rdtype, timeout)
+        except Exception:  # reported as unknown below: the SPF record itself is still checked
+            logger.warning("could not resolve MAIL_SERVER %s (%s)", host, rdtype)
+    return found
+
+
+def dns_findings(
+    address: str | None = None,
+    sending_ips: list[str] | None = None,
+    selector: str | None = None,
+) -> tuple[str, list[Finding]]:
+    """What ``flask helpdesk check-mail-dns`` reports for the support address's domain.
+
+    *address*: the support address (default: the mail sender setting); *sending_ips*: the IPs
+    our mail leaves from (default: ``MAIL_SERVER``'s); *selector*: the DKIM selector to check
+    when the helpdesk does not sign itself (its mail server does)."""
+    config = current_helpdesk.config
+    address = address or default_sender() or ""
+    if isinstance(address, tuple):  # Flask-Mail's ("Name", "address") form
+        address = address[1]
+    domain = parseaddr(address)[1].rpartition("@")[2].strip().lower()
+    if not domain:
+        raise ValueError(
+            "no support address: set HELPDESK_MAIL_SENDER (or MAIL_DEFAULT_SENDER) or give one"
+        )
+    txt = config["HELPDESK_MAIL_DNS_RESOLVER"] or default_txt
+    lookup = getattr(txt, "lookup", None) or dns_lookup
+    timeout = float(config["HELPDESK_MAIL_DNS_TIMEOUT"])
+    if sending_ips is None:
+        sending_ips = _mail_server_ips(lookup, timeout)
+    key = config["HELPDESK_MAIL_DKIM_KEY"] if not selector else None
+    selector = selector or config["HELPDESK_MAIL_DKIM_SELECTOR"]
+    signing_domain = (key and config["HELPDESK_MAIL_DKIM_DOMAIN"]) or domain
+    return domain, [
+        *dns_check.check_spf(domain, sending_ips, lookup, timeout),
+        *dns_check.check_dkim(signing_domain, selector, key, txt, timeout),
+        *dns_check.check_dmarc(domain, txt, timeout),
+    ]
