@@ -6,7 +6,8 @@ A condition is a tree::
     {"field": "status", "op": "is", "value": "answered"}
 
 over a whitelist of fields (the ticket, its latest public message, the customer and their
-custom attributes) and operators. Event rules evaluate the tree in Python on the ticket at
+custom attributes, whether the customer's latest message came from a verified sender) and
+operators. Event rules evaluate the tree in Python on the ticket at
 hand (:func:`matches`); time rules compile it to a SQLAlchemy expression (:func:`to_sql`) so
 that a sweep asks the database for the matching tickets only. Both readings are tested to agree
 (``tests/rules/test_conditions.py``); the one operator SQL cannot say exactly on every backend
@@ -19,15 +20,18 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Float, and_, cast, false, func, not_, or_, select, true
+from sqlalchemy import Float, and_, case, cast, false, func, not_, or_, select, true
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..i18n import gettext as _
 from ..models import (
     Channel,
     Contact,
+    InboundMail,
     Message,
     MessageKind,
     Priority,
@@ -36,6 +40,7 @@ from ..models import (
     TicketStatus,
     ticket_tag,
 )
+from .base import session
 
 MAX_DEPTH = 6
 MAX_NODES = 100
@@ -72,6 +77,16 @@ RELATIVE_TIME = re.compile(r"^-(\d{1,5})([hd])$")  # "-3d": three days before no
 ATTRIBUTE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
+class SenderCheck(StrEnum):
+    """The ``sender`` field: the verdict on the customer's latest message (docs/email.rst),
+    ordered from least to most trusted (``greater_than unverified``: verified or signed in)."""
+
+    FAILED = "failed"  # came by mail; the From domain's DMARC policy disowns it
+    UNVERIFIED = "unverified"  # came by mail; nothing vouched either way (or never checked)
+    VERIFIED = "verified"  # came by mail; the From domain vouched for it
+    NOT_MAIL = "not_mail"  # written on the site or through the API (signed in), or none yet
+
+
 @dataclass(frozen=True)
 class Field:
     kind: str
@@ -90,6 +105,7 @@ FIELDS: dict[str, Field] = {
     "customer_email": Field(TEXT),
     "customer_name": Field(TEXT),
     "locale": Field(TEXT),
+    "sender": Field(ENUM, SenderCheck),
     "tags": Field(TAGS, changes="tags"),
     "created_at": Field(TIME),
     "updated_at": Field(TIME),
@@ -282,7 +298,81 @@ class Facts:
                 return ticket.locale
             case "tags":
                 return {tag.name for tag in ticket.tags}
+            case "sender":
+                return self._sender()
         return getattr(ticket, name)
+
+    def _sender(self) -> str:
+        """:class:`SenderCheck` of the customer's latest message, as :func:`_sender_sql`."""
+        latest = self.message
+        if latest is None or latest.kind != MessageKind.REPLY or latest.author_agent_id:
+            latest = session().scalar(
+                select(Message)
+                .where(_customer_message(self.ticket.id))
+                .order_by(Message.created_at.desc(), Message.id.desc())
+                .limit(1)
+            )
+        if latest is None or latest.channel != Channel.EMAIL:
+            return SenderCheck.NOT_MAIL.value
+        dmarc = session().scalar(
+            select(InboundMail.auth_dmarc)
+            .where(InboundMail.posted_message_id == latest.id)
+            .order_by(InboundMail.id)
+            .limit(1)
+        )
+        return _STATE_OF_DMARC.get(dmarc, SenderCheck.UNVERIFIED).value
+
+
+_STATE_OF_DMARC = {"pass": SenderCheck.VERIFIED, "fail": SenderCheck.FAILED}
+
+
+def _customer_message(ticket_id: Any) -> ColumnElement[bool]:
+    """A public message of the ticket that no agent wrote (the customer's, a participant's)."""
+    return and_(
+        Message.ticket_id == ticket_id,
+        Message.kind == MessageKind.REPLY,
+        Message.author_agent_id.is_(None),
+    )
+
+
+def _sender_sql() -> Any:
+    latest_of = aliased(Message)
+    latest = (
+        select(latest_of.id)
+        .where(
+            latest_of.ticket_id == Ticket.id,
+            latest_of.kind == MessageKind.REPLY,
+            latest_of.author_agent_id.is_(None),
+        )
+        .order_by(latest_of.created_at.desc(), latest_of.id.desc())
+        .limit(1)
+        .correlate(Ticket)
+        .scalar_subquery()
+    )
+    by_mail = (
+        select(Message.id)
+        .where(Message.id == latest, Message.channel == Channel.EMAIL)
+        .correlate(Ticket)
+        .exists()
+    )
+    verdict = (
+        select(
+            case(
+                (InboundMail.auth_dmarc == "pass", SenderCheck.VERIFIED.value),
+                (InboundMail.auth_dmarc == "fail", SenderCheck.FAILED.value),
+                else_=SenderCheck.UNVERIFIED.value,
+            )
+        )
+        .where(InboundMail.posted_message_id == latest)
+        .order_by(InboundMail.id)
+        .limit(1)
+        .correlate(Ticket)
+        .scalar_subquery()
+    )
+    return case(
+        (by_mail, func.coalesce(verdict, SenderCheck.UNVERIFIED.value)),
+        else_=SenderCheck.NOT_MAIL.value,
+    )
 
 
 def _words(text: str) -> list[str]:
@@ -412,6 +502,8 @@ def _sql_column(name: str) -> Any:
         return func.coalesce(Ticket.email, requester.scalar_subquery())
     if name == "customer_name":
         return select(Contact.name).where(Contact.id == Ticket.requester_id).scalar_subquery()
+    if name == "sender":
+        return _sender_sql()
     return {
         "status": Ticket.status,
         "priority": Ticket.priority,
@@ -459,6 +551,8 @@ def _sql_test(node: dict[str, Any], now: datetime) -> ColumnElement[bool]:
         return and_(column.is_not(None), column < moment if op == "before" else column > moment)
     if spec.kind == ENUM:
         convert = (lambda v: Priority[v.upper()]) if spec.enum is Priority else spec.enum
+        if spec.enum is SenderCheck:  # a computed text, not a column of the enum's type
+            convert = str
         if op in ("less_than", "greater_than"):
             if spec.enum is Priority:
                 target = convert(wanted)

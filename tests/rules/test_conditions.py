@@ -10,12 +10,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from flask_helpdesk.models import Ticket, utcnow
+from flask_helpdesk.models import (
+    Channel,
+    InboundMail,
+    InboundStatus,
+    Message,
+    Ticket,
+    utcnow,
+)
 from flask_helpdesk.services import desk, messages
 from flask_helpdesk.services.base import session
 from flask_helpdesk.services.rule_conditions import (
     ConditionError,
     Facts,
+    SenderCheck,
     matches,
     needs_recheck,
     to_sql,
@@ -99,6 +107,11 @@ LEAVES = [
     {"field": "customer.seats", "op": "greater_than", "value": 10},
     {"field": "customer.plan", "op": "is_not_set"},
     {"field": "locale", "op": "is_set"},
+    {"field": "sender", "op": "is", "value": "verified"},
+    {"field": "sender", "op": "in", "value": ["failed", "unverified"]},
+    {"field": "sender", "op": "greater_than", "value": "unverified"},
+    {"field": "sender", "op": "less_than", "value": "verified"},
+    {"field": "sender", "op": "is_not", "value": "not_mail"},
 ]
 
 
@@ -129,8 +142,34 @@ def varied_tickets(app, lan, agent, open_for, clock):
     desk.assign(agent, made[2], agent.agent.id)
     desk.add_tags(agent, made[0], ["vip"])
     made.append(open_for(lan, subject="Plain", body="Nothing special", priority="urgent"))
+    # The customer's latest message came by mail: verified, failed, never checked; the last
+    # ticket's was written on the site (and made[1]'s answer is the agent's: not counted).
+    for ticket, dmarc in zip(made, ("pass", "fail", None), strict=False):
+        by_mail(ticket, dmarc)
     session().commit()
     return [t.id for t in made]
+
+
+def by_mail(ticket, dmarc: str | None) -> None:
+    """The ticket's first message as if it had come by mail with that DMARC verdict."""
+    first = session().scalar(
+        select(Message).where(Message.ticket_id == ticket.id).order_by(Message.id).limit(1)
+    )
+    first.channel = Channel.EMAIL
+    if dmarc is not None:
+        session().add(
+            InboundMail(
+                dedup_key=f"test-{ticket.id}",
+                source="pipe",
+                raw=b"",
+                status=InboundStatus.PROCESSED,
+                ticket_id=ticket.id,
+                posted_message_id=first.id,
+                auth_dmarc=dmarc,
+                sender_verified=dmarc == "pass",
+            )
+        )
+    session().flush()
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
@@ -151,6 +190,26 @@ def test_python_and_sql_select_the_same_tickets(varied_tickets, clock, tree):
         assert in_python <= in_sql
     else:
         assert in_sql == in_python
+
+
+def test_the_sender_verdict_of_the_customers_latest_message(varied_tickets, clock):
+    expected = ["verified", "failed", "unverified", "not_mail"]
+    for value in SenderCheck:
+        tree = validate({"field": "sender", "op": "is", "value": value.value})
+        in_sql = set(
+            session().scalars(
+                select(Ticket.id).where(Ticket.id.in_(varied_tickets), to_sql(tree, clock.now))
+            )
+        )
+        in_python = {
+            t.id
+            for t in session().scalars(select(Ticket).where(Ticket.id.in_(varied_tickets)))
+            if matches(tree, facts_for(t))
+        }
+        wanted = {i for i, state in zip(varied_tickets, expected, strict=True) if state == value}
+        assert in_sql == in_python == wanted, value
+    with pytest.raises(ConditionError, match="Not a valid value"):
+        validate({"field": "sender", "op": "is", "value": "trusted"})
 
 
 def test_matches_word_is_a_word_not_a_substring(app, lan, open_for):
