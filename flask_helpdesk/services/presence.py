@@ -20,6 +20,7 @@ from ..models import Agent, Message, MessageKind, Ticket, TicketViewer, utcnow
 from .base import commit, rollback, session
 from .identity import Actor
 from .permissions import ensure
+from .transitions import lock_ticket
 
 # An agent counts as viewing if their page polled within this time (the page polls every 20 s).
 VIEWING_WINDOW = timedelta(seconds=60)
@@ -122,6 +123,11 @@ def written_since(
     seen = parse_int(last_seen_message_id, 0, MAX_ID)
     if seen is None:
         return []
+    # The check and the sending are one step: the ticket stays locked until this transaction
+    # ends (the reply committed, or the page shown), so of two agents sending at the same
+    # moment the second waits here and then sees the first one's reply, instead of both
+    # checks passing and both replies going out unseen.
+    lock_ticket(ticket)
     query = (
         select(Message)
         .where(

@@ -8,7 +8,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from .. import signals
@@ -35,7 +36,7 @@ from .events import add_event
 from .identity import SYSTEM, Actor
 from .permissions import ensure, visible_tickets
 from .ratings import rate_ticket
-from .transitions import transition
+from .transitions import lock_ticket, transition
 
 # Re-exported: callers say ``tickets.rate_ticket``, ``tickets.add_event``, ...
 __all__ = [
@@ -191,8 +192,7 @@ def open_ticket_with_message(
     )
     ticket.department = department
     ticket.requester = requester
-    session().add(ticket)
-    session().flush()
+    _insert_with_free_code(ticket)
     sla.start(ticket, now)
     facts.created(ticket, actor)
     message = Message(
@@ -234,6 +234,30 @@ def open_ticket_with_message(
     commit()
     send_signal(signals.ticket_created, ticket=ticket, actor=actor, message=message)
     return ticket, message
+
+
+CODE_ATTEMPTS = 5
+
+
+def _insert_with_free_code(ticket: Ticket) -> None:
+    """INSERT *ticket*; if another creator took its code a moment ago, draw another one.
+
+    :func:`new_ticket_code` checked the code free, but two creators (two web processes, a
+    worker filing mail) can draw and check the same code at the same moment: the unique index
+    then stops the second INSERT. In a savepoint, that creator draws again instead of failing
+    and losing what the customer wrote.
+    """
+    for attempt in range(CODE_ATTEMPTS):
+        try:
+            with session().begin_nested():
+                session().add(ticket)
+                session().flush()
+            return
+        except IntegrityError:
+            taken = session().scalar(select(exists().where(Ticket.code == ticket.code)))
+            if not taken or attempt == CODE_ATTEMPTS - 1:
+                raise
+            ticket.code = new_ticket_code()
 
 
 def _guard(requester: Contact, data: NewTicket, rules: dict[str, house_rules.Rule]) -> None:
@@ -305,6 +329,9 @@ def change_status(actor: Actor, ticket: Ticket, target: TicketStatus | str) -> T
     ensure(actor, "change_status", ticket)
     if not actor.is_agent and not actor.is_system:
         raise Forbidden(_("Only support staff can set the status."))
+    # From the status as it is now: another agent may have changed it since the page loaded
+    # (the audit trail's "old" must be true, and closed stays closed unless allowed).
+    lock_ticket(ticket)
     try:
         target = TicketStatus(target)
         trigger = trigger_for_agent_choice(ticket.status, target)

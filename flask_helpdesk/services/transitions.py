@@ -10,13 +10,31 @@ transaction.
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from .. import signals
 from ..i18n import gettext as _
 from ..models import Ticket, TicketStatus, utcnow
 from ..workflow import InvalidTransition, Trigger, next_status
 from . import distribution, facts, rule_events, sla
-from .base import ValidationError, send_after_commit
+from .base import ValidationError, send_after_commit, session
 from .identity import Actor
+
+
+def lock_ticket(ticket: Ticket) -> None:
+    """Lock *ticket*'s row until this transaction ends (PostgreSQL) and read it again.
+
+    For a decision taken from what the ticket is now (which status it may move to, whether
+    anyone wrote since): two agents acting at once are then taken one after the other, the
+    second one deciding from what the first one left, not from the page it loaded. Pending
+    changes are flushed before the read (autoflush), so none is lost.
+    """
+    session().scalars(
+        select(Ticket)
+        .where(Ticket.id == ticket.id)
+        .with_for_update(of=Ticket)
+        .execution_options(populate_existing=True)
+    ).one()  # the rows must be read for the object to be refreshed
 
 
 def transition(actor: Actor, ticket: Ticket, trigger: Trigger) -> TicketStatus:

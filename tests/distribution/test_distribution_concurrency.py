@@ -3,53 +3,20 @@ PostgreSQL (SQLite has one writer at a time, so there is no race to test there).
 
 from __future__ import annotations
 
-import os
-import threading
-
-import pytest
 from sqlalchemy import func, select
 
 from flask_helpdesk.models import Ticket
 from flask_helpdesk.services import agents, distribution
 from flask_helpdesk.services.base import session
 from flask_helpdesk.services.identity import SYSTEM
-from tests.conftest import DATABASE_URL_VARIABLE, make_test_app
+from tests.parallel import only_postgres, run_at_once
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get(DATABASE_URL_VARIABLE, "").startswith("postgresql"),
-    reason=f"set {DATABASE_URL_VARIABLE} to a PostgreSQL URL",
-)
+pytestmark = only_postgres
 
 
 def _run_at_once(database_url, tmp_path, work) -> None:
-    """Run ``work(index)`` in two threads, each with its own app and connection, released
-    together by a barrier; fails (never hangs) when a thread fails or does not finish."""
-    # A timeout and abort() so a thread that fails cannot leave the other waiting for ever.
-    start = threading.Barrier(2, timeout=60)
-    errors: list[BaseException] = []
-    # Both apps are built here, one after the other: the test is about two distributors at
-    # once, not about two app factories at once.
-    apps = [make_test_app(database_url, tmp_path) for _ in range(2)]
-
-    def run(index: int) -> None:
-        try:
-            with apps[index].app_context():
-                try:
-                    start.wait()
-                    work(index)
-                finally:
-                    apps[index].extensions["helpdesk"].db.session.remove()
-        except BaseException as error:  # surfaced below
-            start.abort()
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a distributor did not finish"
-    assert not errors, errors
+    """Run ``work(index)`` in two threads at once, each with its own app and connection."""
+    run_at_once(database_url, tmp_path, work)
 
 
 def _loads() -> dict[int, int]:
