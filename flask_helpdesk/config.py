@@ -131,6 +131,8 @@ DEFAULTS: dict[str, Any] = {
     # Which Received header (from the top) our own receiving server adds: its connecting IP
     # is what our SPF check tests; 0: SPF is not checked here (docs/email.rst).
     "HELPDESK_MAIL_RECEIVED_HOP": 0,
+    # Mailgun's webhook signing key: its signed inbound posts' SPF verdict is then trusted.
+    "HELPDESK_MAILGUN_SIGNING_KEY": None,
     # Spam learning (docs/automation.rst): agents' spam / not-spam marks train the filter.
     "HELPDESK_SPAM_FILTER": True,  # score new customer tickets; False: marks still train
     "HELPDESK_SPAM_THRESHOLD": 0.9,  # score (0..1) at or above which a ticket is spam

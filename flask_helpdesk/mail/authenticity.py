@@ -248,6 +248,25 @@ def _signer(result: Result) -> str:
 
 
 @dataclass(frozen=True)
+class ProviderVerdict:
+    """What a provider's signed webhook post said (``"mailgun; spf=pass; dkim=pass"``)."""
+
+    name: str
+    spf: str = ""
+    dkim: str = ""
+    envelope_domain: str = ""
+
+    @classmethod
+    def parse(cls, value: str | None, envelope: str | None) -> ProviderVerdict | None:
+        if not value:
+            return None
+        name, *pairs = [p.strip() for p in value.split(";")]
+        tags = dict(p.partition("=")[::2] for p in pairs if "=" in p)
+        domain = _domain_of(envelope or "") if envelope and "@" in envelope else ""
+        return cls(name or "provider", tags.get("spf", ""), tags.get("dkim", ""), domain)
+
+
+@dataclass(frozen=True)
 class Connection:
     """Where the mail came from, as our own receiving server saw it (for SPF)."""
 
@@ -343,6 +362,7 @@ def own_check(
     signatures: int = 1,
     connection: Connection | str | None = None,
     lookup: Lookup | None = None,
+    provider: ProviderVerdict | None = None,
 ) -> Verdict:
     """Our own DKIM and SPF checks, and DMARC: the domain's published policy and the
     alignment of what passed (RFC 7489).
@@ -356,7 +376,14 @@ def own_check(
     notes: list[str] = []
     dkim_value, passed, count = _dkim_check(raw, resolve, timeout, signatures, notes)
     spf_value, spf_domain = NONE, ""
-    if isinstance(connection, Connection):
+    if provider is not None and provider.spf and provider.envelope_domain:
+        # The provider received the mail, so it knew the connecting IP: its SPF result is for
+        # the envelope sender it handed over with the post.
+        spf_value, spf_domain = _SPF.get(provider.spf, NONE), provider.envelope_domain
+        notes.append(f"{provider.name}: spf={provider.spf} for {spf_domain}")
+        if provider.dkim:
+            notes.append(f"{provider.name}: dkim={provider.dkim}")
+    elif isinstance(connection, Connection):
         spf = check_host(
             connection.ip, connection.sender, connection.helo, lookup or dns_lookup, timeout
         )
@@ -453,11 +480,14 @@ def authenticate(
     lookup: Lookup | None = None,
     received_hop: int = 0,
     envelope: str | None = None,
+    provider: str | None = None,
 ) -> Verdict:
     """The verdict for one raw mail: our server's trusted results, else our own checks.
 
     *received_hop*: which ``Received`` header (from the top) our own server added, whose
     connecting IP SPF checks; 0 checks no SPF. *envelope*: the envelope sender, if known.
+    *provider*: the verdict of a provider's signed webhook post (its SPF result stands in for
+    our own SPF check).
     """
     ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
     head = raw[: min(ends)] if ends else raw  # the header block only: no copy of the body
@@ -468,8 +498,9 @@ def authenticate(
     results = trusted_results(headers.items(), authserv_ids)
     if results:
         return verdict_from_results(results, domain)
-    if not check_dkim and not received_hop:
+    given = ProviderVerdict.parse(provider, envelope)
+    if not check_dkim and not received_hop and given is None:
         return Verdict(reason="no trusted Authentication-Results")
     connection = connection_of(headers, received_hop, envelope) if received_hop else None
     signatures = len(headers.get_all("DKIM-Signature") or []) if check_dkim else 0
-    return own_check(raw, domain, txt, timeout, signatures, connection, lookup)
+    return own_check(raw, domain, txt, timeout, signatures, connection, lookup, given)

@@ -111,6 +111,9 @@ class InboundMail(HelpdeskModel):
     # The SMTP envelope sender (MAIL FROM) the mail server handed over, if it did: "<>" for
     # the null sender of bounces (mail/peek.py clean_envelope_sender). Not the From header.
     envelope_sender: Mapped[str | None] = mapped_column(String(254))
+    # What a provider's webhook post said of the sender, when the post's signature verified
+    # (views/hooks.py): "mailgun; spf=pass; dkim=pass". A source of the verdict below.
+    provider_verdict: Mapped[str | None] = mapped_column(String(100))
     subject: Mapped[str] = mapped_column(String(255), default="")
     size: Mapped[int] = mapped_column(default=0)
     raw: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)

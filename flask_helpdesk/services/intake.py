@@ -94,11 +94,14 @@ def receive(
     department_id: int | None = None,
     recipient: str | None = None,
     envelope_sender: str | None = None,
+    provider_verdict: str | None = None,
 ) -> Received:
     """Store one raw mail (committed at once) and enqueue its processing.
 
     *envelope_sender* is the SMTP ``MAIL FROM`` the mail server handed over (``""`` or
     ``"<>"`` for a bounce's null sender), cleaned by :func:`envelope_sender_of`.
+    *provider_verdict*: what a provider's signed webhook post said of the sender
+    (``"mailgun; spf=pass; dkim=pass"``), used when no trusted header says more.
     Raises :class:`MailTooLarge` above ``HELPDESK_INBOUND_MAIL_MAX_SIZE`` (the channel refuses
     it, so the sender's server bounces it) — see :func:`set_aside_oversized` for IMAP; and
     :class:`InvalidEnvelopeSender` for one longer than SMTP allows (nothing is stored).
@@ -120,6 +123,7 @@ def receive(
         recipient=_text(recipient, 254) or None,
         sender=headers.sender or _envelope_address(envelope),
         envelope_sender=envelope,
+        provider_verdict=_text(provider_verdict, 100) or None,
         subject=_text(headers.subject, 255),
         size=len(raw),
         raw=raw,
@@ -306,19 +310,21 @@ def _time_limit(seconds: float):
 _UNFINISHED = (InboundStatus.RECEIVED, InboundStatus.PROCESSING, InboundStatus.FAILED)
 
 
-def _stored_raw(inbound_id: int, fresh_only: bool) -> tuple[bytes, str | None] | None:
-    """The raw bytes (and envelope sender, for SPF) of a mail still to process, read on a
-    connection of its own that is returned at once: the sender check that follows may wait
-    seconds on DNS, and no transaction of ours (no lock, no snapshot) may stay open meanwhile."""
+def _stored_raw(inbound_id: int, fresh_only: bool) -> tuple[bytes, str | None, str | None] | None:
+    """The raw bytes (envelope sender and provider verdict, for SPF) of a mail still to
+    process, read on a connection of its own that is returned at once: the sender check that
+    follows may wait seconds on DNS, and no transaction of ours (no lock, no snapshot) may
+    stay open meanwhile."""
     table = InboundMail.__table__
-    query = select(table.c.raw, table.c.envelope_sender).where(table.c.id == inbound_id)
+    columns = (table.c.raw, table.c.envelope_sender, table.c.provider_verdict)
+    query = select(*columns).where(table.c.id == inbound_id)
     if fresh_only:
         query = query.where(table.c.status == InboundStatus.RECEIVED, table.c.attempts == 0)
     else:
         query = query.where(table.c.status.in_(_UNFINISHED))
     with session().get_bind(InboundMail).connect() as connection:
         found = connection.execute(query).first()
-    return (found[0], found[1]) if found is not None and found[0] is not None else None
+    return tuple(found) if found is not None and found[0] is not None else None
 
 
 def process(
@@ -342,9 +348,9 @@ def process(
         stored = _stored_raw(inbound_id, fresh_only=False)
     if stored is None:
         return None
-    raw, envelope = stored
+    raw, envelope, provider = stored
     # Who sent it, before any transaction opens (DNS lookups; cached per process).
-    verdict = mail_auth.check(raw, envelope)
+    verdict = mail_auth.check(raw, envelope, provider)
     row = _claim_fresh(inbound_id) if fresh else None
     fresh = row is not None
     if not fresh:

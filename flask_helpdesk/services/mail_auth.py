@@ -64,10 +64,11 @@ def _resolver() -> CachedTxt | Any:
     return cached[1]
 
 
-def check(raw: bytes, envelope: str | None = None) -> Verdict:
+def check(raw: bytes, envelope: str | None = None, provider: str | None = None) -> Verdict:
     """Who sent *raw*, by the host's settings. May wait on DNS: call it outside a transaction.
 
-    *envelope*: the envelope sender intake was handed with the mail (for SPF), if any."""
+    *envelope*: the envelope sender intake was handed with the mail (for SPF), if any;
+    *provider*: the verdict of a provider's signed webhook post, if any."""
     config = current_helpdesk.config
     try:
         resolver = _resolver()
@@ -80,6 +81,7 @@ def check(raw: bytes, envelope: str | None = None) -> Verdict:
             lookup=getattr(resolver, "lookup", None),
             received_hop=config["HELPDESK_MAIL_RECEIVED_HOP"],
             envelope=envelope,
+            provider=provider,
         )
     except Exception as error:  # a resolver's bug must not fail the mail: it is unverified
         logger.warning("sender check failed", exc_info=True)

@@ -79,7 +79,11 @@ _VERDICT = "_helpdesk_verdict"
 
 def row_verdict(row: InboundMail) -> Verdict:
     verdict = getattr(row, _VERDICT, None)
-    return verdict if verdict is not None else mail_auth.check(row.raw or b"", row.envelope_sender)
+    return (
+        verdict
+        if verdict is not None
+        else mail_auth.check(row.raw or b"", row.envelope_sender, row.provider_verdict)
+    )
 
 
 def _hold(row: InboundMail, ticket: Ticket | None, reason: str) -> None:

@@ -5,11 +5,20 @@ Authenticated by the shared secret ``HELPDESK_INBOUND_MAIL_TOKEN`` (``Authorizat
 form/JSON field holding it, as some providers post it: :data:`RAW_FIELDS`); the answer is 202
 once it is stored (processing follows as a job), so a provider retries on any other status and
 nothing is lost.
+
+A provider that signs its posts vouches for the SPF/DKIM verdict fields it sends: with
+``HELPDESK_MAILGUN_SIGNING_KEY`` set, a Mailgun post whose ``signature`` verifies (HMAC-SHA256
+of ``timestamp`` + ``token``, at most :data:`SIGNATURE_MAX_AGE` old) gives its SPF result as a
+source of the sender verdict (:func:`_provider_verdict`); an unsigned or badly signed post's
+fields are ignored (the mail is still taken: the shared secret authenticated the post).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import json
+import time
 
 from flask import Blueprint, abort, current_app, jsonify, request
 from sqlalchemy import select
@@ -101,6 +110,64 @@ def _envelope_sender() -> str | None:
     return None
 
 
+SIGNATURE_MAX_AGE = 15 * 60  # seconds; older signed posts could be replays
+_RESULT = {"pass", "fail", "softfail", "neutral", "none", "temperror", "permerror"}
+
+
+def _mailgun_signed() -> bool:
+    key = current_helpdesk.config["HELPDESK_MAILGUN_SIGNING_KEY"]
+    if not key or request.mimetype not in (
+        "multipart/form-data",
+        "application/x-www-form-urlencoded",
+    ):
+        return False
+    timestamp, token = request.form.get("timestamp", ""), request.form.get("token", "")
+    signature = request.form.get("signature", "")
+    if not (timestamp.isdigit() and token and signature):
+        return False
+    if abs(time.time() - int(timestamp)) > SIGNATURE_MAX_AGE:
+        return False
+    expected = hmac.new(str(key).encode(), (timestamp + token).encode(), hashlib.sha256)
+    return hmac.compare_digest(expected.hexdigest(), signature.strip().lower())
+
+
+def _mailgun_headers(raw: bytes) -> list[tuple[str, str]]:
+    """Mailgun's own headers: the parsed post's ``message-headers`` (a JSON list, in order),
+    else the raw mail's headers above its first ``Received`` (Mailgun writes its verdicts on
+    top; one lower down came with the mail)."""
+    listed = request.form.get("message-headers")
+    if listed:
+        try:
+            pairs = json.loads(listed)
+            return [(str(k), str(v)) for k, v in pairs if isinstance(k, str)]
+        except (ValueError, TypeError):
+            return []
+    found = []
+    for line in raw.split(b"\n", 200)[:200]:
+        name, sep, value = line.decode("utf-8", "replace").partition(":")
+        if not line.strip() or name.lower() == "received":
+            break
+        if sep:
+            found.append((name.strip(), value.strip()))
+    return found
+
+
+def _provider_verdict(raw: bytes) -> str | None:
+    """``"mailgun; spf=pass; dkim=pass"`` from a verified Mailgun post, else None."""
+    if not _mailgun_signed():
+        return None
+    spf = dkim = ""
+    for name, value in _mailgun_headers(raw):
+        name, value = name.lower(), value.strip().lower()
+        if name == "x-mailgun-spf" and not spf and value in _RESULT:
+            spf = value
+        elif name == "x-mailgun-dkim-check-result" and not dkim and value in _RESULT:
+            dkim = value
+    if not (spf or dkim):
+        return None
+    return "; ".join(["mailgun", *(f"{k}={v}" for k, v in (("spf", spf), ("dkim", dkim)) if v)])
+
+
 @bp.post("/hooks/mail")
 def inbound_mail():
     _authenticate()
@@ -133,6 +200,7 @@ def inbound_mail():
             department_id=department_id,
             recipient=recipient,
             envelope_sender=envelope,
+            provider_verdict=_provider_verdict(raw),
         )
     except intake.MailTooLarge:
         abort(413)
