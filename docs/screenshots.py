@@ -173,6 +173,42 @@ def held_mail(app: Flask, browser: Browser, base_url: str, shoot) -> None:
             context.close()
 
 
+def sender_badges(app: Flask, browser: Browser, base_url: str, shoot) -> None:
+    """Two mails answering Lan's ticket: one her domain signed (verified), one forged and
+    posted anyway under the ``off`` policy (failed); Minh sees a badge on each (docs/email.rst),
+    in English and in Persian, the failed one opened to show its reason."""
+    from flask_helpdesk.services import intake
+    from tests.mail.mails import make_mail
+    from tests.mail.senders import FakeDns, key_record, signed
+
+    config = app.extensions["helpdesk"].config
+    config["HELPDESK_MAIL_DNS_RESOLVER"] = FakeDns(
+        {"s1._domainkey.example.com": key_record(), "_dmarc.example.com": "v=DMARC1; p=reject"}
+    )
+    config["HELPDESK_MAIL_SENDER_POLICY"] = "off"
+    with app.app_context():
+        from flask_helpdesk.models import Ticket
+
+        subject = "Invoice address"
+        intake.receive(signed(make_mail(subject=subject, body="Please fix my invoice.")), "pipe")
+        code = db.session.scalar(db.select(Ticket.code).where(Ticket.subject == subject))
+        forged = make_mail(subject=f"Re: [{code}] {subject}", body="Send it to my new IBAN.")
+        intake.receive(forged, "webhook")
+        db.session.remove()
+    for locale in ("en-US", "fa-IR"):
+        context = browser.new_context(base_url=base_url, viewport=VIEWPORT, locale=locale)
+        page = context.new_page()
+        try:
+            log_in(page, "minh@example.com")
+            page.goto(f"/support/desk/tickets/{code}?lang={locale[:2]}")
+            failed = page.locator('[data-sender="failed"]').first
+            expect(failed).to_be_visible()
+            failed.locator("summary").click()
+            shoot(page, f"sender-badges-{locale[:2]}", ".hd-thread")
+        finally:
+            context.close()
+
+
 def screenshot_saver(folder: Path) -> Callable[[Page, str, str | None], None]:
     folder.mkdir(parents=True, exist_ok=True)
 
@@ -258,6 +294,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--sla", action="store_true", help="the SLA pages of docs/sla.rst, not the consent flow"
     )
+    parser.add_argument(
+        "--badges", action="store_true", help="only the sender badges of docs/email.rst"
+    )
     args = parser.parse_args(argv)
     if args.pages:
         copy_gallery()
@@ -269,9 +308,12 @@ def main(argv: list[str] | None = None) -> None:
             with serve(app) as url:
                 if args.sla:
                     sla_pages(browser, url, Path(args.out) / "sla")
+                elif args.badges:
+                    sender_badges(app, browser, url, screenshot_saver(Path(args.out)))
                 else:
                     journey(browser, url, screenshot_saver(Path(args.out)))
                     held_mail(app, browser, url, screenshot_saver(Path(args.out)))
+                    sender_badges(app, browser, url, screenshot_saver(Path(args.out)))
         finally:
             browser.close()
             with app.app_context():
