@@ -384,11 +384,13 @@ def reading(actor: Actor, ticket: Ticket) -> Iterator[None]:
     changed = False
     if actor.read_only:
         pass  # a view-only session leaves the customer's "new reply" markers as they are
+    # Seen up to the newest reply this page shows, not "until now": a reply being sent at this
+    # moment (its time taken before this page loaded, its commit after) stays unread.
     elif actor.is_customer and ticket.unread_for_customer:
-        ticket.customer_seen_at = utcnow()
+        ticket.customer_seen_at = ticket.last_agent_reply_at
         changed = True
     elif actor.is_agent and ticket.unread_for_agents:
-        ticket.agent_seen_at = utcnow()
+        ticket.agent_seen_at = ticket.last_customer_reply_at
         changed = True
     if not changed:
         yield

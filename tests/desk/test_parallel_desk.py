@@ -12,6 +12,7 @@ import threading
 from sqlalchemy import func, select
 
 from flask_helpdesk.models import (
+    Agent,
     AuditEvent,
     Contact,
     Message,
@@ -21,7 +22,7 @@ from flask_helpdesk.models import (
 )
 from flask_helpdesk.services import presence, queues, tickets
 from flask_helpdesk.services.base import session
-from flask_helpdesk.services.identity import contact_as_actor, sync_contact
+from flask_helpdesk.services.identity import agent_as_actor, contact_as_actor, sync_contact
 from tests.conftest import make_member
 from tests.desk.conftest import DESK, open_as
 from tests.desk.test_collisions import form_state
@@ -230,3 +231,48 @@ def assert_counters_match_the_rows(actor) -> None:
         statuses = [t.status for t in rows]
         assert counts.new == statuses.count(TicketStatus.OPEN)
         assert counts.closed == statuses.count(TicketStatus.CLOSED)
+
+
+def test_a_reply_written_while_the_customer_reads_stays_unread(
+    app, departments, agent, lan, customer, database_url, tmp_path, monkeypatch
+):
+    """Lan opens her ticket while Minh's second reply is being sent: its time was taken before
+    her page loaded, its commit comes after. Her page does not show it, so her badge must."""
+    from flask_helpdesk.services import messages
+
+    ticket = open_as(lan, departments["account"], "Refund", "Where is my refund?")
+    messages.post_message(agent.actor, ticket, "Looking into it.")  # unread for Lan
+    ticket_id, code, lan_id = ticket.id, ticket.code, UserId(customer)
+    replying, read = threading.Event(), threading.Event()
+    original = messages.transition
+
+    def transition_after_the_customer_read(*args, **kwargs):
+        replying.set()  # the reply's time is taken
+        read.wait(timeout=10)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(messages, "transition", transition_after_the_customer_read)
+
+    def act(index: int):
+        from flask import current_app
+
+        if index == 0:
+            messages.post_message(
+                agent_as_actor(session().get(Agent, agent_id)),
+                session().get(Ticket, ticket_id),
+                "Refund sent today.",
+            )
+            return None
+        replying.wait(timeout=10)
+        client = isolated_client(current_app._get_current_object(), lan_id)
+        try:
+            return client.get(f"/support/tickets/{code}").get_data(as_text=True)
+        finally:
+            read.set()
+
+    agent_id = agent.actor.agent.id
+    page = run_at_once(database_url, tmp_path, act)[1]
+    assert "Looking into it." in page
+    assert "Refund sent today." not in page  # not committed when her page was read
+    session().expire_all()
+    assert tickets.unread_count(lan) == 1
