@@ -22,6 +22,7 @@ from . import (
     converters,
     formatting,
     headers,
+    health,
     help_center,  # noqa: F401  (its routes join the portal's blueprint)
     hooks,
     inbound_mail,
@@ -71,7 +72,11 @@ def require_schema() -> Response | None:
     on a missing table; the host's own pages are not concerned."""
     from flask import current_app, request
 
-    if not (request.blueprint or "").startswith("helpdesk") or current_helpdesk.schema_ready():
+    blueprint = request.blueprint or ""
+    # The health probes answer for themselves (liveness must not touch the database at all).
+    if not blueprint.startswith("helpdesk") or blueprint == health.bp.name:
+        return None
+    if current_helpdesk.schema_ready():
         return None
     current_app.logger.error(
         "flask-helpdesk: its tables are missing; run `flask helpdesk db upgrade`"
@@ -101,6 +106,7 @@ def register_views(app: Flask, state: HelpdeskState) -> None:
 
     headers.register(app)
     hooks.register(app, state)
+    health.register(app, state)
     inbound_mail.register(app, state)
 
     api.register(app, state)
