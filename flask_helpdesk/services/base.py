@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from time import monotonic
@@ -20,15 +21,60 @@ T = TypeVar("T")
 _APP_CACHE: WeakKeyDictionary[Any, dict[Hashable, tuple[float, Any]]] = WeakKeyDictionary()
 APP_CACHE_MAX_ENTRIES = 1000
 
+# Across processes: a key forgotten in one process (the data behind it changed) is forgotten in
+# every process that shares its Redis, within GENERATION_CHECK_SECONDS of the commit. A Redis
+# hash holds one generation per forgotten key; each process reads it at most once per interval
+# (one round trip, whatever the number of keys) and drops the keys whose generation moved.
+# Without Redis there is one process per app to think of (jobs run inline) and the TTLs bound
+# what another process (a cron command) may show.
+GENERATIONS_KEY = "helpdesk-cache-generations"
+GENERATION_CHECK_SECONDS = 1.0
+_GENERATIONS_SEEN: WeakKeyDictionary[Any, tuple[float, dict[bytes, bytes]]] = WeakKeyDictionary()
+FORGOTTEN_KEY = "helpdesk_forgotten_cache_keys"  # Session.info: keys to announce at commit
+
+logger = logging.getLogger(__name__)
+
+
+def _shared_redis(app: Any) -> Any:
+    dispatcher = app.extensions["helpdesk"].dispatcher
+    return dispatcher.queue.connection if dispatcher.uses_rq else None
+
+
+def _drop_keys_changed_elsewhere(app: Any, cache: dict[Hashable, tuple[float, Any]]) -> None:
+    redis = _shared_redis(app)
+    if redis is None:
+        return
+    now = monotonic()
+    checked, seen = _GENERATIONS_SEEN.get(app, (float("-inf"), {}))
+    if now - checked < GENERATION_CHECK_SECONDS:
+        return
+    try:
+        current = redis.hgetall(GENERATIONS_KEY)
+    except Exception as error:  # redis-py's errors: the TTLs still bound what is kept
+        logger.warning("helpdesk: cache generations unreadable (%s)", error)
+        current = seen
+    changed = {field.decode() for field, value in current.items() if seen.get(field) != value}
+    if changed:
+        for key in [key for key in cache if _field(key) in changed]:
+            del cache[key]
+    _GENERATIONS_SEEN[app] = (now, current)
+
+
+def _field(key: Hashable) -> str:
+    return key if isinstance(key, str) else repr(key)
+
 
 def cached_for_app(key: Hashable, ttl: float, compute: Callable[[], T]) -> T:
     """``compute()``, reused for *ttl* seconds per app (in this web process) and *key*.
 
-    For figures that are costly and may lag a little (queue counters, table sizes). A *ttl*
+    For figures that are costly and may lag a little (queue counters, table sizes), and for
+    settings read on every request whose writer calls :func:`forget_cached_for_app`. A *ttl*
     of zero or less computes every time."""
     if ttl <= 0:
         return compute()
-    cache = _APP_CACHE.setdefault(current_app._get_current_object(), {})
+    app = current_app._get_current_object()
+    cache = _APP_CACHE.setdefault(app, {})
+    _drop_keys_changed_elsewhere(app, cache)
     now = monotonic()
     cached = cache.get(key)
     if cached is not None and cached[0] > now:
@@ -41,8 +87,37 @@ def cached_for_app(key: Hashable, ttl: float, compute: Callable[[], T]) -> T:
 
 
 def forget_cached_for_app(key: Hashable) -> None:
-    """Drop *key* from this process's cache of the current app (the data behind it changed)."""
-    _APP_CACHE.get(current_app._get_current_object(), {}).pop(key, None)
+    """Drop *key* from this process's cache of the current app (the data behind it changed),
+    and, once the transaction commits, from every other process's (through Redis)."""
+    app = current_app._get_current_object()
+    _APP_CACHE.get(app, {}).pop(key, None)
+    if _shared_redis(app) is not None:
+        session().info.setdefault(FORGOTTEN_KEY, set()).add(key)
+
+
+@event.listens_for(Session, "after_commit")
+def _announce_forgotten_keys(session: Session) -> None:
+    # After the commit, not before: a process that reloads in between would cache the old rows.
+    keys = session.info.pop(FORGOTTEN_KEY, None)
+    if not keys:
+        return
+    app = current_app._get_current_object()
+    cache = _APP_CACHE.get(app, {})
+    for key in keys:  # this process may have reloaded the old rows before the commit, too
+        cache.pop(key, None)
+    try:
+        with _shared_redis(app).pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hincrby(GENERATIONS_KEY, _field(key), 1)
+            pipe.execute()
+    except Exception as error:  # the change is stored; other processes catch up by TTL
+        logger.warning("helpdesk: could not announce changed settings (%s)", error)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _keep_forgotten_keys_unannounced(session: Session, previous_transaction: Any) -> None:
+    if previous_transaction.parent is None and not previous_transaction.nested:
+        session.info.pop(FORGOTTEN_KEY, None)
 
 
 class ServiceError(Exception):
