@@ -74,6 +74,9 @@ DEFAULTS: dict[str, Any] = {
             "eml",
         }
     ),
+    # Logs (docs/deployment.rst): the request id's header (None: none), None/"text"/"json"
+    "HELPDESK_REQUEST_ID_HEADER": "X-Request-ID",
+    "HELPDESK_LOG_FORMAT": None,
     # Background jobs: None runs them inline after commit; a URL sends them to RQ.
     "HELPDESK_REDIS_URL": None,
     "HELPDESK_QUEUE_NAME": "helpdesk",

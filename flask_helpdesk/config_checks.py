@@ -276,6 +276,7 @@ CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "HELPDESK_INBOUND_MAIL_MAX_SIZE": _size,
     "HELPDESK_REDIS_URL": _redis_url,
     "HELPDESK_STORAGE_BACKEND": _one_of(*STORAGE_BACKENDS),
+    "HELPDESK_LOG_FORMAT": _one_of(None, "text", "json"),
     "HELPDESK_S3_ENDPOINT_URL": _http_url,
     "HELPDESK_JOB_RETRIES": _at_least(0),
     "HELPDESK_SLA_SWEEP_INTERVAL": _at_least(1),

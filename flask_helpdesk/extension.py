@@ -16,6 +16,7 @@ from .cli import helpdesk_cli
 from .config import resolve_config
 from .forms import DEFAULT_FORMS
 from .jobs import JobDispatcher
+from .logs import configure as configure_logging
 from .state import HelpdeskState, current_helpdesk
 from .storage import StorageBackend, backend_from_config
 from .users import (
@@ -124,6 +125,7 @@ class Helpdesk:
             user_loader=user_loader,
         )
         app.extensions["helpdesk"] = state
+        configure_logging(config["HELPDESK_LOG_FORMAT"])
         init_babel(app)
 
         register_views(app, state)

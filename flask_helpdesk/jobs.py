@@ -20,6 +20,8 @@ from flask import Flask, current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from .logs import NO_REQUEST, current_request_id
+
 logger = logging.getLogger("flask_helpdesk.jobs")
 
 PENDING_KEY = "helpdesk_pending_jobs"
@@ -120,6 +122,8 @@ class JobDispatcher:
                     kwargs=kwargs,
                     timeout=self.timeout,
                     retry=self.retry_policy(),
+                    # The worker logs the job's lines under the request that queued it.
+                    meta={"request_id": current_request_id.get()},
                 )
                 return
             except RedisError:
@@ -162,11 +166,13 @@ def make_worker(app: Flask, queue_names: list[str] | None = None):
         def execute_job(self, job, queue):  # type: ignore[override]
             # Its own app context per job: its own database session, removed afterwards so a
             # long-running worker never carries stale objects or an aborted transaction along.
+            token = current_request_id.set(job.meta.get("request_id") or NO_REQUEST)
             with app.app_context():
                 try:
                     return super().execute_job(job, queue)
                 finally:
                     state.db.session.remove()
+                    current_request_id.reset(token)
 
         def subscribe(self) -> None:
             # RQ's own subscribe(), with a short read: see COMMAND_POLL_SECONDS.

@@ -26,6 +26,7 @@ from . import (
     help_center,  # noqa: F401  (its routes join the portal's blueprint)
     hooks,
     inbound_mail,
+    request_id,
 )
 from .actors import current_host_user
 from .desk import bp as desk_bp
@@ -93,6 +94,8 @@ def require_schema() -> Response | None:
 
 
 def register_views(app: Flask, state: HelpdeskState) -> None:
+    # First: the request id is known before any other hook of ours may log or answer.
+    request_id.register(app, state.config["HELPDESK_REQUEST_ID_HEADER"])
     app.before_request(require_schema)
     converters.register(app)  # before the blueprints: their rules use <helpdesk_id:...>
 
