@@ -13,6 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.jobs.conftest import smtp  # noqa: F401  (the real SMTP server, for the two-host walk)
+
 S3_KEYS = {"aws_access_key_id": "helpdesk-test", "aws_secret_access_key": "helpdesk-test-secret"}
 
 
