@@ -30,7 +30,15 @@ from ..state import current_helpdesk
 from ..workflow import InvalidTransition, Trigger, trigger_for_agent_choice
 from . import audit, distribution, facts, house_rules, notifications, rule_events, sla, spam
 from .attachments import Upload, attach, store_uploads
-from .base import Forbidden, NotFound, ValidationError, commit, rollback, send_signal, session
+from .base import (
+    Forbidden,
+    NotFound,
+    ValidationError,
+    commit,
+    rollback,
+    send_after_commit,
+    session,
+)
 from .codes import CODE_ALPHABET, CODE_LENGTH, new_ticket_code, normalize_code
 from .events import add_event
 from .identity import SYSTEM, Actor
@@ -218,6 +226,10 @@ def open_ticket_with_message(
         on_behalf=actor.is_agent,
         send_to_user=from_support,
     )
+    # Announced after commit, but queued now: before what follows queues its own announcements
+    # (a distribution's ticket-assigned, a wrong-language ticket-closed), so listeners hear of
+    # the ticket before anything that happened to it.
+    send_after_commit(signals.ticket_created, ticket=ticket, actor=actor, message=message)
     quarantined = actor.is_customer and _screen_spam(ticket, message, data.upstream_spam)
     turned_away = (
         rules is not None
@@ -232,7 +244,6 @@ def open_ticket_with_message(
         notifications.ticket_created(ticket, message, from_support=from_support)
         rule_events.record(ticket, "ticket_created", message=message)
     commit()
-    send_signal(signals.ticket_created, ticket=ticket, actor=actor, message=message)
     return ticket, message
 
 

@@ -12,6 +12,7 @@ from flask_helpdesk.services import distribution, tickets
 from flask_helpdesk.services.agents import make_agent
 from flask_helpdesk.services.base import session
 from flask_helpdesk.services.identity import SYSTEM, Actor, contact_as_actor, sync_contact
+from tests.api.test_webhooks import receiver  # noqa: F401 (a real HTTP receiver, shared)
 from tests.conftest import make_member
 
 

@@ -239,3 +239,38 @@ def test_a_rules_distribute_action_hands_out_where_the_department_is_off(
     _distribute_rule(app)
     rows = [open_in(), open_in()]
     assert assignee_names(team, rows) == ["A", "B"]
+
+
+def test_a_new_ticket_is_announced_before_its_distribution(
+    app, team, round_robin, open_in, receiver
+):
+    """Listeners and webhook receivers hear of a ticket before they hear it was assigned: a
+    receiver that looks the ticket up on "assigned" must already know it."""
+    from standardwebhooks import Webhook
+
+    from flask_helpdesk import signals
+    from flask_helpdesk.services import webhooks
+
+    endpoint = webhooks.create_endpoint(SYSTEM, receiver.url)
+    heard: list[str] = []
+
+    def created(sender, **kwargs) -> None:
+        heard.append(f"created {kwargs['ticket'].code}")
+
+    def assigned(sender, **kwargs) -> None:
+        heard.append(f"assigned {kwargs['ticket'].code} to {team.by_id(kwargs['assignee'].id)}")
+
+    with (
+        signals.ticket_created.connected_to(created),
+        signals.ticket_assigned.connected_to(assigned),
+    ):
+        ticket = open_in()
+    assert heard == [f"created {ticket.code}", f"assigned {ticket.code} to A"]
+    assert webhooks.deliver_due() == 2
+    received = [
+        Webhook(endpoint.secret).verify(body, headers) for _p, headers, body in receiver.requests
+    ]
+    assert [(p["type"], p["data"]["ticket"]["code"]) for p in received] == [
+        ("ticket.created", ticket.code),
+        ("ticket.assigned", ticket.code),
+    ]
