@@ -123,6 +123,11 @@ class TicketCreate(Input):
     send_to_user: bool = Field(
         False, description="Staff only: the first message is from support and is mailed."
     )
+    allow_duplicate: bool = Field(
+        False,
+        description="Open the ticket even when it closely matches one of the customer's open "
+        "tickets (the duplicate guard, a house rule, answers `409` naming that ticket first).",
+    )
 
 
 class TicketUpdate(Input):

@@ -12,7 +12,16 @@ from flask import request, url_for
 
 from ..i18n import gettext as _
 from ..models import Attachment, Channel, Message, MessageKind, Priority, Ticket
-from ..services import Forbidden, attachments, desk, messages, queues, ratings, tickets
+from ..services import (
+    Forbidden,
+    attachments,
+    desk,
+    house_rules,
+    messages,
+    queues,
+    ratings,
+    tickets,
+)
 from ..services.attachments import Upload
 from ..services.base import unit_of_work
 from ..services.contacts import resolve_customer
@@ -132,9 +141,12 @@ def list_tickets(query: s.TicketListQuery):
     tag=TAG,
     scope="write",
     body=s.TicketCreate,
-    responses={201: s.TicketOut, 403: s.Problem, 404: s.Problem, 422: s.Problem},
+    responses={201: s.TicketOut, 403: s.Problem, 404: s.Problem, 409: s.Problem, 422: s.Problem},
     description="A customer opens their own ticket; staff open one for `requester` "
-    "(with `send_to_user`, the first message is from support and the customer is told).",
+    "(with `send_to_user`, the first message is from support and the customer is told). "
+    "When the duplicate guard (a house rule) finds a close match among the customer's open "
+    "tickets the answer is `409`, naming it in `detail` and in an error on `allow_duplicate`; "
+    "send again with `allow_duplicate: true` to open the ticket anyway.",
 )
 def create_ticket(body: s.TicketCreate):
     actor = current_actor()
@@ -152,8 +164,18 @@ def create_ticket(body: s.TicketCreate):
         email=body.email,
         phone=body.phone,
         channel=Channel.API,
+        allow_duplicate=body.allow_duplicate,
     )
-    ticket = tickets.open_ticket(actor, data, requester=requester, send_to_user=body.send_to_user)
+    try:
+        ticket = tickets.open_ticket(
+            actor, data, requester=requester, send_to_user=body.send_to_user
+        )
+    except house_rules.DuplicateTicket as error:
+        # The client learns which ticket, and the one field that lets it insist.
+        message = _("Send again with allow_duplicate set to true to open it anyway.")
+        raise BadInput(
+            409, str(error.message), [{"field": "allow_duplicate", "message": message}]
+        ) from None
     return _with_etag(actor, ticket, 201)
 
 

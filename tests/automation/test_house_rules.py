@@ -167,6 +167,35 @@ def test_the_web_form_shows_the_open_ticket_and_lets_the_customer_insist(
     assert session().query(Ticket).filter(Ticket.subject == ENGLISH[0]).count() == 2
 
 
+def test_the_api_names_the_open_ticket_and_opens_anyway_when_told(
+    app, departments, admin, lan, customer
+):
+    from tests.api.conftest import ApiClient
+    from tests.conftest import csrf_from
+
+    switch_on(admin, duplicate=(True, {}))
+    first = open_as(lan, departments["account"], *ENGLISH)
+    api = ApiClient(app, member=customer)
+    csrf = {"X-CSRFToken": csrf_from(api.client.get("/support/new").get_data(as_text=True))}
+    data = {"department_id": departments["account"].id, "subject": ENGLISH[0], "body": ENGLISH[1]}
+    refused = api.post("/tickets", json=data, headers=csrf)
+    assert refused.status_code == 409, refused.json
+    assert refused.mimetype == "application/problem+json"
+    assert first.code in refused.json["detail"]
+    assert [e["field"] for e in refused.json["errors"]] == ["allow_duplicate"]
+    assert session().query(Ticket).filter(Ticket.subject == ENGLISH[0]).count() == 1
+    insisted = api.post("/tickets", json={**data, "allow_duplicate": True}, headers=csrf)
+    assert insisted.status_code == 201, insisted.json
+    assert insisted.json["code"] != first.code
+    assert session().query(Ticket).filter(Ticket.subject == ENGLISH[0]).count() == 2
+    # The flag is documented where API clients look.
+    document = api.get("/openapi.json").json
+    create = document["paths"]["/tickets"]["post"]
+    assert "409" in create["responses"]
+    schema = document["components"]["schemas"]["TicketCreate"]["properties"]
+    assert schema["allow_duplicate"]["type"] == "boolean"
+
+
 def test_a_duplicate_mail_is_threaded_into_the_open_ticket(app, support, admin, lan):
     switch_on(admin, duplicate=(True, {}))
     first = ticket_of(ingest(make_mail(subject=ENGLISH[0], body=ENGLISH[1])))
