@@ -258,21 +258,61 @@ def _instant(value: str, now: datetime) -> datetime:
 # -- evaluation in Python (event rules) -------------------------------------------------------
 
 
+# What a condition may read beyond the ticket's own row. Each is a read, so the engine works out
+# once (when it loads the rules) which of them its rules need, and reads those in one statement
+# per change (services/rules.py), instead of a lazy load per relation.
+NEEDS_CUSTOMER, NEEDS_TAGS, NEEDS_LATEST = "customer", "tags", "latest"
+_CUSTOMER_FIELDS = frozenset({"customer_email", "customer_name"})
+
+
+def needs(tree: dict[str, Any]) -> frozenset[str]:
+    """What evaluating the (validated) *tree* in Python reads beyond the ticket's row."""
+    if not tree:
+        return frozenset()
+    for key in ("all", "any"):
+        if key in tree:
+            return frozenset().union(*(needs(item) for item in tree[key]))
+    if "not" in tree:
+        return needs(tree["not"])
+    name, op = tree["field"], tree["op"]
+    if op == "changed_to":
+        return frozenset()  # read from the change itself
+    if name.startswith(ATTRIBUTE_PREFIX) or name in _CUSTOMER_FIELDS:
+        return frozenset({NEEDS_CUSTOMER})
+    if name == "tags":
+        return frozenset({NEEDS_TAGS})
+    if name == "message":
+        return frozenset({NEEDS_LATEST})
+    return frozenset()
+
+
 @dataclass
 class Facts:
-    """What one evaluation may read about a ticket; loaded lazily, once per run."""
+    """What one evaluation may read about a ticket; loaded lazily, once per run.
+
+    ``related`` holds what was read ahead for the ticket (``customer``: its requester's email,
+    name and attributes; ``tags``: its tag names; ``latest``: the latest public message's body);
+    whatever it lacks is read through the ticket's relations."""
 
     ticket: Ticket
     changes: dict[str, Any] = field(default_factory=dict)  # "status" -> new value, ...
     message: Message | None = None
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     _latest: Callable[[], str] | None = None
+    related: dict[str, Any] = field(default_factory=dict)
+
+    def _customer(self) -> tuple[str | None, str | None, dict[str, Any]]:
+        if NEEDS_CUSTOMER in self.related:
+            return self.related[NEEDS_CUSTOMER]
+        requester = self.ticket.requester
+        if requester is None:
+            return None, None, {}
+        return requester.email, requester.name, requester.attributes or {}
 
     def value(self, name: str) -> Any:
         ticket = self.ticket
         if name.startswith(ATTRIBUTE_PREFIX):
-            attributes = ticket.requester.attributes or {} if ticket.requester else {}
-            return attributes.get(name[len(ATTRIBUTE_PREFIX) :])
+            return self._customer()[2].get(name[len(ATTRIBUTE_PREFIX) :])
         match name:
             case "status":
                 return TicketStatus(ticket.status).value
@@ -289,14 +329,18 @@ class Facts:
             case "message":
                 if self.message is not None and self.message.kind == MessageKind.REPLY:
                     return self.message.body
+                if NEEDS_LATEST in self.related:
+                    return self.related[NEEDS_LATEST]
                 return self._latest() if self._latest else ""
             case "customer_email":
-                return ticket.email or (ticket.requester.email if ticket.requester else None)
+                return ticket.email or self._customer()[0]
             case "customer_name":
-                return ticket.requester.name if ticket.requester else None
+                return self._customer()[1]
             case "locale":
                 return ticket.locale
             case "tags":
+                if NEEDS_TAGS in self.related:
+                    return self.related[NEEDS_TAGS]
                 return {tag.name for tag in ticket.tags}
             case "sender":
                 return self._sender()

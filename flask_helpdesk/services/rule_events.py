@@ -40,6 +40,8 @@ class ActiveRule:
     conditions: dict[str, Any]
     steps: tuple[dict[str, Any], ...]
     preset: str | None = None
+    # What its conditions read beyond the ticket's row (rule_conditions.needs), worked out once.
+    needs: frozenset[str] = frozenset()
 
 
 @dataclass

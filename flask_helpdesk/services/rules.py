@@ -24,10 +24,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, inspect, select
 
-from ..models import Message, MessageKind, Rule, Ticket, utcnow
+from ..models import Contact, Message, MessageKind, Rule, Tag, Ticket, ticket_tag, utcnow
 from ..state import current_helpdesk
 from . import audit, rule_actions
 from .base import (
@@ -41,7 +42,7 @@ from .base import (
     session,
 )
 from .identity import SYSTEM
-from .rule_conditions import Facts, matches
+from .rule_conditions import NEEDS_CUSTOMER, NEEDS_LATEST, NEEDS_TAGS, Facts, matches, needs
 from .rule_events import EVENT_TRIGGERS, ActiveRule, Change, take_pending
 from .tickets import add_event
 
@@ -66,8 +67,15 @@ RULES_CACHE_TTL = 5.0
 
 
 def snapshot(rule: Rule) -> ActiveRule:
+    conditions = rule.conditions or {}
     return ActiveRule(
-        rule.id, rule.name, rule.trigger, rule.conditions or {}, tuple(rule.steps), rule.preset
+        rule.id,
+        rule.name,
+        rule.trigger,
+        conditions,
+        tuple(rule.steps),
+        rule.preset,
+        needs(conditions),
     )
 
 
@@ -105,13 +113,90 @@ def _latest_public_body(ticket: Ticket):
     return load
 
 
-def facts_for(ticket: Ticket, change: Change | None = None) -> Facts:
+# Tag names joined into one text by the database (a tag name is printable text, never this).
+_TAG_SEPARATOR = "\x1f"
+_CUSTOMER_COLUMNS = frozenset({"email", "name", "attributes"})
+
+
+@functools.cache
+def _related_statement(want: frozenset[str]) -> Any:
+    """The one SELECT of :func:`read_related` for *want*, built once per process (a handful of
+    combinations) with the ticket as parameters: no statement building per change."""
+    ticket_id, requester_id = bindparam("ticket_id"), bindparam("requester_id")
+    columns: list[Any] = []
+    if NEEDS_CUSTOMER in want:
+        columns += [
+            select(column).where(Contact.id == requester_id).scalar_subquery()
+            for column in (Contact.email, Contact.name, Contact.attributes)
+        ]
+    if NEEDS_TAGS in want:
+        names = (
+            select(func.aggregate_strings(Tag.name, _TAG_SEPARATOR))
+            .join(ticket_tag, ticket_tag.c.tag_id == Tag.id)
+            .where(ticket_tag.c.ticket_id == ticket_id)
+        )
+        columns.append(names.scalar_subquery())
+    if NEEDS_LATEST in want:
+        latest = (
+            select(Message.body)
+            .where(Message.ticket_id == ticket_id, Message.kind == MessageKind.REPLY)
+            .order_by(Message.created_at.desc(), Message.id.desc())
+            .limit(1)
+        )
+        columns.append(latest.scalar_subquery())
+    return select(*columns)
+
+
+def read_related(
+    ticket: Ticket, wanted: Iterable[str], message: Message | None = None
+) -> dict[str, Any]:
+    """What the rules' conditions read beyond *ticket*'s row (*wanted*: see
+    :func:`.rule_conditions.needs`), in one statement whatever the number of rules; nothing is
+    read that the session holds already (a relation loaded in this transaction, the message
+    just posted)."""
+    want = set(wanted)
+    unloaded = inspect(ticket).unloaded
+    if NEEDS_TAGS in want and "tags" not in unloaded:
+        want.discard(NEEDS_TAGS)
+    if NEEDS_CUSTOMER in want and ticket.requester_id is None:
+        want.discard(NEEDS_CUSTOMER)
+    elif NEEDS_CUSTOMER in want and "requester" not in unloaded:
+        requester = ticket.requester
+        if requester is None or not (inspect(requester).expired_attributes & _CUSTOMER_COLUMNS):
+            want.discard(NEEDS_CUSTOMER)
+    if NEEDS_LATEST in want and message is not None and message.kind == MessageKind.REPLY:
+        want.discard(NEEDS_LATEST)
+    if not want:
+        return {}
+    statement = _related_statement(frozenset(want))
+    session().flush()  # what this transaction changed is what the rules see
+    parameters = {"ticket_id": ticket.id, "requester_id": ticket.requester_id}
+    connection = session().connection(bind_arguments={"mapper": Ticket})
+    row = list(connection.execute(statement, parameters).one())
+    related: dict[str, Any] = {}
+    if NEEDS_CUSTOMER in want:
+        email, name, attributes = row[:3]
+        del row[:3]
+        related[NEEDS_CUSTOMER] = (email, name, attributes or {})
+    if NEEDS_TAGS in want:
+        joined = row.pop(0)
+        related[NEEDS_TAGS] = set(joined.split(_TAG_SEPARATOR)) if joined else set()
+    if NEEDS_LATEST in want:
+        related[NEEDS_LATEST] = row.pop(0) or ""
+    return related
+
+
+def facts_for(ticket: Ticket, change: Change | None = None, wanted: Iterable[str] = ()) -> Facts:
+    """What rules read about *ticket* at *change*; *wanted* (what their conditions read beyond
+    the ticket's row) is read at once, in one statement."""
+    message = change.message if change else None
     return Facts(
         ticket=ticket,
         changes=change.changes if change else {},
-        message=change.message if change else None,
+        message=message,
         now=utcnow(),
         _latest=_latest_public_body(ticket),
+        related=read_related(ticket, wanted, message),
     )
 
 
@@ -152,6 +237,11 @@ def _round(rules: list[ActiveRule], ticket: Ticket, changes: list[Change], run: 
             audit.record(SYSTEM, "rule.chain_stopped", ticket, rounds=limit)
         return
     facts: dict[int, Facts] = {}  # per change, shared by the rules (lazy reads happen once)
+    triggered = {change.trigger for change in changes}
+    # What the rules that may run now read beyond the ticket's row: one statement per change.
+    wanted = frozenset().union(
+        *(rule.needs for rule in rules if rule.trigger in triggered and rule.id not in run.fired)
+    )
     for rule in rules:
         if rule.id in run.fired:
             continue
@@ -159,7 +249,7 @@ def _round(rules: list[ActiveRule], ticket: Ticket, changes: list[Change], run: 
             if change.trigger != rule.trigger:
                 continue
             if index not in facts:
-                facts[index] = facts_for(ticket, change)
+                facts[index] = facts_for(ticket, change, wanted)
             if matches(rule.conditions, facts[index]):
                 run.fired.add(rule.id)
                 fire(rule, ticket, change.trigger)
