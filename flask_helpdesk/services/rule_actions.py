@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
 from ..models import (
@@ -165,9 +167,7 @@ def perform(rule: ActiveRule, ticket: Ticket, step: dict[str, Any]) -> None:
     elif kind == "reply":
         _reply(rule, ticket, value)
     elif kind == "notify":
-        notifications.rule_notice(
-            ticket, rule.name, value["agents"], value["department"], value["text"]
-        )
+        _notify(rule, ticket, value)
     elif kind == "webhook":
         audit.record(SYSTEM, "rule.webhook", ticket, rule_id=rule.id, rule=rule.name)
 
@@ -179,6 +179,29 @@ def _distribute(ticket: Ticket) -> None:
     distribution.distribute_ticket(
         ticket, mode=DistributionMode.ROUND_ROBIN if mode == DistributionMode.OFF else mode
     )
+
+
+def _notify(rule: ActiveRule, ticket: Ticket, value: dict[str, Any]) -> None:
+    """Mail the named agents and the department's, each within the automatic-mail caps (a rule
+    that fires on every reply must not flood a colleague's inbox either)."""
+    wanted = Agent.id.in_(value["agents"] or [-1])
+    if value["department"] is not None:
+        wanted = wanted | Agent.departments.any(Department.id == value["department"])
+    agents = session().scalars(
+        select(Agent).where(wanted, Agent.is_active.is_(True)).order_by(Agent.id)
+    )
+    allowed = []
+    for agent in agents:
+        if not agent.email:
+            continue
+        reason = rule_guards.cap_reached(ticket, agent.email)
+        if reason is not None:
+            tickets.add_event(ticket, SYSTEM, "rule_mail_held", rule_name=rule.name, reason=reason)
+            continue
+        rule_guards.count_mail(ticket, rule.id, agent.email)
+        allowed.append(agent.id)
+    if allowed:
+        notifications.rule_notice(ticket, rule.name, allowed, None, value["text"])
 
 
 def _held_back(rule: ActiveRule, ticket: Ticket) -> bool:

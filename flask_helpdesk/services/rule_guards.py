@@ -76,6 +76,17 @@ def refusal(ticket: Ticket) -> str | None:
         return _("%(address)s is a machine's address", address=address)
     if _ours(address):
         return _("%(address)s is one of our own addresses", address=address)
+    capped = cap_reached(ticket, address)
+    if capped is not None:
+        return capped
+    if _last_customer_mail_was_automatic(ticket):
+        return _("the customer's last mail was written by a machine")
+    return None
+
+
+def cap_reached(ticket: Ticket, address: str) -> str | None:
+    """Why *address* may get no more automatic mail about *ticket* now (the per-ticket and
+    per-hour caps, customers and agents alike), or None."""
     config = current_helpdesk.config
     folded = address.casefold()
     per_ticket = session().scalar(
@@ -93,13 +104,12 @@ def refusal(ticket: Ticket) -> str | None:
     )
     if per_hour >= config["HELPDESK_AUTO_MAIL_PER_HOUR"]:
         return _("the hourly limit of automatic mails to %(address)s is reached", address=address)
-    if _last_customer_mail_was_automatic(ticket):
-        return _("the customer's last mail was written by a machine")
     return None
 
 
-def count_mail(ticket: Ticket, rule_id: int | None) -> None:
-    """Log one automatic mail to *ticket*'s customer (in the transaction that queues it)."""
-    address = recipient_of(ticket)
+def count_mail(ticket: Ticket, rule_id: int | None, address: str | None = None) -> None:
+    """Log one automatic mail to *address* (default: *ticket*'s customer) in the transaction
+    that queues it."""
+    address = address or recipient_of(ticket)
     if address:
         session().add(AutoMail(ticket_id=ticket.id, recipient=address.casefold(), rule_id=rule_id))
