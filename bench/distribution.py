@@ -16,6 +16,9 @@ docs/automation.rst when they change.
 from __future__ import annotations
 
 import argparse
+import cProfile
+import os
+import pstats
 import statistics
 import sys
 import tempfile
@@ -24,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import insert
+from sqlalchemy import event, insert
 
 from example_app import create_app
 from example_app.models import Member, db
@@ -42,6 +45,7 @@ def main() -> None:
     parser.add_argument("--history", type=int, default=100_000)
     parser.add_argument("--tickets", type=int, default=300)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--profile", action="store_true", help="cProfile distribute_ticket")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp())
     url = args.database_url or f"sqlite:///{folder / 'bench.sqlite'}"
@@ -126,13 +130,25 @@ def main() -> None:
         distribution.set_mode(SYSTEM, department, "off")
         alone: list[float] = []
         alone_cpu: list[float] = []
+        statements = [0]
+
+        def count(*_args) -> None:
+            statements[0] += 1
+
+        profile = cProfile.Profile() if args.profile else None
         for _ in range(args.tickets):
             ticket = open_one()
+            event.listen(db.engine, "before_cursor_execute", count)
+            if profile:
+                profile.enable()
             started, started_cpu = time.perf_counter(), time.process_time()
             distribution.distribute_ticket(ticket, mode="least_loaded")
             db.session.flush()
             alone_cpu.append(time.process_time() - started_cpu)
             alone.append(time.perf_counter() - started)
+            if profile:
+                profile.disable()
+            event.remove(db.engine, "before_cursor_execute", count)
             db.session.commit()
 
         print(f"open a ticket, distribution off : {_ms(off)}")
@@ -143,6 +159,10 @@ def main() -> None:
         # This process's CPU time: what a busy machine's other processes do not inflate (the
         # database server's share is not in it on PostgreSQL; its statements are in the wall).
         print(f"distribute_ticket alone, CPU    : {_ms(alone_cpu)}")
+        print(f"distribute_ticket alone, SQL    : {statements[0] / args.tickets:.1f} statements")
+        print(f"load average                    : {', '.join(f'{n:.2f}' for n in os.getloadavg())}")
+        if profile:
+            pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
 
 
 if __name__ == "__main__":

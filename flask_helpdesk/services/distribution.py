@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import func, select, update
 
@@ -100,9 +101,13 @@ def distribute_ticket(
     eligible = _on_shift(
         [a for a in candidates if loads.get(a.id, 0) < a.capacity], ticket, utcnow()
     )
-    chosen = _pick(wanted, eligible, loads, department.distribution_last_agent_id)
-    if chosen is None:
+    pick = _pick(wanted, eligible, loads, department.distribution_last_agent_id)
+    if pick is None:
         return None
+    # The one agent chosen as an object (the candidates were read as plain rows: cheap with
+    # fifty of them); usually in the session already, else read by primary key.
+    chosen = session().get(Agent, pick.id)
+    assert chosen is not None  # its row is locked
     ticket.assignee = chosen
     department.distribution_last_agent_id = chosen.id
     add_event(ticket, actor, "assigned", assignee_name=chosen.display_name, distribution=wanted)
@@ -119,23 +124,33 @@ def _lock_department(department_id: int) -> Department:
     """The department row, fresh and locked until the transaction ends."""
     if session().get_bind(mapper=Department).dialect.name == "sqlite":
         # SQLite has no row locks; a write takes the database's one write lock, so the reads
-        # below cannot be overtaken by another distributor's write.
-        session().execute(
+        # below cannot be overtaken by another distributor's write. The no-op UPDATE returns
+        # the row it locked: one statement.
+        locked = (
             update(Department)
             .where(Department.id == department_id)
             .values(distribution=Department.distribution)
-            .execution_options(synchronize_session=False)
+            .returning(Department)
+            .execution_options(synchronize_session=False, populate_existing=True)
         )
+        return session().scalars(locked).one()
     query = select(Department).where(Department.id == department_id)
     query = query.with_for_update().execution_options(populate_existing=True)
     return session().scalars(query).one()
 
 
-def _candidates(department_id: int) -> list[Agent]:
+class _Candidate(NamedTuple):
+    id: int
+    capacity: int
+    shift_calendar_id: int | None
+
+
+def _candidates(department_id: int) -> list[_Candidate]:
     """Active members who set themselves available and may hold a ticket at all, in id order
-    (the round-robin order), their rows locked against another distributor."""
+    (the round-robin order), their rows locked against another distributor. Only what the choice
+    needs, as plain rows: read fresh under the lock, without building an object per agent."""
     query = (
-        select(Agent)
+        select(Agent.id, Agent.capacity, Agent.shift_calendar_id)
         .join(agent_department, agent_department.c.agent_id == Agent.id)
         .where(
             agent_department.c.department_id == department_id,
@@ -147,9 +162,8 @@ def _candidates(department_id: int) -> list[Agent]:
         )
         .order_by(Agent.id)
         .with_for_update(of=Agent)
-        .execution_options(populate_existing=True)
     )
-    return list(session().scalars(query))
+    return [_Candidate(*row) for row in session().execute(query)]
 
 
 def _loads(department_id: int) -> dict[int, int]:
@@ -169,7 +183,7 @@ def _loads(department_id: int) -> dict[int, int]:
     return dict(rows.all())
 
 
-def _on_shift(agents: list[Agent], ticket: Ticket, now: datetime) -> list[Agent]:
+def _on_shift(agents: list[_Candidate], ticket: Ticket, now: datetime) -> list[_Candidate]:
     """*agents* inside their working hours: their own shift calendar, else the calendar of the
     ticket's SLA policy (each calendar asked once)."""
     shifts = _shift_calendars(agents)
@@ -185,7 +199,7 @@ def _on_shift(agents: list[Agent], ticket: Ticket, now: datetime) -> list[Agent]
     return kept
 
 
-def _shift_calendars(agents: Iterable[Agent]) -> dict[int, WorkCalendar]:
+def _shift_calendars(agents: Iterable[Agent | _Candidate]) -> dict[int, WorkCalendar]:
     ids = {a.shift_calendar_id for a in agents if a.shift_calendar_id is not None}
     if not ids:
         return {}
@@ -200,8 +214,8 @@ def _ticket_calendar(ticket: Ticket) -> WorkCalendar:
 
 
 def _pick(
-    mode: DistributionMode, eligible: list[Agent], loads: dict[int, int], last_id: int | None
-) -> Agent | None:
+    mode: DistributionMode, eligible: list[_Candidate], loads: dict[int, int], last_id: int | None
+) -> _Candidate | None:
     """The next agent in turn after *last_id* (round robin), or the least loaded one, ties
     going to whoever is next in turn."""
     if not eligible:
