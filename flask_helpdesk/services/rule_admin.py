@@ -13,13 +13,23 @@ from ..i18n import N_
 from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
 from ..inputs import parse_id
-from ..models import Rule, Ticket, TicketStatus, utcnow
+from ..models import (
+    Agent,
+    CannedReply,
+    Channel,
+    Department,
+    Priority,
+    Rule,
+    Ticket,
+    TicketStatus,
+    utcnow,
+)
 from . import audit, rules
 from .base import NotFound, ValidationError, commit, session
 from .identity import Actor
 from .permissions import ensure
-from .rule_actions import ActionError, validate_actions
-from .rule_conditions import ConditionError, to_sql, validate
+from .rule_actions import ACTION_LABELS, RULE_STATUSES, ActionError, validate_actions
+from .rule_conditions import FIELDS, OPERATORS, ConditionError, to_sql, validate
 from .rule_events import EVENT_TRIGGERS
 from .rule_sweep import MAX_AMOUNT, TIME_TRIGGERS, UNITS
 
@@ -274,3 +284,142 @@ def configure_auto_close(actor: Actor, after: int | str, working_days: bool, act
     commit()
     rules.forget_rules()
     return rule
+
+
+# -- the rule form's builder ------------------------------------------------------------------
+
+FIELD_LABELS = {
+    "status": _l("Status"),
+    "priority": _l("Priority"),
+    "channel": _l("Channel"),
+    "department": _l("Department"),
+    "assignee": _l("Assignee"),
+    "subject": _l("Subject"),
+    "message": _l("Latest message"),
+    "customer_email": _l("Customer's email"),
+    "customer_name": _l("Customer's name"),
+    "locale": _l("Language"),
+    "tags": _l("Tags"),
+    "created_at": _l("Created"),
+    "updated_at": _l("Updated"),
+    "last_customer_reply_at": _l("Customer's last message"),
+    "last_agent_reply_at": _l("Support's last message"),
+}
+OPERATOR_LABELS = {
+    "is": _l("is"),
+    "is_not": _l("is not"),
+    "contains": _l("contains"),
+    "starts_with": _l("starts with"),
+    "matches_word": _l("has the word"),
+    "in": _l("is one of"),
+    "not_in": _l("is none of"),
+    "less_than": _l("is less than"),
+    "greater_than": _l("is greater than"),
+    "before": _l("is before"),
+    "after": _l("is after"),
+    "is_set": _l("is set"),
+    "is_not_set": _l("is not set"),
+    "changed_to": _l("changed to"),
+}
+
+
+def builder_schema(actor: Actor) -> dict[str, Any]:
+    """What the rule form's builder (static/helpdesk/rules.js) offers, in the reader's language:
+    fields with their operators and values, actions with theirs. The server stays the only
+    judge of a rule: the builder only writes the JSON the form posts."""
+    ensure(actor, "manage")
+    departments = [
+        [d.id, d.name]
+        for d in session().scalars(select(Department).order_by(Department.name, Department.id))
+    ]
+    agents = [
+        [a.id, a.display_name]
+        for a in session().scalars(
+            select(Agent).where(Agent.is_active.is_(True)).order_by(Agent.name, Agent.id)
+        )
+    ]
+    canned = [
+        [c.id, c.title]
+        for c in session().scalars(
+            select(CannedReply)
+            .where(CannedReply.department_id.is_not(None))
+            .order_by(CannedReply.title, CannedReply.id)
+        )
+    ]
+    statuses = [[s.value, str(s.label)] for s in TicketStatus]
+    priorities = [[p.slug, str(p.label)] for p in Priority]
+    values = {
+        "status": statuses,
+        "priority": priorities,
+        "channel": [[c.value, str(c.label)] for c in Channel],
+        "department": departments,
+        "assignee": agents,
+    }
+    fields = [
+        {
+            "name": name,
+            "label": str(FIELD_LABELS[name]),
+            "kind": spec.kind,
+            "ops": sorted(OPERATORS[spec.kind], key=list(OPERATOR_LABELS).index),
+            "values": values.get(name),
+        }
+        for name, spec in FIELDS.items()
+    ]
+    fields.append(
+        {
+            "name": "customer.",
+            "label": str(_("Customer attribute")),
+            "kind": "attr",
+            "ops": sorted(OPERATORS["attr"], key=list(OPERATOR_LABELS).index),
+            "values": None,
+        }
+    )
+    rule_statuses = [s for s in statuses if s[0] in RULE_STATUSES]
+    action_values = {
+        "set_status": ["choice", rule_statuses],
+        "set_priority": ["choice", priorities],
+        "set_department": ["id", departments],
+        "assign": [
+            "choice",
+            [["none", str(_("Nobody"))], ["distribute", str(_("Distribute"))]]
+            + [[str(i), n] for i, n in agents],
+        ],
+        "add_tags": ["tags", None],
+        "remove_tags": ["tags", None],
+        "note": ["text", None],
+        "reply": ["id", canned],
+        "notify": ["notify", departments],
+    }
+    return {
+        "fields": fields,
+        "operators": {op: str(label) for op, label in OPERATOR_LABELS.items()},
+        "actions": [
+            {"type": kind, "label": str(label), "value": action_values.get(kind, ["none", None])}
+            for kind, label in ACTION_LABELS.items()
+        ],
+        "agents": agents,
+        "text": {
+            "all": str(_("All of these")),
+            "any": str(_("Any of these")),
+            "none": str(_("None of these")),
+            "group": str(_("Conditions group")),
+            "field": str(_("Field")),
+            "operator": str(_("Operator")),
+            "value": str(_("Value")),
+            "attribute": str(_("Attribute name")),
+            "add_condition": str(_("Add condition")),
+            "add_group": str(_("Add group")),
+            "remove": str(_("Remove")),
+            "add_action": str(_("Add action")),
+            "action": str(_("Action")),
+            "up": str(_("Move up")),
+            "down": str(_("Move down")),
+            "department": str(_("Department")),
+            "agents": str(_("Agents")),
+            "message": str(_("Message")),
+            "list_hint": str(_("Separate values with commas.")),
+            "time_hint": str(_("A date (2026-01-31) or “-3d” / “-12h” (before now).")),
+            "edit_json": str(_("Edit as JSON")),
+            "every_ticket": str(_("No conditions: every ticket.")),
+        },
+    }

@@ -100,6 +100,7 @@ def _edit_page(form: Any, rule: Any = None, status: int = 200):
         fields=[*sorted(FIELDS), "customer.<attribute>"],
         operators=ALL_OPERATORS,
         actions=ACTION_LABELS,
+        builder=rule_admin.builder_schema(desk_actor()),
         button=get_form_class("admin_action")(formdata=None),
     ), status
 
