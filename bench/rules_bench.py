@@ -180,17 +180,22 @@ def event_rules(changes: int, profile: cProfile.Profile | None = None) -> None:
     rules.forget_rules()
 
 
-def time_rules(tickets: int, matching: int) -> None:
+def time_rules(tickets: int, matching: int, again: bool = False) -> None:
     from flask_helpdesk.models import Ticket, utcnow
     from flask_helpdesk.services import rule_admin, rule_sweep
     from flask_helpdesk.services.identity import SYSTEM
 
     postgres = db.engine.dialect.name == "postgresql"
-    template = db.session.scalar(select(Ticket).order_by(Ticket.id))
     now = utcnow()
     started = time.perf_counter()
-    _clone(template.id, tickets, matching, now, postgres)
-    print(f"\n{tickets:,} tickets written in {time.perf_counter() - started:.1f} s")
+    if again:
+        _age_again(matching, now, postgres)
+        total = db.session.scalar(select(db.func.count()).select_from(Ticket))
+        print(f"\n{total:,} tickets kept; {matching:,} of them answered a week ago again")
+    else:
+        template = db.session.scalar(select(Ticket).order_by(Ticket.id))
+        _clone(template.id, tickets, matching, now, postgres)
+        print(f"\n{tickets:,} tickets written in {time.perf_counter() - started:.1f} s")
     rule = rule_admin.configure_auto_close(SYSTEM, 3, working_days=False, active=True)
     calendar = rule_sweep.default_calendar()
     batch = rule_sweep.candidates(rule, now, calendar).with_only_columns(Ticket.id).limit(500)
@@ -208,9 +213,11 @@ def time_rules(tickets: int, matching: int) -> None:
     print(
         f"\nbatch query, 20 runs: median {statistics.median(times):.2f} ms, max {max(times):.2f} ms"
     )
+    batches = _Batches(rule_sweep)
     begin = time.perf_counter()
     result = rule_sweep.sweep(now)
     took = time.perf_counter() - begin
+    batches.finish()
     print(
         f"\none sweep: {result} in {took:.2f} s,"
         f" {took / max(result.fired, 1) * 1000:.2f} ms per fired ticket (closed, mail queued)"
@@ -218,6 +225,83 @@ def time_rules(tickets: int, matching: int) -> None:
     begin = time.perf_counter()
     again = rule_sweep.sweep(now + timedelta(seconds=1))
     print(f"a second sweep right after: {again} in {(time.perf_counter() - begin) * 1000:.1f} ms")
+
+
+class _Batches:
+    """Times each batch of a sweep: from one batch query to the next (the query, the firings,
+    the commit), in wall and CPU time, with its statements."""
+
+    def __init__(self, module) -> None:
+        self.module, self.real = module, module._batch
+        self.rows: list[tuple[int, float, float, float, int]] = []
+        self.statements = 0
+        self.mark: tuple[float, float, int] | None = None
+        self.size = 0
+        self.query_ms = 0.0
+        event.listen(db.engine, "before_cursor_execute", self.count)
+        module._batch = self.batch
+
+    def count(self, *args) -> None:
+        self.statements += 1
+
+    def close_batch(self) -> None:
+        if self.mark is not None:
+            wall, cpu, statements = self.mark
+            self.rows.append(
+                (
+                    self.size,
+                    self.query_ms,
+                    (time.perf_counter() - wall) * 1000,
+                    (time.process_time() - cpu) * 1000,
+                    self.statements - statements,
+                )
+            )
+
+    def batch(self, *args, **kwargs):
+        self.close_batch()
+        self.mark = (time.perf_counter(), time.process_time(), self.statements)
+        begin = time.perf_counter()
+        found = self.real(*args, **kwargs)
+        self.query_ms = (time.perf_counter() - begin) * 1000
+        self.size = len(found)
+        return found
+
+    def finish(self) -> None:
+        self.close_batch()
+        self.module._batch = self.real
+        event.remove(db.engine, "before_cursor_execute", self.count)
+        load = ", ".join(f"{n:.2f}" for n in os.getloadavg())
+        print(f"\nper batch (load {load}):")
+        print("  batch  tickets  query ms  batch wall ms  batch CPU ms  SQL  per ticket (wall/CPU)")
+        for n, (size, query, wall, cpu, statements) in enumerate(self.rows, 1):
+            each = max(size, 1)
+            print(
+                f"  {n:5d}  {size:7d}  {query:8.1f}  {wall:13.0f}  {cpu:12.0f}  {statements:4d}"
+                f"  {wall / each:.1f} / {cpu / each:.1f} ms"
+            )
+
+
+def _age_again(matching: int, now, postgres: bool) -> None:
+    """A run on the tickets of a previous one (--sweep-again): *matching* tickets that the
+    sweep has not closed are answered a week ago, a new window each (no --tickets written)."""
+    from flask_helpdesk.models import Rule
+
+    week_ago = now - timedelta(days=7)
+    db.session.execute(
+        text(
+            "UPDATE helpdesk_ticket SET last_agent_reply_at = :week_ago, status = 'answered' "
+            "WHERE id IN (SELECT id FROM helpdesk_ticket WHERE status = 'answered' "
+            "AND code LIKE 'R-%' ORDER BY id LIMIT :n)"
+        ),
+        {"week_ago": week_ago, "n": matching},
+    )
+    db.session.execute(text("DELETE FROM helpdesk_rule_firing"))
+    for rule in db.session.scalars(select(Rule)):
+        rule.is_active = False
+    db.session.commit()
+    if postgres:
+        db.session.execute(text("ANALYZE helpdesk_ticket"))
+        db.session.commit()
 
 
 def _clone(template_id: int, count: int, matching: int, now, postgres: bool) -> None:
@@ -267,6 +351,12 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--profile", action="store_true", help="cProfile the rules engine")
     parser.add_argument("--no-sweep", action="store_true", help="the event rules only")
+    parser.add_argument(
+        "--sweep-again",
+        action="store_true",
+        help="keep the database of a previous run (no reset, no event rules, no INSERT):"
+        " answer --matching of its tickets a week ago again and sweep",
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp())
     url = args.database_url or f"sqlite:///{folder / 'bench.sqlite'}"
@@ -282,6 +372,9 @@ def main() -> None:
     from flask_helpdesk.services.demo import seed_demo
 
     with app.app_context():
+        if args.sweep_again:
+            time_rules(args.tickets, args.matching, again=True)
+            return
         state = app.extensions["helpdesk"]
         state.drop_all()
         db.drop_all()
