@@ -136,7 +136,7 @@
     if (UNARY[test.op]) return null;
     var list = LISTS[test.op];
     var control;
-    if (spec.values) {
+    if (spec.values && spec.values.length) {
       if (list) {
         control = select(spec.values, Array.isArray(test.value) ? test.value : [], true);
         control.addEventListener("change", function () {
@@ -145,7 +145,7 @@
           save();
         });
       } else {
-        if (test.value === undefined || test.value === "") test.value = spec.kind === "id" ? spec.values[0] && spec.values[0][0] : spec.values[0][0];
+        if (test.value === undefined || test.value === "") test.value = spec.values[0][0];
         control = select(spec.values, test.value, false);
         control.addEventListener("change", function () {
           test.value = spec.kind === "id" ? Number(control.value) : control.value;
