@@ -304,6 +304,14 @@ FIELD_LABELS = {
     "updated_at": _l("Updated"),
     "last_customer_reply_at": _l("Customer's last message"),
     "last_agent_reply_at": _l("Support's last message"),
+    "sender": _l("Sender"),
+}
+# The sender check's verdicts, as the badges on messages say them.
+SENDER_LABELS = {
+    "failed": _l("Sender verification failed"),
+    "unverified": _l("Sender not verified"),
+    "verified": _l("Sender verified"),
+    "not_mail": _l("Not by mail (signed in)"),
 }
 OPERATOR_LABELS = {
     "is": _l("is"),
@@ -354,11 +362,13 @@ def builder_schema(actor: Actor) -> dict[str, Any]:
         "channel": [[c.value, str(c.label)] for c in Channel],
         "department": departments,
         "assignee": agents,
+        "sender": [[value, str(label)] for value, label in SENDER_LABELS.items()],
     }
     fields = [
         {
             "name": name,
-            "label": str(FIELD_LABELS[name]),
+            # A field added without a label here is still offered, under its JSON name.
+            "label": str(FIELD_LABELS.get(name, name)),
             "kind": spec.kind,
             "ops": sorted(OPERATORS[spec.kind], key=list(OPERATOR_LABELS).index),
             "values": values.get(name),
