@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from html.parser import HTMLParser
+from urllib.parse import urlsplit
 
 from locust import HttpUser, between, constant_throughput, events, task
 
@@ -93,8 +94,9 @@ def _write_figures(environment, **_kwargs) -> None:
 class Forms(HTMLParser):
     """Every <form> of a page: its action and its fields' values (a select's options too)."""
 
-    def __init__(self, html: str) -> None:
+    def __init__(self, html: str, url: str = "") -> None:
         super().__init__()
+        self.url = url  # where a form without an action posts (its own page)
         self.forms: list[dict] = []
         self._select: str | None = None
         self.feed(html)
@@ -102,7 +104,8 @@ class Forms(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
         if tag == "form":
-            self.forms.append({"action": a.get("action", ""), "fields": {}, "options": {}})
+            action = a.get("action") or self.url
+            self.forms.append({"action": action, "fields": {}, "options": {}})
         elif not self.forms:
             return
         elif tag == "input" and a.get("name"):
@@ -120,10 +123,12 @@ class Forms(HTMLParser):
             self._select = None
 
     def find(self, action_end: str) -> dict | None:
-        for form in self.forms:
-            if form["action"].split("?")[0].endswith(action_end):
-                return form
-        return None
+        """The form posting to *action_end*; one with a CSRF token first (a search form on the
+        same page posts nowhere)."""
+        matches = [f for f in self.forms if f["action"].split("?")[0].endswith(action_end)]
+        return next((f for f in matches if "csrf_token" in f["fields"]), None) or next(
+            iter(matches), None
+        )
 
     def with_field(self, name: str) -> dict | None:
         return next((form for form in self.forms if name in form["fields"]), None)
@@ -154,9 +159,9 @@ class Person(HttpUser):
     def page(self, url: str, name: str):
         return self.client.get(url, name=name)
 
-    def post_form(self, page_text: str, action_end: str, name: str, **values):
-        """Submit the form of *page_text* whose action ends with *action_end*."""
-        form = Forms(page_text).find(action_end)
+    def post_form(self, page, action_end: str, name: str, **values):
+        """Submit the form of *page* whose action ends with *action_end*."""
+        form = Forms(page.text, urlsplit(page.url).path).find(action_end)
         if form is None:
             return None
         data = {**form["fields"], **values}
@@ -195,24 +200,24 @@ class Customer(Person):
         page = self.page(f"/support/tickets/{code}", "portal: ticket")
         if random.random() < 0.3:
             self.post_form(
-                page.text,
+                page,
                 f"/tickets/{code}/reply",
                 "portal: reply",
                 body=f"{random.choice(SENTENCES)}. {' '.join(random.sample(WORDS, 2))}",
             )
         elif random.random() < 0.3:
             self.post_form(
-                page.text, f"/tickets/{code}/rate", "portal: rate", stars=str(random.randint(3, 5))
+                page, f"/tickets/{code}/rate", "portal: rate", stars=str(random.randint(3, 5))
             )
 
     @task(1)
     def new_request(self) -> None:
         page = self.page("/support/new", "portal: new request form")
-        form = Forms(page.text).find("/support/new")
+        form = Forms(page.text, "/support/new").find("/support/new")
         choices = (form or {"options": {}})["options"].get("department_id", [])
         departments = [value for value in choices if value]
         response = self.post_form(
-            page.text,
+            page,
             "/support/new",
             "portal: new request",
             department_id=random.choice(departments) if departments else "",
@@ -269,7 +274,7 @@ class Agent(Person):
         roll = random.random()
         if roll < 0.35:
             self.post_form(
-                page.text,
+                page,
                 f"/tickets/{code}/reply",
                 "desk reply",
                 body=f"Thanks for writing. {' '.join(random.sample(WORDS, 3))}",
@@ -278,7 +283,7 @@ class Agent(Person):
             )
         elif roll < 0.55:
             self.post_form(
-                page.text,
+                page,
                 f"/tickets/{code}/assign",
                 "desk: assign",
                 assignee_id=str(self.login["agent_id"]),
