@@ -205,7 +205,13 @@ def test_full_text_search_objects_are_migrated_and_index_existing_rows(app):
 
     objects = full_text_objects(app)
     if app.extensions["helpdesk"].engine.dialect.name == "sqlite":
+        # 0028: one document per ticket instead of 0004's per-message and per-subject indexes.
+        assert {"helpdesk_ticket_search_fts", "helpdesk_ticket_search_fts_message_au"} <= objects
+        assert not {"helpdesk_message_fts", "helpdesk_ticket_fts"} & objects
+        migrations.downgrade(app, "0027")
+        objects = full_text_objects(app)
         assert {"helpdesk_message_fts", "helpdesk_ticket_fts", "helpdesk_ticket_fts_au"} <= objects
+        assert not {"helpdesk_ticket_search_fts"} & objects
     else:
         assert objects == PG_SEARCH_OBJECTS | KB_SEARCH_OBJECTS
         migrations.downgrade(app, "0022")
@@ -266,8 +272,12 @@ def test_full_text_search_finds_rows_written_before_the_upgrade(app):
 
     engine = app.extensions["helpdesk"].engine
     if engine.dialect.name == "sqlite":
-        # FTS5 had to be filled from the existing rows; diacritics are folded.
-        query = "SELECT rowid FROM helpdesk_ticket_fts WHERE helpdesk_ticket_fts MATCH 'hoa'"
+        # FTS5 had to be filled from the existing rows (subject and messages in one document
+        # since 0028); diacritics are folded.
+        query = (
+            "SELECT rowid FROM helpdesk_ticket_search_fts"
+            " WHERE helpdesk_ticket_search_fts MATCH 'hoa ket'"
+        )
     else:
         # 0008 wrote the ticket's document (code, subject, messages) from the existing rows.
         query = (

@@ -26,6 +26,8 @@ UNMANAGED_NAMES: list[re.Pattern[str]] = [
     re.compile(r"ix_helpdesk_\w+_fts"),
     # PostgreSQL per-ticket search documents and their words (models/search.py, 0008, 0010).
     re.compile(r"helpdesk_ticket_search"),
+    # SQLite per-ticket documents and their shadow tables (models/search.py, revision 0028).
+    re.compile(r"helpdesk_ticket_search_fts(_\w+)?"),
     re.compile(r"(ix_)?helpdesk_search_word(_word)?"),
     # Article search: FTS5 on SQLite, documents and a title trigram index on PostgreSQL
     # (models/knowledge_search.py, revision 0023).
