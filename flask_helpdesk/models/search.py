@@ -224,24 +224,23 @@ def sqlite_fts_statements(fts: str, table: str, column: str | tuple[str, ...]) -
     ]
 
 
-# Rewrite the document of ticket ``{ticket}`` (an SQL expression) from its rows: its subject and
-# its messages oldest first, cut at PG_DOCUMENT_MAX_CHARS like PostgreSQL's. Nothing is written
-# when the ticket is gone (a delete).
+# The document of the ticket row ``t``: its subject and its messages oldest first, cut at
+# PG_DOCUMENT_MAX_CHARS like PostgreSQL's.
+_SQLITE_DOCUMENT = f"""substr(coalesce(t.subject, '') || ' ' || coalesce((
+        SELECT group_concat(thread.body, ' ') FROM (
+            SELECT m.body FROM helpdesk_message AS m WHERE m.ticket_id = t.id ORDER BY m.id
+        ) AS thread), ''), 1, {PG_DOCUMENT_MAX_CHARS})"""
+
+# Every document at once (a rebuild, or after an import with the triggers dropped).
+SQLITE_WRITE_DOCUMENTS = f"""INSERT INTO {SQLITE_SEARCH_TABLE} (rowid, document)
+    SELECT t.id, {_SQLITE_DOCUMENT} FROM helpdesk_ticket AS t"""
+
+# Rewrite the document of ticket ``{ticket}`` (an SQL expression) from its rows; nothing is
+# written when the ticket is gone (a delete).
 _SQLITE_REFRESH = f"""DELETE FROM {SQLITE_SEARCH_TABLE} WHERE rowid = {{ticket}};
     INSERT INTO {SQLITE_SEARCH_TABLE} (rowid, document)
-    SELECT t.id, substr(coalesce(t.subject, '') || ' ' || coalesce((
-        SELECT group_concat(thread.body, ' ') FROM (
-            SELECT m.body FROM helpdesk_message AS m WHERE m.ticket_id = t.id ORDER BY m.id
-        ) AS thread), ''), 1, {PG_DOCUMENT_MAX_CHARS})
+    SELECT t.id, {_SQLITE_DOCUMENT}
     FROM helpdesk_ticket AS t WHERE t.id = {{ticket}};"""
-
-# Every document at once (the migration that made the table; a rebuild).
-SQLITE_WRITE_DOCUMENTS = f"""INSERT INTO {SQLITE_SEARCH_TABLE} (rowid, document)
-    SELECT t.id, substr(coalesce(t.subject, '') || ' ' || coalesce((
-        SELECT group_concat(thread.body, ' ') FROM (
-            SELECT m.body FROM helpdesk_message AS m WHERE m.ticket_id = t.id ORDER BY m.id
-        ) AS thread), ''), 1, {PG_DOCUMENT_MAX_CHARS})
-    FROM helpdesk_ticket AS t"""
 
 SQLITE_SEARCH_TABLE_DDL = (
     f"CREATE VIRTUAL TABLE IF NOT EXISTS {SQLITE_SEARCH_TABLE} USING fts5("
