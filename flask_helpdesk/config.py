@@ -32,7 +32,7 @@ DEFAULTS: dict[str, Any] = {
     # Tickets
     "HELPDESK_TICKET_CODE_PREFIX": "HD",
     "HELPDESK_TICKETS_PER_PAGE": 25,
-    "HELPDESK_QUEUE_COUNTERS_TTL": 30,  # seconds the desk's per-department counts are reused
+    "HELPDESK_QUEUE_COUNTERS_TTL": 0,  # seconds the desk's per-department counts are reused
     "HELPDESK_BULK_MAX_TICKETS": 100,  # tickets one bulk action on the queue may change
     "HELPDESK_SUBJECT_MAX_LENGTH": 200,
     "HELPDESK_MESSAGE_MAX_LENGTH": 50_000,

@@ -181,6 +181,13 @@ PG_SEARCH_OBJECTS = {
     # 0010: the words of the documents.
     "helpdesk_search_word",
 }
+# What revision 0029 adds: the department counts' triggers (models/counts.py).
+COUNT_OBJECTS = {
+    "helpdesk_ticket_count_add",
+    "helpdesk_ticket_count_trigger",
+    "helpdesk_ticket_count_insert_delete",
+    "helpdesk_ticket_count_update",
+}
 # What revision 0023 adds: the article search (models/knowledge_search.py).
 KB_SEARCH_OBJECTS = {
     "ix_helpdesk_kb_article_search_fts",
@@ -213,7 +220,7 @@ def test_full_text_search_objects_are_migrated_and_index_existing_rows(app):
         assert {"helpdesk_message_fts", "helpdesk_ticket_fts", "helpdesk_ticket_fts_au"} <= objects
         assert not {"helpdesk_ticket_search_fts"} & objects
     else:
-        assert objects == PG_SEARCH_OBJECTS | KB_SEARCH_OBJECTS
+        assert objects == PG_SEARCH_OBJECTS | KB_SEARCH_OBJECTS | COUNT_OBJECTS
         migrations.downgrade(app, "0022")
         assert full_text_objects(app) == PG_SEARCH_OBJECTS
         # Down to 0009, then 0008: the list of words goes, then the rows' sort keys.
@@ -286,6 +293,9 @@ def test_full_text_search_finds_rows_written_before_the_upgrade(app):
         )
     with engine.connect() as connection:
         assert len(connection.execute(text(query)).all()) == 1
+        # 0029 counted the existing ticket for the department counters (models/counts.py).
+        counts = "SELECT assignee_id, status, n FROM helpdesk_ticket_count"
+        assert connection.execute(text(counts)).all() == [(0, "open", 1)]
 
 
 def test_inbound_mail_stored_before_0013_is_still_known_by_its_content(app):

@@ -7,6 +7,7 @@ from .audit import AuditEvent
 from .base import HelpdeskModel, utcnow
 from .canned import CannedReply
 from .consent import AccessGrant, GrantScope, GrantStatus, ImpersonationLog
+from .counts import TicketCount
 from .desk import SavedView, TicketViewer
 from .enums import (
     AgentRole,
@@ -89,6 +90,7 @@ __all__ = [
     "SpamTraining",
     "Tag",
     "Ticket",
+    "TicketCount",
     "TicketFact",
     "TicketParticipant",
     "TicketStatus",
