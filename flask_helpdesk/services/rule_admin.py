@@ -298,7 +298,8 @@ FIELD_LABELS = {
     "message": _l("Latest message"),
     "customer_email": _l("Customer's email"),
     "customer_name": _l("Customer's name"),
-    "locale": _l("Language"),
+    # Not plain "Language": host pages say that word in their own language switch.
+    "locale": _l("Ticket language"),
     "tags": _l("Tags"),
     "created_at": _l("Created"),
     "updated_at": _l("Updated"),
