@@ -155,6 +155,13 @@ DEFAULTS: dict[str, Any] = {
     # Knowledge base and help center (docs/knowledge-base.rst)
     "HELPDESK_HELP_CENTER_PUBLIC": True,  # visitors who are not logged in may read it
     "HELPDESK_ARTICLE_SUGGESTIONS": 5,  # articles suggested while a request is typed; 0: off
+    # The help center's contact form for visitors who are not logged in (issue 15)
+    "HELPDESK_CONTACT_FORM": True,  # offer it to visitors; False: they log in to write
+    "HELPDESK_CONTACT_FORM_VERIFY": True,  # ticket only once the address is confirmed by mail
+    "HELPDESK_CONTACT_FORM_LINK_MAX_AGE": timedelta(days=2),  # life of a confirmation link
+    "HELPDESK_CONTACT_FORM_KEEP": timedelta(days=30),  # unconfirmed requests are then deleted
+    "HELPDESK_CONTACT_FORM_RATE_LIMIT": "10/hour",  # sends per client IP; None: off
+    "HELPDESK_CONTACT_FORM_ADDRESS_RATE_LIMIT": "3/hour",  # sends per email address; None: off
     # i18n
     "HELPDESK_LANGUAGES": ("en", "vi", "fa"),
     "HELPDESK_DEFAULT_LOCALE": "en",

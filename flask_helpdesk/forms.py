@@ -174,6 +174,42 @@ class ReplyRatingForm(CustomerForm):
     comment = TextAreaField(_l("Comment (optional)"), validators=[Optional(), Length(max=2000)])
 
 
+class ContactForm(CustomerForm):
+    """The help center's contact form for visitors who are not logged in (issue 15)."""
+
+    name = StringField(
+        _l("Your name"), validators=[InputRequired(message=_l("Please enter your name."))]
+    )
+    email = StringField(
+        _l("Your email address"),
+        validators=[
+            InputRequired(message=_l("Please enter your email address.")),
+            Length(max=254, message=_l("Not a valid email.")),
+            Regexp(EMAIL_PATTERN, message=_l("Not a valid email.")),
+        ],
+    )
+    department_id = SelectField(
+        _l("Department"),
+        coerce=int,
+        validators=[InputRequired(message=CHOOSE_DEPARTMENT)],
+        invalid_value_message=CHOOSE_DEPARTMENT,
+        invalid_choice_message=CHOOSE_DEPARTMENT,
+    )
+    # Lengths are the service's (HELPDESK_SUBJECT_MAX_LENGTH, HELPDESK_MESSAGE_MAX_LENGTH).
+    subject = StringField(
+        _l("Subject"), validators=[InputRequired(message=_l("Please enter a subject."))]
+    )
+    body = TextAreaField(
+        _l("Message"), validators=[InputRequired(message=_l("Please describe your request."))]
+    )
+    # The honeypot: hidden from people (and from screen readers), filled in by form robots.
+    website = StringField(_l("Leave this field empty"))
+
+
+class ContactConfirmForm(HelpdeskForm):
+    """The button that confirms a contact-form request, or asks for a new link."""
+
+
 class AccessRequestForm(HelpdeskForm):
     """An agent asks the customer for access to their account (see docs/account-access.rst)."""
 
@@ -217,6 +253,8 @@ class AccessActionForm(HelpdeskForm):
 
 DEFAULT_FORMS: dict[str, type[FlaskForm]] = {
     "article_vote": ArticleVoteForm,
+    "contact": ContactForm,
+    "contact_confirm": ContactConfirmForm,
     "new_ticket": NewTicketForm,
     "reply": ReplyForm,
     "close": CloseForm,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from flask import Flask
 
-from .services import distribution, rule_sweep
+from .services import contact_requests, distribution, rule_sweep
 from .services.consent import expire_due_grants
 from .services.sla_sweep import sweep
 from .services.webhooks import deliver_due
@@ -158,6 +158,10 @@ def _rules_sweep() -> object:
     return rule_sweep.sweep()
 
 
+def _contact_request_sweep() -> object:
+    return f"{contact_requests.purge_expired()} unconfirmed contact request(s) deleted"
+
+
 def _webhook_sweep() -> object:
 
     return f"{deliver_due()} webhook deliveries sent"
@@ -192,4 +196,10 @@ register_sweep(
     _webhook_sweep,
     60,
     "Send the webhook deliveries that are due (retries whose time came).",
+)
+register_sweep(
+    "contact-requests",
+    _contact_request_sweep,
+    3600,
+    "Delete help-center contact requests never confirmed within HELPDESK_CONTACT_FORM_KEEP.",
 )

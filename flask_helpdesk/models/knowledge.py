@@ -195,3 +195,4 @@ class ContactRequest(HelpdeskModel):
     )
 
     department: Mapped[Department | None] = relationship()
+    ticket: Mapped[Ticket | None] = relationship()

@@ -19,6 +19,7 @@ from ..state import current_helpdesk
 from . import (
     access_log,
     consent,
+    contact_form,  # noqa: F401  (its routes join the portal's blueprint)
     converters,
     formatting,
     headers,

@@ -20,7 +20,8 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from flask_helpdesk.models import Message, MessageKind, Ticket
+from flask_helpdesk.models import Department, Message, MessageKind, Ticket
+from flask_helpdesk.services import contact_requests
 from flask_helpdesk.services.base import session
 from flask_helpdesk.services.reply_ratings import rating_token
 from tests.untranslated import untranslated
@@ -160,6 +161,45 @@ def rate_reply_page(app) -> tuple[str, str]:
 def test_customer_pages(new_page, axe_source, lang, live_server):
     pages = [*CUSTOMER_PAGES, rate_reply_page(live_server.app)]
     problems = walk(new_page, "lan@example.com", lang, pages, axe_source)
+    assert not problems, "\n".join(problems)
+
+
+def contact_pages(app) -> list[tuple[str, str]]:
+    """The contact form's pages a visitor who is not logged in sees: the form, the page its
+    mailed link opens, and that of a link that is not valid."""
+    with app.app_context():
+        department = session().scalar(
+            select(Department).where(Department.is_active.is_(True)).order_by(Department.id)
+        )
+        data = contact_requests.ContactData(
+            "Hoa Pham", "hoa@example.net", department.id, "I cannot log in", "No reset mail."
+        )
+        token = contact_requests.confirmation_token(contact_requests.submit(data))
+        session().remove()  # the server's threads write to the same database
+    return [
+        ("help-contact", "/support/help/contact"),
+        ("help-contact-confirm", f"/support/help/contact/confirm/{token}"),
+        ("help-contact-invalid", "/support/help/contact/confirm/not-a-link"),
+    ]
+
+
+@pytest.mark.parametrize("lang", ["en", "vi", "fa"])
+def test_visitor_pages(new_page, axe_source, lang, live_server):
+    pages = [("help-center-visitor", "/support/help/"), *contact_pages(live_server.app)]
+    problems: list[str] = []
+    page = new_page()
+    page.goto(f"/support/help/?lang={lang}")
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        for name, target in pages:
+            visit(page, target)
+            check(page, lang, name, axe_source, problems)
+        # Sent empty: every field says what it needs, the honeypot stays out of sight.
+        page.goto("/support/help/contact")
+        page.locator(".hd-contact-form button[type=submit]").click()
+        expect(page.locator(".hd-error").first).to_be_visible()
+        expect(page.locator("#hd-contact-website")).not_to_be_in_viewport()
+        check(page, lang, "help-contact-errors", axe_source, problems)
     assert not problems, "\n".join(problems)
 
 

@@ -157,7 +157,8 @@ def test_every_helpdesk_post_route_needs_a_csrf_token(bare_csrf_app):
         and rule.endpoint not in TOKEN_AUTHENTICATED | ONLY_WHILE_ACTING | NO_ROUTE
     ]
     assert len(routes) >= 25, routes
-    clients = {"customer": customer_client, "admin": admin_client}
+    # A visitor who is not logged in: the help center's contact form is theirs alone.
+    clients = {"customer": customer_client, "admin": admin_client, "visitor": app.test_client()}
     without = {
         (endpoint, who): {outcome(client, url, token, fields) for token in (None, "forged-token")}
         for endpoint, url in routes
@@ -171,6 +172,7 @@ def test_every_helpdesk_post_route_needs_a_csrf_token(bare_csrf_app):
     tokens = {
         "customer": token_of(customer_client, "/support/new"),
         "admin": token_of(admin_client, "/support/desk/new"),
+        "visitor": token_of(clients["visitor"], "/support/help/contact"),
     }
     for endpoint, url in routes:
         got_further = [

@@ -19,8 +19,8 @@ the message kind again.
 from __future__ import annotations
 
 from ... import jobs
-from ...models import AccessGrant, Message, MessageKind, Ticket
-from . import consent, tickets
+from ...models import AccessGrant, ContactRequest, Message, MessageKind, Ticket
+from . import consent, contact_forms, tickets
 
 
 def _customer_of_reply(ticket: Ticket, message: Message) -> None:
@@ -61,6 +61,16 @@ def wrong_language(ticket: Ticket) -> None:
 def mail_refused(sender: str, limit: int, period: str) -> None:
     """The abuse guard kept a mail without opening a ticket: its sender is told why."""
     jobs.enqueue(tickets.sender_of_refused_mail, sender, limit, period)
+
+
+def contact_link(request: ContactRequest) -> None:
+    """A visitor sent the help center's contact form: mail them the confirmation link."""
+    jobs.enqueue(contact_forms.visitor_confirmation, request.id)
+
+
+def contact_opened(ticket: Ticket) -> None:
+    """A contact-form request became *ticket*: the visitor learns its code, by mail."""
+    jobs.enqueue(contact_forms.visitor_of_opened_request, ticket.id)
 
 
 def ticket_closed(ticket: Ticket, closed_by_customer: bool, reason: str = "") -> None:

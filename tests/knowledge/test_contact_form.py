@@ -1,0 +1,343 @@
+"""The help center's contact form for visitors who cannot log in (issue 15, item 5): the whole
+journey through the real SMTP test server, the link's failure modes, the guards."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from flask_helpdesk.models import AuditEvent, ContactRequest, Message, Ticket, utcnow
+from flask_helpdesk.services import contact_requests
+from flask_helpdesk.services.base import session
+from tests.conftest import clean_tables, client_for, csrf_from, make_member, make_test_app
+from tests.jobs.conftest import EXTERNAL_URL, mail_config, smtp  # noqa: F401
+from tests.mail.conftest import ingest, make_mail
+
+CONTACT = "/support/help/contact"
+LINK = re.compile(re.escape(EXTERNAL_URL) + r"(/support/help/contact/confirm/[A-Za-z0-9_.\-]+)")
+_addresses = itertools.count(1)
+
+
+@pytest.fixture
+def app(_schema, database_url: str, tmp_path, smtp) -> Iterator[Flask]:  # noqa: F811
+    """The demo host mailing through the real SMTP test server; jobs inline."""
+    app = make_test_app(database_url, tmp_path, **mail_config(smtp))
+    with app.app_context():
+        assert app.extensions["helpdesk"].schema_ready()
+        try:
+            yield app
+        finally:
+            clean_tables(app)
+
+
+@pytest.fixture
+def visitor(app):
+    """A browser that is not logged in, from an address of its own (the per-IP limit counts
+    per process: tests must not share one)."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = f"10.{uuid.uuid4().int % 250}.{next(_addresses) % 250}.7"
+    return client
+
+
+def fresh_address(name: str = "visitor") -> str:
+    return f"{name}.{uuid.uuid4().hex[:8]}@example.net"
+
+
+def send(client, departments, **fields):
+    page = client.get(CONTACT)
+    assert page.status_code == 200
+    data = {
+        "csrf_token": csrf_from(page.get_data(as_text=True)),
+        "name": "Hoa Pham",
+        "email": fields.pop("email", None) or fresh_address(),
+        "department_id": departments["account"].id,
+        "subject": "I cannot log in",
+        "body": "My password reset mail never arrives.",
+        "website": "",
+        **fields,
+    }
+    return client.post(CONTACT, data=data), data
+
+
+def link_in(smtp, address: str) -> str:  # noqa: F811
+    mails = [m for m in smtp.to(address) if "confirm" in m.text]
+    assert mails, f"no confirmation mail to {address}"
+    match = LINK.search(mails[-1].text)
+    assert match, mails[-1].text
+    return match.group(1)
+
+
+def confirm(client, path: str):
+    page = client.get(path)
+    return client.post(path, data={"csrf_token": csrf_from(page.get_data(as_text=True))})
+
+
+def tickets_count() -> int:
+    session().expire_all()
+    return session().scalar(select(func.count()).select_from(Ticket)) or 0
+
+
+def test_a_visitor_writes_confirms_and_follows_the_ticket_by_mail(
+    app,
+    departments,
+    visitor,
+    smtp,  # noqa: F811
+):
+    home = visitor.get("/support/help/").get_data(as_text=True)
+    assert 'href="/support/help/contact"' in home and "Cannot log in?" in home
+
+    response, sent = send(visitor, departments)
+    assert response.status_code == 200
+    assert "Please check your mail" in response.get_data(as_text=True)
+    assert tickets_count() == 0  # nothing reaches support before the address is confirmed
+
+    path = link_in(smtp, sent["email"])
+    page = visitor.get(path)  # a mail scanner opening the link sends nothing
+    assert page.status_code == 200 and "Confirm and send" in page.get_data(as_text=True)
+    assert tickets_count() == 0
+
+    token_form = {"csrf_token": csrf_from(page.get_data(as_text=True))}
+    done = visitor.post(path, data=token_form)
+    assert done.status_code == 200
+    ticket = session().scalar(select(Ticket))
+    assert ticket is not None and ticket.code in done.get_data(as_text=True)
+    assert ticket.requester.email == sent["email"] and ticket.requester.name == "Hoa Pham"
+    assert ticket.requester.user_id is None
+    assert ticket.subject == "I cannot log in" and ticket.department_id == sent["department_id"]
+    first = session().scalar(select(Message).where(Message.ticket_id == ticket.id))
+    assert first.data["contact_form"]["verified"] is True
+    request = session().scalar(select(ContactRequest))
+    assert request.ticket_id == ticket.id and request.confirmed_at is not None
+
+    # The visitor hears of the ticket by mail, and answering that mail adds to the ticket.
+    opened = [m for m in smtp.to(sent["email"]) if ticket.code in m.message["Subject"]]
+    assert len(opened) == 1
+    answer = ingest(
+        make_mail(
+            subject=f"Re: {opened[0].message['Subject']}",
+            body="Also: my username is hoa.",
+            sender=f"Hoa Pham <{sent['email']}>",
+            in_reply_to=opened[0].message["Message-ID"],
+        )
+    )
+    assert answer.ticket_id == ticket.id
+    assert tickets_count() == 1
+
+    # Pressing the button again (a second tab) or following the link again opens nothing
+    # new and shows the same ticket.
+    again = visitor.post(path, data=token_form)
+    assert again.status_code == 200 and ticket.code in again.get_data(as_text=True)
+    assert ticket.code in visitor.get(path).get_data(as_text=True)
+    assert tickets_count() == 1
+    actions = set(session().scalars(select(AuditEvent.action)))
+    assert {"contact_request.submitted", "contact_request.opened"} <= actions
+
+
+def test_two_confirmations_of_one_request_open_one_ticket(app, departments, visitor, smtp):  # noqa: F811
+    _response, sent = send(visitor, departments)
+    request = session().scalar(select(ContactRequest).where(ContactRequest.email == sent["email"]))
+    first = contact_requests.confirm(request)
+    second = contact_requests.confirm(request)
+    assert not first.already and second.already
+    assert second.ticket is not None and second.ticket.id == first.ticket.id
+    assert tickets_count() == 1
+
+
+def test_a_tampered_link_gets_a_clear_page_and_changes_nothing(app, departments, visitor, smtp):  # noqa: F811
+    _response, sent = send(visitor, departments)
+    path = link_in(smtp, sent["email"])
+    token = path.rsplit("/", 1)[1]
+    tampered = path[: -len(token)] + token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    token_form = {"csrf_token": csrf_from(visitor.get(path).get_data(as_text=True))}
+    for bad in (tampered, "/support/help/contact/confirm/nonsense", path + "x"):
+        page = visitor.get(bad)
+        assert page.status_code == 404
+        assert "This link is not valid" in page.get_data(as_text=True)
+        assert visitor.post(bad, data=token_form).status_code == 404
+        resend = bad.replace("/confirm/", "/resend/")
+        assert visitor.post(resend, data=token_form).status_code == 404
+    assert tickets_count() == 0
+
+
+def test_an_expired_link_keeps_the_message_and_offers_a_new_link(app, departments, visitor, smtp):  # noqa: F811
+    _response, sent = send(visitor, departments)
+    path = link_in(smtp, sent["email"])
+    config = app.extensions["helpdesk"].config
+    config["HELPDESK_CONTACT_FORM_LINK_MAX_AGE"] = timedelta(seconds=-1)
+    page = visitor.get(path)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 410 and "This link has expired" in html
+    assert visitor.post(path, data={"csrf_token": csrf_from(html)}).status_code == 410
+    assert tickets_count() == 0
+    resend = path.replace("/confirm/", "/resend/")
+    resent = visitor.post(resend, data={"csrf_token": csrf_from(html)})
+    assert resent.status_code == 200 and "Please check your mail" in resent.get_data(as_text=True)
+    config["HELPDESK_CONTACT_FORM_LINK_MAX_AGE"] = timedelta(days=2)
+    new_path = link_in(smtp, sent["email"])
+    assert len([m for m in smtp.to(sent["email"]) if "confirm" in m.text]) == 2
+    assert confirm(visitor, new_path).status_code == 200
+    assert tickets_count() == 1
+
+
+def test_unconfirmed_requests_are_deleted_after_the_keep_period(app, departments, visitor, smtp):  # noqa: F811
+    send(visitor, departments)
+    _response, kept = send(visitor, departments)
+    old = session().scalar(select(ContactRequest).where(ContactRequest.email != kept["email"]))
+    old.created_at = utcnow() - timedelta(days=31)
+    session().commit()
+    assert contact_requests.purge_expired() == 1
+    assert [r.email for r in session().scalars(select(ContactRequest))] == [kept["email"]]
+
+
+def test_the_honeypot_keeps_nothing_and_mails_nobody(app, departments, visitor, smtp):  # noqa: F811
+    response, sent = send(visitor, departments, website="http://cheap-pills.example")
+    assert response.status_code == 200  # the robot cannot tell
+    assert "Please check your mail" in response.get_data(as_text=True)
+    assert session().scalar(select(func.count()).select_from(ContactRequest)) == 0
+    assert smtp.to(sent["email"]) == []
+    assert "contact_request.honeypot" in set(session().scalars(select(AuditEvent.action)))
+
+
+def test_per_address_and_per_ip_limits(app, departments, visitor, smtp):  # noqa: F811
+    config = app.extensions["helpdesk"].config
+    config["HELPDESK_CONTACT_FORM_ADDRESS_RATE_LIMIT"] = "2/hour"
+    address = fresh_address()
+    for _ in range(2):
+        assert send(visitor, departments, email=address)[0].status_code == 200
+    refused, _data = send(visitor, departments, email=address.upper(), subject="Third time")
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 429
+    assert "Too many messages for this address" in html
+    assert 'value="Third time"' in html  # what was typed is kept on the page
+    assert len(smtp.to(address)) == 2
+
+    config["HELPDESK_CONTACT_FORM_RATE_LIMIT"] = "4/hour"  # 3 sends from this IP so far
+    assert send(visitor, departments)[0].status_code == 200
+    refused, _data = send(visitor, departments)
+    assert refused.status_code == 429
+    assert "Too many messages from your network" in refused.get_data(as_text=True)
+
+
+def test_an_address_of_a_host_user_makes_the_ticket_theirs_in_the_portal(
+    app,
+    departments,
+    visitor,
+    smtp,  # noqa: F811
+):
+    from example_app.models import Member
+
+    member = make_member("Minh Tran", "minh.contact@example.com")
+    extension = app.extensions["helpdesk"].extension
+    extension.user_by_email(
+        lambda address: session().scalar(select(Member).where(Member.email == address))
+    )
+    try:
+        _response, _sent = send(visitor, departments, email="Minh.Contact@example.com")
+        path = link_in(smtp, "Minh.Contact@example.com")
+        assert confirm(visitor, path).status_code == 200
+    finally:
+        extension._user_by_email_callback = None
+    ticket = session().scalar(select(Ticket))
+    assert ticket.requester.user_id == str(member.get_id())
+    portal = client_for(app, member).get("/support/").get_data(as_text=True)
+    assert ticket.code in portal
+    # A logged-in member is sent to the portal's own form.
+    assert client_for(app, member).get(CONTACT).status_code == 302
+
+
+def test_unverified_mode_opens_the_ticket_at_once_but_not_in_a_members_name(
+    app,
+    departments,
+    visitor,
+    smtp,  # noqa: F811
+):
+    config = app.extensions["helpdesk"].config
+    config["HELPDESK_CONTACT_FORM_VERIFY"] = False
+    response, sent = send(visitor, departments)
+    ticket = session().scalar(select(Ticket))
+    assert ticket is not None and ticket.code in response.get_data(as_text=True)
+    first = session().scalar(select(Message).where(Message.ticket_id == ticket.id))
+    assert first.data["contact_form"] == {
+        "request_id": session().scalar(select(ContactRequest.id)),
+        "verified": False,
+    }
+    assert [m for m in smtp.to(sent["email"]) if "confirm" in m.text] == []
+    assert [m for m in smtp.to(sent["email"]) if ticket.code in m.message["Subject"]]
+
+    member = make_member("Reza Karimi", "reza.contact@example.com")
+    contact_client = visitor
+    from example_app.models import Member
+
+    extension = app.extensions["helpdesk"].extension
+    extension.user_by_email(
+        lambda address: session().scalar(select(Member).where(Member.email == address))
+    )
+    try:
+        answer, _data = send(contact_client, departments, email=member.email)
+    finally:
+        extension._user_by_email_callback = None
+    assert "Please check your mail" in answer.get_data(as_text=True)
+    assert tickets_count() == 1  # a member's name needs the member's confirmation
+
+
+def test_the_host_can_turn_the_form_off(app, departments, visitor):
+    app.extensions["helpdesk"].config["HELPDESK_CONTACT_FORM"] = False
+    assert visitor.get(CONTACT).status_code == 404
+    home = visitor.get("/support/help/").get_data(as_text=True)
+    assert "/support/help/contact" not in home
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "error"),
+    [
+        ("email", "not-an-address", "Not a valid email."),
+        ("email", "a" * 300 + "@example.net", "Not a valid email."),
+        ("subject", "x" * 10_000, "The subject is too long."),
+        ("body", "y" * 2_000_001, "The message is too long."),
+        ("name", "", "Please enter your name."),
+        ("department_id", "99999999999999999999", "Please choose a department."),
+    ],
+)
+def test_bad_input_gets_a_clear_error_and_keeps_nothing(
+    app,
+    departments,
+    visitor,
+    smtp,
+    field,
+    value,
+    error,  # noqa: F811
+):
+    response, _data = send(visitor, departments, **{field: value})
+    assert response.status_code == 422
+    assert error in response.get_data(as_text=True)
+    assert session().scalar(select(func.count()).select_from(ContactRequest)) == 0
+    assert smtp.messages == []
+
+
+def test_nul_bytes_are_dropped_not_a_500(app, departments, visitor, smtp):  # noqa: F811
+    response, _sent = send(
+        visitor, departments, name="Hoa\x00 Pham", subject="Log\x00in", body="Hel\x00lo"
+    )
+    assert response.status_code == 200
+    request = session().scalar(select(ContactRequest))
+    assert (request.name, request.subject, request.body) == ("Hoa Pham", "Login", "Hello")
+
+
+def test_the_desk_tells_agents_whether_the_address_was_confirmed(app, departments, visitor, smtp):  # noqa: F811
+    from flask_helpdesk.services.agents import make_agent
+
+    admin = make_member("Alex Admin", "alex.contact@example.com", admin=True)
+    make_agent(admin.get_id(), ["account"])
+    app.extensions["helpdesk"].config["HELPDESK_CONTACT_FORM_VERIFY"] = False
+    send(visitor, departments)
+    ticket = session().scalar(select(Ticket))
+    page = client_for(app, admin).get(f"/support/desk/tickets/{ticket.code}")
+    assert page.status_code == 200
+    assert 'data-contact-form="unverified"' in page.get_data(as_text=True)
