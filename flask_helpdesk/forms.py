@@ -94,14 +94,19 @@ class CustomerForm(HelpdeskForm):
         return valid
 
 
-class NewTicketForm(CustomerForm):
-    department_id = SelectField(
+def department_field() -> Any:
+    """The required department choice of the customers' forms (choices set by the view)."""
+    return SelectField(
         _l("Department"),
         coerce=int,
         validators=[InputRequired(message=CHOOSE_DEPARTMENT)],
         invalid_value_message=CHOOSE_DEPARTMENT,
         invalid_choice_message=CHOOSE_DEPARTMENT,
     )
+
+
+class NewTicketForm(CustomerForm):
+    department_id = department_field()
     subject = StringField(
         _l("Subject"),
         # No length limit here: the service checks HELPDESK_SUBJECT_MAX_LENGTH, so the limit a
@@ -188,13 +193,7 @@ class ContactForm(CustomerForm):
             Regexp(EMAIL_PATTERN, message=_l("Not a valid email.")),
         ],
     )
-    department_id = SelectField(
-        _l("Department"),
-        coerce=int,
-        validators=[InputRequired(message=CHOOSE_DEPARTMENT)],
-        invalid_value_message=CHOOSE_DEPARTMENT,
-        invalid_choice_message=CHOOSE_DEPARTMENT,
-    )
+    department_id = department_field()
     # Lengths are the service's (HELPDESK_SUBJECT_MAX_LENGTH, HELPDESK_MESSAGE_MAX_LENGTH).
     subject = StringField(
         _l("Subject"), validators=[InputRequired(message=_l("Please enter a subject."))]

@@ -6,19 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from itsdangerous import URLSafeTimedSerializer
 
 from ..models import ContactRequest
+from .reply_ratings import signed_serializer
 
 SALT = "flask-helpdesk-contact-request"
 
 
 def serializer() -> URLSafeTimedSerializer:
-    secret = current_app.secret_key
-    if not secret:
-        raise RuntimeError("contact-form links need the app's SECRET_KEY")
-    return URLSafeTimedSerializer(secret, salt=SALT)
+    return signed_serializer(SALT, "contact-form links")
 
 
 def confirmation_token(request: ContactRequest) -> str:

@@ -25,11 +25,17 @@ SALT = "flask-helpdesk-reply-rating"
 COMMENT_MAX_LENGTH = 2000
 
 
-def _serializer() -> URLSafeTimedSerializer:
+def signed_serializer(salt: str, what: str) -> URLSafeTimedSerializer:
+    """Signs the tokens of links in mail that act without a login (*salt* per kind of link,
+    so a token of one kind is no token of another)."""
     secret = current_app.secret_key
     if not secret:
-        raise RuntimeError("rating links need the app's SECRET_KEY")
-    return URLSafeTimedSerializer(secret, salt=SALT)
+        raise RuntimeError(f"{what} need the app's SECRET_KEY")
+    return URLSafeTimedSerializer(secret, salt=salt)
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return signed_serializer(SALT, "rating links")
 
 
 def rating_token(message: Message) -> str:

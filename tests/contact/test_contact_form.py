@@ -6,35 +6,21 @@ from __future__ import annotations
 import itertools
 import re
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from flask import Flask
 from sqlalchemy import func, select
 
 from flask_helpdesk.models import AuditEvent, ContactRequest, Message, Ticket, utcnow
 from flask_helpdesk.services import contact_requests
 from flask_helpdesk.services.base import session
-from tests.conftest import clean_tables, client_for, csrf_from, make_member, make_test_app
-from tests.jobs.conftest import EXTERNAL_URL, mail_config, smtp  # noqa: F401
+from tests.conftest import client_for, csrf_from, make_member
+from tests.jobs.conftest import EXTERNAL_URL
 from tests.mail.conftest import ingest, make_mail
 
 CONTACT = "/support/help/contact"
 LINK = re.compile(re.escape(EXTERNAL_URL) + r"(/support/help/contact/confirm/[A-Za-z0-9_.\-]+)")
 _addresses = itertools.count(1)
-
-
-@pytest.fixture
-def app(_schema, database_url: str, tmp_path, smtp) -> Iterator[Flask]:  # noqa: F811
-    """The demo host mailing through the real SMTP test server; jobs inline."""
-    app = make_test_app(database_url, tmp_path, **mail_config(smtp))
-    with app.app_context():
-        assert app.extensions["helpdesk"].schema_ready()
-        try:
-            yield app
-        finally:
-            clean_tables(app)
 
 
 @pytest.fixture
@@ -66,7 +52,7 @@ def send(client, departments, **fields):
     return client.post(CONTACT, data=data), data
 
 
-def link_in(smtp, address: str) -> str:  # noqa: F811
+def link_in(smtp, address: str) -> str:
     mails = [m for m in smtp.to(address) if "confirm" in m.text]
     assert mails, f"no confirmation mail to {address}"
     match = LINK.search(mails[-1].text)
@@ -88,7 +74,7 @@ def test_a_visitor_writes_confirms_and_follows_the_ticket_by_mail(
     app,
     departments,
     visitor,
-    smtp,  # noqa: F811
+    smtp,
 ):
     home = visitor.get("/support/help/").get_data(as_text=True)
     assert 'href="/support/help/contact"' in home and "Cannot log in?" in home
@@ -140,7 +126,7 @@ def test_a_visitor_writes_confirms_and_follows_the_ticket_by_mail(
     assert {"contact_request.submitted", "contact_request.opened"} <= actions
 
 
-def test_two_confirmations_of_one_request_open_one_ticket(app, departments, visitor, smtp):  # noqa: F811
+def test_two_confirmations_of_one_request_open_one_ticket(app, departments, visitor, smtp):
     _response, sent = send(visitor, departments)
     request = session().scalar(select(ContactRequest).where(ContactRequest.email == sent["email"]))
     first = contact_requests.confirm(request)
@@ -150,7 +136,7 @@ def test_two_confirmations_of_one_request_open_one_ticket(app, departments, visi
     assert tickets_count() == 1
 
 
-def test_a_tampered_link_gets_a_clear_page_and_changes_nothing(app, departments, visitor, smtp):  # noqa: F811
+def test_a_tampered_link_gets_a_clear_page_and_changes_nothing(app, departments, visitor, smtp):
     _response, sent = send(visitor, departments)
     path = link_in(smtp, sent["email"])
     token = path.rsplit("/", 1)[1]
@@ -166,7 +152,7 @@ def test_a_tampered_link_gets_a_clear_page_and_changes_nothing(app, departments,
     assert tickets_count() == 0
 
 
-def test_an_expired_link_keeps_the_message_and_offers_a_new_link(app, departments, visitor, smtp):  # noqa: F811
+def test_an_expired_link_keeps_the_message_and_offers_a_new_link(app, departments, visitor, smtp):
     _response, sent = send(visitor, departments)
     path = link_in(smtp, sent["email"])
     config = app.extensions["helpdesk"].config
@@ -186,7 +172,7 @@ def test_an_expired_link_keeps_the_message_and_offers_a_new_link(app, department
     assert tickets_count() == 1
 
 
-def test_unconfirmed_requests_are_deleted_after_the_keep_period(app, departments, visitor, smtp):  # noqa: F811
+def test_unconfirmed_requests_are_deleted_after_the_keep_period(app, departments, visitor, smtp):
     send(visitor, departments)
     _response, kept = send(visitor, departments)
     old = session().scalar(select(ContactRequest).where(ContactRequest.email != kept["email"]))
@@ -196,7 +182,7 @@ def test_unconfirmed_requests_are_deleted_after_the_keep_period(app, departments
     assert [r.email for r in session().scalars(select(ContactRequest))] == [kept["email"]]
 
 
-def test_the_honeypot_keeps_nothing_and_mails_nobody(app, departments, visitor, smtp):  # noqa: F811
+def test_the_honeypot_keeps_nothing_and_mails_nobody(app, departments, visitor, smtp):
     response, sent = send(visitor, departments, website="http://cheap-pills.example")
     assert response.status_code == 200  # the robot cannot tell
     assert "Please check your mail" in response.get_data(as_text=True)
@@ -205,7 +191,7 @@ def test_the_honeypot_keeps_nothing_and_mails_nobody(app, departments, visitor, 
     assert "contact_request.honeypot" in set(session().scalars(select(AuditEvent.action)))
 
 
-def test_per_address_and_per_ip_limits(app, departments, visitor, smtp):  # noqa: F811
+def test_per_address_and_per_ip_limits(app, departments, visitor, smtp):
     config = app.extensions["helpdesk"].config
     config["HELPDESK_CONTACT_FORM_ADDRESS_RATE_LIMIT"] = "2/hour"
     address = fresh_address()
@@ -229,7 +215,7 @@ def test_an_address_of_a_host_user_makes_the_ticket_theirs_in_the_portal(
     app,
     departments,
     visitor,
-    smtp,  # noqa: F811
+    smtp,
 ):
     from example_app.models import Member
 
@@ -256,7 +242,7 @@ def test_unverified_mode_opens_the_ticket_at_once_but_not_in_a_members_name(
     app,
     departments,
     visitor,
-    smtp,  # noqa: F811
+    smtp,
 ):
     config = app.extensions["helpdesk"].config
     config["HELPDESK_CONTACT_FORM_VERIFY"] = False
@@ -312,7 +298,7 @@ def test_bad_input_gets_a_clear_error_and_keeps_nothing(
     smtp,
     field,
     value,
-    error,  # noqa: F811
+    error,
 ):
     response, _data = send(visitor, departments, **{field: value})
     assert response.status_code == 422
@@ -321,7 +307,7 @@ def test_bad_input_gets_a_clear_error_and_keeps_nothing(
     assert smtp.messages == []
 
 
-def test_nul_bytes_are_dropped_not_a_500(app, departments, visitor, smtp):  # noqa: F811
+def test_nul_bytes_are_dropped_not_a_500(app, departments, visitor, smtp):
     response, _sent = send(
         visitor, departments, name="Hoa\x00 Pham", subject="Log\x00in", body="Hel\x00lo"
     )
@@ -330,7 +316,7 @@ def test_nul_bytes_are_dropped_not_a_500(app, departments, visitor, smtp):  # no
     assert (request.name, request.subject, request.body) == ("Hoa Pham", "Login", "Hello")
 
 
-def test_the_desk_tells_agents_whether_the_address_was_confirmed(app, departments, visitor, smtp):  # noqa: F811
+def test_the_desk_tells_agents_whether_the_address_was_confirmed(app, departments, visitor, smtp):
     from flask_helpdesk.services.agents import make_agent
 
     admin = make_member("Alex Admin", "alex.contact@example.com", admin=True)
