@@ -45,3 +45,23 @@ def test_customer_picker_lists_matches_while_typing(new_page):
     match.click()
     expect(agent.locator(".hd-requester")).to_have_text("Reza Karimi")
     expect(agent.get_by_label("Send to user")).to_be_checked()
+
+
+def test_article_link_is_inserted_at_the_cursor_and_the_draft_stays(new_page):
+    agent = new_page()
+    log_in(agent, "minh@example.com")
+    agent.goto("/support/desk/")
+    agent.get_by_role("link", name=SUBJECT).click()
+    box = agent.get_by_label("Your reply")
+    box.fill("Hi!\n\nRegards, Minh")
+    agent.locator("#hd-kb-picker summary").click()
+    agent.get_by_label("Search the help center").fill("refund")
+    agent.get_by_role("button", name="Find an article").click()
+    insert = agent.get_by_role("button", name="Insert the link to Refund policy into the reply")
+    expect(insert).to_be_visible()  # the results came in place: no page load lost the draft
+    expect(box).to_have_value("Hi!\n\nRegards, Minh")
+    link = agent.locator("#hd-kb-results input[readonly]").first.input_value()
+    assert link.endswith("/support/help/articles/en/refund-policy"), link
+    box.evaluate("el => el.setSelectionRange(4, 4)")  # cursor at the start of the empty line
+    insert.click()
+    expect(box).to_have_value(f"Hi!\nRefund policy: {link}\nRegards, Minh")

@@ -20,6 +20,15 @@
   setInterval(poll, 20000);
 })();
 
+/* Put *text* into the textarea *box* at its cursor (replacing a selection), the cursor after it. */
+function hdInsertAtCursor(box, text) {
+  var start = box.selectionStart, end = box.selectionEnd, value = box.value;
+  if (typeof start !== "number") { start = end = value.length; }
+  box.value = value.slice(0, start) + text + value.slice(end);
+  box.selectionStart = box.selectionEnd = start + text.length;
+  box.focus();
+}
+
 /* Canned replies: choosing one inserts its text at the cursor at once. Without this script the
    "Insert" button posts the form and the page returns with the text added (same result). */
 (function () {
@@ -36,14 +45,48 @@
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (data) {
         if (!data) return;
-        var start = body.selectionStart, end = body.selectionEnd, value = body.value;
-        if (typeof start !== "number") { start = end = value.length; }
-        body.value = value.slice(0, start) + data.text + value.slice(end);
-        body.selectionStart = body.selectionEnd = start + data.text.length;
-        body.focus();
+        hdInsertAtCursor(body, data.text);
         select.value = "";
       })
       .catch(function () { if (insertButton) insertButton.hidden = false; });
+  });
+})();
+
+/* Help-center articles in the workspace: "Insert link" puts "title: address" at the reply's
+   cursor (a space first when it would touch a word); a search refreshes the results in place, so
+   the reply being typed stays. Without this script the search reloads the page and the
+   addresses are there to copy. */
+(function () {
+  var picker = document.getElementById("hd-kb-picker");
+  var results = document.getElementById("hd-kb-results");
+  var body = document.getElementById("hd-reply-body");
+  if (!picker || !results || !body) return;
+  function wire() {
+    results.querySelectorAll(".hd-kb-insert").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        var before = body.value.slice(0, typeof body.selectionStart === "number" ? body.selectionStart : body.value.length);
+        hdInsertAtCursor(body, (before && !/\s$/.test(before) ? " " : "") + button.dataset.text);
+      });
+    });
+  }
+  wire();
+  var form = picker.querySelector("form[role=search]");
+  if (!form || !window.fetch || !window.DOMParser || !window.URLSearchParams) return;
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var url = form.action + "?" + new URLSearchParams(new FormData(form)).toString();
+    fetch(url, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        var fresh = html && new DOMParser().parseFromString(html, "text/html").getElementById("hd-kb-results");
+        if (!fresh) { form.submit(); return; }
+        results.replaceChildren.apply(results, Array.prototype.map.call(fresh.childNodes, function (node) {
+          return document.importNode(node, true);
+        }));
+        wire();
+      })
+      .catch(function () { form.submit(); });
   });
 })();
 
