@@ -194,6 +194,8 @@ KB_SEARCH_OBJECTS = {
     "ix_helpdesk_kb_article_search_title_fts",
     "helpdesk_kb_article_search_trigger",
     "helpdesk_kb_article_search",
+    # 0030: accent folding.
+    "helpdesk_kb_fold",
 }
 
 
@@ -587,6 +589,8 @@ def test_create_all_and_migrations_build_the_same_search_objects(tmp_path):
         "ix_helpdesk_kb_article_search_fts",
         "ix_helpdesk_kb_article_search_title_fts",
         "ix_helpdesk_kb_word_trgm",
+        # 0030: accents folded by unaccent (when the server has it).
+        "helpdesk_kb_fold",
     }
     assert by_migrations == by_create_all
     # The search's plan choice needs detailed word statistics (services/search.py).

@@ -31,8 +31,55 @@ PG_ARTICLE_MAX_CHARS = 200_000
 # alike), longer ones are not words.
 PG_WORD_MIN, PG_WORD_MAX = 4, 40
 
+# Accent folding ("dat lai mat khau" finds "Đặt lại mật khẩu"): ``unaccent`` from PostgreSQL's
+# contrib when the server has it; else the folding function returns the text unchanged and a
+# WARNING says so (the search still works, accents then matter). Both sides go through the one
+# function: the documents in the trigger, the typed words in the query (services/kb_search.py).
+# (Percent signs doubled: DDL() formats its text with Python's % operator.)
+PG_FOLD_FUNCTION = "helpdesk_kb_fold"
+PG_FOLD_DDL = [
+    """DO $$ BEGIN
+        CREATE EXTENSION IF NOT EXISTS unaccent;
+    EXCEPTION WHEN OTHERS THEN
+        RAISE WARNING 'flask-helpdesk: PostgreSQL has no unaccent extension (%%); article'
+            ' search will not fold accents', SQLERRM;
+    END $$""",
+    f"""DO $$ DECLARE schema_name TEXT := (SELECT extnamespace::regnamespace::text
+        FROM pg_extension WHERE extname = 'unaccent');
+    BEGIN
+        IF schema_name IS NULL THEN
+            EXECUTE 'CREATE FUNCTION {PG_FOLD_FUNCTION}(value TEXT) RETURNS TEXT'
+                ' LANGUAGE sql IMMUTABLE PARALLEL SAFE AS ''SELECT value''';
+        ELSE
+            EXECUTE format('CREATE FUNCTION {PG_FOLD_FUNCTION}(value TEXT) RETURNS TEXT'
+                ' LANGUAGE sql STABLE PARALLEL SAFE AS %%L',
+                format('SELECT %%s.unaccent(value)', schema_name));
+        END IF;
+    END $$""",
+]
+
+PG_ARTICLE_SEARCH_TRIGGER = f"""CREATE OR REPLACE FUNCTION helpdesk_kb_article_search_trigger()
+    RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        words TSVECTOR := strip(to_tsvector('{PG_TS_CONFIG}', {PG_FOLD_FUNCTION}(
+            coalesce(NEW.title, '') || ' '
+            || left(coalesce(NEW.body_text, ''), {PG_ARTICLE_MAX_CHARS}))));
+    BEGIN
+        INSERT INTO {PG_ARTICLE_SEARCH_TABLE} (article_id, title_document, document)
+        VALUES (NEW.id, strip(to_tsvector('{PG_TS_CONFIG}',
+            {PG_FOLD_FUNCTION}(coalesce(NEW.title, '')))), words)
+        ON CONFLICT (article_id) DO UPDATE SET title_document = excluded.title_document,
+            document = excluded.document;
+        INSERT INTO helpdesk_kb_word (word)
+        SELECT word FROM unnest(tsvector_to_array(words)) AS new (word)
+        WHERE length(word) BETWEEN {PG_WORD_MIN} AND {PG_WORD_MAX}
+        ON CONFLICT (word) DO NOTHING;
+        RETURN NULL;
+    END $$"""
+
 PG_ARTICLE_SEARCH_DDL = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    *PG_FOLD_DDL,
     f"""CREATE TABLE {PG_ARTICLE_SEARCH_TABLE} (
         article_id INTEGER NOT NULL
             CONSTRAINT pk_{PG_ARTICLE_SEARCH_TABLE} PRIMARY KEY
@@ -47,22 +94,7 @@ PG_ARTICLE_SEARCH_DDL = [
     'CREATE TABLE helpdesk_kb_word (word TEXT COLLATE "C" NOT NULL'
     " CONSTRAINT pk_helpdesk_kb_word PRIMARY KEY)",
     "CREATE INDEX ix_helpdesk_kb_word_trgm ON helpdesk_kb_word USING gin (word gin_trgm_ops)",
-    f"""CREATE FUNCTION helpdesk_kb_article_search_trigger() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-    DECLARE
-        words TSVECTOR := strip(to_tsvector('{PG_TS_CONFIG}', coalesce(NEW.title, '') || ' '
-            || left(coalesce(NEW.body_text, ''), {PG_ARTICLE_MAX_CHARS})));
-    BEGIN
-        INSERT INTO {PG_ARTICLE_SEARCH_TABLE} (article_id, title_document, document)
-        VALUES (NEW.id, strip(to_tsvector('{PG_TS_CONFIG}', coalesce(NEW.title, ''))), words)
-        ON CONFLICT (article_id) DO UPDATE SET title_document = excluded.title_document,
-            document = excluded.document;
-        INSERT INTO helpdesk_kb_word (word)
-        SELECT word FROM unnest(tsvector_to_array(words)) AS new (word)
-        WHERE length(word) BETWEEN {PG_WORD_MIN} AND {PG_WORD_MAX}
-        ON CONFLICT (word) DO NOTHING;
-        RETURN NULL;
-    END $$""",
+    PG_ARTICLE_SEARCH_TRIGGER,
     """CREATE TRIGGER helpdesk_kb_article_search AFTER INSERT OR UPDATE OF title, body_text
     ON helpdesk_kb_article FOR EACH ROW EXECUTE FUNCTION helpdesk_kb_article_search_trigger()""",
 ]
@@ -71,6 +103,7 @@ PG_ARTICLE_SEARCH_DROP = [
     f"DROP TABLE IF EXISTS {PG_ARTICLE_SEARCH_TABLE}",
     "DROP TABLE IF EXISTS helpdesk_kb_word",
     "DROP FUNCTION IF EXISTS helpdesk_kb_article_search_trigger() CASCADE",  # and its trigger
+    f"DROP FUNCTION IF EXISTS {PG_FOLD_FUNCTION}(TEXT)",
 ]
 
 SQLITE_ARTICLE_FTS = "helpdesk_kb_article_fts"

@@ -2,11 +2,12 @@
 
 The database's own engine, no search server (objects in ``models/knowledge_search.py``):
 
-* **PostgreSQL**: what was typed is matched as *any* of its words (the last one also as a
-  prefix, since it is often still being typed: "passw"), ranked by ``ts_rank`` over the weighted
-  document (a title word counts above a body word), plus a bonus when ``websearch_to_tsquery``
-  finds *all* of them, plus the trigram ``word_similarity`` of each typed word with the title,
-  which also lets a misspelt word ("pasword") find its article.
+* **PostgreSQL**: accents folded on both sides (``unaccent``, when the server has it: see
+  ``models/knowledge_search.py``); what was typed is matched as *any* of its words (the last one
+  also as a prefix, since it is often still being typed: "passw"), ranked by ``ts_rank`` over
+  the weighted document (a title word counts above a body word), plus a bonus when
+  ``websearch_to_tsquery`` finds *all* of them, plus the trigram ``word_similarity`` of each
+  typed word with the title, which also lets a misspelt word ("pasword") find its article.
 * **SQLite**: FTS5 with the same any-word, last-word-prefix query, ranked by ``bm25`` with the
   title weighted ten times the body.
 
@@ -26,7 +27,12 @@ from sqlalchemy import select, text
 
 from ..inputs import clean_search
 from ..models import Article, ArticleStatus, ArticleVisibility
-from ..models.knowledge_search import PG_ARTICLE_SEARCH_TABLE, PG_WORD_MIN, SQLITE_ARTICLE_FTS
+from ..models.knowledge_search import (
+    PG_ARTICLE_SEARCH_TABLE,
+    PG_FOLD_FUNCTION,
+    PG_WORD_MIN,
+    SQLITE_ARTICLE_FTS,
+)
 from ..models.search import PG_TS_CONFIG
 from .base import session
 from .kb_stopwords import without_stop_words
@@ -117,6 +123,7 @@ def _tsquery_word(word: str, prefix: bool) -> str:
 _F = SQLITE_ARTICLE_FTS
 _T = PG_ARTICLE_SEARCH_TABLE
 _C = PG_TS_CONFIG
+_U = PG_FOLD_FUNCTION
 SQLITE = _Dialect(
     "sqlite",
     total="SELECT count(*) FROM helpdesk_kb_article",
@@ -130,9 +137,10 @@ POSTGRESQL = _Dialect(
     # counted while it is small or not analyzed yet (-1).
     total=f"SELECT CASE WHEN reltuples < 1000 THEN (SELECT count(*) FROM {_T})"
     f" ELSE reltuples::bigint END FROM pg_class WHERE oid = '{_T}'::regclass",
+    # The typed words folded as the documents are (accents off where unaccent is installed).
     in_title=f"SELECT article_id AS id FROM {_T}"
-    f" WHERE title_document @@ to_tsquery('{_C}', :{{p}})",
-    in_text=f"SELECT article_id AS id FROM {_T} WHERE document @@ to_tsquery('{_C}', :{{p}})",
+    f" WHERE title_document @@ to_tsquery('{_C}', {_U}(:{{p}}))",
+    in_text=f"SELECT article_id AS id FROM {_T} WHERE document @@ to_tsquery('{_C}', {_U}(:{{p}}))",
     word=_tsquery_word,
 )
 
@@ -203,9 +211,10 @@ def _corrected(words: list[str], counts: list[int]) -> list[str]:
     )
     rows = session().execute(
         text(
-            "SELECT typo, (SELECT word FROM helpdesk_kb_word WHERE word % typo"
-            " ORDER BY similarity(word, typo) DESC, word LIMIT 1)"
-            " FROM unnest(CAST(:typos AS text[])) AS typos (typo)"
+            "SELECT typo, (SELECT word FROM helpdesk_kb_word WHERE word % folded"
+            " ORDER BY similarity(word, folded) DESC, word LIMIT 1)"
+            f" FROM (SELECT typo, {PG_FOLD_FUNCTION}(typo) AS folded"
+            " FROM unnest(CAST(:typos AS text[])) AS typos (typo)) AS typos"
         ),
         {"typos": typos},
     )
