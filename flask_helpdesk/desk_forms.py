@@ -146,8 +146,17 @@ class ArticleForm(HelpdeskForm):
     translation_of = HiddenField()
 
 
+class CategoryForm(HelpdeskForm):
+    """A knowledge-base category: its address (on creation) and, per language of the help
+    center, a name and a description (``name_<code>``, ``description_<code>``: the languages
+    are the host's, so those fields are read by the view, not declared here)."""
+
+    slug = StringField(_l("Address (slug)"), validators=[Length(max=80)])
+
+
 DESK_FORMS: dict[str, type[FlaskForm]] = {
     "desk_article": ArticleForm,
+    "desk_kb_category": CategoryForm,
     "desk_reply": DeskReplyForm,
     "desk_status": StatusForm,
     "desk_priority": PriorityForm,

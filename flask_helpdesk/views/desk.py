@@ -131,6 +131,7 @@ from . import (  # noqa: E402,F401
     desk_articles,
     desk_bulk,
     desk_canned,
+    desk_categories,
     desk_house_rules,
     desk_integrations,
     desk_new,

@@ -64,6 +64,7 @@ def articles():
         languages=knowledge.languages(),
         statuses=list(ArticleStatus),
         language_names=LANGUAGE_NAMES,
+        manage_categories=actor.is_admin,
     )
 
 

@@ -54,6 +54,7 @@ AGENT_PAGES: list[tuple[str, str]] = [
     ("desk-canned", "/support/desk/canned"),
     ("desk-articles", "/support/desk/articles"),
     ("desk-article-new", "/support/desk/articles/new"),
+    ("desk-kb-categories", "/support/desk/articles/categories"),
     ("admin-agents", "/support/desk/admin/agents"),
     ("admin-departments", "/support/desk/admin/departments"),
     ("admin-inbound-mail", "/support/desk/inbound-mail/"),

@@ -92,6 +92,7 @@ def world(app, departments, agent, admin, lan) -> World:
             "policy_id": 1,
             "rule_id": 1,
             "article_id": 1,
+            "category_id": 1,
             "day": "2026-04-03",
         }
     )
@@ -240,6 +241,7 @@ def _world_for(admin, lan, account) -> World:
             "policy_id": 1,
             "rule_id": 1,
             "article_id": 1,
+            "category_id": 1,
             "day": "2026-04-03",
         }
     )

@@ -133,6 +133,7 @@ def test_every_helpdesk_post_route_needs_a_csrf_token(bare_csrf_app):
         "language": "en",
         "slug": article.slug,
         "article_id": article.id,
+        "category_id": knowledge.create_category(staff, "spare", {"en": "Spare"}).id,
         "rule_id": rule_admin.create_rule(
             staff, rule_admin.RuleData("R", "ticket_created", {}, [{"type": "close"}])
         ).id,
