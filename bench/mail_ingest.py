@@ -20,8 +20,10 @@ auto-replies, bounces, bulk and list mail (ignored); and redeliveries of a mail 
 
 With ``--redis-url`` the jobs (processing and notifications) go to RQ and ``--workers``
 worker processes run them while the mails arrive; the time is from the first mail stored to
-the last job done, and the CPU time is the ingesting process's plus the workers'. SQLite runs
-in WAL mode with ``synchronous=NORMAL`` unless ``--sqlite-default-journal``.
+the last job done, and the CPU time is the ingesting process's plus the workers'. With
+``--workers 0`` only the intake side is measured (what the pipe, the webhook or the IMAP
+fetcher does per mail: store it and queue its processing), and the queued jobs are dropped.
+SQLite runs in WAL mode with ``synchronous=NORMAL`` unless ``--sqlite-default-journal``.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from collections import Counter
 from email.utils import make_msgid
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -184,8 +186,6 @@ def _reset_schema(app) -> None:
 
 
 def _use_wal(engine) -> None:
-    from sqlalchemy import event
-
     @event.listens_for(engine, "connect")
     def _pragmas(connection, record) -> None:
         cursor = connection.cursor()
@@ -300,7 +300,12 @@ def main() -> None:
         "per commit) instead of WAL with synchronous=NORMAL",
     )
     parser.add_argument("--redis-url", default=None, help="jobs on RQ (default: inline)")
-    parser.add_argument("--workers", type=int, default=2, help="RQ worker processes")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="RQ worker processes; 0: the intake side only (store and queue; no job runs)",
+    )
     parser.add_argument(
         "--real-dns",
         action="store_true",
@@ -332,6 +337,7 @@ def main() -> None:
         workers = []
         if args.redis_url:
             app.extensions["helpdesk"].dispatcher.queue.empty()
+        if args.redis_url and args.workers:
             workers = _start_workers(args, url, workdir)
             time.sleep(3)  # the workers import and connect
         mix = Mix(args.seed, args.senders)
@@ -343,22 +349,42 @@ def main() -> None:
         elapsed = 0.0
         cpu = 0.0
         total_bytes = 0
+        sql = {"statements": 0, "commits": 0}  # of this process (not the RQ workers')
+
+        def _statement(*_args) -> None:
+            sql["statements"] += 1
+
+        def _commit(_connection) -> None:
+            sql["commits"] += 1
+
+        engine = app.extensions["helpdesk"].engine
+        event.listen(engine, "before_cursor_execute", _statement)
+        event.listen(engine, "commit", _commit)
         first = time.perf_counter()
+        timed_sql: dict[str, int] = {}
         for done in range(1, args.count + 1):
             shape, raw = mix.next()
             shapes[shape] += 1
             total_bytes += len(raw)
             started, started_cpu = time.perf_counter(), time.process_time()
+            counted = dict(sql)
             intake.receive(raw, "pipe")
             elapsed += time.perf_counter() - started
             cpu += time.process_time() - started_cpu
+            timed_sql = {k: timed_sql.get(k, 0) + sql[k] - counted[k] for k in sql}
             db.session.remove()  # as each request or job would: no identity map growing
             if done in checkpoints:
                 _print_memory(done, baseline)
+        event.remove(engine, "before_cursor_execute", _statement)
+        event.remove(engine, "commit", _commit)
         if workers:
             _wait_until_done(app)
             elapsed = time.perf_counter() - first  # wall time to the last job, mails built too
             cpu += _stop_workers(workers)
+        elif args.redis_url:  # --workers 0: the intake side only; the queued jobs are dropped
+            queue = app.extensions["helpdesk"].dispatcher.queue
+            print(f"queued jobs        {queue.count} (dropped: no worker ran)")
+            queue.empty()
         statuses = Counter(
             dict(
                 db.session.execute(
@@ -371,6 +397,7 @@ def main() -> None:
 
     backend = url.split(":", 1)[0].split("+", 1)[0]
     jobs = f"RQ, {args.workers} workers" if args.redis_url else "inline"
+    jobs = "RQ, intake side only (no worker)" if args.redis_url and not args.workers else jobs
     print(f"database           {backend}{' (WAL, synchronous=NORMAL)' if wal else ''}; jobs {jobs}")
     print(f"mails              {args.count} ({total_bytes / 1e6:.1f} MB raw)")
     print("mix                " + ", ".join(f"{k} {v}" for k, v in sorted(shapes.items())))
@@ -381,6 +408,9 @@ def main() -> None:
     # On a busy machine wall time says more about the neighbours than about the helpdesk;
     # this process's CPU time does not (the database server's own work is not in it).
     print(f"CPU time           {cpu:.1f} s ({args.count / cpu:.1f} messages per CPU-second)")
+    print(f"SQL                {timed_sql['statements'] / args.count:.1f} statements and "
+          f"{timed_sql['commits'] / args.count:.2f} commits a mail (this process)")  # fmt: skip
+    print(f"load average       {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"peak memory (RSS)  {_peak_rss_mb():.0f} MB (before ingesting: {baseline:.0f} MB)")
 
 

@@ -68,7 +68,9 @@ def _checkpoint(ticket: Ticket, calendar: WorkCalendar, now: datetime) -> int:
 
 
 def start(ticket: Ticket, now: datetime | None = None) -> None:
-    """Choose the policy of a new ticket and start its clock (a flushed ticket, requester set)."""
+    """Choose the policy of a new ticket and start its clock (requester and department set; the
+    ticket need not be flushed yet: :func:`tickets.open_ticket_with_message` calls this before
+    its INSERT, so that the new row is written once)."""
     now = now or ticket.created_at or utcnow()
     policy = policy_for(ticket)
     calendar = _calendar(policy)

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, cast, insert, literal, select, update
+from sqlalchemy import event as orm_event
 
 from .. import jobs, signals
 from ..i18n import gettext as _
@@ -28,7 +29,16 @@ from ..models import Ticket, WebhookDelivery, WebhookEndpoint, utcnow
 from ..state import current_helpdesk
 from ..webhook_workflow import DeliveryEvent, DeliveryStatus, next_delivery_status
 from . import audit, webhook_http
-from .base import Forbidden, NotFound, ValidationError, commit, send_signal, session
+from .base import (
+    Forbidden,
+    NotFound,
+    ValidationError,
+    cached_for_app,
+    commit,
+    forget_cached_for_app,
+    send_signal,
+    session,
+)
 from .identity import SYSTEM, Actor
 from .notifications.webhooks import admins_of_disabled_webhook
 
@@ -73,11 +83,36 @@ def _msg_id() -> str:
 # -- the outbox -------------------------------------------------------------------------------
 
 
+# What the active endpoints subscribe to, read at most once per SUBSCRIPTIONS_TTL seconds per
+# process (at once after a change made in this process): most sites have no webhook, and every
+# change would otherwise build and run an INSERT … SELECT that writes nothing.
+SUBSCRIPTIONS_TTL = 5
+_SUBSCRIPTIONS_KEY = ("helpdesk-webhook-subscriptions",)
+
+
+def _subscribed(event_name: str) -> bool:
+    def compute() -> frozenset[str]:
+        query = select(WebhookEndpoint.events).where(WebhookEndpoint.is_active.is_(True))
+        with session().no_autoflush:
+            return frozenset(name for row in session().scalars(query) for name in row.split())
+
+    names = cached_for_app(_SUBSCRIPTIONS_KEY, SUBSCRIPTIONS_TTL, compute)
+    return event_name in names or "*" in names
+
+
+@orm_event.listens_for(WebhookEndpoint, "after_insert")
+@orm_event.listens_for(WebhookEndpoint, "after_update")
+@orm_event.listens_for(WebhookEndpoint, "after_delete")
+def _subscriptions_changed(mapper, connection, target) -> None:
+    forget_cached_for_app(_SUBSCRIPTIONS_KEY)
+
+
 def record_event(action: str, ticket: Ticket | None, data: dict[str, Any]) -> None:
     """Add a delivery of *action* to every active endpoint subscribed to it, in the current
-    transaction (one statement). Called by :func:`audit.record` for every change."""
+    transaction (one statement; none while no active endpoint subscribes to it, see
+    :data:`SUBSCRIPTIONS_TTL`). Called by :func:`audit.record` for every change."""
     event = EVENTS.get(action)
-    if event is None or ticket is None:
+    if event is None or ticket is None or not _subscribed(event):
         return
     payload = json.dumps(
         {

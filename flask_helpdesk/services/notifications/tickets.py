@@ -28,6 +28,7 @@ from ...i18n import gettext as _
 from ...links import external_url, ticket_url
 from ...mail.outbound import (
     AUTOMATIC_HEADERS,
+    RenderedMail,
     default_sender,
     mail_locale,
     one_line,
@@ -182,23 +183,33 @@ def _mail(
     automatic: bool = True,
     message_id: str | None = None,
     about: Message | None = None,
+    thread: dict[str, str] | None = None,
+    renders: dict[str | None, RenderedMail] | None = None,
     **context: object,
 ) -> None:
     """Render *notification*'s templates in the recipient's language and send them.
 
     *about* is the message the mail carries (threading headers of the thread before it, its
-    attachments when *message_id* says it is the customer's copy of a reply).
+    attachments when *message_id* says it is the customer's copy of a reply). *thread*: those
+    threading headers, and *renders*: the mails rendered so far by language, when the caller
+    mails several recipients the same content (one query, one rendering per language).
     """
     done_key = f"mail:{notification}:{recipient.email.casefold()}"
     if jobs.already_done(done_key):
         return
-    rendered = render_mail(notification, locale=recipient.locale, ticket=ticket, **context)
+    rendered = renders.get(recipient.locale) if renders is not None else None
+    if rendered is None:
+        rendered = render_mail(notification, locale=recipient.locale, ticket=ticket, **context)
+        if renders is not None:
+            renders[recipient.locale] = rendered
     with force_locale(rendered.locale):
         subject_text = subject()
     headers = {"Content-Language": rendered.locale.replace("_", "-")}
     if automatic:
         headers.update(AUTOMATIC_HEADERS)
-    headers.update(threading_headers(ticket, before=about))
+    if thread is None:
+        thread = threading_headers(ticket, before=about)
+    headers.update(thread)
     try:
         send_mail(
             [recipient.email],
@@ -457,6 +468,9 @@ def staff_of_customer_activity(
             return _("Customer replied: %(subject)s", subject=ticket.subject)
 
     url = ticket_url(ticket, desk=True)
+    # The same headers for every recipient; a new ticket's first message has no thread before it.
+    thread = {} if new_ticket else threading_headers(ticket, before=message)
+    renders: dict[str | None, RenderedMail] = {}
     failures: list[Exception] = []
     for recipient in _staff_recipients(ticket, message, exclude_agent_id):
         try:
@@ -466,6 +480,8 @@ def staff_of_customer_activity(
                 recipient,
                 subject,
                 about=message,
+                thread=thread,
+                renders=renders,
                 message=message,
                 new_ticket=new_ticket,
                 url=url,

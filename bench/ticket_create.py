@@ -1,0 +1,175 @@
+"""Open tickets through the services as customers do and print tickets per second.
+
+    python bench/ticket_create.py                                   # SQLite (WAL), jobs inline
+    python bench/ticket_create.py --database-url postgresql+psycopg://postgres@127.0.0.1/hd_bench
+    python bench/ticket_create.py --database-url postgresql+psycopg://... \\
+        --redis-url redis://127.0.0.1:6379/9                        # jobs queued on RQ
+
+The database is emptied first (every table of the demo host and the helpdesk is dropped and
+created again): point it at a database of its own. Each ticket is one call of
+``tickets.open_ticket_with_message`` by one of ``--customers`` customers, with a subject and a
+40-word description, in one of two departments with two agents each: the production path
+(validation, house rules, code, SLA clock, reports' fact, audit event and webhook outbox, spam
+screening, distribution, rules, the staff notification). Inline, the notification is rendered
+(Flask-Mail, sending suppressed) in the timed call; with ``--redis-url`` it is queued on RQ
+(no worker runs: the queue is emptied at the end) and the figures are the creating side's.
+
+Printed: wall time and tickets per second, CPU time of this process (``time.process_time``)
+and tickets per CPU-second, and SQL statements and commits per ticket. On a busy machine the
+wall figures say more about the neighbours than about the helpdesk; the CPU ones do not (the
+database server's own work is not in them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import event
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from example_app import create_app  # noqa: E402
+from example_app.models import Member, db  # noqa: E402
+from flask_helpdesk.models import Contact  # noqa: E402
+from flask_helpdesk.services import agents, tickets  # noqa: E402
+from flask_helpdesk.services.departments import create_department  # noqa: E402
+from flask_helpdesk.services.identity import SYSTEM, Actor  # noqa: E402
+
+WORDS = [
+    *("order", "invoice", "refund", "account", "password", "login", "delivery", "parcel"),
+    *("address", "payment", "card", "subscription", "cancel", "upgrade", "error", "page"),
+    *("app", "phone", "email", "receipt", "shipping"),
+]
+
+
+def _app(url: str, workdir: str, redis_url: str | None):
+    return create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "HELPDESK_REDIS_URL": redis_url,
+            "HELPDESK_STORAGE_PATH": f"{workdir}/attachments",
+            "HELPDESK_EXTERNAL_URL": "https://shop.example.com",
+            "MAIL_SUPPRESS_SEND": True,
+            "HELPDESK_QUEUE_NAME": "helpdesk-bench",  # never mixed with a site's queue
+        }
+    )
+
+
+def _use_wal(engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _pragmas(connection, record) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    engine.dispose()
+
+
+def _setup(app, customers: int) -> tuple[list[int], list[int]]:
+    state = app.extensions["helpdesk"]
+    state.drop_all()
+    db.drop_all()
+    db.create_all()
+    state.create_all()
+    departments = [
+        create_department(SYSTEM, name, slug=name.lower()) for name in ("Account", "Billing")
+    ]
+    db.session.commit()
+    for index in range(4):
+        member = Member(email=f"agent{index}@shop.example.com", display_name=f"Agent {index}")
+        member.set_password("x")
+        db.session.add(member)
+        db.session.commit()
+        agents.make_agent(str(member.id), [departments[index % 2].slug])
+    contacts = [
+        Contact(email=f"customer{i}@example.org", name=f"Customer {i}", attributes={}, notes="")
+        for i in range(customers)
+    ]
+    db.session.add_all(contacts)
+    db.session.commit()
+    return [c.id for c in contacts], [d.id for d in departments]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
+    parser.add_argument("--count", type=int, default=2_000)
+    parser.add_argument("--customers", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=17)
+    parser.add_argument("--redis-url", default=None, help="jobs queued on RQ (default: inline)")
+    parser.add_argument(
+        "--sqlite-default-journal",
+        action="store_true",
+        help="SQLite with its default rollback journal instead of WAL + synchronous=NORMAL",
+    )
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    workdir = tempfile.mkdtemp(prefix="hd-ticketbench-")
+    url = args.database_url or f"sqlite:///{workdir}/bench.sqlite"
+    wal = url.startswith("sqlite") and not args.sqlite_default_journal
+    app = _app(url, workdir, args.redis_url)
+    rng = random.Random(args.seed)
+    with app.app_context():
+        if wal:
+            _use_wal(db.engine)
+        contact_ids, department_ids = _setup(app, args.customers)
+        if args.redis_url:
+            app.extensions["helpdesk"].dispatcher.queue.empty()
+        counts = {"statements": 0, "commits": 0}
+
+        def statement(*_args) -> None:
+            counts["statements"] += 1
+
+        def commit(_conn) -> None:
+            counts["commits"] += 1
+
+        engine = app.extensions["helpdesk"].engine
+        event.listen(engine, "before_cursor_execute", statement)
+        event.listen(engine, "commit", commit)
+        elapsed = cpu = 0.0
+        for _ in range(args.count):
+            contact = db.session.get(Contact, rng.choice(contact_ids))
+            customer = Actor(contact=contact, perspective="customer")
+            data = tickets.NewTicket(
+                department_id=rng.choice(department_ids),
+                subject=" ".join(rng.choice(WORDS) for _ in range(5)).capitalize(),
+                body=" ".join(rng.choice(WORDS) for _ in range(40)).capitalize() + ".",
+                allow_duplicate=True,
+            )
+            started, started_cpu = time.perf_counter(), time.process_time()
+            tickets.open_ticket_with_message(customer, data)
+            elapsed += time.perf_counter() - started
+            cpu += time.process_time() - started_cpu
+            db.session.remove()  # as each request would
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", commit)
+        queued = 0
+        if args.redis_url:
+            queue = app.extensions["helpdesk"].dispatcher.queue
+            queued = queue.count
+            queue.empty()
+
+    backend = url.split(":", 1)[0].split("+", 1)[0]
+    jobs = "RQ (queued, creating side)" if args.redis_url else "inline"
+    print(f"database           {backend}{' (WAL, synchronous=NORMAL)' if wal else ''}; jobs {jobs}")
+    print(f"tickets            {args.count} ({args.customers} customers, 2 departments)")
+    print(f"time               {elapsed:.2f} s ({args.count / elapsed:.0f} tickets/second)")
+    print(f"CPU time           {cpu:.2f} s ({cpu / args.count * 1000:.2f} ms a ticket, "
+          f"{args.count / cpu:.0f} tickets per CPU-second)")  # fmt: skip
+    print(f"statements         {counts['statements'] / args.count:.1f} a ticket, "
+          f"commits {counts['commits'] / args.count:.1f}"
+          + (f"; {queued} jobs queued" if args.redis_url else ""))  # fmt: skip
+    print(f"load average       {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
