@@ -84,8 +84,8 @@ def _msg_id() -> str:
 
 
 # What the active endpoints subscribe to, read at most once per SUBSCRIPTIONS_TTL seconds per
-# process (at once after a change made in this process): most sites have no webhook, and every
-# change would otherwise build and run an INSERT … SELECT that writes nothing.
+# process (forgotten at once after a change, in every process when Redis is configured): most
+# sites have no webhook, and every change would otherwise run an INSERT … SELECT writing nothing.
 SUBSCRIPTIONS_TTL = 5
 _SUBSCRIPTIONS_KEY = ("helpdesk-webhook-subscriptions",)
 

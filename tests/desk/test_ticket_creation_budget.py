@@ -21,9 +21,10 @@ from tests.conftest import count_queries, make_member
 # The creating transaction: the department, the code's uniqueness check, the customer (read
 # again after the previous commit), the SLA policies, INSERTs of the ticket, its first message,
 # the audit event and the reports' fact, and the spam filter's trained totals (20 before issue
-# 17's work, with the inline notification). No UPDATE of the new row; no webhook outbox INSERT
-# while no endpoint exists.
-CREATE_BUDGET = 9
+# 17's work, with the inline notification), and the savepoint around the ticket's INSERT (its
+# SAVEPOINT and RELEASE: a code two creators drew at once is drawn again). No UPDATE of the new
+# row; no webhook outbox INSERT while no endpoint exists.
+CREATE_BUDGET = 11
 # The staff notification job: the message, its ticket, the author, the department's agents,
 # the message's attachments; then each agent's host user (their language: one lookup each,
 # through the host's own user loader, which the helpdesk cannot batch).
