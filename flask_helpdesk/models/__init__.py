@@ -30,7 +30,7 @@ from .knowledge import (
 )
 from .mail import InboundMail, InboundStatus, Mailbox, MailSecurity, TicketParticipant
 from .people import Agent, Contact, Department, agent_department
-from .reports import FactKind, ReplyRating, TicketFact
+from .reports import FactKind, ReplyRating, TicketFact, report_day
 from .rules import AutoMail, Rule, RuleFiring
 from .sla import BusinessCalendar, CalendarWindow, Holiday, HolidaySource, SlaEvent, SlaPolicy
 from .spam import HAM, SPAM, HouseRule, SpamToken, SpamTotals, SpamTraining
@@ -98,6 +98,7 @@ __all__ = [
     "WebhookDelivery",
     "WebhookEndpoint",
     "agent_department",
+    "report_day",
     "ticket_tag",
     "utcnow",
 ]

@@ -12,7 +12,19 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, SmallInteger, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import EnumInt, EnumText, HelpdeskModel, utcnow
@@ -42,6 +54,9 @@ class TicketFact(HelpdeskModel):
         Index("ix_helpdesk_ticket_fact_kind_at", "kind", "at"),
         Index("ix_helpdesk_ticket_fact_department", "department_id", "kind", "at"),
         Index("ix_helpdesk_ticket_fact_assignee", "assignee_id", "kind", "at"),
+        # An agent's own figures are theirs as assignee or as actor (permissions.visible_facts):
+        # the exact percentiles of a small period read both through an index.
+        Index("ix_helpdesk_ticket_fact_agent", "agent_id", "kind", "at"),
         # The backlog before a period: the sum of the deltas up to its start.
         Index("ix_helpdesk_ticket_fact_backlog", "at", "backlog_delta"),
     )
@@ -88,3 +103,65 @@ class ReplyRating(HelpdeskModel):
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# -- the daily roll-up ------------------------------------------------------------------------
+#
+# One row per local day (``HELPDESK_REPORTS_TIMEZONE``), department, agent, assignee, channel
+# and priority, kept by services/facts.py in the same statement-per-change as the facts, so a
+# 90-day report reads a few thousand rows instead of millions of facts. Durations are kept as
+# fixed log-scale histograms (one column per bucket, four buckets per doubling from one minute
+# to a year): a median or 90th percentile is read from the summed buckets, within one bucket's
+# width (at most 19 % of the value; services/reports.py says how and when it is exact).
+
+ROLLUP_COUNTS = (
+    "created",
+    "solved",  # resolved facts
+    "solved_out",  # ... of which left the backlog (a close of a spam ticket leaves nothing)
+    "reopened",
+    "backlog",  # the sum of every fact's backlog delta
+    "first_responses",
+    "breaches",
+    "met",  # first responses and resolutions within their target
+    "with_target",  # ... among those that had one
+    "good",
+    "rated",
+)
+# The durations kept as histograms: (column prefix, fact kind, fact column).
+ROLLUP_MEASURES = {
+    "first_response": ("fr", "first_response", "work_seconds"),
+    "first_response_wall": ("frw", "first_response", "wall_seconds"),
+    "resolution": ("rs", "resolved", "work_seconds"),
+    "resolution_wall": ("rsw", "resolved", "wall_seconds"),
+}
+# Bucket 0 holds [0, 60 s); bucket i >= 1 holds [EDGES[i - 1], EDGES[i]); the last one is open.
+BUCKET_EDGES: tuple[int, ...] = tuple(round(60 * 2 ** (k / 4)) for k in range(77))
+BUCKETS = len(BUCKET_EDGES) + 1
+
+
+def bucket_column(prefix: str, bucket: int) -> str:
+    return f"{prefix}_{bucket:02d}"
+
+
+ROLLUP_KEY = ("day", "department_id", "agent_id", "assignee_id", "channel", "priority")
+
+report_day = Table(
+    "helpdesk_report_day",
+    HelpdeskModel.metadata,
+    Column("day", Date, primary_key=True),
+    # No foreign keys, like the facts: a report outlives a department or an agent.
+    Column("department_id", Integer, primary_key=True),
+    # The agent who acted, else the assignee (the reports' "agent"); 0 for nobody, so that
+    # the key has no NULL and an upsert always finds its row.
+    Column("agent_id", Integer, primary_key=True),
+    # Whose backlog the ticket is in (0: unassigned).
+    Column("assignee_id", Integer, primary_key=True),
+    Column("channel", String(20), primary_key=True),
+    Column("priority", SmallInteger, primary_key=True),
+    *[Column(name, Integer, nullable=False, server_default=text("0")) for name in ROLLUP_COUNTS],
+    *[
+        Column(bucket_column(prefix, b), Integer, nullable=False, server_default=text("0"))
+        for prefix, _kind, _column in ROLLUP_MEASURES.values()
+        for b in range(BUCKETS)
+    ],
+)

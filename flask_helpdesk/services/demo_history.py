@@ -36,6 +36,7 @@ from ..state import current_helpdesk
 from .base import commit, session
 from .calendars import work_calendar
 from .codes import CODE_ALPHABET, CODE_LENGTH
+from .facts import roll_up
 
 DAYS = 90
 STILL_WAITING = 8  # the newest few are answered and wait on the customer: the backlog moves
@@ -249,6 +250,7 @@ def seed_history(seed: int = 15) -> int:
                 fact(FactKind.RATED, rated, stars=stars, good=stars >= 4)
     session().execute(insert(Message.__table__), messages)
     session().execute(insert(TicketFact.__table__), facts)
+    roll_up(facts)
     if ratings:
         session().execute(insert(Rating.__table__), ratings)
     commit()

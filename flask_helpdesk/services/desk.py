@@ -21,10 +21,9 @@ from ..models import (
     Ticket,
     TicketStatus,
     agent_department,
-    utcnow,
 )
 from ..workflow import Trigger, can
-from . import audit, distribution, facts, rule_events, sla
+from . import audit, distribution, rule_events, sla
 from .base import Forbidden, NotFound, ValidationError, commit, send_signal, session
 from .identity import Actor
 from .permissions import ensure
@@ -109,7 +108,6 @@ def transfer(actor: Actor, ticket: Ticket, department_id: int) -> Ticket:
         distribution.offer_later(ticket.assignee_id)
         ticket.assignee = None
     sla.recompute(ticket)  # another department may mean another policy
-    facts.transferred(ticket, old.id, actor, utcnow())
     add_event(ticket, actor, "transferred", department_name=department.name)
     audit.record(actor, "ticket.transferred", ticket, old=old.id, new=department.id)
     rule_events.record(ticket, "department_changed", department=department.id)

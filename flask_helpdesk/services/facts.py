@@ -5,17 +5,42 @@ commits: the caller's commit makes the change and its fact one unit, so a report
 count something that did not happen (or miss something that did). Working times are readings
 of the ticket's SLA clock (services/sla.py over businesstime.py), so reports and SLA agree on
 what a working minute is. The backlog is the running sum of ``backlog_delta``: a ticket is in
-it from creation until it closes or is marked spam, and again when reopened or restored.
+it from creation until it closes or is marked spam, and again when reopened or restored, and
+it is counted under the ticket's department, assignee and priority: a change of any of them
+while the ticket is in the backlog moves it (``moved_out`` / ``moved_in``, from attribute
+events, so every path that assigns, transfers or re-prioritises is covered).
+
+Every fact also lands in the daily roll-up (``helpdesk_report_day``) by an upsert in the same
+transaction (:func:`roll_up`, the only writer besides the rebuild), so reports read one row per
+day and group instead of every fact. The roll-up's day is the local day in
+``HELPDESK_REPORTS_TIMEZONE``; changing that setting needs ``flask helpdesk reports backfill``,
+which rebuilds the roll-up from the facts (:func:`rebuild_rollup`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, insert, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import (
+    Connection,
+    and_,
+    case,
+    delete,
+    event,
+    func,
+    insert,
+    literal_column,
+    select,
+    true,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import attributes, selectinload
+from sqlalchemy.orm import object_session as _object_session
 
 from ..models import (
     FactKind,
@@ -26,7 +51,17 @@ from ..models import (
     Ticket,
     TicketFact,
     TicketStatus,
+    report_day,
+    utcnow,
 )
+from ..models.reports import (
+    BUCKET_EDGES,
+    BUCKETS,
+    ROLLUP_KEY,
+    ROLLUP_MEASURES,
+    bucket_column,
+)
+from ..state import current_helpdesk
 from .base import commit, session
 from .identity import Actor
 
@@ -34,23 +69,41 @@ OUT_OF_BACKLOG = frozenset({TicketStatus.CLOSED, TicketStatus.SPAM})
 GOOD_STARS = 4  # 1–5 ratings of 4 and 5 count as good in CSAT
 
 
+def _current_id(ticket: Ticket, relation: str, column: str) -> int | None:
+    """The id of *relation* as the ticket holds it now: a relationship set since the last flush
+    has not reached its foreign-key column yet."""
+    state = attributes.instance_state(ticket)
+    if relation in state.dict:
+        related = state.dict[relation]
+        return None if related is None else related.id
+    return getattr(ticket, column)
+
+
+def _dimensions(ticket: Ticket) -> dict[str, Any]:
+    return {
+        "department_id": _current_id(ticket, "department", "department_id"),
+        "assignee_id": _current_id(ticket, "assignee", "assignee_id"),
+        "channel": ticket.channel,
+        "priority": ticket.priority,
+    }
+
+
 def _values(ticket: Ticket, kind: FactKind, at: datetime, **values: Any) -> dict[str, Any]:
     return {
         "ticket_id": ticket.id,
         "kind": kind,
         "at": at,
-        "department_id": ticket.department_id,
-        "assignee_id": ticket.assignee_id,
-        "channel": ticket.channel,
-        "priority": ticket.priority,
+        **_dimensions(ticket),
         "backlog_delta": 0,
         **values,
     }
 
 
 def _fact(ticket: Ticket, kind: FactKind, at: datetime, **values: Any) -> TicketFact:
-    fact = TicketFact(**_values(ticket, kind, at, **values))
+    row = _values(ticket, kind, at, **values)
+    fact = TicketFact(**row)
     session().add(fact)
+    roll_up([row])
     return fact
 
 
@@ -151,14 +204,47 @@ def on_transition(
         _fact(ticket, kind, now, agent_id=agent_id, backlog_delta=1)
 
 
-def transferred(ticket: Ticket, old_department_id: int, actor: Actor, now: datetime) -> None:
-    """A ticket in the backlog moved department: it leaves the old one's backlog and joins the
-    new one's (call after the ticket's department changed)."""
-    if ticket.status in OUT_OF_BACKLOG:
+def _moved(ticket: Ticket, change: dict[str, Any]) -> None:
+    """*ticket*'s department, assignee or priority is changing (*change*: the new value of
+    one): if it is in the backlog, it leaves the old group's backlog and joins the new one's."""
+    state = attributes.instance_state(ticket)
+    if not state.persistent or ticket.status in OUT_OF_BACKLOG:
+        return  # a new ticket's ``created`` fact carries whatever it ends up with
+    db = _object_session(ticket)
+    if db is None:
         return
-    moved_out = _fact(ticket, FactKind.MOVED_OUT, now, agent_id=_agent_id(actor), backlog_delta=-1)
-    moved_out.department_id = old_department_id
-    _fact(ticket, FactKind.MOVED_IN, now, agent_id=_agent_id(actor), backlog_delta=1)
+    old = _dimensions(ticket)
+    new = {**old, **change}
+    if new == old:
+        return
+    now = utcnow()
+    rows = [
+        {**_values(ticket, FactKind.MOVED_OUT, now, backlog_delta=-1), **old},
+        {**_values(ticket, FactKind.MOVED_IN, now, backlog_delta=1), **new},
+    ]
+    # An attribute is being set: nothing may be flushed half-way through (no autoflush).
+    with db.no_autoflush:
+        db.add_all([TicketFact(**row) for row in rows])
+        roll_up(rows)
+
+
+def _related_id(value: Any) -> int | None:
+    return None if value is None else value.id
+
+
+@event.listens_for(Ticket.department, "set")
+def _department_set(ticket: Ticket, value: Any, _old: Any, _initiator: Any) -> None:
+    _moved(ticket, {"department_id": _related_id(value)})
+
+
+@event.listens_for(Ticket.assignee, "set")
+def _assignee_set(ticket: Ticket, value: Any, _old: Any, _initiator: Any) -> None:
+    _moved(ticket, {"assignee_id": _related_id(value)})
+
+
+@event.listens_for(Ticket.priority, "set")
+def _priority_set(ticket: Ticket, value: Any, _old: Any, _initiator: Any) -> None:
+    _moved(ticket, {"priority": value})
 
 
 def breached(batch: list[Ticket], rows: list[Any], now: datetime) -> None:
@@ -172,6 +258,7 @@ def breached(batch: list[Ticket], rows: list[Any], now: datetime) -> None:
     ]
     if values:
         session().execute(insert(TicketFact), values)
+        roll_up(values)
 
 
 def rated(ticket: Ticket, rating: Rating) -> None:
@@ -193,16 +280,232 @@ def reply_rated(ticket: Ticket, rating: ReplyRating, agent_id: int | None) -> No
         )
     )
     if fact is None:
-        fact = _fact(
+        _fact(
             ticket,
             FactKind.RATED,
             rating.updated_at,
             message_id=rating.message_id,
             good=rating.good,
+            agent_id=agent_id,
         )
-        fact.agent_id = agent_id
+        return
+    before = _row_of(fact)
     fact.good = rating.good
     fact.at = rating.updated_at
+    roll_up([before, _row_of(fact)], signs=[-1, 1])
+
+
+def _row_of(fact: TicketFact) -> dict[str, Any]:
+    return {column: getattr(fact, column) for column in _FACT_COLUMNS}
+
+
+_FACT_COLUMNS = (
+    "kind",
+    "at",
+    "department_id",
+    "assignee_id",
+    "channel",
+    "priority",
+    "agent_id",
+    "wall_seconds",
+    "work_seconds",
+    "met",
+    "backlog_delta",
+    "good",
+)
+
+
+# -- the daily roll-up ------------------------------------------------------------------------
+
+
+def reports_zone() -> ZoneInfo:
+    """The zone whose local days the roll-up and the reports count in."""
+    return ZoneInfo(current_helpdesk.config["HELPDESK_REPORTS_TIMEZONE"])
+
+
+def local_day(at: datetime, zone: ZoneInfo) -> date:
+    """The local day of *at* (stored in UTC; naive values are UTC) in *zone*."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(zone).date()
+
+
+def bucket(seconds: int) -> int:
+    """The histogram bucket of a duration (models.reports.BUCKET_EDGES)."""
+    return bisect_right(BUCKET_EDGES, seconds)
+
+
+def _increments(row: dict[str, Any]) -> dict[str, int]:
+    """What one fact adds to its roll-up row."""
+    kind = FactKind(row["kind"])
+    add: dict[str, int] = defaultdict(int)
+    delta = row.get("backlog_delta") or 0
+    if delta:
+        add["backlog"] += delta
+    if kind == FactKind.CREATED:
+        add["created"] += 1
+    elif kind == FactKind.RESOLVED:
+        add["solved"] += 1
+        add["solved_out"] -= delta
+    elif kind == FactKind.REOPENED:
+        add["reopened"] += 1
+    elif kind == FactKind.FIRST_RESPONSE:
+        add["first_responses"] += 1
+    elif kind == FactKind.BREACHED:
+        add["breaches"] += 1
+    elif kind == FactKind.RATED and row.get("good") is not None:
+        add["rated"] += 1
+        add["good"] += 1 if row["good"] else 0
+    if kind in (FactKind.FIRST_RESPONSE, FactKind.RESOLVED) and row.get("met") is not None:
+        add["with_target"] += 1
+        add["met"] += 1 if row["met"] else 0
+    for prefix, fact_kind, column in ROLLUP_MEASURES.values():
+        if kind == fact_kind and row.get(column) is not None:
+            add[bucket_column(prefix, bucket(row[column]))] += 1
+    return add
+
+
+def rollup_key(row: dict[str, Any], zone: ZoneInfo) -> tuple[Any, ...]:
+    """The roll-up row of a fact (the order of models.reports.ROLLUP_KEY)."""
+    channel, priority = row["channel"], row["priority"]
+    return (
+        local_day(row["at"], zone),
+        row["department_id"],
+        row.get("agent_id") or row.get("assignee_id") or 0,
+        row.get("assignee_id") or 0,
+        getattr(channel, "value", channel),
+        int(priority),
+    )
+
+
+def roll_up(rows: Iterable[dict[str, Any]], signs: Iterable[int] | None = None, db=None) -> None:
+    """Add facts (*rows*, as inserted; a sign of -1 takes one back) to the daily roll-up, in
+    one upsert in the caller's transaction. PostgreSQL's ``ON CONFLICT DO UPDATE`` adds to the
+    row atomically, so two transactions counting into the same row both count (the second
+    waits for the first); SQLite serializes writers anyway. Rows are sent in key order so two
+    transactions touching the same rows lock them in the same order."""
+    rows = list(rows)
+    zone = reports_zone()
+    merged: dict[tuple[Any, ...], dict[str, int]] = {}
+    for row, sign in zip(rows, signs if signs is not None else [1] * len(rows), strict=True):
+        add = _increments(row)
+        if not add:
+            continue
+        target = merged.setdefault(rollup_key(row, zone), defaultdict(int))
+        for name, value in add.items():
+            target[name] += sign * value
+    if not merged:
+        return
+    db = db if db is not None else session()
+    columns = sorted({name for add in merged.values() for name in add})
+    values = [
+        {**dict(zip(ROLLUP_KEY, key, strict=True)), **{c: merged[key].get(c, 0) for c in columns}}
+        for key in sorted(merged)
+    ]
+    dialect = db.get_bind(mapper=Ticket).dialect.name
+    insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # Bulk callers (the SLA sweep, the demo's history) can touch thousands of rows: chunks keep
+    # each statement under the drivers' limit on bound parameters.
+    per_statement = max(1, 30000 // (len(ROLLUP_KEY) + len(columns)))
+    with db.no_autoflush:
+        for start in range(0, len(values), per_statement):
+            upsert = insert_for(report_day).values(values[start : start + per_statement])
+            db.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=list(ROLLUP_KEY),
+                    set_={c: report_day.c[c] + upsert.excluded[c] for c in columns},
+                )
+            )
+
+
+def rebuild_rollup(connection: Connection, zone_name: str) -> int:
+    """Recompute the whole roll-up from the facts in set-based SQL (one DELETE, one INSERT ...
+    SELECT ... GROUP BY), in *connection*'s transaction; returns the number of rows. On
+    PostgreSQL the roll-up is locked against the live upserts meanwhile (they wait, then add
+    to the rebuilt rows). Used by the migration that created the roll-up and by ``flask
+    helpdesk reports backfill``, also after ``HELPDESK_REPORTS_TIMEZONE`` changed."""
+    zone = ZoneInfo(zone_name)
+    f = TicketFact.__table__.c
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("LOCK TABLE helpdesk_report_day IN EXCLUSIVE MODE")
+        day: Any = func.date(func.timezone(zone_name, func.timezone("UTC", f.at)))
+        edges = literal_column("'{" + ",".join(map(str, BUCKET_EDGES)) + "}'::integer[]")
+
+        def bucket_of(column: Any) -> Any:
+            return func.width_bucket(column, edges)
+
+    else:
+        raw = connection.connection.driver_connection
+        raw.create_function(  # type: ignore[union-attr]
+            "helpdesk_local_day",
+            1,
+            lambda at: local_day(datetime.fromisoformat(at), zone).isoformat(),
+            deterministic=True,
+        )
+        raw.create_function(  # type: ignore[union-attr]
+            "helpdesk_bucket",
+            1,
+            lambda value: None if value is None else bucket(value),
+            deterministic=True,
+        )
+        day = func.helpdesk_local_day(f.at)
+
+        def bucket_of(column: Any) -> Any:
+            return func.helpdesk_bucket(column)
+
+    timed = [
+        case((f.kind == kind, bucket_of(f[column])), else_=None).label(f"b_{prefix}")
+        for prefix, kind, column in ROLLUP_MEASURES.values()
+    ]
+    inner = select(
+        day.label("day"),
+        f.department_id,
+        func.coalesce(f.agent_id, f.assignee_id, 0).label("agent_id"),
+        func.coalesce(f.assignee_id, 0).label("assignee_id"),
+        f.channel,
+        f.priority,
+        f.kind,
+        f.backlog_delta,
+        f.met,
+        f.good,
+        *timed,
+    ).subquery()
+    kind, c = inner.c.kind, inner.c
+    judged = kind.in_([FactKind.FIRST_RESPONSE, FactKind.RESOLVED])
+
+    def count_if(condition: Any) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    sums = {
+        "created": count_if(kind == FactKind.CREATED),
+        "solved": count_if(kind == FactKind.RESOLVED),
+        "solved_out": func.sum(case((kind == FactKind.RESOLVED, -c.backlog_delta), else_=0)),
+        "reopened": count_if(kind == FactKind.REOPENED),
+        "backlog": func.sum(c.backlog_delta),
+        "first_responses": count_if(kind == FactKind.FIRST_RESPONSE),
+        "breaches": count_if(kind == FactKind.BREACHED),
+        "met": count_if(and_(judged, c.met.is_(true()))),
+        "with_target": count_if(and_(judged, c.met.is_not(None))),
+        "good": count_if(and_(kind == FactKind.RATED, c.good.is_(true()))),
+        "rated": count_if(and_(kind == FactKind.RATED, c.good.is_not(None))),
+    }
+    for prefix, _kind, _column in ROLLUP_MEASURES.values():
+        for b in range(BUCKETS):
+            sums[bucket_column(prefix, b)] = count_if(c[f"b_{prefix}"] == b)
+    keys = [c[name] for name in ROLLUP_KEY]
+    query = select(*keys, *sums.values()).group_by(*keys)
+    connection.execute(delete(report_day))
+    connection.execute(insert(report_day).from_select([*ROLLUP_KEY, *sums], query))
+    return connection.execute(select(func.count()).select_from(report_day)).scalar_one()
+
+
+def rebuild() -> int:
+    """Rebuild the roll-up from every fact in one transaction (``reports backfill``)."""
+    rows = rebuild_rollup(
+        session().connection(), current_helpdesk.config["HELPDESK_REPORTS_TIMEZONE"]
+    )
+    commit()
+    return rows
 
 
 # -- existing installs ------------------------------------------------------------------------

@@ -7,6 +7,8 @@ departments or assigned to them; an admin on all. What an actor may not see rais
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import ColumnElement, false, or_, true
 
 from ..models import (
@@ -58,18 +60,31 @@ def visible_tickets(actor: Actor) -> ColumnElement[bool]:
     return or_(Ticket.department_id.in_(actor.department_ids), Ticket.assignee_id == agent_id)
 
 
-def visible_facts(actor: Actor) -> tuple[ColumnElement[bool], bool]:
+def visible_facts(actor: Actor, source: Any = TicketFact) -> tuple[ColumnElement[bool], bool]:
     """A WHERE clause limiting report facts to what *actor* may see, and whether these are the
     actor's own figures only: all for admins, their departments' for leads, for agents the
-    tickets assigned to them and what they did. Customers see no reports (Forbidden)."""
+    tickets assigned to them and what they did. Customers see no reports (Forbidden).
+
+    *source* is the facts or the daily roll-up (``report_day.c``): both have the department,
+    the assignee and the agent (the roll-up's agent is the actor, else the assignee, so "assigned
+    to me or done by me" is the same rule on both)."""
     if actor.is_system or (actor.is_agent and actor.is_admin):
         return true(), False
     if not actor.is_agent or actor.agent is None:
         raise Forbidden("reports are for support staff")
     if actor.agent.role == AgentRole.LEAD:
-        return TicketFact.department_id.in_(actor.department_ids), False
+        return source.department_id.in_(actor.department_ids), False
     me = actor.agent.id
-    return or_(TicketFact.assignee_id == me, TicketFact.agent_id == me), True
+    return or_(source.assignee_id == me, source.agent_id == me), True
+
+
+def visible_backlog(actor: Actor, source: Any) -> ColumnElement[bool]:
+    """The part of the backlog (roll-up rows) *actor* may see: like :func:`visible_facts`, but
+    an agent's backlog is the tickets assigned to them, not what they did on others'."""
+    where, own_only = visible_facts(actor, source)
+    if own_only and actor.agent is not None:
+        return source.assignee_id == actor.agent.id
+    return where
 
 
 def can_see(actor: Actor, ticket: Ticket) -> bool:

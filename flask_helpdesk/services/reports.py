@@ -1,10 +1,19 @@
-"""Reports: plain aggregate queries over the facts (services/facts.py writes them).
+"""Reports: plain aggregate queries over the daily roll-up of the facts (services/facts.py
+writes both in the same transaction as the change).
 
-Every figure of a period comes from a handful of queries whatever the period's length or the
-number of tickets: counts and rates in one grouped query, the percentiles in one more on
-PostgreSQL (``percentile_cont``) and in one per measure on SQLite (the two rows around each
-percentile picked by window functions, interpolated exactly like ``percentile_cont``), the
-backlog from the sum of deltas before the period plus one grouped query of its changes.
+Every figure of a period comes from a handful of queries over one row per day and group
+(``helpdesk_report_day``), whatever the number of tickets: counts, rates and the durations'
+histograms in one grouped query, the backlog at the end of the period in one more, the daily
+flow in one and the backlog before it in one.
+
+Median and 90th percentile: when the period and the one before hold few timed facts (at most
+``EXACT_UP_TO``), they are exact, from the facts themselves in one more query bounded by that
+number through the facts' indexes (``percentile_cont`` on PostgreSQL; on SQLite the two rows
+around each percentile picked by window functions and interpolated the same way). Above that,
+they are read from the roll-up's log-scale histograms: the ranks around the percentile are
+placed evenly within their buckets and interpolated like ``percentile_cont``, so the answer is
+off by less than one bucket's width: under 20 % of the value (under 60 s below a minute; a
+year or more is shown as its bucket's lower edge, about 364 days).
 Times are working seconds of each ticket's SLA calendar unless a name says wall.
 """
 
@@ -27,7 +36,6 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    true,
 )
 
 from ..i18n import department_name
@@ -40,13 +48,18 @@ from ..models import (
     Priority,
     Ticket,
     TicketFact,
+    report_day,
 )
+from ..models.reports import BUCKET_EDGES, BUCKETS, ROLLUP_COUNTS, ROLLUP_MEASURES, bucket_column
 from ..state import current_helpdesk
 from .base import ValidationError, session
 from .identity import Actor
-from .permissions import visible_facts
+from .permissions import visible_backlog, visible_facts
 
-BUCKET_SECONDS = 900  # every zone's offset is a multiple of 15 minutes
+# Up to this many first responses and resolutions in a report's two periods, percentiles are
+# exact (read from the facts); above, from the roll-up's histograms.
+EXACT_UP_TO = 5000
+
 DIMENSIONS = ("department", "agent", "channel", "priority")
 PERCENTILES = (0.5, 0.9)
 # What each measure is: the fact kind and the column whose percentiles it reports.
@@ -71,14 +84,17 @@ COUNTED = (
 
 @dataclass(frozen=True)
 class Scope:
-    where: ColumnElement[bool]
-    own_only: bool  # an agent's own figures: no backlog (it belongs to departments)
+    where: ColumnElement[bool]  # on the facts
+    rollup: ColumnElement[bool]  # the same on the roll-up
+    backlog: ColumnElement[bool]  # the backlog's roll-up rows (an agent's: assigned to them)
+    own_only: bool  # an agent's own figures: no daily backlog (it belongs to departments)
 
 
 def scope_for(actor: Actor) -> Scope:
     """The facts *actor*'s reports cover (services.permissions decides; Forbidden if none)."""
     where, own_only = visible_facts(actor)
-    return Scope(where, own_only)
+    rollup, _own = visible_facts(actor, report_day.c)
+    return Scope(where, rollup, visible_backlog(actor, report_day.c), own_only)
 
 
 # -- periods --------------------------------------------------------------------------------
@@ -152,8 +168,12 @@ class Figures:
     with_target: int = 0
     good: int = 0
     rated: int = 0
+    # open at the end of the period (an agent's: assigned to them); None if not reported
+    backlog: int | None = None
     # measure -> (median, 90th percentile) in seconds, None without data
     times: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    # measure -> the roll-up's histogram of the period (BUCKETS counts)
+    histograms: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def sla_compliance(self) -> float | None:
@@ -170,17 +190,46 @@ class Figures:
         return pair[PERCENTILES.index(percentile)]
 
 
+def _check(name: str | None) -> None:
+    if name is not None and name not in DIMENSIONS:
+        raise ValidationError(_("Unknown breakdown."), {"by": [_("Unknown breakdown.")]})
+
+
 def _dimension(name: str | None) -> ColumnElement[Any] | None:
+    """The facts' column of the dimension *name* (the exact percentiles group by it)."""
+    _check(name)
     if name is None:
         return None
-    if name not in DIMENSIONS:
-        raise ValidationError(_("Unknown breakdown."), {"by": [_("Unknown breakdown.")]})
     return {
         "department": TicketFact.department_id,
         "agent": func.coalesce(TicketFact.agent_id, TicketFact.assignee_id),
         "channel": TicketFact.channel,
         "priority": TicketFact.priority,
     }[name]
+
+
+R = report_day.c
+
+
+def _rollup_dimension(name: str | None, backlog: bool = False) -> ColumnElement[Any] | None:
+    """The roll-up's column of *name*; a backlog per agent is per assignee."""
+    _check(name)
+    if name is None:
+        return None
+    if name == "agent":
+        return R.assignee_id if backlog else R.agent_id
+    return {"department": R.department_id, "channel": R.channel, "priority": R.priority}[name]
+
+
+def _group(name: str | None, value: Any) -> Any:
+    """A roll-up group value as the facts' query gives it (agent 0 is nobody)."""
+    if name == "agent" and value == 0:
+        return None
+    if name == "priority" and value is not None:
+        return Priority(value)
+    if name == "channel" and value is not None:
+        return Channel(value)
+    return value
 
 
 def _period_label(period: Period) -> ColumnElement[str]:
@@ -195,51 +244,139 @@ def _window(period: Period) -> ColumnElement[bool]:
     )
 
 
+HISTOGRAM_COLUMNS = {
+    measure: [bucket_column(prefix, b) for b in range(BUCKETS)]
+    for measure, (prefix, _kind, _column) in ROLLUP_MEASURES.items()
+}
+
+
 def compare(actor: Actor, period: Period, by: str | None = None) -> dict[tuple[str, Any], Figures]:
     """(``"current"``/``"previous"``, group value or None) -> figures, for *period* and the
     previous period of the same length, grouped by the dimension *by* (none: totals)."""
+    return overview(actor, period, by)[1 if by is not None else 0]
+
+
+Compared = dict[tuple[str, Any], Figures]
+
+
+def overview(actor: Actor, period: Period, by: str | None) -> tuple[Compared, Compared]:
+    """The totals (keys ``(period, None)``) and the breakdown by *by* (``(period, group)``)
+    of *period* and the one before, from one grouped query over the roll-up and one for the
+    backlog (plus the exact percentiles' queries for a small period): the totals are the sums
+    of the groups, every roll-up row being in exactly one group."""
     scope = scope_for(actor)
-    dim = _dimension(by)
-    label = _period_label(period)
-    keys: list[ColumnElement[Any]] = [label.label("period")]
-    if dim is not None:
-        keys.append(dim.label("grp"))
-    results: dict[tuple[str, Any], Figures] = defaultdict(Figures)
+    dim = _rollup_dimension(by)
+    label = case((R.day >= period.first, "current"), else_="previous").label("period")
+    keys: list[ColumnElement[Any]] = [label] + ([dim.label("grp")] if dim is not None else [])
+    sums = [func.sum(R[name]).label(name) for name in ROLLUP_COUNTS]
+    sums += [
+        func.sum(R[name]).label(name) for names in HISTOGRAM_COLUMNS.values() for name in names
+    ]
+    query = (
+        select(*keys, *sums)
+        .where(R.day >= period.previous.first, R.day <= period.last, scope.rollup)
+        .group_by(*keys)
+    )
+    groups: Compared = defaultdict(Figures)
+    totals: Compared = defaultdict(Figures)
+    timed = 0
+    for row in session().execute(query).mappings():
+        group = _group(by, row["grp"]) if dim is not None else None
+        for figures in {
+            id(f): f for f in (groups[(row["period"], group)], totals[(row["period"], None)])
+        }.values():
+            figures.created += row["created"]
+            figures.solved += row["solved"]
+            figures.reopened += row["reopened"]
+            figures.first_responses += row["first_responses"]
+            figures.breaches += row["breaches"]
+            figures.met += row["met"]
+            figures.with_target += row["with_target"]
+            figures.good += row["good"]
+            figures.rated += row["rated"]
+            for measure, names in HISTOGRAM_COLUMNS.items():
+                counts = figures.histograms.setdefault(measure, [0] * BUCKETS)
+                for b, name in enumerate(names):
+                    counts[b] += row[name]
+        timed += row["first_responses"] + row["solved"]
+    if dim is None:
+        groups = totals
+    targets = [(totals, None)] + ([(groups, by)] if dim is not None else [])
+    if timed <= EXACT_UP_TO:
+        for results, name in targets:
+            facts_keys: list[ColumnElement[Any]] = [_period_label(period).label("period")]
+            facts_dim = _dimension(name)
+            if facts_dim is not None:
+                facts_keys.append(facts_dim.label("grp"))
+            found = _percentiles(period, scope, facts_keys, facts_dim is not None)
+            for group, times in found.items():
+                results[group].times.update(times)
+    else:
+        for results, _name in targets:
+            for figures in results.values():
+                for measure, counts in figures.histograms.items():
+                    figures.times[measure] = (
+                        histogram_percentile(counts, PERCENTILES[0]),
+                        histogram_percentile(counts, PERCENTILES[1]),
+                    )
+    _add_backlog(groups, totals, scope, period, by)
+    return dict(totals), dict(groups)
 
-    def key(row: Any) -> tuple[str, Any]:
-        return (row.period, row.grp if dim is not None else None)
 
-    counted = select(
+def _add_backlog(
+    groups: Compared, totals: Compared, scope: Scope, period: Period, by: str | None
+) -> None:
+    """The backlog at the end of each period, per group and in total: the sum of every delta
+    up to then (an agent's backlog is the tickets assigned to them)."""
+    dim = _rollup_dimension(by, backlog=True)
+    keys = [dim.label("grp")] if dim is not None else []
+    query = select(
         *keys,
-        TicketFact.kind,
-        func.count().label("n"),
-        func.sum(case((TicketFact.met.is_(true()), 1), else_=0)).label("met"),
-        func.count(TicketFact.met).label("with_target"),
-        func.sum(case((TicketFact.good.is_(true()), 1), else_=0)).label("good"),
-        func.count(TicketFact.good).label("rated"),
-    ).where(_window(period), scope.where, TicketFact.kind.in_(COUNTED))
-    for row in session().execute(counted.group_by(*keys, TicketFact.kind)):
-        figures = results[key(row)]
-        kind = FactKind(row.kind)
-        if kind == FactKind.CREATED:
-            figures.created += row.n
-        elif kind == FactKind.RESOLVED:
-            figures.solved += row.n
-        elif kind == FactKind.REOPENED:
-            figures.reopened += row.n
-        elif kind == FactKind.FIRST_RESPONSE:
-            figures.first_responses += row.n
-        elif kind == FactKind.BREACHED:
-            figures.breaches += row.n
-        if kind in (FactKind.FIRST_RESPONSE, FactKind.RESOLVED):
-            figures.met += row.met or 0
-            figures.with_target += row.with_target or 0
-        if kind == FactKind.RATED:
-            figures.good += row.good or 0
-            figures.rated += row.rated or 0
-    for group, times in _percentiles(period, scope, keys, dim is not None).items():
-        results[group].times.update(times)
-    return dict(results)
+        func.sum(case((R.day <= period.previous.last, R.backlog), else_=0)).label("previous"),
+        func.sum(R.backlog).label("current"),
+    ).where(R.day <= period.last, scope.backlog)
+    for figures in [*groups.values(), *totals.values()]:
+        figures.backlog = 0
+    for name in ("current", "previous"):
+        totals[(name, None)].backlog = 0
+    for row in session().execute(query.group_by(*keys) if keys else query):
+        group = _group(by, row.grp) if dim is not None else None
+        for name in ("current", "previous"):
+            value = getattr(row, name) or 0
+            if dim is not None and (value or (name, group) in groups):
+                groups[(name, group)].backlog = value
+            if dim is not None:
+                totals[(name, None)].backlog += value  # type: ignore[operator]
+            else:
+                totals[(name, None)].backlog = value
+
+
+def histogram_percentile(counts: list[int], p: float) -> float | None:
+    """The *p* percentile (``percentile_cont``'s definition) of the values counted in the
+    log-scale *counts*: each of the two ranks around it is placed evenly within its bucket,
+    then they are interpolated. Off by less than one bucket's width."""
+    n = sum(counts)
+    if n == 0:
+        return None
+    position = (n - 1) * p
+    low = math.floor(position)
+    below = _rank_value(counts, low)
+    above = _rank_value(counts, min(low + 1, n - 1))
+    return below + (above - below) * (position - low)
+
+
+def _rank_value(counts: list[int], rank: int) -> float:
+    """Where the value of 0-based *rank* lies, spreading each bucket's values evenly."""
+    seen = 0
+    for b, count in enumerate(counts):
+        if rank < seen + count:
+            lower = 0 if b == 0 else BUCKET_EDGES[b - 1]
+            if b == len(BUCKET_EDGES):
+                return float(lower)  # the open last bucket: a year or more
+            upper = BUCKET_EDGES[b]
+            return lower + (upper - lower) * (rank - seen + 0.5) / count
+        seen += count
+    raise ValueError("rank beyond the histogram")
 
 
 def _percentiles(
@@ -362,44 +499,31 @@ def daily(actor: Actor, period: Period) -> tuple[int | None, list[Day]]:
     """The backlog at the start of *period* and each day's changes: for every day,
     backlog = previous backlog + created - solved + reopened + other (a test holds us to it)."""
     scope = scope_for(actor)
-    start, end = local_midnight(period.first), local_midnight(period.last + timedelta(days=1))
-    bucket = _bucket(TicketFact.at)
     query = (
         select(
-            bucket.label("bucket"),
-            TicketFact.kind,
-            func.count().label("n"),
-            func.sum(TicketFact.backlog_delta).label("delta"),
+            R.day,
+            func.sum(R.created).label("created"),
+            func.sum(R.solved_out).label("solved"),
+            func.sum(R.reopened).label("reopened"),
+            func.sum(R.backlog).label("delta"),
         )
-        .where(
-            TicketFact.at >= start,
-            TicketFact.at < end,
-            scope.where,
-            or_(TicketFact.backlog_delta != 0, TicketFact.kind == FactKind.RESOLVED),
-        )
-        .group_by(bucket, TicketFact.kind)
+        .where(R.day >= period.first, R.day <= period.last, scope.rollup)
+        .group_by(R.day)
     )
-    per_day: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    local = zone()
+    per_day: dict[date, dict[str, int]] = {}
     for row in session().execute(query):
-        moment = datetime.fromtimestamp(int(row.bucket) * BUCKET_SECONDS, UTC).astimezone(local)
-        counts = per_day[moment.date()]
-        kind = FactKind(row.kind)
-        if kind == FactKind.CREATED:
-            counts["created"] += row.n
-        elif kind == FactKind.RESOLVED:
-            # A close of a ticket that was out of the backlog (spam) solved nothing new.
-            counts["solved"] -= row.delta or 0
-        elif kind == FactKind.REOPENED:
-            counts["reopened"] += row.n
-        else:
-            counts["other"] += row.delta or 0
+        day = row.day if isinstance(row.day, date) else date.fromisoformat(str(row.day))
+        per_day[day] = {
+            "created": row.created,
+            "solved": row.solved,
+            "reopened": row.reopened,
+            # spam (-), restored (+), moved between groups (+/-): the rest of the change
+            "other": row.delta - row.created + row.solved - row.reopened,
+        }
     backlog = None
     if not scope.own_only:
         backlog = session().scalar(
-            select(func.coalesce(func.sum(TicketFact.backlog_delta), 0)).where(
-                TicketFact.at < start, scope.where
-            )
+            select(func.coalesce(func.sum(R.backlog), 0)).where(R.day < period.first, scope.rollup)
         )
     opening, days = backlog, []
     for day in period.dates():
@@ -418,13 +542,6 @@ def daily(actor: Actor, period: Period) -> tuple[int | None, list[Day]]:
             )
         )
     return opening, days
-
-
-def _bucket(column: ColumnElement[datetime]) -> ColumnElement[int]:
-    """The quarter hour (since the epoch, UTC) of *column*, computed by the database."""
-    if session().get_bind(mapper=Ticket).dialect.name == "postgresql":
-        return cast(func.floor(func.extract("epoch", column) / BUCKET_SECONDS), Integer)
-    return cast(func.strftime("%s", column), Integer) // BUCKET_SECONDS
 
 
 __all__ = [

@@ -45,6 +45,10 @@ def duration(seconds: float | None) -> str:
     return localized_digits(_("%(h)d h %(m)02d min", h=minutes // 60, m=minutes % 60))
 
 
+def count(value: int | None) -> str:
+    return "—" if value is None else str(value)
+
+
 def percent(value: float | None) -> str:
     return "—" if value is None else localized_digits(f"{value:.0f} %")
 
@@ -85,7 +89,7 @@ def _rows(figures: dict[tuple[str, Any], reports.Figures], by: str) -> list[dict
 def reports_page():
     actor = desk_actor()
     period, by, errors = _inputs(actor)
-    totals = reports.compare(actor, period)
+    totals, groups = reports.overview(actor, period, by)
     empty = reports.Figures()
     current, previous = totals.get(("current", None), empty), totals.get(("previous", None), empty)
     opening, days = reports.daily(actor, period)
@@ -129,8 +133,9 @@ def reports_page():
         days=days,
         flow_chart=flow_chart,
         backlog_chart=backlog_chart,
-        breakdown=_rows(reports.compare(actor, period, by), by),
+        breakdown=_rows(groups, by),
         duration=duration,
+        count=count,
         percent=percent,
     )
 
@@ -150,6 +155,7 @@ CSV_COLUMNS = (
     "created",
     "solved",
     "reopened",
+    "backlog_at_end",
     "first_responses",
     "first_response_median_minutes",
     "first_response_p90_minutes",
@@ -176,6 +182,7 @@ def _csv_values(period_name: str, label: str, f: reports.Figures) -> list[Any]:
         f.created,
         f.solved,
         f.reopened,
+        f.backlog,
         f.first_responses,
         minutes("first_response", 0.5),
         minutes("first_response", 0.9),

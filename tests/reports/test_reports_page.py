@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flask_helpdesk.services import messages, tickets
+from flask_helpdesk.services import messages, reports, tickets
 from flask_helpdesk.services.agents import make_agent
 from flask_helpdesk.services.departments import create_department
 from flask_helpdesk.services.identity import SYSTEM, agent_as_actor, contact_as_actor, sync_contact
@@ -97,9 +97,30 @@ def test_the_page_makes_as_many_queries_for_many_tickets_as_for_few(
     with count_queries(app) as many:
         assert client.get(PAGE + "?by=agent").status_code == 200
     assert len(many) == len(few)
-    # PostgreSQL: percentiles in one query per table; SQLite: one per measure (four more each).
+    # The roll-up: figures and backlog per group, the days and the backlog before them (4);
+    # a small period's exact percentiles from the facts: PostgreSQL one query per table,
+    # SQLite one per measure (four more each).
     budget = 10 if app.extensions["helpdesk"].engine.dialect.name == "postgresql" else 16
     assert len(many) <= budget, many
+    rollup_reads = [s for s in many if "helpdesk_report_day" in s]
+    assert len(rollup_reads) == 4, rollup_reads
+
+
+def test_a_busy_period_reads_only_the_rollup(app, boss, minh, customer, departments, monkeypatch):
+    """Above ``EXACT_UP_TO`` timed facts the percentiles come from the roll-up's histograms:
+    the page reads no fact at all, four roll-up queries whatever the size."""
+    monkeypatch.setattr(reports, "EXACT_UP_TO", 0)
+    client = client_for(app, boss)
+    _traffic(customer, minh[1], departments["account"], 3)
+    client.get(PAGE + "?by=priority")
+    with count_queries(app) as statements:
+        response = client.get(PAGE + "?by=priority")
+    assert response.status_code == 200
+    assert not [s for s in statements if "helpdesk_ticket_fact" in s]
+    assert len([s for s in statements if "helpdesk_report_day" in s]) == 4
+    assert len(statements) <= 7, statements  # and who is asking (3)
+    html = response.get_data(as_text=True)
+    assert 'data-label="Backlog"' in html
 
 
 def test_csv_exports_a_formula_as_text(app, boss, minh, customer):
