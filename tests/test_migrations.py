@@ -491,9 +491,9 @@ def test_revisions_import_no_application_code():
     """A revision must keep working when the models change later: plain SQLAlchemy only."""
     for path in (migrations.MIGRATIONS_DIR / "versions").glob("*.py"):
         imports = re.findall(r"^\s*(?:from|import)\s+(\w+)", path.read_text(), re.MULTILINE)
-        # The standard library is fine (0013 hashes mail with email/hashlib/re; 0029 puts facts
+        # The standard library is fine (0013 hashes mail with email/hashlib/re; 0031 puts facts
         # on local days with zoneinfo and buckets them with bisect), and Flask for the host's
-        # config (0029 reads HELPDESK_REPORTS_TIMEZONE).
+        # config (0031 reads HELPDESK_REPORTS_TIMEZONE).
         allowed = {"collections", "sqlalchemy", "alembic", "email", "hashlib", "re"}
         allowed |= {"bisect", "datetime", "zoneinfo", "flask"}
         assert set(imports) <= allowed, path.name

@@ -4,8 +4,8 @@ One row per local day (``HELPDESK_REPORTS_TIMEZONE`` at the time of the upgrade)
 agent, assignee, channel and priority: counts, and the durations as log-scale histograms
 (78 buckets each for first response and resolution, working and wall time).
 
-Revision ID: 0029
-Revises: 0028
+Revision ID: 0031
+Revises: 0030
 Create Date: 2026-12-06 09:00:00.000000
 """
 
@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from alembic import context, op
 from flask import current_app, has_app_context
 
-revision: str = "0029"
-down_revision: str | None = "0028"
+revision: str = "0031"
+down_revision: str | None = "0030"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -103,14 +103,14 @@ def _backfill(connection: sa.Connection, zone_name: str) -> None:
             return moment.astimezone(zone).date().isoformat()
 
         raw = connection.connection.driver_connection
-        raw.create_function("helpdesk_0029_day", 1, local_day, deterministic=True)
+        raw.create_function("helpdesk_0031_day", 1, local_day, deterministic=True)
         raw.create_function(
-            "helpdesk_0029_bucket",
+            "helpdesk_0031_bucket",
             1,
             lambda v: None if v is None else bisect_right(edges, v),
             deterministic=True,
         )
-        day, bucket = "helpdesk_0029_day(at)", "helpdesk_0029_bucket({})"
+        day, bucket = "helpdesk_0031_day(at)", "helpdesk_0031_bucket({})"
     measures = {
         "fr": ("first_response", "work_seconds"),
         "frw": ("first_response", "wall_seconds"),
