@@ -23,11 +23,13 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Connection,
+    Integer,
     and_,
     case,
     delete,
@@ -413,9 +415,18 @@ def roll_up(rows: Iterable[dict[str, Any]], signs: Iterable[int] | None = None, 
             db.execute(
                 upsert.on_conflict_do_update(
                     index_elements=list(ROLLUP_KEY),
-                    set_={c: report_day.c[c] + upsert.excluded[c] for c in columns},
+                    set_={c: report_day.c[c] + _excluded(c) for c in columns},
                 )
             )
+
+
+@cache
+def _excluded(column: str) -> Any:
+    """``excluded.<column>`` of an upsert (the same words on PostgreSQL and SQLite).
+
+    Not ``upsert.excluded[column]``: that builds a proxy of each of the roll-up's ~330 columns
+    on every statement, 12 ms of CPU per fact written (most of a ticket's distribution)."""
+    return literal_column(f"excluded.{report_day.c[column].name}", type_=Integer)
 
 
 def rebuild_rollup(connection: Connection, zone_name: str) -> int:
