@@ -20,12 +20,18 @@ from tests.mail.test_imap_fetch import add_mailbox, deliver, uids
 from tests.parallel import run_at_once
 
 BINARY = dovecot_binary()
-pytestmark = pytest.mark.skipif(
-    BINARY is None
-    or not os.path.exists(BINARY)
-    or not os.environ.get(DATABASE_URL_VARIABLE, "").startswith("postgresql"),
-    reason=f"needs {IMAP_VARIABLE} (a dovecot binary) and {DATABASE_URL_VARIABLE} (PostgreSQL)",
-)
+# Each skip names only the variable that is missing: CI's report check refuses a skip that
+# names a service the run provides (the SQLite run has dovecot but no PostgreSQL).
+pytestmark = [
+    pytest.mark.skipif(
+        BINARY is None or not os.path.exists(BINARY),
+        reason=f"set {IMAP_VARIABLE} to a dovecot binary",
+    ),
+    pytest.mark.skipif(
+        not os.environ.get(DATABASE_URL_VARIABLE, "").startswith("postgresql"),
+        reason=f"set {DATABASE_URL_VARIABLE} to a PostgreSQL URL",
+    ),
+]
 
 MAILS = 12
 
