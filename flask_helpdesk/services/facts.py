@@ -399,25 +399,31 @@ def roll_up(rows: Iterable[dict[str, Any]], signs: Iterable[int] | None = None, 
     if not merged:
         return
     db = db if db is not None else session()
-    columns = sorted({name for add in merged.values() for name in add})
+    columns = tuple(sorted({name for add in merged.values() for name in add}))
     values = [
         {**dict(zip(ROLLUP_KEY, key, strict=True)), **{c: merged[key].get(c, 0) for c in columns}}
         for key in sorted(merged)
     ]
-    dialect = db.get_bind(mapper=Ticket).dialect.name
-    insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    # Bulk callers (the SLA sweep, the demo's history) can touch thousands of rows: chunks keep
-    # each statement under the drivers' limit on bound parameters.
-    per_statement = max(1, 30000 // (len(ROLLUP_KEY) + len(columns)))
+    upsert = _upsert(db.get_bind(mapper=Ticket).dialect.name, columns)
     with db.no_autoflush:
-        for start in range(0, len(values), per_statement):
-            upsert = insert_for(report_day).values(values[start : start + per_statement])
-            db.execute(
-                upsert.on_conflict_do_update(
-                    index_elements=list(ROLLUP_KEY),
-                    set_={c: report_day.c[c] + _excluded(c) for c in columns},
-                )
-            )
+        # One row (a ticket's fact): a plain execute. More (the SLA sweep, the demo's
+        # history): the driver's executemany, in key order.
+        db.execute(upsert, values[0] if len(values) == 1 else values)
+
+
+@cache
+def _upsert(dialect: str, columns: tuple[str, ...]) -> Any:
+    """The roll-up upsert adding to *columns*, built once per dialect and column set.
+
+    Its values come as parameters, not as ``.values(...)``: a statement carrying its values
+    has no cache key, so SQLAlchemy compiled it again for every fact (coercing each of its
+    ~14 values), 4 ms of CPU per ticket created. Built without values it is compiled once per
+    column set and reused from the engine's statement cache."""
+    insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert_for(report_day).on_conflict_do_update(
+        index_elements=list(ROLLUP_KEY),
+        set_={c: report_day.c[c] + _excluded(c) for c in columns},
+    )
 
 
 @cache
