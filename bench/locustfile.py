@@ -2,11 +2,15 @@
 
 Customers and agents log in through the host site's own login page and then use the pages as a
 browser does: every form is read from the page it is on (CSRF token, hidden fields, choices), so
-a request the desk refuses is a real error. Mailers post raw mails to the mail webhook.
+a request the desk refuses is a real error. The mail provider posts raw mails to the mail
+webhook at a steady rate, whatever the answers take (an open loop, as a provider delivers).
+
+Every request names its page in an ``X-Load-Page`` header: bench/load_app.py logs what each
+page cost the server under that name.
 
 The environment (set by bench/load.py): ``LOAD_PEOPLE`` (JSON: password, agent and customer
-logins, search words), ``LOAD_MAIL_TOKEN``, ``LOAD_MAILERS``, ``LOAD_MAILS_PER_SECOND``,
-``LOAD_MAX_REQUESTS``.
+logins, search words), ``LOAD_MAIL_TOKEN``, ``LOAD_MAILS_PER_SECOND``, ``LOAD_MAX_REQUESTS``,
+``LOAD_RESULT`` (where the figures go).
 """
 
 from __future__ import annotations
@@ -16,17 +20,20 @@ import json
 import os
 import random
 import re
+import time
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
-from locust import HttpUser, between, constant_throughput, events, task
+import gevent
+from gevent.pool import Group
+from locust import HttpUser, between, constant, events, task
+from requests.adapters import HTTPAdapter
 
 with open(os.environ["LOAD_PEOPLE"]) as _file:
     PEOPLE = json.load(_file)
-MAILERS = int(os.environ.get("LOAD_MAILERS", "1"))
 MAILS_PER_SECOND = float(os.environ.get("LOAD_MAILS_PER_SECOND", "20"))
 MAX_REQUESTS = int(os.environ.get("LOAD_MAX_REQUESTS", "100000"))
 WORDS = PEOPLE["words"]
@@ -58,8 +65,6 @@ def _remember(environment, **_kwargs) -> None:
 def _bounded(**_kwargs) -> None:
     """Bounded in requests as well as in time: stop the run after ``LOAD_MAX_REQUESTS``."""
     if next(_requests) == MAX_REQUESTS and _environment is not None:
-        import gevent
-
         gevent.spawn(_environment.runner.quit)
 
 
@@ -88,7 +93,7 @@ def _write_figures(environment, **_kwargs) -> None:
         for e in stats.errors.values()
     ]
     with open(os.environ["LOAD_RESULT"], "w") as handle:
-        json.dump({"rows": rows, "errors": errors}, handle)
+        json.dump({"rows": rows, "errors": errors, "mails": MAIL_FIGURES}, handle)
 
 
 class Forms(HTMLParser):
@@ -139,7 +144,7 @@ class Person(HttpUser):
     wait_time = between(1, 3)  # reading and typing between two pages
 
     def on_start(self) -> None:
-        page = self.client.get("/login", name="login page")
+        page = self.page("/login", "login page")
         # The host's login form posts to its own address (no action).
         form = Forms(page.text).with_field("password") or {"fields": {}}
         with self.client.post(
@@ -150,6 +155,7 @@ class Person(HttpUser):
                 "password": PEOPLE["password"],
             },
             name="login",
+            headers={"X-Load-Page": "login"},
             allow_redirects=False,
             catch_response=True,
         ) as response:
@@ -157,7 +163,7 @@ class Person(HttpUser):
                 response.failure(f"login refused for {self.login['email']}")
 
     def page(self, url: str, name: str):
-        return self.client.get(url, name=name)
+        return self.client.get(url, name=name, headers={"X-Load-Page": name})
 
     def post_form(self, page, action_end: str, name: str, **values):
         """Submit the form of *page* whose action ends with *action_end*."""
@@ -166,7 +172,12 @@ class Person(HttpUser):
             return None
         data = {**form["fields"], **values}
         with self.client.post(
-            form["action"], data=data, name=name, allow_redirects=False, catch_response=True
+            form["action"],
+            data=data,
+            name=name,
+            headers={"X-Load-Page": name},
+            allow_redirects=False,
+            catch_response=True,
         ) as response:
             # 302: done, back to the page. 409: another agent wrote meanwhile (the desk shows
             # it and keeps the text): an expected answer under load, not an error.
@@ -291,15 +302,71 @@ class Agent(Person):
 
 
 _mail_numbers = itertools.count(1)
+# What the mail provider did, for bench/load.py: mails due at the rate, posted, accepted (202),
+# refused or failed, still unanswered when the run stopped, the first and last post's times.
+MAIL_FIGURES = {
+    "rate": MAILS_PER_SECOND,
+    "due": 0,
+    "posted": 0,
+    "accepted": 0,
+    "failed": 0,
+    "unanswered": 0,
+    "first": None,
+    "last": None,
+}
+MAX_IN_FLIGHT = 200  # posts awaiting an answer; beyond, the mail is due but not posted (an error)
 
 
 class Mailer(HttpUser):
-    """The mail provider posting inbound mail to the webhook: new requests and replies."""
+    """The mail provider posting inbound mail to the webhook: new requests and replies, at
+    ``LOAD_MAILS_PER_SECOND`` on a fixed timetable. Each mail is posted by a greenlet of its
+    own, so a slow answer delays no other mail (the earlier mailers waited for each answer,
+    and under load reached 1.2 mails a second of the 20 asked for). A mail that could not be
+    posted in time, failed, or had no answer when the run stopped is a failed request."""
 
-    fixed_count = MAILERS
-    wait_time = constant_throughput(MAILS_PER_SECOND / MAILERS)
+    fixed_count = 1
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        # Enough kept-alive connections for the mails in flight (the default keeps 10).
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=MAX_IN_FLIGHT)
+        self.client.mount("http://", adapter)
+        self.in_flight = Group()
+        self.next_at = time.monotonic()
+
+    def on_stop(self) -> None:
+        # Posts still out get a few seconds to be answered; those without one are errors.
+        self.in_flight.join(timeout=8)
+        unanswered = len(self.in_flight)
+        self.in_flight.kill(block=False)
+        MAIL_FIGURES["unanswered"] += unanswered
+        for _ in range(unanswered):
+            events.request.fire(
+                request_type="POST",
+                name="webhook: mail",
+                response_time=8000,
+                response_length=0,
+                exception=RuntimeError("no answer when the run stopped"),
+                context={},
+            )
 
     @task
+    def pace(self) -> None:
+        self.next_at += 1 / MAILS_PER_SECOND
+        gevent.sleep(max(0.0, self.next_at - time.monotonic()))
+        MAIL_FIGURES["due"] += 1
+        if len(self.in_flight) >= MAX_IN_FLIGHT:
+            events.request.fire(
+                request_type="POST",
+                name="webhook: mail",
+                response_time=0,
+                response_length=0,
+                exception=RuntimeError(f"not posted: {MAX_IN_FLIGHT} mails awaiting answers"),
+                context={},
+            )
+            return
+        self.in_flight.spawn(self.mail)
+
     def mail(self) -> None:
         number = next(_mail_numbers)
         customer = random.choice(PEOPLE["customers"])["email"]
@@ -310,15 +377,23 @@ class Mailer(HttpUser):
         message["Date"] = format_datetime(datetime.now(UTC))
         message["Message-ID"] = make_msgid(f"load{number}", domain="mail.example.com")
         message.set_content(f"Hello,\n\n{random.choice(SENTENCES)}. {' '.join(WORDS)}\n")
+        now = time.time()
+        MAIL_FIGURES["first"] = MAIL_FIGURES["first"] or now
+        MAIL_FIGURES["last"] = now
+        MAIL_FIGURES["posted"] += 1
         with self.client.post(
             "/support/hooks/mail",
             data=message.as_bytes(),
             headers={
                 "Content-Type": "message/rfc822",
                 "Authorization": f"Bearer {os.environ['LOAD_MAIL_TOKEN']}",
+                "X-Load-Page": "webhook: mail",
             },
             name="webhook: mail",
             catch_response=True,
         ) as response:
-            if response.status_code != 202:
+            if response.status_code == 202:
+                MAIL_FIGURES["accepted"] += 1
+            else:
+                MAIL_FIGURES["failed"] += 1
                 response.failure(f"{response.status_code}")

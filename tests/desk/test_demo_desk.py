@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 
 from example_app import DEMO_PASSWORD
+from example_app.views import DEMO_LOGINS_SHOWN
 from flask_helpdesk.services.demo import seed_demo
-from tests.conftest import csrf_from
+from tests.conftest import count_queries, csrf_from, make_member
 from tests.desk.conftest import DESK
 
 
@@ -63,3 +64,26 @@ def test_each_demo_login_sees_the_desk_of_their_role(app):
     assert "Minh Tran" in agents and "Sara Ahmadi" in agents and "Department lead" in agents
 
     assert _log_in(app, "lan@example.com").get(DESK + "/").status_code == 403
+
+
+def test_login_page_lists_a_few_demo_logins_however_many_members(app):
+    """A site with hundreds of members renders a bounded login page (the load test's 400
+    customers made it the slowest page); a member not listed still logs in."""
+    seed_demo()
+    for i in range(40):
+        make_member(f"Member {i:02d}", f"zz-member{i:02d}@example.com")
+    client = app.test_client()
+    with count_queries(app) as statements:
+        html = client.get("/login").get_data(as_text=True)
+    assert html.count("<tr>\n    <td><code>") == DEMO_LOGINS_SHOWN
+    assert "admin@example.com" in html  # the first by email are shown, with their desk roles
+    assert "Admin: all departments" in _row(html, "admin@example.com")
+    assert "zz-member39@example.com" not in html
+    assert "every other member logs in with their own email" in html
+    assert len(statements) <= 3  # the members shown and their agents (with departments)
+    token = csrf_from(html)
+    response = client.post(
+        "/login",
+        data={"csrf_token": token, "email": "zz-member39@example.com", "password": "secret"},
+    )
+    assert response.status_code == 302
