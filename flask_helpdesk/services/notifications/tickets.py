@@ -442,6 +442,24 @@ def _staff_recipients(
     ]
 
 
+def _message_to_mail(message_id: int) -> Message | None:
+    """The message with all a staff mail shows of it, in one query: its ticket (and the
+    ticket's department), its author and its files. ``populate_existing``: the job runs in
+    the session whose commit just expired these objects (inline jobs), and a plain ``get``
+    would refresh each of them with a query of its own instead."""
+    query = (
+        select(Message)
+        .where(Message.id == message_id)
+        .options(
+            joinedload(Message.ticket),
+            joinedload(Message.author_contact),
+            joinedload(Message.attachments),
+        )
+        .execution_options(populate_existing=True)
+    )
+    return session().scalars(query).unique().one_or_none()
+
+
 def staff_of_customer_activity(
     message_id: int, exclude_agent_id: int | None = None, new_ticket: bool | None = None
 ) -> None:
@@ -451,7 +469,7 @@ def staff_of_customer_activity(
     and a retry sends only the ones that failed. *new_ticket* is known when the job is queued
     (None, from jobs queued by an older version: ask the database).
     """
-    message = session().get(Message, message_id, options=[joinedload(Message.ticket)])
+    message = _message_to_mail(message_id)
     if message is None or message.kind != MessageKind.REPLY:
         return
     ticket = message.ticket
