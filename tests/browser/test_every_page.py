@@ -91,7 +91,9 @@ def violations(page: Page, axe_source: str) -> list[str]:
     return list(found)
 
 
-def check(page: Page, lang: str, name: str, axe_source: str, problems: list[str]) -> None:
+def check(
+    page: Page, lang: str, name: str, axe_source: str, problems: list[str], shots: Path = SHOTS
+) -> None:
     """Overflow, untranslated strings and axe on the page now shown; then a screenshot."""
     width = page.viewport_size["width"]
     where = f"{lang} {width}px {name} ({page.url})"
@@ -103,8 +105,8 @@ def check(page: Page, lang: str, name: str, axe_source: str, problems: list[str]
         if left:
             problems.append(f"{where}: left in English {left}")
     problems.extend(f"{where}: axe {v}" for v in violations(page, axe_source))
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}-{lang}-{width}.png"))
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / f"{name}-{lang}-{width}.png"))
 
 
 def visit(page: Page, target: str) -> None:
@@ -240,7 +242,7 @@ def test_queue_keyboard_j_k_x_and_enter(new_page):
     page.wait_for_url(re.compile(f"/tickets/{code}$"))
 
 
-def test_the_checks_catch_what_they_look_for(new_page, axe_source):
+def test_the_checks_catch_what_they_look_for(new_page, axe_source, tmp_path):
     """The checker itself: a page with an unlabelled image, an English string on a Persian page
     and a too-wide block is reported three times."""
     page = new_page()
@@ -251,8 +253,10 @@ def test_the_checks_catch_what_they_look_for(new_page, axe_source):
         "</main></body></html>"
     )
     problems: list[str] = []
-    check(page, "fa", "checker-self-test", axe_source, problems)
-    (SHOTS / "checker-self-test-fa-390.png").unlink()
+    # Its screenshot goes to tmp_path, not among the pages' (CI runs the SQLite and PostgreSQL
+    # suites at once: one run's copy of the tree must not see the other's file vanish).
+    check(page, "fa", "checker-self-test", axe_source, problems, shots=tmp_path)
+    assert (tmp_path / "checker-self-test-fa-390.png").stat().st_size > 0
     assert any("scrolls sideways" in p for p in problems), problems
     assert any("left in English ['Close ticket']" in p for p in problems), problems
     assert any("axe critical image-alt" in p for p in problems), problems
