@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from flask_helpdesk.models import Priority, SavedView, TicketStatus
+from flask_helpdesk.models import Channel, Priority, SavedView, TicketStatus
 from flask_helpdesk.services import NotFound, ValidationError, desk, messages, saved_views, tickets
 from flask_helpdesk.services.queues import (
     QueueFilter,
@@ -276,3 +276,29 @@ def test_counters_follow_every_commit_and_a_host_may_still_reuse_them(app, depar
     # Within a host's HELPDESK_QUEUE_COUNTERS_TTL the sidebar may lag; the queue never does.
     assert department_counters(agent.actor)[account.id].new == 0
     assert len(queue_page(agent.actor, QueueFilter(statuses=[TicketStatus.OPEN])).items) == 1
+
+
+def test_each_queue_row_marks_where_its_ticket_came_from(app, departments, agent, lan):
+    """The channel mark of each row (one translated name per row, drawn on every row)."""
+    account = departments["account"]
+    by_web = open_as(lan, account, "From the form")
+    by_mail = tickets.open_ticket(
+        lan,
+        tickets.NewTicket(
+            department_id=account.id, subject="From a mail", body="x", channel=Channel.EMAIL
+        ),
+    )
+    by_agent = open_as(agent.actor, account, "Opened on the phone", requester=lan.contact)
+    html = client_for(app, agent.member).get(DESK + "/").get_data(as_text=True)
+    rows = {
+        code: row
+        for row in html.split('<tr class="hd-queue-row')[1:]
+        for code in [row.split('data-code="', 1)[1].split('"', 1)[0]]
+    }
+    expected = {by_web: ("web", "Web form"), by_mail: ("email", "Email")}
+    expected[by_agent] = ("desk", "Opened by an agent")
+    for ticket, (kind, name) in expected.items():
+        row = rows[ticket.code]
+        assert f'class="hd-channel hd-channel-{kind}" title="{name}"' in row
+        assert f'href="{DESK}/tickets/{ticket.code}"' in row  # the code and subject link to it
+        assert row.count(f'"{DESK}/tickets/{ticket.code}"') == 3  # the row's data-href too
