@@ -56,6 +56,7 @@ def main() -> None:
             "HELPDESK_REDIS_URL": None,
             "MAIL_SUPPRESS_SEND": True,
             "HELPDESK_MAIL_BACKEND": "log",
+            "SERVER_NAME": "desk.example.com",
         }
     )
     from flask_helpdesk.models import Ticket, TicketStatus, utcnow

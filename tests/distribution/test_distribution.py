@@ -48,6 +48,14 @@ def test_the_ticket_records_who_distributed_it(team, round_robin, open_in):
     assert audit.data["distribution"] == "round_robin"
 
 
+def test_switching_on_hands_out_what_waits_in_turn_and_within_capacity(team, departments, open_in):
+    rows = [open_in() for _ in range(7)]  # the mode is off: all seven wait
+    # One offer distributes them all in one transaction: each choice sees the turn and the
+    # loads the ones before it wrote (capacity 2 each: six places for seven tickets).
+    distribution.set_mode(SYSTEM, departments["account"], "round_robin")
+    assert assignee_names(team, rows) == ["A", "B", "C", "A", "B", "C", None]
+
+
 def test_least_loaded_picks_the_agent_with_fewest_live_tickets(team, departments, open_in):
     distribution.set_mode(SYSTEM, departments["account"], "least_loaded")
     held = open_in()  # mode on: goes to A (all equal, A first in turn)
@@ -193,17 +201,20 @@ def test_distributing_one_ticket_has_a_query_budget(team, round_robin, open_in, 
     agents.set_availability(agent_as_actor(team.c), "available")
     session().refresh(ticket)
     ticket.assignee_id = None
+    # The turn was someone else's: choosing C writes it (the worst case, every write there is).
+    ticket.department.distribution_last_agent_id = team.a.id
     session().commit()
     session().refresh(ticket)
     with count_queries(app) as statements:
         assert distribution.distribute_ticket(ticket) == team.c
         session().flush()
-    # lock department (SQLite: the write lock, the row returned), candidates (plain rows),
-    # loads, the chosen agent (by primary key, unless in the session), then the writes: ticket,
-    # department's turn, event, audit event, its webhook outbox INSERT ... SELECT; and the open
-    # ticket moving from the unassigned backlog to the agent's: its two facts (one INSERT on
-    # PostgreSQL, two on SQLite) and their roll-up upsert.
-    assert len(statements) <= 11, statements
+    # Reads: lock the department (SQLite: the write lock, the row returned), the candidates
+    # (their rows locked), their loads (from the ticket counts), the chosen agent (by primary
+    # key: expired by the commit above; none when in the session already). Writes: the open
+    # ticket moving from the unassigned backlog to the agent's (its two facts in one INSERT on
+    # both databases, their roll-up upsert), then the flush: ticket, department's turn,
+    # "assigned" event, audit event (no webhook outbox row: nobody subscribes).
+    assert len(statements) <= 10, statements
 
 
 def test_the_demo_distributes_account_in_turn(app):
