@@ -70,38 +70,47 @@
     if (keys.some(function (k) { return ["field", "op", "value"].indexOf(k) < 0; })) return undefined;
     return { kind: "test", field: node.field, op: node.op, value: node.value };
   }
-  function readGroup(node) {
+  // A group is "all", "any" or "none" (= not any) of its items. Every tree the server accepts
+  // reads into groups: {"not": X} for any other X (a test, an "all" group, another "not") is a
+  // "none" group holding X alone, and a lone test at the top an "all" group holding it; such a
+  // group is marked compact, so that while it holds one item it is written back in the shape
+  // it was read in (JSON -> builder -> JSON gives the same JSON).
+  function readGroup(node, top) {
     if (!node || typeof node !== "object" || Array.isArray(node)) return undefined;
     var keys = Object.keys(node);
-    if (!keys.length) return { kind: "group", mode: "all", items: [] };
+    if (!keys.length) return top ? { kind: "group", mode: "all", items: [] } : undefined;
     if (keys.length === 1 && (keys[0] === "all" || keys[0] === "any")) {
-      if (!Array.isArray(node[keys[0]])) return undefined;
+      if (!Array.isArray(node[keys[0]]) || !node[keys[0]].length) return undefined;
       var items = node[keys[0]].map(readItem);
       if (items.some(function (i) { return i === undefined; })) return undefined;
       return { kind: "group", mode: keys[0], items: items };
     }
     if (keys.length === 1 && keys[0] === "not") {
       var inner = node.not;
-      if (inner && Array.isArray(inner.any) && Object.keys(inner).length === 1) {
-        var group = readGroup(inner);
+      if (inner && typeof inner === "object" && Object.keys(inner).length === 1 && Array.isArray(inner.any)) {
+        var group = readGroup(inner, false);
         if (group) group.mode = "none";
         return group;
       }
-      var single = readTest(inner || {});
-      return single ? { kind: "group", mode: "none", items: [single] } : undefined;
+      var only = readItem(inner);
+      return only ? { kind: "group", mode: "none", items: [only], compact: true } : undefined;
     }
-    var test = readTest(node);
-    return test ? { kind: "group", mode: "all", items: [test] } : undefined;
+    var test = top ? readTest(node) : undefined;
+    return test ? { kind: "group", mode: "all", items: [test], compact: true } : undefined;
   }
   function readItem(node) {
     if (node && typeof node === "object" && "field" in node) return readTest(node);
-    return readGroup(node);
+    return readGroup(node, false);
   }
   function writeGroup(group, top) {
     var items = group.items.map(function (i) {
       return i.kind === "group" ? writeGroup(i, false) : writeTest(i);
     }).filter(function (i) { return i !== null; });
     if (!items.length) return top ? {} : null;
+    if (group.compact && items.length === 1) {
+      if (group.mode === "none") return { not: items[0] };
+      if (group.mode === "all" && top) return items[0];
+    }
     if (group.mode === "none") return { not: { any: items } };
     var out = {};
     out[group.mode] = items;
@@ -118,7 +127,7 @@
     return ok ? list.map(function (a) { return { type: a.type, value: a.value }; }) : undefined;
   }
 
-  var tree = readGroup(parseJSON(conditionsArea.value, {}));
+  var tree = readGroup(parseJSON(conditionsArea.value, {}), true);
   var actions = readActions(parseJSON(actionsArea.value, []));
   if (tree === undefined || actions === undefined) return; // the text areas stay as they are
 
