@@ -261,7 +261,9 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=100_000)
     parser.add_argument("--users", type=int, default=50, help="people at once (plus mailers)")
     parser.add_argument("--duration", type=int, default=120, help="seconds of load")
-    parser.add_argument("--mails", type=float, default=20.0, help="webhook mails per second")
+    parser.add_argument(
+        "--mails", type=float, default=20.0, help="webhook mails per second (0: none)"
+    )
     parser.add_argument("--web-workers", type=int, default=4)
     parser.add_argument("--rq-workers", type=int, default=2)
     parser.add_argument(
@@ -387,7 +389,7 @@ def main() -> None:
                 "--host",
                 f"http://127.0.0.1:{port}",
                 "--users",
-                str(args.users + 1),  # and the mail provider
+                str(args.users + (args.mails > 0)),  # and the mail provider
                 "--spawn-rate",
                 str(max(5, args.users // 5)),
                 "--run-time",

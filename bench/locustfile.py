@@ -326,6 +326,7 @@ class Mailer(HttpUser):
 
     fixed_count = 1
     wait_time = constant(0)
+    abstract = MAILS_PER_SECOND <= 0  # --mails 0: the people alone
 
     def on_start(self) -> None:
         # Enough kept-alive connections for the mails in flight (the default keeps 10).
