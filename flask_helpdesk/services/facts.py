@@ -12,7 +12,8 @@ events, so every path that assigns, transfers or re-prioritises is covered).
 
 Every fact also lands in the daily roll-up (``helpdesk_report_day``) by an upsert in the same
 transaction (:func:`roll_up`, the only writer besides the rebuild), so reports read one row per
-day and group instead of every fact. The roll-up's day is the local day in
+day and group instead of every fact; the same upsert counts it in its week's row too (reports
+read whole weeks where a period has them). The roll-up's day is the local day in
 ``HELPDESK_REPORTS_TIMEZONE``; changing that setting needs ``flask helpdesk reports backfill``,
 which rebuilds the roll-up from the facts (:func:`rebuild_rollup`).
 """
@@ -22,20 +23,23 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Connection,
+    Date,
     Integer,
     and_,
     case,
+    cast,
     delete,
     event,
     func,
     insert,
+    literal,
     literal_column,
     select,
     true,
@@ -59,8 +63,10 @@ from ..models import (
 from ..models.reports import (
     BUCKET_EDGES,
     BUCKETS,
+    DAY,
     ROLLUP_KEY,
     ROLLUP_MEASURES,
+    WEEK,
     bucket_column,
 )
 from ..state import current_helpdesk
@@ -369,25 +375,32 @@ def _increments(row: dict[str, Any]) -> dict[str, int]:
     return add
 
 
-def rollup_key(row: dict[str, Any], zone: ZoneInfo) -> tuple[Any, ...]:
-    """The roll-up row of a fact (the order of models.reports.ROLLUP_KEY)."""
+def week_start(day: date) -> date:
+    """The Monday of *day*'s week: the ``day`` of its week's roll-up row."""
+    return day - timedelta(days=day.weekday())
+
+
+def rollup_keys(row: dict[str, Any], zone: ZoneInfo) -> tuple[tuple[Any, ...], ...]:
+    """The two roll-up rows of a fact, its day's and its week's (models.reports.ROLLUP_KEY)."""
     channel, priority = row["channel"], row["priority"]
-    return (
-        local_day(row["at"], zone),
+    day = local_day(row["at"], zone)
+    group = (
         row["department_id"],
         row.get("agent_id") or row.get("assignee_id") or 0,
         row.get("assignee_id") or 0,
         getattr(channel, "value", channel),
         int(priority),
     )
+    return (DAY, day, *group), (WEEK, week_start(day), *group)
 
 
 def roll_up(rows: Iterable[dict[str, Any]], signs: Iterable[int] | None = None, db=None) -> None:
-    """Add facts (*rows*, as inserted; a sign of -1 takes one back) to the daily roll-up, in
-    one upsert in the caller's transaction. PostgreSQL's ``ON CONFLICT DO UPDATE`` adds to the
-    row atomically, so two transactions counting into the same row both count (the second
-    waits for the first); SQLite serializes writers anyway. Rows are sent in key order so two
-    transactions touching the same rows lock them in the same order."""
+    """Add facts (*rows*, as inserted; a sign of -1 takes one back) to the roll-up rows of
+    their days and weeks, in one upsert in the caller's transaction. PostgreSQL's ``ON
+    CONFLICT DO UPDATE`` adds to the row atomically, so two transactions counting into the
+    same row both count (the second waits for the first); SQLite serializes writers anyway.
+    Rows are sent in key order so two transactions touching the same rows lock them in the
+    same order."""
     rows = list(rows)
     zone = reports_zone()
     merged: dict[tuple[Any, ...], dict[str, int]] = {}
@@ -395,9 +408,10 @@ def roll_up(rows: Iterable[dict[str, Any]], signs: Iterable[int] | None = None, 
         add = _increments(row)
         if not add:
             continue
-        target = merged.setdefault(rollup_key(row, zone), defaultdict(int))
-        for name, value in add.items():
-            target[name] += sign * value
+        for key in rollup_keys(row, zone):
+            target = merged.setdefault(key, defaultdict(int))
+            for name, value in add.items():
+                target[name] += sign * value
     if not merged:
         return
     db = db if db is not None else session()
@@ -408,8 +422,8 @@ def roll_up(rows: Iterable[dict[str, Any]], signs: Iterable[int] | None = None, 
     ]
     upsert = _upsert(db.get_bind(mapper=Ticket).dialect.name, columns)
     with db.no_autoflush:
-        # One row (a ticket's fact): a plain execute. More (the SLA sweep, the demo's
-        # history): the driver's executemany, in key order.
+        # Two rows for a fact (its day's and its week's), more for the SLA sweep or the
+        # demo's history: the driver's executemany, in key order.
         db.execute(upsert, values[0] if len(values) == 1 else values)
 
 
@@ -439,7 +453,8 @@ def _excluded(column: str) -> Any:
 
 def rebuild_rollup(connection: Connection, zone_name: str) -> int:
     """Recompute the whole roll-up from the facts in set-based SQL (one DELETE, one INSERT ...
-    SELECT ... GROUP BY), in *connection*'s transaction; returns the number of rows. On
+    SELECT ... GROUP BY for the days, one more for the weeks from the days), in *connection*'s
+    transaction; returns the number of rows. On
     PostgreSQL the roll-up is locked against the live upserts meanwhile (they wait, then add
     to the rebuilt rows). Used by the migration that created the roll-up and by ``flask
     helpdesk reports backfill``, also after ``HELPDESK_REPORTS_TIMEZONE`` changed."""
@@ -477,6 +492,7 @@ def rebuild_rollup(connection: Connection, zone_name: str) -> int:
         for prefix, kind, column in ROLLUP_MEASURES.values()
     ]
     inner = select(
+        literal(DAY).label("span"),
         day.label("day"),
         f.department_id,
         func.coalesce(f.agent_id, f.assignee_id, 0).label("agent_id"),
@@ -515,7 +531,25 @@ def rebuild_rollup(connection: Connection, zone_name: str) -> int:
     query = select(*keys, *sums.values()).group_by(*keys)
     connection.execute(delete(report_day))
     connection.execute(insert(report_day).from_select([*ROLLUP_KEY, *sums], query))
+    _weeks_from_days(connection)
     return connection.execute(select(func.count()).select_from(report_day)).scalar_one()
+
+
+def _weeks_from_days(connection: Connection) -> None:
+    """The week rows as the sums of their days' rows (one INSERT ... SELECT ... GROUP BY)."""
+    r = report_day.c
+    if connection.dialect.name == "postgresql":
+        monday: Any = cast(func.date_trunc("week", r.day), Date)
+    else:
+        monday = func.date(r.day, "weekday 0", "-6 days")  # the next Sunday (or itself) - 6
+    group = [monday.label("day"), *(r[name] for name in ROLLUP_KEY[2:])]
+    measures = [column.name for column in report_day.columns if column.name not in ROLLUP_KEY]
+    weeks = (
+        select(literal(WEEK), *group, *(func.sum(r[name]) for name in measures))
+        .where(r.span == DAY)
+        .group_by(*group)
+    )
+    connection.execute(insert(report_day).from_select([*ROLLUP_KEY, *measures], weeks))
 
 
 def rebuild() -> int:

@@ -63,6 +63,46 @@ def test_the_live_rollup_equals_a_rebuild_from_the_facts(
     assert _rollup_rows() == live
 
 
+def test_a_period_counts_each_day_once_whatever_weekday_it_starts_and_ends_on(
+    clock, lan, admin, open_for
+):
+    """Reports read whole weeks' rows inside a period and days' rows at its edges: the totals
+    and the backlog equal those of the days, for periods starting and ending on every weekday."""
+    start = date(2026, 3, 4)  # a Wednesday: the data begins and ends inside weeks
+    created: dict[date, int] = {}
+    solved: dict[date, int] = {}
+    for k in range(26):
+        day = start + timedelta(days=k)
+        clock.set(f"{day.isoformat()}T09:00+00:00")
+        opened = [open_for(lan) for _n in range(k % 3 + 1)]
+        created[day] = len(opened)
+        if k % 2 == 0:
+            clock.set(f"{day.isoformat()}T15:00+00:00")
+            tickets.close_ticket(admin, opened[0])
+            solved[day] = 1
+
+    def expected(first: date, last: date) -> tuple[int, int, int]:
+        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        backlog = sum(created.get(d, 0) - solved.get(d, 0) for d in created if d <= last)
+        return sum(created.get(d, 0) for d in days), sum(solved.get(d, 0) for d in days), backlog
+
+    checked = 0
+    for offset in range(-3, 12):
+        for length in (1, 5, 7, 8, 13, 14, 16):
+            period = reports.Period(
+                start + timedelta(days=offset), start + timedelta(days=offset + length - 1)
+            )
+            totals = reports.overview(admin, period, None)[0]
+            for name, part in (("current", period), ("previous", period.previous)):
+                figures = totals[(name, None)]
+                got = (figures.created, figures.solved, figures.backlog)
+                assert got == expected(part.first, part.last), (name, period)
+            _opening, days = reports.daily(admin, period)
+            assert days[-1].backlog == totals[("current", None)].backlog
+            checked += 1
+    assert checked == 105
+
+
 def test_the_rollup_counts_on_local_days_of_the_reports_zone(
     app, monkeypatch, policy, clock, lan, admin, open_for
 ):
@@ -72,8 +112,13 @@ def test_the_rollup_counts_on_local_days_of_the_reports_zone(
     )
     clock.set("2026-03-02T22:30+00:00")
     open_for(lan)
-    days = session().scalars(select(report_day.c.day).where(report_day.c.created > 0)).all()
-    assert [str(d) for d in days] == ["2026-03-03"]
+    rows = session().execute(
+        select(report_day.c.span, report_day.c.day)
+        .where(report_day.c.created > 0)
+        .order_by(report_day.c.span)
+    )
+    # Its local day's row, and its local week's (Monday 2 March to Sunday 8 March).
+    assert [(span, str(d)) for span, d in rows] == [(1, "2026-03-03"), (7, "2026-03-02")]
     _opening, per_day = reports.daily(admin, reports.Period(date(2026, 3, 2), date(2026, 3, 3)))
     assert [(d.day.isoformat(), d.created, d.backlog) for d in per_day] == [
         ("2026-03-02", 0, 0),
@@ -261,8 +306,12 @@ def test_two_transactions_counting_into_one_row_both_count(app, departments):
     for thread in threads:
         thread.join(30)
     assert errors == []
-    counted = session().execute(select(report_day.c.created, report_day.c.backlog)).all()
-    assert counted == [(2, 2)]
+    counted = session().execute(
+        select(report_day.c.span, report_day.c.created, report_day.c.backlog).order_by(
+            report_day.c.span
+        )
+    )
+    assert counted.all() == [(1, 2, 2), (7, 2, 2)]  # the day's row and the week's
 
 
 # -- percentiles from the histograms ------------------------------------------------------------
