@@ -5,18 +5,29 @@ from __future__ import annotations
 
 import itertools
 import re
+import threading
 import uuid
 from datetime import timedelta
 
 import pytest
+from flask import request as flask_request
 from sqlalchemy import func, select
 
-from flask_helpdesk.models import AuditEvent, ContactRequest, Message, Ticket, utcnow
+from flask_helpdesk.models import (
+    AuditEvent,
+    ContactRequest,
+    Message,
+    Ticket,
+    TicketStatus,
+    utcnow,
+)
 from flask_helpdesk.services import contact_requests
 from flask_helpdesk.services.base import session
 from tests.conftest import client_for, csrf_from, make_member
+from tests.desk.test_spam_learning import train
 from tests.jobs.conftest import EXTERNAL_URL
 from tests.mail.conftest import ingest, make_mail
+from tests.parallel import only_postgres, run_at_once
 
 CONTACT = "/support/help/contact"
 LINK = re.compile(re.escape(EXTERNAL_URL) + r"(/support/help/contact/confirm/[A-Za-z0-9_.\-]+)")
@@ -327,3 +338,86 @@ def test_the_desk_tells_agents_whether_the_address_was_confirmed(app, department
     page = client_for(app, admin).get(f"/support/desk/tickets/{ticket.code}")
     assert page.status_code == 200
     assert 'data-contact-form="unverified"' in page.get_data(as_text=True)
+
+
+# -- the spam filter and two confirmations at once ----------------------------------------------
+
+
+def test_a_spam_verdict_sets_a_contact_form_ticket_aside_like_a_web_ticket(
+    app, departments, visitor, smtp, agent, lan, monkeypatch
+):
+    """Once trained, the filter screens a confirmed contact-form ticket as any web ticket: a
+    spammy one goes to the desk's Spam view with its verdict and calls nobody; the visitor is
+    told it was sent, as a customer whose web ticket was quarantined is."""
+    monkeypatch.setitem(app.extensions["helpdesk"].config, "HELPDESK_SPAM_MIN_TRAINING", 2)
+    train(agent, lan, departments)
+    staff_mail_before = len(smtp.to(agent.member.email))
+
+    _response, spammy = send(
+        visitor, departments, subject="Free prize", body="Click here to claim your free prize now"
+    )
+    done = confirm(visitor, link_in(smtp, spammy["email"]))
+    ticket = session().scalar(select(Ticket).where(Ticket.subject == "Free prize"))
+    assert done.status_code == 200 and ticket.code in done.get_data(as_text=True)
+    assert ticket.status == TicketStatus.SPAM
+    first = session().scalar(select(Message).where(Message.ticket_id == ticket.id))
+    assert first.data["spam"]["action"] == "quarantined"
+    desk = client_for(app, agent.member)
+    assert ticket.code in desk.get("/support/desk/?view=spam").get_data(as_text=True)
+    assert ticket.code not in desk.get("/support/desk/").get_data(as_text=True)
+    assert len(smtp.to(agent.member.email)) == staff_mail_before  # nobody called
+
+    # A genuine request through the same form still reaches the agents.
+    _response, genuine = send(
+        visitor, departments, subject="Login", body="I cannot log in to my account"
+    )
+    confirm(visitor, link_in(smtp, genuine["email"]))
+    good = session().scalar(select(Ticket).where(Ticket.subject == "Login"))
+    assert good.status == TicketStatus.OPEN
+    assert ticket.code not in desk.get("/support/desk/").get_data(as_text=True)
+    assert good.code in desk.get("/support/desk/").get_data(as_text=True)
+    assert len(smtp.to(agent.member.email)) > staff_mail_before
+
+
+@only_postgres
+def test_two_clicks_confirming_one_link_at_once_open_one_ticket(
+    app, departments, visitor, smtp, database_url, tmp_path, monkeypatch
+):
+    """Two real transactions confirm the same link at the same moment (two tabs, a double
+    click): both have read the request as pending before either claims it. Exactly one ticket
+    opens, and both pages say the request was sent."""
+    _response, sent = send(visitor, departments)
+    path = link_in(smtp, sent["email"])
+    token = path.rsplit("/", 1)[1]
+    both_read = threading.Barrier(2, timeout=10)
+    original = contact_requests.request_for_token
+
+    def read_then_wait(*args, **kwargs):
+        found = original(*args, **kwargs)
+        if flask_request.method == "POST":
+            both_read.wait()  # neither claims the request before both have seen it pending
+        return found
+
+    def click(index: int) -> tuple[int, str]:
+        from flask import current_app
+
+        client = current_app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"10.99.{index}.7"
+        form = {"csrf_token": csrf_from(client.get(path).get_data(as_text=True))}
+        response = client.post(path, data=form)
+        return response.status_code, response.get_data(as_text=True)
+
+    monkeypatch.setattr(contact_requests, "request_for_token", read_then_wait)
+    pages = run_at_once(database_url, tmp_path, click)
+    monkeypatch.setattr(contact_requests, "request_for_token", original)
+    assert [status for status, _html in pages] == [200, 200]
+    assert tickets_count() == 1
+    ticket = session().scalar(select(Ticket))
+    request = session().scalar(select(ContactRequest))
+    assert request.ticket_id == ticket.id
+    assert any(ticket.code in html for _status, html in pages)
+    opened = session().scalars(
+        select(AuditEvent).where(AuditEvent.action == "contact_request.opened")
+    )
+    assert len(opened.all()) == 1
+    assert contact_requests.request_for_token(token).ticket_id == ticket.id
