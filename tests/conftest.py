@@ -7,6 +7,7 @@ import functools
 import hashlib
 import os
 import re
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from flask.testing import FlaskClient
 from flask_login import FlaskLoginClient
 from jinja2 import BytecodeCache, Environment
 from jinja2.bccache import Bucket
-from sqlalchemy import event
+from sqlalchemy import Engine, event, text
 from werkzeug.security import generate_password_hash
 
 from example_app import create_app, helpdesk
@@ -51,11 +52,37 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "helpdesk.sqlite")
 
 
+@event.listens_for(Engine, "connect")
+def _sqlite_commits_without_fsync(dbapi_connection, connection_record) -> None:
+    """Test databases on SQLite are not synced to disk at each commit (``synchronous = OFF``).
+
+    A commit still ends its transaction and shows it to every other connection at once; only a
+    crash of the machine itself could lose it, which a test database does not mind. With the
+    default (FULL) each commit waited for two or three fsyncs: 8-15 ms on a loaded machine
+    against 0.2-0.4 ms, and the suite commits tens of thousands of times."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA synchronous = OFF")
+        cursor.close()
+
+
 @pytest.fixture(scope="session")
 def _schema(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Create the schema once per session, from scratch (an old schema must not linger)."""
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url})
     with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            # The same for the PostgreSQL test database, for every later connection to it
+            # (the suite's and its subprocesses'): a commit does not wait for its WAL to reach
+            # the disk (about 10 ms a commit on a loaded machine; visibility is unchanged).
+            with db.engine.begin() as connection:
+                connection.execute(
+                    text(
+                        "DO $$ BEGIN EXECUTE format("
+                        "'ALTER DATABASE %I SET synchronous_commit = off', current_database());"
+                        " END $$"
+                    )
+                )
         state = app.extensions["helpdesk"]
         state.drop_all()
         db.drop_all()
