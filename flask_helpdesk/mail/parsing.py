@@ -566,36 +566,52 @@ def _undeclared(charset: str | None, data: bytes) -> MailCharset | None:
 FEED_CHUNK = 1 << 20
 
 
-# The MIME structure headers, which the feed parser and the walker read several times a part
-# and which repeat from mail to mail ("text/plain; charset=utf-8"). The modern policy builds a
-# parsed header object on every read (a third of parsing's time); these are built once per
-# process and shared: parsed headers are immutable. Short values only, so a mail with huge
-# headers cannot make the cache hold megabytes.
-_STRUCTURAL = frozenset(
-    ("content-type", "content-transfer-encoding", "content-disposition", "mime-version")
+# The modern policy builds a parsed header object on every read of a header (half of
+# parsing's time): the feed parser and the walker read each part's Content-Type several times,
+# and intake reads the addresses more than once. Each parse keeps the objects it built (parsed
+# headers are immutable), and the MIME structure's values that repeat from mail to mail
+# ("text/plain; charset=utf-8", "base64", and To: the support address) are kept for the next
+# mails too. A parsed header holds its parse tree (5 to 15 kB): only short values, never a
+# multipart boundary (unique to each mail), and at most 32 of them, well under 1 MB a process.
+_SHARED_HEADERS = frozenset(
+    ("content-type", "content-transfer-encoding", "content-disposition", "mime-version", "to")
 )
-_CACHED_HEADER_MAX = 256
+_SHARED_HEADER_MAX = 100
 
 
-@lru_cache(maxsize=1024)
-def _structural_header(name: str, value: str) -> object:
+@lru_cache(maxsize=32)
+def _shared_header(name: str, value: str) -> object:
     return email.policy.default.header_fetch_parse(name, value)
 
 
 class _MailPolicy(email.policy.EmailPolicy):
-    """``email.policy.default``, with the structural headers' parsed objects reused."""
+    """``email.policy.default``, reusing the parsed headers (one instance per parse)."""
+
+    def __init__(self, **kw: object) -> None:
+        super().__init__(**kw)
+        # Policies refuse new attributes (they are meant to be immutable); this one is private.
+        object.__setattr__(self, "_parsed", {})
 
     def header_fetch_parse(self, name: str, value: str):  # type: ignore[no-untyped-def]
-        if type(value) is str and len(value) <= _CACHED_HEADER_MAX and name.lower() in _STRUCTURAL:
-            return _structural_header(name, value)
-        return super().header_fetch_parse(name, value)
-
-
-_POLICY = _MailPolicy()
+        if type(value) is not str:  # already a parsed header
+            return super().header_fetch_parse(name, value)
+        key = (name, value)
+        parsed = self._parsed.get(key)
+        if parsed is None:
+            if (
+                len(value) <= _SHARED_HEADER_MAX
+                and name.lower() in _SHARED_HEADERS
+                and "boundary" not in value.lower()
+            ):
+                parsed = _shared_header(name, value)
+            else:
+                parsed = super().header_fetch_parse(name, value)
+            self._parsed[key] = parsed
+        return parsed
 
 
 def _parse_in_chunks(raw: bytes) -> Message:
-    parser = email.parser.BytesFeedParser(policy=_POLICY)
+    parser = email.parser.BytesFeedParser(policy=_MailPolicy())
     view = memoryview(raw)
     for start in range(0, len(raw), FEED_CHUNK):
         parser.feed(bytes(view[start : start + FEED_CHUNK]))

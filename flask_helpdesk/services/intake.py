@@ -25,8 +25,9 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -207,26 +208,34 @@ def _claim_fresh(inbound_id: int) -> InboundMail | None:
     and then finds the mail done. A crash leaves it ``received`` for :func:`sweep`, whose
     :func:`_claim` commits, so a mail that crashes its worker is counted and not retried for
     ever. The row, raw bytes included, comes back with the UPDATE where the database can."""
+    params = {"inbound_id": inbound_id, "now": utcnow()}
+    if session().get_bind(InboundMail).dialect.update_returning:
+        return (
+            session()
+            .scalars(_fresh_claim(True), params, execution_options={"populate_existing": True})
+            .one_or_none()
+        )
+    if session().execute(_fresh_claim(False), params).rowcount != 1:
+        return None
+    return session().get(InboundMail, inbound_id, populate_existing=True)
+
+
+@cache
+def _fresh_claim(returning: bool):
+    # Built once a process: building it (its comparisons and values) cost a third of the claim.
     claim = (
         update(InboundMail)
         .where(
-            InboundMail.id == inbound_id,
+            InboundMail.id == bindparam("inbound_id"),
             InboundMail.status == InboundStatus.RECEIVED,
             InboundMail.attempts == 0,
         )
-        .values(status=InboundStatus.PROCESSING, claimed_at=utcnow(), attempts=1)
+        .values(status=InboundStatus.PROCESSING, claimed_at=bindparam("now"), attempts=1)
     )
-    if session().get_bind(InboundMail).dialect.update_returning:
-        returning = claim.returning(InboundMail)
-        return (
-            session()
-            .scalars(returning, execution_options={"populate_existing": True})
-            .one_or_none()
-        )
-    result = session().execute(claim.execution_options(synchronize_session=False))
-    if result.rowcount != 1:
-        return None
-    return session().get(InboundMail, inbound_id, populate_existing=True)
+    # The ORM does not look for the row among loaded objects: the claimed row comes back
+    # with the UPDATE (populate_existing), or is loaded after it.
+    claim = claim.execution_options(synchronize_session=False)
+    return claim.returning(InboundMail) if returning else claim
 
 
 def _claim(inbound_id: int, force: bool) -> InboundMail | None:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import io
 import re
 from datetime import timedelta
+from functools import cache
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from ..i18n import gettext as _
 from ..mail.parsing import ParsedMail, detect_noise, parse_message
@@ -99,14 +100,24 @@ def _rate_limited(row: InboundMail, sender: str) -> bool:
         return False
     count, seconds = rate
     since = row.received_at - timedelta(seconds=seconds)
-    # Core columns: a plain query, no flush of the unit of work before it.
+    earlier = session().scalar(_earlier_mails(), {"sender": sender, "since": since, "id": row.id})
+    return (earlier or 0) >= count
+
+
+@cache
+def _earlier_mails():
+    """How many mails the sender sent since a time, before a row (built once a process).
+    Core columns: a plain query, no flush of the unit of work before it."""
     table = InboundMail.__table__
-    earlier = session().scalar(
+    return (
         select(func.count())
         .select_from(table)
-        .where(table.c.sender == sender, table.c.received_at >= since, table.c.id < row.id)
+        .where(
+            table.c.sender == bindparam("sender"),
+            table.c.received_at >= bindparam("since"),
+            table.c.id < bindparam("id"),
+        )
     )
-    return (earlier or 0) >= count
 
 
 def handle(
@@ -245,9 +256,14 @@ def _message_id(parsed: ParsedMail) -> str | None:
     mid = parsed.message_id
     if not mid or len(mid) > 255:
         return None
-    table = Message.__table__
-    taken = session().scalar(select(table.c.id).where(table.c.email_message_id == mid).limit(1))
+    taken = session().scalar(_message_with_id(), {"mid": mid})
     return None if taken is not None else mid
+
+
+@cache
+def _message_with_id():
+    table = Message.__table__
+    return select(table.c.id).where(table.c.email_message_id == bindparam("mid")).limit(1)
 
 
 def _link(row: InboundMail, message: Message, inline: dict[str, int]) -> None:

@@ -18,9 +18,10 @@ import email.utils
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 from flask_babel import force_locale
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import joinedload
 
 from ... import jobs
@@ -420,13 +421,12 @@ def _staff_recipients(
             return False
         return _same(email, author.email) or (user_id is not None and user_id == author.user_id)
 
-    department_agents = select(Agent).where(
-        Agent.departments.any(Department.id == ticket.department_id), Agent.is_active.is_(True)
-    )
     assignee = [ticket.assignee] if ticket.assignee and ticket.assignee.is_active else []
     for group in (assignee, None):
         agents = (
-            group if group is not None else session().scalars(department_agents.order_by(Agent.id))
+            group
+            if group is not None
+            else session().scalars(_department_agents(), {"department_id": ticket.department_id})
         )
         reachable = [a for a in agents if a.email]
         if reachable:
@@ -447,9 +447,16 @@ def _message_to_mail(message_id: int) -> Message | None:
     ticket's department), its author and its files. ``populate_existing``: the job runs in
     the session whose commit just expired these objects (inline jobs), and a plain ``get``
     would refresh each of them with a query of its own instead."""
-    query = (
+    query = _message_to_mail_query()
+    return session().scalars(query, {"message_id": message_id}).unique().one_or_none()
+
+
+@cache
+def _message_to_mail_query():
+    # Built once a process (building its options cost as much as running it).
+    return (
         select(Message)
-        .where(Message.id == message_id)
+        .where(Message.id == bindparam("message_id"))
         .options(
             joinedload(Message.ticket),
             joinedload(Message.author_contact),
@@ -457,7 +464,19 @@ def _message_to_mail(message_id: int) -> Message | None:
         )
         .execution_options(populate_existing=True)
     )
-    return session().scalars(query).unique().one_or_none()
+
+
+@cache
+def _department_agents():
+    """The active agents of a department (built once a process)."""
+    return (
+        select(Agent)
+        .where(
+            Agent.departments.any(Department.id == bindparam("department_id")),
+            Agent.is_active.is_(True),
+        )
+        .order_by(Agent.id)
+    )
 
 
 def staff_of_customer_activity(
