@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import HelpdeskModel, utcnow
+from .people import Agent
 
 
 class SavedView(HelpdeskModel):
@@ -45,3 +46,5 @@ class TicketViewer(HelpdeskModel):
         ForeignKey("helpdesk_agent.id", ondelete="CASCADE"), primary_key=True
     )
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    agent: Mapped[Agent] = relationship()

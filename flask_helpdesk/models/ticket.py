@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -11,6 +11,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .base import EnumInt, EnumText, HelpdeskModel, utcnow
 from .enums import Channel, MessageKind, Priority, TicketStatus
 from .people import Agent, Contact, Department
+
+if TYPE_CHECKING:
+    from .consent import AccessGrant
+    from .desk import TicketViewer
+    from .mail import InboundMail
 
 ticket_tag = Table(
     "helpdesk_ticket_tag",
@@ -127,6 +132,19 @@ class Ticket(HelpdeskModel):
     merged_into: Mapped[Ticket | None] = relationship(remote_side=[id])
     tags: Mapped[list[Tag]] = relationship(secondary=ticket_tag, order_by=Tag.name)
     rating: Mapped[Rating | None] = relationship(back_populates="ticket", uselist=False)
+    # Read-only, for the ticket pages' one-statement load (services/tickets.page_loads): the
+    # access-grant panel, the collision notice and the held-mail notice read them there; their
+    # rows are written through their own models and services (consent, presence, intake).
+    # Unordered on purpose: an ORDER BY over the joined collections makes PostgreSQL sort their
+    # product, and without statistics (a new table) it estimated that sort above the JIT
+    # threshold (seconds of compiling for one page). The readers sort in Python.
+    access_grants: Mapped[list[AccessGrant]] = relationship(viewonly=True)
+    viewers: Mapped[list[TicketViewer]] = relationship(viewonly=True)
+    held_mail: Mapped[list[InboundMail]] = relationship(
+        primaryjoin="and_(InboundMail.ticket_id == Ticket.id, InboundMail.status == 'held')",
+        viewonly=True,
+    )
+    unordered_tags: Mapped[list[Tag]] = relationship(secondary=ticket_tag, viewonly=True)
 
     @property
     def is_closed(self) -> bool:
@@ -171,6 +189,14 @@ class Message(HelpdeskModel):
     author_agent: Mapped[Agent | None] = relationship()
     attachments: Mapped[list[Attachment]] = relationship(
         back_populates="message", order_by="Attachment.id"
+    )
+    # The checked mail this message was posted from, if any: the desk shows its sender
+    # verdict (services/mail_auth.sender_view). Read-only; mail intake writes InboundMail.
+    inbound_mail: Mapped[InboundMail | None] = relationship(
+        primaryjoin="and_(InboundMail.posted_message_id == Message.id, "
+        "InboundMail.auth_dmarc.is_not(None))",
+        viewonly=True,
+        uselist=False,
     )
 
     @property

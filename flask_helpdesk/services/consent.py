@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import exists, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import exists, inspect, or_, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from .. import signals
 from ..i18n import gettext as _
@@ -158,12 +158,20 @@ def find_grant(actor: Actor, grant_id: int) -> AccessGrant:
 
 
 def ticket_grants(actor: Actor, ticket: Ticket) -> list[AccessGrant]:
-    """The access requests on *ticket*, newest first (a customer sees only their own)."""
+    """The access requests on *ticket*, newest first (a customer sees only their own).
+
+    The ticket pages load the ticket with its requests joined (``tickets.page_loads``): then
+    they are read from it, without a statement of their own.
+    """
     ensure(actor, "view", ticket)
+    if "access_grants" not in inspect(ticket).unloaded:
+        mine = actor.contact.id if actor.contact else -1
+        grants = [g for g in ticket.access_grants if not actor.is_customer or g.contact_id == mine]
+        return sorted(grants, key=lambda grant: (grant.requested_at, grant.id), reverse=True)
     query = (
         select(AccessGrant)
         .where(AccessGrant.ticket_id == ticket.id)
-        .options(selectinload(AccessGrant.agent))
+        .options(joinedload(AccessGrant.agent))
         .order_by(AccessGrant.requested_at.desc(), AccessGrant.id.desc())
     )
     if actor.is_customer:
@@ -303,9 +311,21 @@ def record_request(
     return entry
 
 
-def ticket_log(actor: Actor, ticket: Ticket, limit: int = 200) -> list[ImpersonationLog]:
-    """What was done as the customer on this ticket's grants, newest first."""
+def ticket_log(
+    actor: Actor,
+    ticket: Ticket,
+    limit: int = 200,
+    grants: list[AccessGrant] | None = None,
+) -> list[ImpersonationLog]:
+    """What was done as the customer on this ticket's grants, newest first.
+
+    *grants*, the ticket's grants as :func:`ticket_grants` gave them, spare the query when none
+    was ever accepted (``expires_at`` is set on accepting): only an accepted grant opens a
+    session, and only a session writes the log. The ticket pages pass them.
+    """
     ensure(actor, "view", ticket)
+    if grants is not None and all(grant.expires_at is None for grant in grants):
+        return []
     query = (
         select(ImpersonationLog)
         .join(AccessGrant, AccessGrant.id == ImpersonationLog.grant_id)

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from flask import g
-from sqlalchemy import select
+from flask import g, has_request_context
+from sqlalchemy import String, cast, literal, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from ..models import Agent, AgentRole, Contact
 from ..state import current_helpdesk
@@ -62,6 +63,58 @@ class Actor:
 SYSTEM = Actor(perspective="system")
 
 
+def _mirrors(user: Any) -> tuple[Agent | None, Contact | None]:
+    """*user*'s Agent (departments loaded) and Contact rows, either possibly missing.
+
+    One statement for both, once per request: a page needs the one its actor is (the desk's
+    agent, the portal's contact) and the host's menu asks about the other (the unread badge,
+    the desk link). Only the rows are kept, for this request: whether the agent may work and
+    whether the user is a host admin are decided anew on every request, by the callers.
+    """
+    user_id = str(user.get_id())
+    cache = _request_mirrors()
+    if cache is not None and user_id in cache:
+        return cache[user_id]
+    me = select(cast(literal(user_id), String).label("user_id")).subquery()
+    agent, contact = (
+        session()
+        .execute(
+            select(Agent, Contact)
+            .select_from(me)
+            .outerjoin(Agent, Agent.user_id == me.c.user_id)
+            .outerjoin(Contact, Contact.user_id == me.c.user_id)
+            .options(joinedload(Agent.departments))
+        )
+        .unique()
+        .one()
+    )
+    if cache is not None:
+        cache[user_id] = (agent, contact)
+    return agent, contact
+
+
+def _request_mirrors() -> dict[str, tuple[Agent | None, Contact | None]] | None:
+    """This request's :func:`_mirrors` by user id; None outside a request. Kept on ``g`` and
+    dropped when the request ends (:func:`forget_mirrors`): an application context may outlive
+    one request (tests, scripts)."""
+    if not has_request_context():
+        return None
+    return g.setdefault("_helpdesk_mirrors", {})
+
+
+def remember_mirrors(user: Any, agent: Agent | None, contact: Contact | None) -> None:
+    """What this request knows of *user*'s rows without asking again: a row it created, or
+    the request guard's reading of a session as the customer (views/guard.py)."""
+    cache = _request_mirrors()
+    if cache is not None:
+        cache[str(user.get_id())] = (agent, contact)
+
+
+def forget_mirrors() -> None:
+    """The end of a request: the next one asks again (roles and rows may have changed)."""
+    g.pop("_helpdesk_mirrors", None)
+
+
 def sync_contact(user: Any) -> Contact:
     """The Contact mirroring host *user*, created or refreshed from the user adapter.
 
@@ -70,7 +123,7 @@ def sync_contact(user: Any) -> Contact:
     """
     user_id = str(user.get_id())
     info = current_helpdesk.user_info(user)
-    contact = session().scalar(select(Contact).where(Contact.user_id == user_id))
+    agent, contact = _mirrors(user)
     if contact is None:
         contact = Contact(
             user_id=user_id,
@@ -89,6 +142,7 @@ def sync_contact(user: Any) -> Contact:
             contact = session().scalar(select(Contact).where(Contact.user_id == user_id))
             if contact is None:
                 raise
+        remember_mirrors(user, agent, contact)
         return contact
     if _refresh(contact, info, ("name", "email", "phone", "locale")):
         commit()
@@ -114,7 +168,7 @@ def sync_agent(user: Any, is_admin: bool) -> Agent | None:
     on every request (:func:`agent_actor`), so the host's decision holds both ways at once.
     """
     user_id = str(user.get_id())
-    agent = session().scalar(select(Agent).where(Agent.user_id == user_id))
+    agent, contact = _mirrors(user)
     if agent is None and not is_admin:
         return None
     info = current_helpdesk.user_info(user)
@@ -129,6 +183,7 @@ def sync_agent(user: Any, is_admin: bool) -> Agent | None:
         )
         session().add(agent)
         commit()
+        remember_mirrors(user, agent, contact)
         return agent
     if _refresh(agent, info, ("name", "email", "phone")):
         commit()
@@ -166,8 +221,7 @@ def known_customer(user: Any) -> Actor | None:
     cached = g.get("_helpdesk_customer_actor")
     if cached is not None:
         return cached
-    user_id = str(user.get_id())
-    contact = session().scalar(select(Contact).where(Contact.user_id == user_id))
+    _agent, contact = _mirrors(user)
     return contact_as_actor(contact) if contact is not None else None
 
 
@@ -175,8 +229,7 @@ def may_open_desk(user: Any) -> bool:
     """Would :func:`agent_actor` let *user* in? Read only: an admin not mirrored yet counts."""
     if g.get("_helpdesk_agent_actor") is not None:
         return True
-    user_id = str(user.get_id())
-    agent = session().scalar(select(Agent).where(Agent.user_id == user_id))
+    agent, _contact = _mirrors(user)
     if agent is None:
         return current_helpdesk.is_admin(user)
     return agent.is_active

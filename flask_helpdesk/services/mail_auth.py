@@ -19,11 +19,12 @@ import ipaddress
 import logging
 from dataclasses import dataclass
 from email.utils import parseaddr
+from operator import attrgetter
 from typing import Any
 from weakref import WeakKeyDictionary
 
 from flask import current_app
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
 from ..i18n import gettext as _
 from ..mail import dns_check
@@ -31,7 +32,7 @@ from ..mail.authenticity import CachedTxt, Verdict, authenticate, default_txt
 from ..mail.dns_check import Finding
 from ..mail.outbound import default_sender
 from ..mail.spf import dns_lookup
-from ..models import Contact, InboundMail, InboundStatus, Message, Ticket
+from ..models import Contact, InboundMail, Message, Ticket
 from ..state import current_helpdesk
 from . import mail_routing as routing
 from .base import session
@@ -144,39 +145,32 @@ class HeldMail:
 
 def sender_view(ticket: Ticket, thread: list[Message]) -> tuple[dict[int, Verdict], list[HeldMail]]:
     """The stored verdict of each mailed message of *thread*, and the mail held because it
-    claimed to come from this ticket's people, in one query.
+    claimed to come from this ticket's people.
 
+    Both come with what the page loaded already: ``messages.thread`` joins each message's
+    checked inbound mail for the desk, and the desk's ticket load joins the held mail
+    (``tickets.page_loads``); a ticket loaded without it reads it in one query here.
     The caller has already checked the reader may see the ticket; messages without a checked
     inbound mail (web replies, mail from before the check existed) have no verdict.
     """
-    ids = [m.id for m in thread]
-    posted = and_(InboundMail.posted_message_id.in_(ids), InboundMail.auth_dmarc.is_not(None))
-    held = (InboundMail.ticket_id == ticket.id) & (InboundMail.status == InboundStatus.HELD)
-    rows = session().execute(
-        select(
-            InboundMail.id,
-            InboundMail.posted_message_id,
-            InboundMail.status,
-            InboundMail.sender,
-            InboundMail.subject,
-            InboundMail.reason,
-            InboundMail.auth_spf,
-            InboundMail.auth_dkim,
-            InboundMail.auth_dmarc,
-            InboundMail.auth_reason,
-        )
-        .where(or_(posted, held) if ids else held)
-        .order_by(InboundMail.id)
-    )
     verdicts: dict[int, Verdict] = {}
-    waiting: list[HeldMail] = []
-    for inbound_id, message_id, status, sender, subject, reason, spf, dkim, dmarc, why in rows:
-        source, _sep, text = (why or "").partition(": ")
-        if status == InboundStatus.HELD:
-            waiting.append(HeldMail(inbound_id, sender, subject, reason, text))
-            continue
-        verdicts[message_id] = Verdict(spf, dkim, dmarc, source, text)
+    for message in thread:
+        mail = message.inbound_mail
+        if mail is not None:
+            source, _sep, text = (mail.auth_reason or "").partition(": ")
+            verdicts[message.id] = Verdict(
+                mail.auth_spf, mail.auth_dkim, mail.auth_dmarc, source, text
+            )
+    waiting = [
+        HeldMail(mail.id, mail.sender, mail.subject, mail.reason, _why(mail.auth_reason))
+        for mail in sorted(ticket.held_mail, key=attrgetter("id"))
+    ]
     return verdicts, waiting
+
+
+def _why(reason: str | None) -> str:
+    """What the check found, without its source ("dkim: no signature" -> "no signature")."""
+    return (reason or "").partition(": ")[2]
 
 
 def _mail_server_ips(lookup: Any, timeout: float) -> list[str]:

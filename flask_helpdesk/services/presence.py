@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, inspect, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import selectinload
@@ -85,7 +85,15 @@ def leave(actor: Actor, ticket: Ticket) -> None:
 
 
 def other_viewers(actor: Actor, ticket: Ticket) -> list[Agent]:
-    """Other agents who had *ticket* open within :data:`VIEWING_WINDOW`."""
+    """Other agents who had *ticket* open within :data:`VIEWING_WINDOW`.
+
+    The ticket pages load the ticket with its recent viewers joined (``tickets.page_loads``,
+    the same window): then they are read from it, without a statement of their own.
+    """
+    me = actor.agent.id if actor.agent is not None else None
+    if "viewers" not in inspect(ticket).unloaded:
+        recent = [v.agent for v in ticket.viewers if v.agent_id != me]
+        return sorted(recent, key=lambda agent: agent.name or "")
     since = utcnow() - VIEWING_WINDOW
     query = (
         select(Agent)

@@ -13,7 +13,7 @@ from ..i18n import gettext as _
 from ..models import TicketStatus
 from ..richtext import snippet
 from ..sanitize import clean_html, content_id_key
-from ..services.identity import known_customer
+from ..services.identity import forget_mirrors, known_customer
 from ..services.tickets import unread_count
 from ..state import current_helpdesk
 from . import (
@@ -98,6 +98,9 @@ def register_views(app: Flask, state: HelpdeskState) -> None:
     # First: the request id is known before any other hook of ours may log or answer.
     request_id.register(app, state.config["HELPDESK_REQUEST_ID_HEADER"])
     app.before_request(require_schema)
+    # The user's mirror rows are read once per request (services/identity.py); an application
+    # context may serve more than one request (tests, scripts), so they are dropped after each.
+    app.teardown_request(lambda _error: forget_mirrors())
     converters.register(app)  # before the blueprints: their rules use <helpdesk_id:...>
 
     app.register_blueprint(portal_bp, url_prefix=state.config["HELPDESK_URL_PREFIX"] or "/")

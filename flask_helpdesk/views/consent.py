@@ -334,7 +334,7 @@ def customer_panel(ticket) -> Markup:
     grants = consent.ticket_grants(actor, ticket)
     if not grants:
         return Markup("")
-    log = consent.ticket_log(actor, ticket)
+    log = consent.ticket_log(actor, ticket, grants=grants)
     form = get_form_class("access_action")(formdata=None)
     return Markup(
         render(
@@ -372,7 +372,7 @@ def desk_panel(ticket, request_form=None) -> Markup:
     """The workspace sidebar's panel: ask for access, see answers, start a session, the log."""
     actor = agent_actor()
     grants = consent.ticket_grants(actor, ticket)
-    log = consent.ticket_log(actor, ticket) if grants else []
+    log = consent.ticket_log(actor, ticket, grants=grants)
     mine_open = any(
         grant.agent_id == actor.agent.id and (grant.is_pending or grant.is_usable())
         for grant in grants

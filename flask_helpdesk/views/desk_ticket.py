@@ -163,14 +163,14 @@ def _show_on_properties(forms: dict[str, Any]) -> None:
                 panel[field_name].data = form[field_name].data
 
 
-def _find(code: str) -> tuple[Actor, Ticket]:
+def _find(code: str, page: bool = False) -> tuple[Actor, Ticket]:
     actor = desk_actor()
-    return actor, tickets.find_ticket(actor, code)
+    return actor, tickets.find_ticket(actor, code, page=page)
 
 
 @bp.get("/tickets/<code>")
 def ticket(code: str):
-    actor, found = _find(code)
+    actor, found = _find(code, page=True)
     unread_before = found.unread_for_agents
     # Both markers are committed after the page is built (nothing it loaded gets expired).
     with presence.viewing(actor, found), tickets.reading(actor, found):

@@ -32,6 +32,7 @@ from flask_login import current_user, login_user, logout_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from ..services import impersonation
+from ..services.identity import remember_mirrors
 from ..services.impersonation import Acting, ImpersonationEnded, Switch
 from ..state import current_helpdesk
 from .common import render
@@ -227,6 +228,9 @@ def verify_acting() -> Acting | None:
     if reason is not None:
         stop_impersonation(reason)
         raise ImpersonationEnded(reason, grant)
+    # The customer has no agent row (checked just now) and the grant's contact is theirs
+    # (bound): the menu's desk link and unread badge need not ask again.
+    remember_mirrors(user, None, grant.contact)
     return Acting(grant, switch)
 
 

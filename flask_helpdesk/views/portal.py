@@ -169,7 +169,7 @@ def new_ticket():
 @login_required
 def ticket(code: str):
     actor = _actor()
-    found = tickets.find_ticket(actor, code)
+    found = tickets.find_ticket(actor, code, page=True)
     # Agent replies newer than this are marked "new" on the page, then the marker moves on.
     new_since = found.customer_seen_at if found.unread_for_customer else None
     unread = found.unread_for_customer
