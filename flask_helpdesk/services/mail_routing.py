@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import email.utils
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from flask import has_app_context
-from sqlalchemy import event, func, select
+from sqlalchemy import bindparam, event, func, select
 from sqlalchemy import null as sa_null
 from sqlalchemy import true as sa_true
 from sqlalchemy.dialects import postgresql, sqlite
@@ -231,13 +232,7 @@ def contact_for(address: str, name: str | None) -> Contact:
     (``@helpdesk.user_by_email``), else a contact with the email only. Flushes, no commit."""
     given = (address or "").strip()
     address = normalize_address(address)
-    candidates = list(
-        session().scalars(
-            select(Contact)
-            .where(Contact.email.in_({address, given}))
-            .order_by(Contact.user_id.is_(None), Contact.id)
-        )
-    )
+    candidates = list(session().scalars(_contacts_by_email(), {"emails": [address, given]}))
     found = candidates[0] if candidates else None
     if found is not None and found.user_id is not None:
         return found
@@ -260,6 +255,16 @@ def contact_for(address: str, name: str | None) -> Contact:
     if found is not None:
         return found
     return _email_only_contact(address, name)
+
+
+@cache
+def _contacts_by_email():
+    """Contacts with one of the addresses, the host user's first (built once a process)."""
+    return (
+        select(Contact)
+        .where(Contact.email.in_(bindparam("emails", expanding=True)))
+        .order_by(Contact.user_id.is_(None), Contact.id)
+    )
 
 
 _UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
