@@ -33,6 +33,7 @@ from sqlalchemy import func, select, update
 
 from bench.queue_bench import SqlClock, bench_app, new_member
 from example_app.models import Member, db
+from flask_helpdesk import migrations
 from flask_helpdesk.models import Agent, Ticket
 from flask_helpdesk.services import consent, desk, messages, presence, tickets
 from flask_helpdesk.services.attachments import Upload
@@ -157,6 +158,7 @@ def main() -> None:
     args = parser.parse_args()
     app = bench_app(args.url)
     with app.app_context():
+        migrations.upgrade(app)  # a database loaded by older code gets the newest schema
         run(app, args.repeat)
 
 
