@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, null, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import jobs, signals
@@ -97,10 +97,13 @@ def distribute_ticket(
         wanted = department.distribution  # as stored now, under the lock
         if wanted == DistributionMode.OFF:
             return None
-    candidates = _candidates(department.id)
+    # SQLite holds the database's write lock already: the loads are read with the candidates.
+    # PostgreSQL reads them in a statement of its own, once the agents' rows are locked.
+    on_sqlite = _on_sqlite()
+    candidates = _candidates(department.id, with_loads=on_sqlite)
     if not candidates:
         return None
-    loads = _loads(department.id)
+    loads = {a.id: a.load for a in candidates} if on_sqlite else _loads(department.id)
     eligible = _on_shift(
         [a for a in candidates if loads.get(a.id, 0) < a.capacity], ticket, utcnow()
     )
@@ -133,7 +136,7 @@ def _lock_department(ticket: Ticket) -> Department:
     department = ticket.department
     table = Department.__table__
     columns = (table.c.distribution, table.c.distribution_last_agent_id)
-    if session().get_bind(mapper=Department).dialect.name == "sqlite":
+    if _on_sqlite():
         # SQLite has no row locks; a write takes the database's one write lock, so the reads
         # below cannot be overtaken by another distributor's write. The no-op UPDATE returns
         # the row it locked: one statement.
@@ -151,21 +154,34 @@ def _lock_department(ticket: Ticket) -> Department:
     return department
 
 
+def _on_sqlite() -> bool:
+    return session().get_bind(mapper=Department).dialect.name == "sqlite"
+
+
 class _Candidate(NamedTuple):
     id: int
     capacity: int
     shift_calendar_id: int | None
+    load: int | None  # read with the candidates on SQLite only
 
 
-def _candidates(department_id: int) -> list[_Candidate]:
+def _candidates(department_id: int, with_loads: bool) -> list[_Candidate]:
     """Active members who set themselves available and may hold a ticket at all, in id order
     (the round-robin order), their rows locked against another distributor. Only what the choice
     needs, as plain rows of a Core query (no ORM entity, no ORM compile step): read fresh under
-    the lock, without building an object per agent."""
+    the lock, without building an object per agent. *with_loads*: each one's live tickets too
+    (:func:`_loads`; right only where nobody can commit meanwhile, SQLite under its write lock:
+    on PostgreSQL a statement that waited for a row lock still reads its own older snapshot)."""
     agent, member = Agent.__table__.c, agent_department.c
+    source = Agent.__table__.join(agent_department, member.agent_id == agent.id)
+    load: Any = null()
+    if with_loads:
+        loads = _loads_query(department_id).subquery()
+        source = source.outerjoin(loads, loads.c.assignee_id == agent.id)
+        load = func.coalesce(loads.c.n, 0)
     query = (
-        select(agent.id, agent.capacity, agent.shift_calendar_id)
-        .join_from(Agent.__table__, agent_department, member.agent_id == agent.id)
+        select(agent.id, agent.capacity, agent.shift_calendar_id, load)
+        .select_from(source)
         .where(
             member.department_id == department_id,
             agent.is_active.is_(True),
@@ -187,9 +203,14 @@ def _loads(department_id: int) -> dict[int, int]:
     walked every live ticket of the department's agents). Run after the agents' rows are
     locked, so that on PostgreSQL it reads what a distributor who held the lock before has
     committed (its counts change in the same transaction as its assignment)."""
+    rows = session().execute(_loads_query(department_id))
+    return {agent_id: int(n) for agent_id, n in rows}
+
+
+def _loads_query(department_id: int) -> Select[tuple[int, int]]:
     count, member = TicketCount.__table__.c, agent_department.c
-    rows = session().execute(
-        select(count.assignee_id, func.sum(count.n))
+    return (
+        select(count.assignee_id, func.sum(count.n).label("n"))
         .join_from(
             TicketCount.__table__,
             agent_department,
@@ -198,7 +219,6 @@ def _loads(department_id: int) -> dict[int, int]:
         .where(count.status.in_(_ACTIVE_VALUES))
         .group_by(count.assignee_id)
     )
-    return {agent_id: int(n) for agent_id, n in rows}
 
 
 def _on_shift(agents: list[_Candidate], ticket: Ticket, now: datetime) -> list[_Candidate]:

@@ -209,12 +209,13 @@ def test_distributing_one_ticket_has_a_query_budget(team, round_robin, open_in, 
         assert distribution.distribute_ticket(ticket) == team.c
         session().flush()
     # Reads: lock the department (SQLite: the write lock, the row returned), the candidates
-    # (their rows locked), their loads (from the ticket counts), the chosen agent (by primary
-    # key: expired by the commit above; none when in the session already). Writes: the open
-    # ticket moving from the unassigned backlog to the agent's (its two facts in one INSERT on
-    # both databases, their roll-up upsert), then the flush: ticket, department's turn,
-    # "assigned" event, audit event (no webhook outbox row: nobody subscribes).
-    assert len(statements) <= 10, statements
+    # (their rows locked) and their loads (from the ticket counts; on SQLite in the same
+    # statement), the chosen agent (by primary key: expired by the commit above; none when in
+    # the session already). Writes: the open ticket moving from the unassigned backlog to the
+    # agent's (its two facts in one INSERT, their roll-up upsert), then the flush: ticket,
+    # department's turn, "assigned" event, audit event (no webhook outbox row: nobody subscribes).
+    on_sqlite = session().get_bind().dialect.name == "sqlite"
+    assert len(statements) <= (9 if on_sqlite else 10), statements
 
 
 def test_the_demo_distributes_account_in_turn(app):
