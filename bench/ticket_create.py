@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
 import os
 import random
 import sys
@@ -99,6 +100,51 @@ def _setup(app, customers: int) -> tuple[list[int], list[int]]:
     return [c.id for c in contacts], [d.id for d in departments]
 
 
+def _create(app, count: int, seed: int, contact_ids: list[int], department_ids: list[int]):
+    """Open *count* tickets; (wall seconds, CPU seconds, statements, commits) of the calls."""
+    rng = random.Random(seed)
+    counts = {"statements": 0, "commits": 0}
+
+    def statement(*_args) -> None:
+        counts["statements"] += 1
+
+    def commit(_conn) -> None:
+        counts["commits"] += 1
+
+    engine = app.extensions["helpdesk"].engine
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    elapsed = cpu = 0.0
+    for _ in range(count):
+        contact = db.session.get(Contact, rng.choice(contact_ids))
+        customer = Actor(contact=contact, perspective="customer")
+        data = tickets.NewTicket(
+            department_id=rng.choice(department_ids),
+            subject=" ".join(rng.choice(WORDS) for _ in range(5)).capitalize(),
+            body=" ".join(rng.choice(WORDS) for _ in range(40)).capitalize() + ".",
+            allow_duplicate=True,
+        )
+        started, started_cpu = time.perf_counter(), time.process_time()
+        tickets.open_ticket_with_message(customer, data)
+        elapsed += time.perf_counter() - started
+        cpu += time.process_time() - started_cpu
+        db.session.remove()  # as each request would
+    event.remove(engine, "before_cursor_execute", statement)
+    event.remove(engine, "commit", commit)
+    return elapsed, cpu, counts["statements"], counts["commits"]
+
+
+def _creator(args, workdir, url, index, contact_ids, department_ids, ready, results) -> None:
+    """One of ``--processes`` creating processes: its own app and connections."""
+    app = _app(url, workdir, args.redis_url)
+    with app.app_context():
+        ready.wait()
+        results.put(
+            _create(app, args.count // args.processes, args.seed + index, contact_ids,
+                    department_ids)
+        )  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
@@ -106,6 +152,12 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=500)
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--redis-url", default=None, help="jobs queued on RQ (default: inline)")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="creating processes at once (each --count/N tickets); figures summed over them",
+    )
     parser.add_argument(
         "--sqlite-default-journal",
         action="store_true",
@@ -117,56 +169,57 @@ def main() -> None:
     url = args.database_url or f"sqlite:///{workdir}/bench.sqlite"
     wal = url.startswith("sqlite") and not args.sqlite_default_journal
     app = _app(url, workdir, args.redis_url)
-    rng = random.Random(args.seed)
     with app.app_context():
         if wal:
             _use_wal(db.engine)
         contact_ids, department_ids = _setup(app, args.customers)
         if args.redis_url:
             app.extensions["helpdesk"].dispatcher.queue.empty()
-        counts = {"statements": 0, "commits": 0}
-
-        def statement(*_args) -> None:
-            counts["statements"] += 1
-
-        def commit(_conn) -> None:
-            counts["commits"] += 1
-
-        engine = app.extensions["helpdesk"].engine
-        event.listen(engine, "before_cursor_execute", statement)
-        event.listen(engine, "commit", commit)
-        elapsed = cpu = 0.0
-        for _ in range(args.count):
-            contact = db.session.get(Contact, rng.choice(contact_ids))
-            customer = Actor(contact=contact, perspective="customer")
-            data = tickets.NewTicket(
-                department_id=rng.choice(department_ids),
-                subject=" ".join(rng.choice(WORDS) for _ in range(5)).capitalize(),
-                body=" ".join(rng.choice(WORDS) for _ in range(40)).capitalize() + ".",
-                allow_duplicate=True,
-            )
-            started, started_cpu = time.perf_counter(), time.process_time()
-            tickets.open_ticket_with_message(customer, data)
-            elapsed += time.perf_counter() - started
-            cpu += time.process_time() - started_cpu
-            db.session.remove()  # as each request would
-        event.remove(engine, "before_cursor_execute", statement)
-        event.remove(engine, "commit", commit)
+        started = time.perf_counter()
+        if args.processes == 1:
+            runs = [_create(app, args.count, args.seed, contact_ids, department_ids)]
+        else:
+            db.engine.dispose()  # no connection crosses the fork
+            context = multiprocessing.get_context("fork")
+            ready, results = context.Event(), context.Queue()
+            creators = [
+                context.Process(
+                    target=_creator,
+                    args=(args, workdir, url, i, contact_ids, department_ids, ready, results),
+                )
+                for i in range(args.processes)
+            ]
+            for creator in creators:
+                creator.start()
+            time.sleep(2)  # every creator has imported and connected
+            started = time.perf_counter()
+            ready.set()
+            runs = [results.get() for _ in creators]
+            for creator in creators:
+                creator.join()
+        together = time.perf_counter() - started
         queued = 0
         if args.redis_url:
             queue = app.extensions["helpdesk"].dispatcher.queue
             queued = queue.count
             queue.empty()
 
+    count = args.count // args.processes * args.processes
+    elapsed, cpu = sum(r[0] for r in runs), sum(r[1] for r in runs)
+    statements, commits = sum(r[2] for r in runs), sum(r[3] for r in runs)
     backend = url.split(":", 1)[0].split("+", 1)[0]
     jobs = "RQ (queued, creating side)" if args.redis_url else "inline"
     print(f"database           {backend}{' (WAL, synchronous=NORMAL)' if wal else ''}; jobs {jobs}")
-    print(f"tickets            {args.count} ({args.customers} customers, 2 departments)")
-    print(f"time               {elapsed:.2f} s ({args.count / elapsed:.0f} tickets/second)")
-    print(f"CPU time           {cpu:.2f} s ({cpu / args.count * 1000:.2f} ms a ticket, "
-          f"{args.count / cpu:.0f} tickets per CPU-second)")  # fmt: skip
-    print(f"statements         {counts['statements'] / args.count:.1f} a ticket, "
-          f"commits {counts['commits'] / args.count:.1f}"
+    print(f"tickets            {count} ({args.customers} customers, 2 departments, "
+          f"{args.processes} creating process{'es' if args.processes > 1 else ''})")  # fmt: skip
+    if args.processes > 1:
+        print(f"together           {together:.2f} s ({count / together:.0f} tickets/second)")
+    print(f"time               {elapsed:.2f} s in the calls ({count / elapsed:.0f} tickets/second"
+          f"{' per process' if args.processes > 1 else ''})")  # fmt: skip
+    print(f"CPU time           {cpu:.2f} s ({cpu / count * 1000:.2f} ms a ticket, "
+          f"{count / cpu:.0f} tickets per CPU-second)")  # fmt: skip
+    print(f"statements         {statements / count:.1f} a ticket, "
+          f"commits {commits / count:.1f}"
           + (f"; {queued} jobs queued" if args.redis_url else ""))  # fmt: skip
     print(f"load average       {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 

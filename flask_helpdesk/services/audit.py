@@ -4,27 +4,38 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..models import AuditEvent, Ticket
+from sqlalchemy import insert
+
+from ..models import AuditEvent, Ticket, utcnow
 from .base import session
 from .identity import Actor
 
+# One INSERT statement, compiled once: an audit row is written, never read back in the
+# transaction that writes it, so it needs no ORM object (building and flushing one cost ~0.5 ms
+# of CPU per change; issue 17: ticket creation speed).
+_INSERT = insert(AuditEvent.__table__)
 
-def record(actor: Actor, action: str, ticket: Ticket | None = None, **data: Any) -> AuditEvent:
-    """Add an audit event to the current unit of work (committed with the change it describes)."""
-    event = AuditEvent(
-        action=action,
-        ticket_id=ticket.id if ticket is not None else None,
-        actor_agent_id=actor.agent.id if actor.agent is not None and actor.is_agent else None,
-        actor_contact_id=actor.contact.id if actor.contact is not None else None,
-        ip_address=actor.ip_address,
-        data={key: _plain(value) for key, value in data.items()},
+
+def record(actor: Actor, action: str, ticket: Ticket | None = None, **data: Any) -> None:
+    """Add an audit event to the current transaction (committed with the change it describes)."""
+    plain = {key: _plain(value) for key, value in data.items()}
+    agent = actor.agent if actor.is_agent else None
+    session().execute(
+        _INSERT,
+        {
+            "created_at": utcnow(),
+            "action": action,
+            "ticket_id": ticket.id if ticket is not None else None,
+            "actor_agent_id": agent.id if agent is not None else None,
+            "actor_contact_id": actor.contact.id if actor.contact is not None else None,
+            "ip_address": actor.ip_address,
+            "data": plain,
+        },
     )
-    session().add(event)
     # The outbox row of a webhook goes into the same transaction as the change it reports.
     from . import webhooks  # (webhooks records its own audit events: imported late)
 
-    webhooks.record_event(action, ticket, event.data)
-    return event
+    webhooks.record_event(action, ticket, plain)
 
 
 def _plain(value: Any) -> Any:

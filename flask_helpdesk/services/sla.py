@@ -30,7 +30,7 @@ from ..models import SlaPolicy, Ticket, TicketStatus, utcnow
 from ..workflow import Trigger
 from .base import commit, session
 from .calendars import work_calendar
-from .sla_policies import ordered_policies, policy_for
+from .sla_policies import ActivePolicy, active_policies, ordered_policies, policy_for
 
 logger = logging.getLogger("flask_helpdesk.sla")
 
@@ -72,15 +72,17 @@ def start(ticket: Ticket, now: datetime | None = None) -> None:
     ticket need not be flushed yet: :func:`tickets.open_ticket_with_message` calls this before
     its INSERT, so that the new row is written once)."""
     now = now or ticket.created_at or utcnow()
-    policy = policy_for(ticket)
-    calendar = _calendar(policy)
+    # The process's copy of the policies (no query while fresh): a ticket is created often,
+    # a policy changed rarely.
+    policy = policy_for(ticket, active_policies())
+    calendar = policy.work if policy is not None else _calendar(None)
     ticket.sla_policy_id = policy.id if policy is not None else None
     ticket.sla_clock_seconds = 0
     ticket.sla_running_since = now if ticket.status in RUNNING else None
     ticket.sla_after_hours = bool(
         policy is not None
         and policy.after_hours_first_response_minutes
-        and policy.calendar is not None
+        and policy.calendar_id is not None
         and not calendar.is_open(now)
     )
     if ticket.first_response_at is not None:  # opened by support, already answered
@@ -146,7 +148,9 @@ class Target:
     warn_at: datetime | None
 
 
-def targets(ticket: Ticket, policy: SlaPolicy | None, calendar: WorkCalendar) -> list[Target]:
+def targets(
+    ticket: Ticket, policy: SlaPolicy | ActivePolicy | None, calendar: WorkCalendar
+) -> list[Target]:
     """The targets still open on a running clock (none while paused or stopped)."""
     base = ticket.sla_running_since
     if policy is None or base is None:
@@ -188,7 +192,9 @@ def targets(ticket: Ticket, policy: SlaPolicy | None, calendar: WorkCalendar) ->
     return found
 
 
-def _update_dues(ticket: Ticket, policy: SlaPolicy | None, calendar: WorkCalendar) -> None:
+def _update_dues(
+    ticket: Ticket, policy: SlaPolicy | ActivePolicy | None, calendar: WorkCalendar
+) -> None:
     """Store the due instants, their earliest, and when the sweep should look next."""
     found = targets(ticket, policy, calendar)
     for name in TARGETS:

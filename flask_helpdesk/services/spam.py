@@ -25,12 +25,18 @@ from .. import spamfilter
 from ..models import HAM, SPAM, Message, MessageKind, SpamTotals, SpamTraining, Ticket
 from ..models.spam import SpamToken
 from ..state import current_helpdesk
-from .base import session
+from .base import cached_for_app, forget_cached_for_app, session
 from .identity import Actor
 
 TOKENS = SpamToken.__table__
 TOTALS = SpamTotals.__table__
 TOTALS_ID = 1
+# The trained totals, read by every new ticket's screening: kept per process, forgotten at once
+# by a training here, within a second by the other processes when Redis is configured (else
+# this many seconds). A few trainings late, a score moves by a hair; the quarantine threshold
+# (HELPDESK_SPAM_MIN_TRAINING) is reached at most that late.
+TOTALS_CACHE_KEY = ("helpdesk-spam-totals",)
+TOTALS_CACHE_TTL = 5.0
 
 # Headers a receiving mail server (SpamAssassin, Rspamd, Exchange's filters) adds with its
 # verdict. Only a positive verdict counts: a sender can write these headers too, and all a
@@ -75,12 +81,13 @@ def upstream_verdict(headers: list[tuple[str, str]]) -> str | None:
 
 def totals() -> tuple[int, int]:
     """(spam tickets, good tickets) the filter has been trained with."""
-    row = (
-        session()
-        .execute(select(TOTALS.c.spam_count, TOTALS.c.ham_count).where(TOTALS.c.id == TOTALS_ID))
-        .first()
-    )
-    return (row[0], row[1]) if row is not None else (0, 0)
+
+    def read() -> tuple[int, int]:
+        query = select(TOTALS.c.spam_count, TOTALS.c.ham_count).where(TOTALS.c.id == TOTALS_ID)
+        row = session().execute(query).first()
+        return (row[0], row[1]) if row is not None else (0, 0)
+
+    return cached_for_app(TOTALS_CACHE_KEY, TOTALS_CACHE_TTL, read)
 
 
 def _counts(tokens: list[str]) -> dict[str, tuple[int, int]]:
@@ -128,6 +135,7 @@ def _add(tokens: list[str], label: str, sign: int) -> None:
             index_elements=[TOTALS.c.id], set_={column: TOTALS.c[column] + sign}
         )
     )
+    forget_cached_for_app(TOTALS_CACHE_KEY)
 
 
 def ticket_tokens(ticket: Ticket) -> list[str]:

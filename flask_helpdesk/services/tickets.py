@@ -261,10 +261,10 @@ CODE_ATTEMPTS = 5
 def _insert_with_free_code(ticket: Ticket) -> None:
     """INSERT *ticket*; if another creator took its code a moment ago, draw another one.
 
-    :func:`new_ticket_code` checked the code free, but two creators (two web processes, a
-    worker filing mail) can draw and check the same code at the same moment: the unique index
-    then stops the second INSERT. In a savepoint, that creator draws again instead of failing
-    and losing what the customer wrote.
+    :func:`new_ticket_code` draws at random without asking the database (a check could not see
+    what another creator inserts at the same moment anyway): the unique index stops an INSERT
+    of a code already taken. In a savepoint, that creator draws again instead of failing and
+    losing what the customer wrote.
     """
     for attempt in range(CODE_ATTEMPTS):
         try:
