@@ -4,6 +4,7 @@
     python bench/ticket_create.py --database-url postgresql+psycopg://postgres@127.0.0.1/hd_bench
     python bench/ticket_create.py --database-url postgresql+psycopg://... \\
         --redis-url redis://127.0.0.1:6379/9                        # jobs queued on RQ
+    python bench/ticket_create.py --database-url ... --redis-url ... --processes 8  # at once
 
 The database is emptied first (every table of the demo host and the helpdesk is dropped and
 created again): point it at a database of its own. Each ticket is one call of
@@ -14,10 +15,16 @@ screening, distribution, rules, the staff notification). Inline, the notificatio
 (Flask-Mail, sending suppressed) in the timed call; with ``--redis-url`` it is queued on RQ
 (no worker runs: the queue is emptied at the end) and the figures are the creating side's.
 
-Printed: wall time and tickets per second, CPU time of this process (``time.process_time``)
-and tickets per CPU-second, and SQL statements and commits per ticket. On a busy machine the
-wall figures say more about the neighbours than about the helpdesk; the CPU ones do not (the
-database server's own work is not in them).
+With ``--processes N``, N creating processes (each its own app and connections) open
+``--count``/N tickets each at the same moment, as N web processes would: on PostgreSQL they
+all count into the same few rows of the reports' daily roll-up (one per day, department,
+channel and priority), which each holds locked from its upsert to its commit.
+
+Printed: wall time and tickets per second (all processes together, and in the calls), CPU time
+of the creating processes (``time.process_time``) and tickets per CPU-second, and SQL
+statements and commits per ticket. On a busy machine the wall figures say more about the
+neighbours than about the helpdesk; the CPU ones do not (the database server's own work is not
+in them).
 """
 
 from __future__ import annotations

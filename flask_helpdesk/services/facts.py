@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -397,6 +398,35 @@ def rollup_keys(row: dict[str, Any], zone: ZoneInfo) -> tuple[tuple[Any, ...], .
     return (DAY, day, *group), (WEEK, week_start(day), *group)
 
 
+HELD_KEY = "helpdesk_rollup_held"  # Session.info: roll-up rows held back by rollup_at_the_end
+
+
+@contextmanager
+def rollup_at_the_end() -> Iterator[None]:
+    """Hold back the roll-up upserts of the facts written in the block; send them, merged, as
+    its last statement.
+
+    On PostgreSQL an upserted roll-up row stays locked until the commit, and every creator of
+    a ticket counts into the same few rows (today's day and week of its department, channel
+    and priority): with eight creating processes the others waited on that lock most of the
+    time (issue 17). Written last, the row is held for the few statements left before the
+    commit. The facts themselves are inserted at once. Blocks nest (the outer one writes); an
+    exception drops what was held (the transaction is rolled back anyway)."""
+    info = session().info
+    if HELD_KEY in info:
+        yield
+        return
+    info[HELD_KEY] = []
+    try:
+        yield
+    except BaseException:
+        info.pop(HELD_KEY, None)
+        raise
+    held = info.pop(HELD_KEY)
+    if held:
+        roll_up([row for row, _sign in held], [sign for _row, sign in held])
+
+
 def roll_up(rows: Iterable[dict[str, Any]], signs: Iterable[int] | None = None, db=None) -> None:
     """Add facts (*rows*, as inserted; a sign of -1 takes one back) to the roll-up rows of
     their days and weeks, in one upsert in the caller's transaction. PostgreSQL's ``ON
@@ -405,9 +435,15 @@ def roll_up(rows: Iterable[dict[str, Any]], signs: Iterable[int] | None = None, 
     Rows are sent in key order so two transactions touching the same rows lock them in the
     same order."""
     rows = list(rows)
+    signs = list(signs) if signs is not None else [1] * len(rows)
+    db = db if db is not None else session()
+    held = db.info.get(HELD_KEY)
+    if held is not None:  # inside rollup_at_the_end: written, merged, at the end of the block
+        held.extend(zip(rows, signs, strict=True))
+        return
     zone = reports_zone()
     merged: dict[tuple[Any, ...], dict[str, int]] = {}
-    for row, sign in zip(rows, signs if signs is not None else [1] * len(rows), strict=True):
+    for row, sign in zip(rows, signs, strict=True):
         add = _increments(row)
         if not add:
             continue
@@ -417,7 +453,6 @@ def roll_up(rows: Iterable[dict[str, Any]], signs: Iterable[int] | None = None, 
                 target[name] += sign * value
     if not merged:
         return
-    db = db if db is not None else session()
     columns = tuple(sorted({name for add in merged.values() for name in add}))
     values = [
         {**dict(zip(ROLLUP_KEY, key, strict=True)), **{c: merged[key].get(c, 0) for c in columns}}

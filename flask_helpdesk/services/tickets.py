@@ -209,8 +209,6 @@ def open_ticket_with_message(
     # updated in the same transaction (issue 17: ticket creation speed).
     with session().no_autoflush:
         sla.start(ticket, now)
-    _insert_with_free_code(ticket)
-    facts.created(ticket, actor)
     message = Message(
         ticket=ticket,
         kind=MessageKind.REPLY,
@@ -223,34 +221,38 @@ def open_ticket_with_message(
         created_at=now,
         data=dict(data.message_data or {}),
     )
-    session().add(message)
-    session().flush()
-    attach(ticket, message, files)
-    audit.record(
-        actor,
-        "ticket.created",
-        ticket,
-        channel=data.channel,
-        on_behalf=actor.is_agent,
-        send_to_user=from_support,
-    )
-    # Announced after commit, but queued now: before what follows queues its own announcements
-    # (a distribution's ticket-assigned, a wrong-language ticket-closed), so listeners hear of
-    # the ticket before anything that happened to it.
-    send_after_commit(signals.ticket_created, ticket=ticket, actor=actor, message=message)
-    quarantined = actor.is_customer and _screen_spam(ticket, message, data.upstream_spam)
-    turned_away = (
-        rules is not None
-        and not quarantined
-        and rules[house_rules.LANGUAGE].enabled
-        and _close_wrong_language(ticket, message, rules[house_rules.LANGUAGE])
-    )
-    # Nobody is called to a set-aside ticket (Spam, wrong language), no rule runs on it.
-    if not (quarantined or turned_away):
-        # In the same transaction: never seen unassigned in a distributing department.
-        distribution.distribute_ticket(ticket)
-        notifications.ticket_created(ticket, message, from_support=from_support)
-        rule_events.record(ticket, "ticket_created", message=message)
+    # The ticket and its first message in one flush (one unit of work, not two).
+    _insert_with_free_code(ticket, message)
+    # The reports' roll-up row (shared by every creator today) is upserted last, right
+    # before the commit: it stays locked only until then (issue 17, parallel creators).
+    with facts.rollup_at_the_end():
+        facts.created(ticket, actor)
+        attach(ticket, message, files)
+        audit.record(
+            actor,
+            "ticket.created",
+            ticket,
+            channel=data.channel,
+            on_behalf=actor.is_agent,
+            send_to_user=from_support,
+        )
+        # Announced after commit, but queued now: before what follows queues its own announcements
+        # (a distribution's ticket-assigned, a wrong-language ticket-closed), so listeners hear of
+        # the ticket before anything that happened to it.
+        send_after_commit(signals.ticket_created, ticket=ticket, actor=actor, message=message)
+        quarantined = actor.is_customer and _screen_spam(ticket, message, data.upstream_spam)
+        turned_away = (
+            rules is not None
+            and not quarantined
+            and rules[house_rules.LANGUAGE].enabled
+            and _close_wrong_language(ticket, message, rules[house_rules.LANGUAGE])
+        )
+        # Nobody is called to a set-aside ticket (Spam, wrong language), no rule runs on it.
+        if not (quarantined or turned_away):
+            # In the same transaction: never seen unassigned in a distributing department.
+            distribution.distribute_ticket(ticket)
+            notifications.ticket_created(ticket, message, from_support=from_support)
+            rule_events.record(ticket, "ticket_created", message=message)
     commit()
     return ticket, message
 
@@ -258,8 +260,9 @@ def open_ticket_with_message(
 CODE_ATTEMPTS = 5
 
 
-def _insert_with_free_code(ticket: Ticket) -> None:
-    """INSERT *ticket*; if another creator took its code a moment ago, draw another one.
+def _insert_with_free_code(ticket: Ticket, message: Message) -> None:
+    """INSERT *ticket* and its first *message*; if another creator took its code a moment ago,
+    draw another one.
 
     :func:`new_ticket_code` draws at random without asking the database (a check could not see
     what another creator inserts at the same moment anyway): the unique index stops an INSERT
@@ -269,7 +272,7 @@ def _insert_with_free_code(ticket: Ticket) -> None:
     for attempt in range(CODE_ATTEMPTS):
         try:
             with session().begin_nested():
-                session().add(ticket)
+                session().add_all([ticket, message])
                 session().flush()
             return
         except IntegrityError:

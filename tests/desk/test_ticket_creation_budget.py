@@ -116,6 +116,9 @@ def test_opening_a_ticket_is_one_commit_and_a_bounded_number_of_statements(
     assert len(commits) == 1
     assert len(statements) <= CREATE_BUDGET, "\n".join(statements)
     assert not [s for s in statements if s.lstrip().upper().startswith("UPDATE")], statements
+    # The reports' roll-up row every creator shares is locked from its upsert to the commit:
+    # the upsert is the last statement, so parallel creators wait on it the least.
+    assert statements[-1].lstrip().startswith("INSERT INTO helpdesk_report_day"), statements
     assert queued == ["staff_of_customer_activity"]  # one job, whatever the number of agents
 
 
