@@ -46,7 +46,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import attributes, selectinload
+from sqlalchemy.orm import Session, SessionTransaction, attributes, selectinload
 from sqlalchemy.orm import object_session as _object_session
 
 from ..models import (
@@ -398,7 +398,36 @@ def rollup_keys(row: dict[str, Any], zone: ZoneInfo) -> tuple[tuple[Any, ...], .
     return (DAY, day, *group), (WEEK, week_start(day), *group)
 
 
-HELD_KEY = "helpdesk_rollup_held"  # Session.info: roll-up rows held back by rollup_at_the_end
+HELD_KEY = "helpdesk_rollup_held"  # Session.info: a _Held, the rows rollup_at_the_end holds
+
+
+class _Held:
+    """The roll-up rows one session holds back, and where each of its open savepoints began.
+
+    Held rows are counted by facts already executed in the transaction, so they follow it: a
+    commit (or a savepoint's release) writes them first, a rollback drops them, a savepoint
+    rolled back drops those held since it began (rows are numbered; a savepoint remembers the
+    next number when it began). Kept in ``Session.info`` for the session's life, so numbers
+    only grow."""
+
+    __slots__ = ("count", "holding", "marks", "rows")
+
+    def __init__(self) -> None:
+        self.holding = False  # inside a rollup_at_the_end block: roll_up holds its rows
+        self.rows: list[tuple[int, dict[str, Any], int]] = []  # (number, fact row, sign)
+        self.count = 0  # rows held so far in this session: the next row's number
+        self.marks: dict[Any, int] = {}  # an open savepoint -> the count when it began
+
+    def hold(self, rows: list[dict[str, Any]], signs: list[int]) -> None:
+        for row, sign in zip(rows, signs, strict=True):
+            self.rows.append((self.count, row, sign))
+            self.count += 1
+
+    def write(self, db: Any) -> None:
+        """Upsert the held rows, merged, in *db*'s transaction; nothing is held afterwards."""
+        held, self.rows = self.rows, []
+        if held:
+            _write(db, [row for _n, row, _sign in held], [sign for _n, _row, sign in held])
 
 
 @contextmanager
@@ -410,37 +439,81 @@ def rollup_at_the_end() -> Iterator[None]:
     a ticket counts into the same few rows (today's day and week of its department, channel
     and priority): with eight creating processes the others waited on that lock most of the
     time (issue 17). Written last, the row is held for the few statements left before the
-    commit. The facts themselves are inserted at once. Blocks nest (the outer one writes); an
-    exception drops what was held (the transaction is rolled back anyway)."""
-    info = session().info
-    if HELD_KEY in info:
+    commit. The facts themselves are inserted at once. Blocks nest (the outer one writes).
+
+    The held rows follow the transaction of their facts (session events below): a commit
+    inside the block writes those held so far just before it, a rollback drops them, a
+    savepoint rolled back drops those held since it began. An exception leaving the block
+    leaves them held for the transaction: written if the caller still commits (the facts are
+    stored then too), dropped if it rolls back."""
+    db = session()
+    held = db.info.get(HELD_KEY)
+    if held is None:
+        held = db.info[HELD_KEY] = _Held()
+    if held.holding:
         yield
         return
-    info[HELD_KEY] = []
+    held.holding = True
     try:
         yield
-    except BaseException:
-        info.pop(HELD_KEY, None)
-        raise
-    held = info.pop(HELD_KEY)
-    if held:
-        roll_up([row for row, _sign in held], [sign for _row, sign in held])
+    finally:
+        held.holding = False
+    held.write(db)
+
+
+@event.listens_for(Session, "before_commit")
+def _write_held_before_commit(db: Session) -> None:
+    # Also before a savepoint's release: harmless (the rows land in the enclosing transaction
+    # with their facts), and a commit of the whole transaction releases its savepoints first.
+    held = db.info.get(HELD_KEY)
+    if held is not None and held.rows:
+        held.write(db)
+
+
+@event.listens_for(Session, "after_transaction_create")
+def _mark_savepoint(db: Session, transaction: SessionTransaction) -> None:
+    held = db.info.get(HELD_KEY)
+    if held is not None and transaction.nested:
+        held.marks[transaction] = held.count
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(db: Session, previous_transaction: SessionTransaction) -> None:
+    held = db.info.get(HELD_KEY)
+    if held is not None and previous_transaction.nested:
+        # No mark: the savepoint began before this session held anything (count 0).
+        mark = held.marks.pop(previous_transaction, 0)
+        held.rows = [entry for entry in held.rows if entry[0] < mark]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_at_the_end(db: Session, transaction: SessionTransaction) -> None:
+    # The transaction is over: committed (the rows were written before), rolled back or
+    # closed (their facts are gone). Either way nothing held belongs to the next one.
+    held = db.info.get(HELD_KEY)
+    if held is not None and transaction.parent is None:
+        held.rows.clear()
+        held.marks.clear()
 
 
 def roll_up(rows: Iterable[dict[str, Any]], signs: Iterable[int] | None = None, db=None) -> None:
     """Add facts (*rows*, as inserted; a sign of -1 takes one back) to the roll-up rows of
-    their days and weeks, in one upsert in the caller's transaction. PostgreSQL's ``ON
-    CONFLICT DO UPDATE`` adds to the row atomically, so two transactions counting into the
-    same row both count (the second waits for the first); SQLite serializes writers anyway.
-    Rows are sent in key order so two transactions touching the same rows lock them in the
-    same order."""
+    their days and weeks, in one upsert in the caller's transaction (held back to the end of
+    a :func:`rollup_at_the_end` block). PostgreSQL's ``ON CONFLICT DO UPDATE`` adds to the row
+    atomically, so two transactions counting into the same row both count (the second waits
+    for the first); SQLite serializes writers anyway. Rows are sent in key order so two
+    transactions touching the same rows lock them in the same order."""
     rows = list(rows)
     signs = list(signs) if signs is not None else [1] * len(rows)
     db = db if db is not None else session()
     held = db.info.get(HELD_KEY)
-    if held is not None:  # inside rollup_at_the_end: written, merged, at the end of the block
-        held.extend(zip(rows, signs, strict=True))
+    if held is not None and held.holding:
+        held.hold(rows, signs)
         return
+    _write(db, rows, signs)
+
+
+def _write(db: Any, rows: list[dict[str, Any]], signs: list[int]) -> None:
     zone = reports_zone()
     merged: dict[tuple[Any, ...], dict[str, int]] = {}
     for row, sign in zip(rows, signs, strict=True):
