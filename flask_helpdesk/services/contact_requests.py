@@ -12,8 +12,10 @@ address the desk already knows: writing in a member's name into their portal sti
 member's confirmation.
 
 Confirming twice opens one ticket (a conditional UPDATE decides which confirmation wins, on
-every database). A request never confirmed is kept until ``HELPDESK_CONTACT_FORM_KEEP`` has
-passed, then deleted by the ``contact-requests`` sweep.
+every database). The claim, the ticket and the request's link to it commit as one transaction:
+a confirmation that fails half-way leaves the request pending, and the link works again. A
+request never confirmed is kept until ``HELPDESK_CONTACT_FORM_KEEP`` has passed, then deleted
+by the ``contact-requests`` sweep.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from ..i18n import gettext as _
 from ..inputs import parse_id
 from ..models import Channel, Contact, ContactRequest, Department, Ticket, utcnow
 from ..state import current_helpdesk
-from . import audit, house_rules, mail_routing, notifications
-from .base import NotFound, ValidationError, commit, rollback, session
+from . import audit, mail_routing, notifications
+from .base import NotFound, ValidationError, commit, rollback, session, unit_of_work
 from .contact_tokens import confirmation_token, token_data
 from .identity import SYSTEM, Actor, contact_as_actor
 from .tickets import EMAIL_PATTERN, NewTicket, clean_subject, open_ticket_with_message
@@ -193,8 +195,13 @@ def confirm(request: ContactRequest, ip_address: str | None = None) -> Confirmat
 
 def _open(request: ContactRequest, verified: bool, ip_address: str | None = None) -> Ticket:
     """Open the ticket as the customer the address stands for; on a refusal (house rules,
-    a department gone) nothing changes and the request stays pending."""
-    try:
+    a department gone) or any other failure nothing changes and the request stays pending.
+
+    One transaction: the ticket, the request's link to it and what the caller has not committed
+    yet (the confirmation's claim) commit together. Committed apart, a failure between them
+    left a confirmed request without its ticket, and every later confirmation answered that
+    another one was still opening it."""
+    with unit_of_work():
         contact = mail_routing.contact_for(request.email, request.name)
         if not contact.name:
             contact.name = request.name
@@ -214,13 +221,11 @@ def _open(request: ContactRequest, verified: bool, ip_address: str | None = None
                 allow_duplicate=True,
             ),
         )
-    except (ValidationError, house_rules.TooManyTickets):
-        rollback()
-        raise
-    request.ticket_id = ticket.id
-    notifications.contact_opened(ticket)
-    audit.record(SYSTEM, "contact_request.opened", ticket, request_id=request.id, verified=verified)
-    commit()
+        request.ticket_id = ticket.id
+        notifications.contact_opened(ticket)
+        audit.record(
+            SYSTEM, "contact_request.opened", ticket, request_id=request.id, verified=verified
+        )
     return ticket
 
 

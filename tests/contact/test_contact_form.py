@@ -147,6 +147,39 @@ def test_two_confirmations_of_one_request_open_one_ticket(app, departments, visi
     assert tickets_count() == 1
 
 
+def test_a_failure_after_the_ticket_opened_loses_nothing_and_confirming_again_links_one(
+    app, departments, visitor, smtp, monkeypatch
+):
+    """The confirmation's claim, the ticket and the request's link to it are one transaction:
+    a failure after the ticket was opened (here its notice to the visitor) leaves the request
+    pending, and the link followed again opens exactly one ticket, linked to the request."""
+    _response, sent = send(visitor, departments)
+    path = link_in(smtp, sent["email"])
+    token = path.rsplit("/", 1)[1]
+    original = contact_requests.notifications.contact_opened
+
+    def crash(ticket):
+        raise RuntimeError("the worker died here")
+
+    monkeypatch.setattr(contact_requests.notifications, "contact_opened", crash)
+    with pytest.raises(RuntimeError):
+        contact_requests.confirm(contact_requests.request_for_token(token))
+    session().rollback()  # as the failed request's teardown does
+    request = contact_requests.request_for_token(token)
+    assert request.confirmed_at is None and request.ticket_id is None
+    assert tickets_count() == 0
+
+    monkeypatch.setattr(contact_requests.notifications, "contact_opened", original)
+    page = confirm(visitor, path)
+    assert page.status_code == 200
+    assert tickets_count() == 1
+    ticket = session().scalar(select(Ticket))
+    assert ticket.code in page.get_data(as_text=True)
+    request = contact_requests.request_for_token(token)
+    assert request.ticket_id == ticket.id and request.confirmed_at is not None
+    assert len([m for m in smtp.to(sent["email"]) if ticket.code in m.message["Subject"]]) == 1
+
+
 def test_a_tampered_link_gets_a_clear_page_and_changes_nothing(app, departments, visitor, smtp):
     _response, sent = send(visitor, departments)
     path = link_in(smtp, sent["email"])
