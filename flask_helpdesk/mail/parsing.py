@@ -177,6 +177,14 @@ def _message_ids(raw: str | None, *, limit: int = 200) -> list[str]:
     return ids[-limit:]
 
 
+# One address in plain ASCII, with or without a display name of words (letters, digits,
+# spaces, hyphens and apostrophes: atoms, nothing a parser could read two ways), or bare.
+_DOT_ATOM_ADDRESS = r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+_PLAIN_ADDRESS = re.compile(
+    rf"[ \t]*(?:([A-Za-z0-9' -]*?)[ \t]*<({_DOT_ATOM_ADDRESS})>|({_DOT_ATOM_ADDRESS}))[ \t]*\Z"
+)
+
+
 def _addresses(
     message: Message, name: str, defects: list[str], guess: MailCharset | None = None
 ) -> list[tuple[str, str]]:
@@ -190,11 +198,19 @@ def _addresses(
     raw_values = [v for k, v in _raw_headers(message) if k.lower() == name.lower()]
     if not raw_values:
         return result
+    plain = [_PLAIN_ADDRESS.match(value) for value in raw_values]
+    if all(plain):
+        # Most senders write "Name <local@domain>" in plain ASCII: that is what the modern
+        # parser would return, a tenth of its cost (a new sender's From is parsed from scratch).
+        for match in plain:
+            display, addr = match.group(1) or "", match.group(2) or match.group(3)
+            result.append((" ".join(display.split()), addr))
+        raw_values = []
     unfolded = [re.sub(r"\r?\n[ \t]*", " ", _fix_raw_header(v, guess)) for v in raw_values]
     bracketed = [bracket_bare_address(value) for value in unfolded]
     lenient = bracketed != unfolded  # "Name addr@host": the modern parser misreads it
     try:
-        for header in message.get_all(name, []):
+        for header in message.get_all(name, []) if raw_values else ():
             for address in getattr(header, "addresses", ()):  # Return-Path has none
                 # A name whose encoded-word the modern parser could not decode (GBK text
                 # labelled GB2312) comes back with surrogates: decode it here instead.

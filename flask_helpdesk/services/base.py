@@ -157,6 +157,7 @@ def session():
 UNIT_DEPTH_KEY = "helpdesk_unit_depth"
 PENDING_SIGNALS_KEY = "helpdesk_pending_signals"
 RULE_EVENTS_KEY = "helpdesk_rule_events"  # changes the rules engine has not seen (rule_events)
+KEPT_AFTER_COMMIT_KEY = "helpdesk_kept_after_commit"  # see kept_for_inline_jobs
 
 
 # Called (in order) just before a unit of work commits, inside its transaction: the rules engine
@@ -219,12 +220,51 @@ def unit_of_work() -> Iterator[None]:
         commit()
 
 
+@contextmanager
+def kept_for_inline_jobs() -> Iterator[None]:
+    """Around a :func:`unit_of_work` whose inline jobs read what it wrote: its commit expires
+    nothing, so the jobs find the rows as the transaction left them in the session instead
+    of reading them back (intake's staff notification: its message, ticket and author).
+    From that commit until the next commit or rollback (a job's own), everything loaded in
+    the session is as committed: loaded or written by that transaction, the commit before
+    it expired the others. Then, and when the block ends, everything is expired as a commit
+    does. With RQ the jobs run elsewhere, and a host session that never expires on commit
+    tells nothing: no change then."""
+    dispatcher = current_app.extensions["helpdesk"].dispatcher
+    current = session().registry()
+    if dispatcher.uses_rq or not current.expire_on_commit:
+        yield
+        return
+    current.expire_on_commit = False
+    current.info[KEPT_AFTER_COMMIT_KEY] = "armed"
+    try:
+        yield
+    finally:
+        current.expire_on_commit = True
+        if current.info.pop(KEPT_AFTER_COMMIT_KEY, None) is not None:
+            current.expire_all()
+
+
+@event.listens_for(Session, "after_commit")
+def _kept_until_the_next_commit(committed: Session) -> None:
+    kept = committed.info.get(KEPT_AFTER_COMMIT_KEY)
+    if kept is None or committed.in_nested_transaction():  # a savepoint released
+        return
+    if kept == "armed":  # the unit's commit: what it loaded and wrote is as committed
+        committed.info[KEPT_AFTER_COMMIT_KEY] = "live"
+    elif kept == "live":  # a job committed more: from here on, the usual expiry
+        del committed.info[KEPT_AFTER_COMMIT_KEY]
+        committed.expire_on_commit = True
+        committed.expire_all()
+
+
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_signals_on_rollback(session: Session, previous_transaction: Any) -> None:
     # As jobs.py does for jobs: a rolled-back unit of work announces nothing.
     if previous_transaction.parent is None and not previous_transaction.nested:
         session.info.pop(PENDING_SIGNALS_KEY, None)
         session.info.pop(RULE_EVENTS_KEY, None)
+        session.info.pop(KEPT_AFTER_COMMIT_KEY, None)  # a rollback expires everything
 
 
 def _send_pending_signals() -> None:

@@ -38,7 +38,15 @@ from ..mail.peek import BadEnvelopeSender, clean_envelope_sender, peek_headers, 
 from ..models import InboundMail, InboundStatus, Mailbox, utcnow
 from ..state import current_helpdesk
 from . import audit, mail_auth
-from .base import NotFound, ServiceError, commit, rollback, session, unit_of_work
+from .base import (
+    NotFound,
+    ServiceError,
+    commit,
+    kept_for_inline_jobs,
+    rollback,
+    session,
+    unit_of_work,
+)
 from .identity import SYSTEM, Actor
 from .mail_posting import handle
 from .permissions import ensure
@@ -379,7 +387,7 @@ def process(
     set_committed_value(row, "raw", raw)  # as read above: not fetched a second time
     try:
         limit = current_helpdesk.config["HELPDESK_MAIL_PROCESS_TIMEOUT"]
-        with _time_limit(limit), unit_of_work():
+        with _time_limit(limit), kept_for_inline_jobs(), unit_of_work():
             _testing_pause(row)
             handle(row, requester_id, verdict, accept_sender)
     except Exception as exc:

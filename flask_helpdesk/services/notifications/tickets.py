@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from functools import cache
 
 from flask_babel import force_locale
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, inspect, select
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.util import identity_key
 
 from ... import jobs
 from ...i18n import gettext as _
@@ -49,7 +50,7 @@ from ...models import (
 )
 from ...state import current_helpdesk
 from .. import audit
-from ..base import commit, rollback, session
+from ..base import KEPT_AFTER_COMMIT_KEY, commit, rollback, session
 from ..identity import SYSTEM
 from ..reply_ratings import rating_token
 
@@ -447,8 +448,31 @@ def _message_to_mail(message_id: int) -> Message | None:
     ticket's department), its author and its files. ``populate_existing``: the job runs in
     the session whose commit just expired these objects (inline jobs), and a plain ``get``
     would refresh each of them with a query of its own instead."""
+    kept = _kept_message(message_id)
+    if kept is not None:
+        return kept
     query = _message_to_mail_query()
     return session().scalars(query, {"message_id": message_id}).unique().one_or_none()
+
+
+def _kept_message(message_id: int) -> Message | None:
+    """The message as the transaction that just committed left it in this session, while
+    :func:`.base.kept_for_inline_jobs` keeps what that transaction loaded and wrote (intake's
+    inline processing): the query above would only read it back. Its author and files load
+    as they are used (the author from the session, the files with a query of their own only
+    when the transaction did not load them)."""
+    if session().info.get(KEPT_AFTER_COMMIT_KEY) != "live":
+        return None
+    message = session().identity_map.get(identity_key(Message, message_id))
+    if message is None or _expired(message):
+        return None
+    ticket = message.__dict__.get("ticket")
+    return message if ticket is not None and not _expired(ticket) else None
+
+
+def _expired(instance: object) -> bool:
+    state = inspect(instance)
+    return bool(state.expired or state.expired_attributes)
 
 
 @cache
