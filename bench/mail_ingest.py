@@ -34,6 +34,7 @@ import os
 import random
 import resource
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -362,6 +363,7 @@ def main() -> None:
         event.listen(engine, "commit", _commit)
         first = time.perf_counter()
         timed_sql: dict[str, int] = {}
+        per_mail: list[float] = []  # CPU of each mail, this process
         for done in range(1, args.count + 1):
             shape, raw = mix.next()
             shapes[shape] += 1
@@ -371,6 +373,7 @@ def main() -> None:
             intake.receive(raw, "pipe")
             elapsed += time.perf_counter() - started
             cpu += time.process_time() - started_cpu
+            per_mail.append(time.process_time() - started_cpu)
             timed_sql = {k: timed_sql.get(k, 0) + sql[k] - counted[k] for k in sql}
             db.session.remove()  # as each request or job would: no identity map growing
             if done in checkpoints:
@@ -408,6 +411,11 @@ def main() -> None:
     # On a busy machine wall time says more about the neighbours than about the helpdesk;
     # this process's CPU time does not (the database server's own work is not in it).
     print(f"CPU time           {cpu:.1f} s ({args.count / cpu:.1f} messages per CPU-second)")
+    # The median mail is steadier than the total when neighbours come and go (a busy machine
+    # slows every mail a little, a few mails a lot); the mix is the same for a given seed.
+    deciles = statistics.quantiles(per_mail, n=10)
+    print(f"CPU a mail         median {statistics.median(per_mail) * 1000:.2f} ms, "
+          f"p10 {deciles[0] * 1000:.2f}, p90 {deciles[-1] * 1000:.2f} (this process)")  # fmt: skip
     print(f"SQL                {timed_sql['statements'] / args.count:.1f} statements and "
           f"{timed_sql['commits'] / args.count:.2f} commits a mail (this process)")  # fmt: skip
     print(f"load average       {' '.join(f'{x:.1f}' for x in os.getloadavg())}")

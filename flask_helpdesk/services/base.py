@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from flask import current_app
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 from ..jobs import discard_pending, dispatch_pending
@@ -222,17 +222,19 @@ def unit_of_work() -> Iterator[None]:
 
 @contextmanager
 def kept_for_inline_jobs() -> Iterator[None]:
-    """Around a :func:`unit_of_work` whose inline jobs read what it wrote: its commit expires
-    nothing, so the jobs find the rows as the transaction left them in the session instead
-    of reading them back (intake's staff notification: its message, ticket and author).
-    From that commit until the next commit or rollback (a job's own), everything loaded in
-    the session is as committed: loaded or written by that transaction, the commit before
-    it expired the others. Then, and when the block ends, everything is expired as a commit
-    does. With RQ the jobs run elsewhere, and a host session that never expires on commit
-    tells nothing: no change then."""
+    """Around a commit (or a :func:`unit_of_work`) whose inline jobs read what it wrote: the
+    commit expires nothing, so the jobs find the rows as the transaction left them in the
+    session instead of reading them back (:func:`kept_as_committed`; intake's processing
+    and its staff notification). From that commit until the next one or a rollback, every
+    object loaded in the session is as committed: loaded or written by that transaction, the
+    commit before it expired the others. Then, and when the block ends, everything is
+    expired as a commit does. A job may open a block of its own for its own jobs. With RQ
+    the jobs run elsewhere, and a host session that never expires on commit tells nothing:
+    no change then."""
     dispatcher = current_app.extensions["helpdesk"].dispatcher
     current = session().registry()
-    if dispatcher.uses_rq or not current.expire_on_commit:
+    outer = current.info.get(KEPT_AFTER_COMMIT_KEY) is not None
+    if dispatcher.uses_rq or not (current.expire_on_commit or outer):
         yield
         return
     current.expire_on_commit = False
@@ -243,6 +245,14 @@ def kept_for_inline_jobs() -> Iterator[None]:
         current.expire_on_commit = True
         if current.info.pop(KEPT_AFTER_COMMIT_KEY, None) is not None:
             current.expire_all()
+
+
+def kept_as_committed(instance: object) -> bool:
+    """Whether *instance* is as the last commit stored it (see :func:`kept_for_inline_jobs`)."""
+    if session().info.get(KEPT_AFTER_COMMIT_KEY) != "live":
+        return False
+    state = inspect(instance)
+    return state.persistent and not (state.expired or state.expired_attributes)
 
 
 @event.listens_for(Session, "after_commit")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from flask_babel import force_locale
-from sqlalchemy import bindparam, func, inspect, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.util import identity_key
 
@@ -50,7 +50,7 @@ from ...models import (
 )
 from ...state import current_helpdesk
 from .. import audit
-from ..base import KEPT_AFTER_COMMIT_KEY, commit, rollback, session
+from ..base import commit, kept_as_committed, rollback, session
 from ..identity import SYSTEM
 from ..reply_ratings import rating_token
 
@@ -461,18 +461,11 @@ def _kept_message(message_id: int) -> Message | None:
     inline processing): the query above would only read it back. Its author and files load
     as they are used (the author from the session, the files with a query of their own only
     when the transaction did not load them)."""
-    if session().info.get(KEPT_AFTER_COMMIT_KEY) != "live":
-        return None
     message = session().identity_map.get(identity_key(Message, message_id))
-    if message is None or _expired(message):
+    if message is None or not kept_as_committed(message):
         return None
     ticket = message.__dict__.get("ticket")
-    return message if ticket is not None and not _expired(ticket) else None
-
-
-def _expired(instance: object) -> bool:
-    state = inspect(instance)
-    return bool(state.expired or state.expired_attributes)
+    return message if ticket is not None and kept_as_committed(ticket) else None
 
 
 @cache
