@@ -12,6 +12,7 @@ from sqlalchemy import select
 from flask_helpdesk.jobs import make_worker
 from flask_helpdesk.models import AuditEvent, Message, MessageKind
 from flask_helpdesk.services.agents import make_agent
+from flask_helpdesk.services.base import unit_of_work
 from flask_helpdesk.services.identity import agent_as_actor, contact_as_actor, sync_contact
 from flask_helpdesk.services.messages import post_message
 from flask_helpdesk.services.tickets import NewTicket, open_ticket
@@ -218,3 +219,38 @@ def test_worker_exit_does_not_wait_for_its_command_listener(rq_app):
         assert not listener.is_alive()
     finally:
         worker.unsubscribe()
+
+
+def test_the_jobs_of_one_commit_reach_redis_in_one_round_trip_in_order(
+    rq_app, smtp, departments, customer, monkeypatch
+):
+    """A commit's jobs go to RQ in one pipeline (RQ's enqueue alone takes two round trips a
+    job): all of them queued, in the order the services asked, and a worker runs them."""
+    _agent, customer_actor, ticket = setup_ticket(rq_app, departments, customer)
+    queue = queue_of(rq_app)
+    queue.empty()
+    round_trips: list[int] = []
+    connection_class = queue.connection.connection_pool.connection_class
+    real_send = connection_class.send_packed_command
+
+    def counting_send(self, command, *args, **kwargs):
+        round_trips.append(command)
+        return real_send(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(connection_class, "send_packed_command", counting_send)
+    with unit_of_work():  # two service calls, one commit: two notification jobs
+        post_message(customer_actor, ticket, "First question.")
+        post_message(customer_actor, ticket, "Second question.")
+    assert len(round_trips) == 1, round_trips
+    monkeypatch.undo()
+    jobs = notification_jobs(queue)
+    assert [job.func_name.rsplit(".", 1)[1] for job in jobs] == [
+        "staff_of_customer_activity",
+        "staff_of_customer_activity",
+    ]
+    first, second = (job.args for job in jobs)
+    assert first[0] < second[0]  # the first message's job first
+    release_session(rq_app)
+    make_worker(rq_app).work(burst=True, with_scheduler=True)
+    assert all(job.get_status(refresh=True) == "finished" for job in jobs)
+    assert len(smtp.to("sara@shop.example.com")) == 2
