@@ -44,12 +44,12 @@ from collections import Counter
 from email.utils import make_msgid
 from pathlib import Path
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from example_app import create_app  # noqa: E402
+from bench import _app as shared  # noqa: E402
 from example_app.models import db  # noqa: E402
 from flask_helpdesk.mail.threading import make_message_id  # noqa: E402
 from flask_helpdesk.models import InboundMail, Message, Ticket  # noqa: E402
@@ -175,42 +175,17 @@ class Mix:
 
 
 def _reset_schema(app) -> None:
-    state = app.extensions["helpdesk"]
-    state.drop_all()
-    db.drop_all()
-    db.create_all()
-    state.create_all()
+    shared.reset_schema(app)
     for slug, name in (("account", "Account"), ("billing", "Billing")):
         department = create_department(SYSTEM, name, slug=slug)
         department.email = f"{slug if slug == 'billing' else 'support'}@example.com"
     db.session.commit()
 
 
-def _use_wal(engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _pragmas(connection, record) -> None:
-        cursor = connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
-
-    engine.dispose()
-
-
 def _app(url: str, workdir: str, redis_url: str | None, real_dns: bool = False):
     dns = {} if real_dns else {"HELPDESK_MAIL_DNS_RESOLVER": _no_dns}
-    return create_app(
-        {
-            **dns,
-            "SQLALCHEMY_DATABASE_URI": url,
-            "HELPDESK_REDIS_URL": redis_url,
-            "HELPDESK_STORAGE_PATH": f"{workdir}/attachments",
-            "HELPDESK_EXTERNAL_URL": "https://shop.example.com",
-            "HELPDESK_NOTIFY_EMAILS": ("team@example.com",),
-            "MAIL_SUPPRESS_SEND": True,
-            "HELPDESK_QUEUE_NAME": "helpdesk-bench",  # never mixed with a site's queue
-        }
-    )
+    notify = ("team@example.com",)
+    return shared.bench_app(url, workdir, redis_url, HELPDESK_NOTIFY_EMAILS=notify, **dns)
 
 
 def _run_worker(url: str, workdir: str, redis_url: str, real_dns: bool) -> None:
@@ -325,15 +300,14 @@ def main() -> None:
     logging.basicConfig(level=logging.ERROR)
 
     workdir = args.workdir or tempfile.mkdtemp(prefix="hd-mailbench-")
-    url = args.database_url or f"sqlite:///{workdir}/bench.sqlite"
+    url, wal = shared.database(args.database_url, workdir, args.sqlite_default_journal)
     if args.worker:
         _run_worker(url, workdir, args.redis_url, args.real_dns)
         return
-    wal = url.startswith("sqlite") and not args.sqlite_default_journal
     app = _app(url, workdir, args.redis_url, args.real_dns)
     with app.app_context():
         if wal:
-            _use_wal(db.engine)
+            shared.use_wal(db.engine)
         _reset_schema(app)
         workers = []
         if args.redis_url:
@@ -350,36 +324,24 @@ def main() -> None:
         elapsed = 0.0
         cpu = 0.0
         total_bytes = 0
-        sql = {"statements": 0, "commits": 0}  # of this process (not the RQ workers')
-
-        def _statement(*_args) -> None:
-            sql["statements"] += 1
-
-        def _commit(_connection) -> None:
-            sql["commits"] += 1
-
-        engine = app.extensions["helpdesk"].engine
-        event.listen(engine, "before_cursor_execute", _statement)
-        event.listen(engine, "commit", _commit)
+        timed_sql = {"statements": 0, "commits": 0}  # of this process (not the RQ workers')
         first = time.perf_counter()
-        timed_sql: dict[str, int] = {}
         per_mail: list[float] = []  # CPU of each mail, this process
-        for done in range(1, args.count + 1):
-            shape, raw = mix.next()
-            shapes[shape] += 1
-            total_bytes += len(raw)
-            started, started_cpu = time.perf_counter(), time.process_time()
-            counted = dict(sql)
-            intake.receive(raw, "pipe")
-            elapsed += time.perf_counter() - started
-            cpu += time.process_time() - started_cpu
-            per_mail.append(time.process_time() - started_cpu)
-            timed_sql = {k: timed_sql.get(k, 0) + sql[k] - counted[k] for k in sql}
-            db.session.remove()  # as each request or job would: no identity map growing
-            if done in checkpoints:
-                _print_memory(done, baseline)
-        event.remove(engine, "before_cursor_execute", _statement)
-        event.remove(engine, "commit", _commit)
+        with shared.SqlCount(app) as sql:
+            for done in range(1, args.count + 1):
+                shape, raw = mix.next()
+                shapes[shape] += 1
+                total_bytes += len(raw)
+                started, started_cpu = time.perf_counter(), time.process_time()
+                counted = {"statements": sql.statements, "commits": sql.commits}
+                intake.receive(raw, "pipe")
+                elapsed += time.perf_counter() - started
+                cpu += time.process_time() - started_cpu
+                per_mail.append(time.process_time() - started_cpu)
+                timed_sql = {k: timed_sql[k] + getattr(sql, k) - counted[k] for k in timed_sql}
+                db.session.remove()  # as each request or job would: no identity map growing
+                if done in checkpoints:
+                    _print_memory(done, baseline)
         if workers:
             _wait_until_done(app)
             elapsed = time.perf_counter() - first  # wall time to the last job, mails built too
@@ -398,10 +360,9 @@ def main() -> None:
         tickets = db.session.scalar(select(func.count()).select_from(Ticket))
         messages = db.session.scalar(select(func.count()).select_from(Message))
 
-    backend = url.split(":", 1)[0].split("+", 1)[0]
     jobs = f"RQ, {args.workers} workers" if args.redis_url else "inline"
     jobs = "RQ, intake side only (no worker)" if args.redis_url and not args.workers else jobs
-    print(f"database           {backend}{' (WAL, synchronous=NORMAL)' if wal else ''}; jobs {jobs}")
+    print(shared.database_line(url, wal, jobs))
     print(f"mails              {args.count} ({total_bytes / 1e6:.1f} MB raw)")
     print("mix                " + ", ".join(f"{k} {v}" for k, v in sorted(shapes.items())))
     print("outcome            " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
@@ -418,7 +379,7 @@ def main() -> None:
           f"p10 {deciles[0] * 1000:.2f}, p90 {deciles[-1] * 1000:.2f} (this process)")  # fmt: skip
     print(f"SQL                {timed_sql['statements'] / args.count:.1f} statements and "
           f"{timed_sql['commits'] / args.count:.2f} commits a mail (this process)")  # fmt: skip
-    print(f"load average       {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(shared.load_line())
     print(f"peak memory (RSS)  {_peak_rss_mb():.0f} MB (before ingesting: {baseline:.0f} MB)")
 
 

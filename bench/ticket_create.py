@@ -35,19 +35,16 @@ import argparse
 import cProfile
 import logging
 import multiprocessing
-import os
 import random
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import event
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from example_app import create_app  # noqa: E402
+from bench import _app as shared  # noqa: E402
 from example_app.models import Member, db  # noqa: E402
 from flask_helpdesk.models import Contact  # noqa: E402
 from flask_helpdesk.services import agents, tickets  # noqa: E402
@@ -61,36 +58,8 @@ WORDS = [
 ]
 
 
-def _app(url: str, workdir: str, redis_url: str | None):
-    return create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": url,
-            "HELPDESK_REDIS_URL": redis_url,
-            "HELPDESK_STORAGE_PATH": f"{workdir}/attachments",
-            "HELPDESK_EXTERNAL_URL": "https://shop.example.com",
-            "MAIL_SUPPRESS_SEND": True,
-            "HELPDESK_QUEUE_NAME": "helpdesk-bench",  # never mixed with a site's queue
-        }
-    )
-
-
-def _use_wal(engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _pragmas(connection, record) -> None:
-        cursor = connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
-
-    engine.dispose()
-
-
 def _setup(app, customers: int) -> tuple[list[int], list[int]]:
-    state = app.extensions["helpdesk"]
-    state.drop_all()
-    db.drop_all()
-    db.create_all()
-    state.create_all()
+    shared.reset_schema(app)
     departments = [
         create_department(SYSTEM, name, slug=name.lower()) for name in ("Account", "Billing")
     ]
@@ -117,44 +86,32 @@ def _create(
 
     With *profile* (a ``cProfile.Profile``), the calls are profiled (and slower)."""
     rng = random.Random(seed)
-    counts = {"statements": 0, "commits": 0}
-
-    def statement(*_args) -> None:
-        counts["statements"] += 1
-
-    def commit(_conn) -> None:
-        counts["commits"] += 1
-
-    engine = app.extensions["helpdesk"].engine
-    event.listen(engine, "before_cursor_execute", statement)
-    event.listen(engine, "commit", commit)
     elapsed = cpu = 0.0
-    for _ in range(count):
-        contact = db.session.get(Contact, rng.choice(contact_ids))
-        customer = Actor(contact=contact, perspective="customer")
-        data = tickets.NewTicket(
-            department_id=rng.choice(department_ids),
-            subject=" ".join(rng.choice(WORDS) for _ in range(5)).capitalize(),
-            body=" ".join(rng.choice(WORDS) for _ in range(40)).capitalize() + ".",
-            allow_duplicate=True,
-        )
-        started, started_cpu = time.perf_counter(), time.process_time()
-        if profile is not None:
-            profile.enable()
-        tickets.open_ticket_with_message(customer, data)
-        if profile is not None:
-            profile.disable()
-        elapsed += time.perf_counter() - started
-        cpu += time.process_time() - started_cpu
-        db.session.remove()  # as each request would
-    event.remove(engine, "before_cursor_execute", statement)
-    event.remove(engine, "commit", commit)
-    return elapsed, cpu, counts["statements"], counts["commits"]
+    with shared.SqlCount(app) as sql:
+        for _ in range(count):
+            contact = db.session.get(Contact, rng.choice(contact_ids))
+            customer = Actor(contact=contact, perspective="customer")
+            data = tickets.NewTicket(
+                department_id=rng.choice(department_ids),
+                subject=" ".join(rng.choice(WORDS) for _ in range(5)).capitalize(),
+                body=" ".join(rng.choice(WORDS) for _ in range(40)).capitalize() + ".",
+                allow_duplicate=True,
+            )
+            started, started_cpu = time.perf_counter(), time.process_time()
+            if profile is not None:
+                profile.enable()
+            tickets.open_ticket_with_message(customer, data)
+            if profile is not None:
+                profile.disable()
+            elapsed += time.perf_counter() - started
+            cpu += time.process_time() - started_cpu
+            db.session.remove()  # as each request would
+    return elapsed, cpu, sql.statements, sql.commits
 
 
 def _creator(args, workdir, url, index, contact_ids, department_ids, ready, results) -> None:
     """One of ``--processes`` creating processes: its own app and connections."""
-    app = _app(url, workdir, args.redis_url)
+    app = shared.bench_app(url, workdir, args.redis_url)
     with app.app_context():
         ready.wait()
         results.put(
@@ -190,12 +147,11 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     workdir = tempfile.mkdtemp(prefix="hd-ticketbench-")
-    url = args.database_url or f"sqlite:///{workdir}/bench.sqlite"
-    wal = url.startswith("sqlite") and not args.sqlite_default_journal
-    app = _app(url, workdir, args.redis_url)
+    url, wal = shared.database(args.database_url, workdir, args.sqlite_default_journal)
+    app = shared.bench_app(url, workdir, args.redis_url)
     with app.app_context():
         if wal:
-            _use_wal(db.engine)
+            shared.use_wal(db.engine)
         contact_ids, department_ids = _setup(app, args.customers)
         if args.redis_url:
             app.extensions["helpdesk"].dispatcher.queue.empty()
@@ -234,9 +190,8 @@ def main() -> None:
     count = args.count // args.processes * args.processes
     elapsed, cpu = sum(r[0] for r in runs), sum(r[1] for r in runs)
     statements, commits = sum(r[2] for r in runs), sum(r[3] for r in runs)
-    backend = url.split(":", 1)[0].split("+", 1)[0]
     jobs = "RQ (queued, creating side)" if args.redis_url else "inline"
-    print(f"database           {backend}{' (WAL, synchronous=NORMAL)' if wal else ''}; jobs {jobs}")
+    print(shared.database_line(url, wal, jobs))
     print(f"tickets            {count} ({args.customers} customers, 2 departments, "
           f"{args.processes} creating process{'es' if args.processes > 1 else ''})")  # fmt: skip
     if args.processes > 1:
@@ -248,7 +203,7 @@ def main() -> None:
     print(f"statements         {statements / count:.1f} a ticket, "
           f"commits {commits / count:.1f}"
           + (f"; {queued} jobs queued" if args.redis_url else ""))  # fmt: skip
-    print(f"load average       {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(shared.load_line())
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from flask import Flask, g
@@ -342,6 +343,30 @@ def count_queries(app: Flask) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", before)
+
+
+@contextmanager
+def count_rows(app: Flask) -> Iterator[list[tuple[int, str]]]:
+    """The SELECT statements run inside the block with the number of rows each returns. The
+    drivers do not say how many rows a SELECT fetched: once the block is over, each is run
+    again, with its parameters, on a connection of its own."""
+    ran: list[tuple[str, Any]] = []
+    engine = app.extensions["helpdesk"].engine
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip()[:6].upper() == "SELECT":
+            ran.append((statement, parameters))
+
+    counted: list[tuple[int, str]] = []
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield counted
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    with engine.connect() as connection:
+        for statement, parameters in ran:
+            rows = connection.exec_driver_sql(statement, parameters).all()
+            counted.append((len(rows), statement))
 
 
 __all__ = ["Member", "helpdesk"]

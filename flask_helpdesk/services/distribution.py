@@ -9,19 +9,21 @@ ticket's SLA policy) and hold fewer live tickets than their capacity. When nobod
 ticket stays unassigned and is offered again when an agent becomes available, when an agent's
 ticket closes or goes to someone else, and by the periodic ``distribution`` sweep.
 
-Concurrency: the department row is locked first (PostgreSQL ``FOR UPDATE``; on SQLite a no-op
-UPDATE takes the database's write lock), then the candidate agents' rows in id order, so two
-workers distributing at once, in one department or in two that share agents, count each other's
-assignments and never exceed a capacity. Manual assignment stays free: a person may overrule.
+Concurrency: the ticket's row, the department's, then the candidate agents' rows in id order
+are locked (PostgreSQL: one ``SELECT ... FOR UPDATE OF`` all three; on SQLite a no-op UPDATE
+takes the database's write lock), so two workers distributing at once, in one department or in
+two that share agents, count each other's assignments and never exceed a capacity, and never
+hand one ticket out twice. Manual assignment stays free: a person may overrule.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, func, null, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import jobs, signals
@@ -51,7 +53,7 @@ from .base import (
     session,
 )
 from .calendars import work_calendar
-from .events import add_event
+from .events import write_event
 from .identity import SYSTEM, Actor
 from .permissions import ensure
 
@@ -92,18 +94,16 @@ def distribute_ticket(
     wanted = DistributionMode(mode) if mode is not None else ticket.department.distribution
     if wanted == DistributionMode.OFF:
         return None  # no query at all for the departments that do not distribute
-    department = _lock_department(ticket)
+    department = ticket.department
+    dialect = session().get_bind(mapper=Department).dialect.name
+    candidates = _lock_candidates(ticket, department, dialect)
+    if not candidates:
+        return None
     if mode is None:
         wanted = department.distribution  # as stored now, under the lock
         if wanted == DistributionMode.OFF:
             return None
-    # SQLite holds the database's write lock already: the loads are read with the candidates.
-    # PostgreSQL reads them in a statement of its own, once the agents' rows are locked.
-    on_sqlite = _on_sqlite()
-    candidates = _candidates(department.id, with_loads=on_sqlite)
-    if not candidates:
-        return None
-    loads = {a.id: a.load for a in candidates} if on_sqlite else _loads(department.id)
+    loads = _loads(department.id) if dialect != "sqlite" else {a.id: a.load for a in candidates}
     eligible = _on_shift(
         [a for a in candidates if loads.get(a.id, 0) < a.capacity], ticket, utcnow()
     )
@@ -114,9 +114,13 @@ def distribute_ticket(
     # fifty of them); usually in the session already, else read by primary key.
     chosen = session().get(Agent, pick.id)
     assert chosen is not None  # its row is locked
-    ticket.assignee = chosen
-    department.distribution_last_agent_id = chosen.id
-    add_event(ticket, actor, "assigned", assignee_name=chosen.display_name, distribution=wanted)
+    ticket.assignee = chosen  # the reports' backlog moves with it (facts: attribute event)
+    # The turn and the thread line by Core statements compiled once: nothing reads them back as
+    # objects. The turn as a dirty department in the flush also made every process forget its
+    # cached mail routing (services/mail_routing: any department change may be a new address).
+    session().execute(_SET_TURN, {"department_id": department.id, "agent_id": chosen.id})
+    set_committed_value(department, "distribution_last_agent_id", chosen.id)
+    write_event(ticket, actor, "assigned", assignee_name=chosen.display_name, distribution=wanted)
     # The same audit action, webhook event and rule trigger as an assignment by hand.
     audit.record(actor, "ticket.assigned", ticket, old=None, new=chosen.id, distribution=wanted)
     rule_events.record(ticket, "assignee_changed", assignee=chosen.id)
@@ -126,38 +130,6 @@ def distribute_ticket(
     return chosen
 
 
-def _lock_department(ticket: Ticket) -> Department:
-    """The ticket's department with its distribution settings read fresh and locked until the
-    transaction ends.
-
-    A plain-row read (no ORM entity loading with ``populate_existing``: a third of this
-    function's CPU) whose values are set as the loaded state of the department object the
-    session holds, so the turn written after the choice is compared with what is stored now."""
-    department = ticket.department
-    table = Department.__table__
-    columns = (table.c.distribution, table.c.distribution_last_agent_id)
-    if _on_sqlite():
-        # SQLite has no row locks; a write takes the database's one write lock, so the reads
-        # below cannot be overtaken by another distributor's write. The no-op UPDATE returns
-        # the row it locked: one statement.
-        locked = (
-            update(table)
-            .where(table.c.id == department.id)
-            .values(distribution=table.c.distribution)
-            .returning(*columns)
-        )
-    else:
-        locked = select(*columns).where(table.c.id == department.id).with_for_update()
-    mode, last_agent_id = session().execute(locked).one()
-    set_committed_value(department, "distribution", DistributionMode(mode))
-    set_committed_value(department, "distribution_last_agent_id", last_agent_id)
-    return department
-
-
-def _on_sqlite() -> bool:
-    return session().get_bind(mapper=Department).dialect.name == "sqlite"
-
-
 class _Candidate(NamedTuple):
     id: int
     capacity: int
@@ -165,35 +137,108 @@ class _Candidate(NamedTuple):
     load: int | None  # read with the candidates on SQLite only
 
 
-def _candidates(department_id: int, with_loads: bool) -> list[_Candidate]:
+def _lock_candidates(ticket: Ticket, department: Department, dialect: str) -> list[_Candidate]:
+    """The department's candidates (:func:`_candidates_query`), their rows and the department's
+    locked until the transaction ends, the department's mode and turn read fresh under the lock
+    and set as the loaded state of the department object the session holds (so the turn
+    written after the choice is compared with what is stored now).
+
+    PostgreSQL: one ``SELECT ... FOR UPDATE OF`` the ticket, the department and the agents, in
+    a defined order: the rows are locked as they come out of the sort, the ticket and the
+    department with the first one, then the agents in id order. The ticket first, as the
+    offers and sweeps lock their batch of tickets before they distribute them (and as a caller
+    that changed the ticket holds its row already). Two distributors of one department queue on
+    its row before they touch any agent; two in departments sharing agents take the shared rows
+    in the same order; an agent setting a break locks only their own row: no wait can go round
+    in a circle. A row that changed while this statement waited is read again as committed (a
+    department's new turn; an agent now on a break no longer matches and is left out; a ticket
+    another worker handed out meanwhile matches no more). No row: nothing will be written.
+
+    SQLite has no row locks; a write takes the database's one write lock, so the reads after it
+    cannot be overtaken by another distributor's write: a no-op ``UPDATE ... RETURNING`` of the
+    department, then the candidates with their loads."""
+    params = {"department_id": department.id, "ticket_id": ticket.id}
+    if dialect == "sqlite":
+        mode, last_agent_id = session().execute(_SQLITE_LOCK, params).one()
+        rows = session().execute(_candidates_query(dialect), params)
+        candidates = [_Candidate(*row) for row in rows]
+    else:
+        rows = session().execute(_candidates_query(dialect), params).all()
+        if not rows:
+            return []
+        mode, last_agent_id = rows[0][:2]
+        candidates = [_Candidate(*row[2:], load=None) for row in rows]
+    set_committed_value(department, "distribution", DistributionMode(mode))
+    set_committed_value(department, "distribution_last_agent_id", last_agent_id)
+    return candidates
+
+
+_DEPARTMENT = Department.__table__
+_SQLITE_LOCK = (
+    update(_DEPARTMENT)
+    .where(_DEPARTMENT.c.id == bindparam("department_id"))
+    .values(distribution=_DEPARTMENT.c.distribution)
+    .returning(_DEPARTMENT.c.distribution, _DEPARTMENT.c.distribution_last_agent_id)
+)
+_SET_TURN = (
+    update(_DEPARTMENT)
+    .where(_DEPARTMENT.c.id == bindparam("department_id"))
+    .values(distribution_last_agent_id=bindparam("agent_id"))
+)
+
+
+@cache
+def _candidates_query(dialect: str) -> Select[Any]:
     """Active members who set themselves available and may hold a ticket at all, in id order
-    (the round-robin order), their rows locked against another distributor. Only what the choice
-    needs, as plain rows of a Core query (no ORM entity, no ORM compile step): read fresh under
-    the lock, without building an object per agent. *with_loads*: each one's live tickets too
-    (:func:`_loads`; right only where nobody can commit meanwhile, SQLite under its write lock:
-    on PostgreSQL a statement that waited for a row lock still reads its own older snapshot)."""
+    (the round-robin order). Only what the choice needs, as plain rows of a Core query (no ORM
+    entity, no ORM compile step), built once per dialect (its values are parameters, so
+    SQLAlchemy's statement cache compiles it once too).
+
+    PostgreSQL: with the department's mode and turn in front, every row locked
+    (:func:`_lock_candidates`). SQLite: with each one's live tickets (:func:`_loads`), right only
+    where nobody can commit meanwhile, as under SQLite's write lock: on PostgreSQL a statement
+    that waited for a row lock still reads its own older snapshot of the counts."""
     agent, member = Agent.__table__.c, agent_department.c
     source = Agent.__table__.join(agent_department, member.agent_id == agent.id)
-    load: Any = null()
-    if with_loads:
-        loads = _loads_query(department_id).subquery()
+    qualifies = (
+        member.department_id == bindparam("department_id"),
+        agent.is_active.is_(True),
+        # Staff only while the host says admin: their desk rights are not ours to know here.
+        agent.via_host_admin.is_(False),
+        agent.availability == Availability.AVAILABLE,
+        agent.capacity > 0,
+    )
+    columns = (agent.id, agent.capacity, agent.shift_calendar_id)
+    if dialect == "sqlite":
+        loads = _loads_query().subquery()
         source = source.outerjoin(loads, loads.c.assignee_id == agent.id)
-        load = func.coalesce(loads.c.n, 0)
-    query = (
-        select(agent.id, agent.capacity, agent.shift_calendar_id, load)
-        .select_from(source)
+        return (
+            select(*columns, func.coalesce(loads.c.n, 0))
+            .select_from(source)
+            .where(*qualifies)
+            .order_by(agent.id)
+        )
+    # The ticket, then the department, then the agent in FROM and in OF: each row locks them
+    # in that order (the ticket and the department with the first row only).
+    ticket, department = Ticket.__table__, _DEPARTMENT.c
+    return (
+        select(department.distribution, department.distribution_last_agent_id, *columns)
+        .select_from(
+            ticket.join(_DEPARTMENT, ticket.c.department_id == department.id).join(
+                source, member.department_id == department.id
+            )
+        )
         .where(
-            member.department_id == department_id,
-            agent.is_active.is_(True),
-            # Staff only while the host says admin: their desk rights are not ours to know here.
-            agent.via_host_admin.is_(False),
-            agent.availability == Availability.AVAILABLE,
-            agent.capacity > 0,
+            ticket.c.id == bindparam("ticket_id"),
+            # Still waiting, as committed: another worker may have handed it out meanwhile.
+            ticket.c.assignee_id.is_(None),
+            ticket.c.status.in_(ACTIVE_STATUSES),
+            department.id == bindparam("department_id"),
+            *qualifies,
         )
         .order_by(agent.id)
-        .with_for_update(of=Agent.__table__)
+        .with_for_update(of=[ticket, _DEPARTMENT, Agent.__table__])
     )
-    return [_Candidate(*row) for row in session().execute(query)]
 
 
 def _loads(department_id: int) -> dict[int, int]:
@@ -203,18 +248,20 @@ def _loads(department_id: int) -> dict[int, int]:
     walked every live ticket of the department's agents). Run after the agents' rows are
     locked, so that on PostgreSQL it reads what a distributor who held the lock before has
     committed (its counts change in the same transaction as its assignment)."""
-    rows = session().execute(_loads_query(department_id))
+    rows = session().execute(_loads_query(), {"department_id": department_id})
     return {agent_id: int(n) for agent_id, n in rows}
 
 
-def _loads_query(department_id: int) -> Select[tuple[int, int]]:
+@cache
+def _loads_query() -> Select[tuple[int, int]]:
     count, member = TicketCount.__table__.c, agent_department.c
     return (
         select(count.assignee_id, func.sum(count.n).label("n"))
         .join_from(
             TicketCount.__table__,
             agent_department,
-            (member.agent_id == count.assignee_id) & (member.department_id == department_id),
+            (member.agent_id == count.assignee_id)
+            & (member.department_id == bindparam("department_id")),
         )
         .where(count.status.in_(_ACTIVE_VALUES))
         .group_by(count.assignee_id)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from flask_helpdesk.models import AuditEvent, Message, MessageKind, Ticket, TicketStatus
 from flask_helpdesk.scheduler import get_sweep
-from flask_helpdesk.services import agents, desk, distribution, tickets
+from flask_helpdesk.services import agents, desk, distribution, mail_routing, tickets
 from flask_helpdesk.services.base import session
 from flask_helpdesk.services.calendars import create_calendar
 from flask_helpdesk.services.identity import SYSTEM, agent_as_actor
@@ -208,14 +208,27 @@ def test_distributing_one_ticket_has_a_query_budget(team, round_robin, open_in, 
     with count_queries(app) as statements:
         assert distribution.distribute_ticket(ticket) == team.c
         session().flush()
-    # Reads: lock the department (SQLite: the write lock, the row returned), the candidates
-    # (their rows locked) and their loads (from the ticket counts; on SQLite in the same
-    # statement), the chosen agent (by primary key: expired by the commit above; none when in
-    # the session already). Writes: the open ticket moving from the unassigned backlog to the
-    # agent's (its two facts in one INSERT, their roll-up upsert), then the flush: ticket,
-    # department's turn, "assigned" event, audit event (no webhook outbox row: nobody subscribes).
-    on_sqlite = session().get_bind().dialect.name == "sqlite"
-    assert len(statements) <= (9 if on_sqlite else 10), statements
+    # Reads: lock and read the ticket, the department and the candidates (PostgreSQL: one
+    # SELECT ... FOR UPDATE OF the three; SQLite: the write lock by an UPDATE of the department
+    # returning its row, then the candidates), their loads (from the ticket counts; on SQLite in
+    # the candidates' statement), the chosen agent (by primary key: expired by the commit
+    # above; none when in the session already). Writes: the open ticket moving from the
+    # unassigned backlog to the agent's (its two facts in one INSERT, their roll-up upsert),
+    # the ticket, the department's turn, the "assigned" line, the audit event (no webhook
+    # outbox row: nobody subscribes).
+    assert len(statements) <= 9, statements
+    on_postgres = session().get_bind().dialect.name == "postgresql"
+    assert sum("FOR UPDATE" in s for s in statements) == (1 if on_postgres else 0), statements
+
+
+def test_a_distribution_keeps_the_mail_routing_cached(team, round_robin, open_in, app):
+    # The turn is written on the department's row, but not as a changed department: that made
+    # every process forget its mail routing (addresses, departments) with every new ticket.
+    mail_routing.routing()
+    assert open_in().assignee_id is not None
+    with count_queries(app) as statements:
+        mail_routing.routing()
+    assert statements == []
 
 
 def test_the_demo_distributes_account_in_turn(app):

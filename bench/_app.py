@@ -1,0 +1,91 @@
+"""What the write benchmarks (``ticket_create.py``, ``mail_ingest.py``) share: the app they
+drive, the database they empty first, SQLite's journal, the statements and commits they count,
+and the first and last lines of their figures."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from sqlalchemy import event
+
+from example_app import create_app
+from example_app.models import db
+
+
+def bench_app(url: str, workdir: str, redis_url: str | None, **config: Any):
+    """The demo host app on *url*: files under *workdir*, jobs inline or on RQ at *redis_url*
+    (a queue of their own, never mixed with a site's), mail rendered but not sent, links in
+    mail absolute. *config* adds to or overrides that."""
+    return create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "HELPDESK_REDIS_URL": redis_url,
+            "HELPDESK_STORAGE_PATH": f"{workdir}/attachments",
+            "HELPDESK_EXTERNAL_URL": "https://shop.example.com",
+            "MAIL_SUPPRESS_SEND": True,
+            "HELPDESK_QUEUE_NAME": "helpdesk-bench",
+            **config,
+        }
+    )
+
+
+def database(url: str | None, workdir: str, default_journal: bool) -> tuple[str, bool]:
+    """The database URL (*url*, or SQLite in *workdir*) and whether SQLite runs in WAL mode."""
+    url = url or f"sqlite:///{workdir}/bench.sqlite"
+    return url, url.startswith("sqlite") and not default_journal
+
+
+def use_wal(engine) -> None:
+    """SQLite in WAL mode with ``synchronous=NORMAL`` on every connection from now on."""
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(connection, record) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    engine.dispose()
+
+
+def reset_schema(app) -> None:
+    """Drop every table of the demo host and the helpdesk and create them again."""
+    state = app.extensions["helpdesk"]
+    state.drop_all()
+    db.drop_all()
+    db.create_all()
+    state.create_all()
+
+
+class SqlCount:
+    """The statements and commits of this process on the helpdesk's engine while the block
+    runs (``with SqlCount(app) as sql: ... sql.statements, sql.commits``)."""
+
+    def __init__(self, app) -> None:
+        self.engine = app.extensions["helpdesk"].engine
+        self.statements = self.commits = 0
+
+    def __enter__(self) -> SqlCount:
+        event.listen(self.engine, "before_cursor_execute", self._statement)
+        event.listen(self.engine, "commit", self._commit)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._statement)
+        event.remove(self.engine, "commit", self._commit)
+
+    def _statement(self, *_args: Any) -> None:
+        self.statements += 1
+
+    def _commit(self, _connection: Any) -> None:
+        self.commits += 1
+
+
+def database_line(url: str, wal: bool, jobs: str) -> str:
+    backend = url.split(":", 1)[0].split("+", 1)[0]
+    return f"database           {backend}{' (WAL, synchronous=NORMAL)' if wal else ''}; jobs {jobs}"
+
+
+def load_line() -> str:
+    return f"load average       {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
