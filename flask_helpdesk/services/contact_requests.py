@@ -28,7 +28,7 @@ from sqlalchemy import delete, select, update
 
 from ..i18n import gettext as _
 from ..inputs import parse_id
-from ..models import Channel, Contact, ContactRequest, Department, Ticket, utcnow
+from ..models import Channel, Contact, ContactRequest, Department, Message, Ticket, utcnow
 from ..state import current_helpdesk
 from . import audit, mail_routing, notifications
 from .base import NotFound, ValidationError, commit, rollback, session, unit_of_work
@@ -53,8 +53,8 @@ class ContactData:
 
 @dataclass(frozen=True)
 class Confirmation:
-    """The outcome of following a confirmation link. ``ticket`` is None when another
-    confirmation of the same request is still opening it (two clicks at once)."""
+    """The outcome of following a confirmation link. ``ticket`` is None only for a request
+    confirmed whose ticket is nowhere to be found (see :func:`_relink`)."""
 
     request: ContactRequest
     ticket: Ticket | None
@@ -187,6 +187,8 @@ def confirm(request: ContactRequest, ip_address: str | None = None) -> Confirmat
         rollback()
         session().refresh(request)
         ticket = session().get(Ticket, request.ticket_id) if request.ticket_id else None
+        if ticket is None and request.confirmed_at is not None:
+            ticket = _relink(request)
         return Confirmation(request, ticket, already=True)
     session().refresh(request)
     ticket = _open(request, verified=True, ip_address=ip_address)
@@ -222,10 +224,60 @@ def _open(request: ContactRequest, verified: bool, ip_address: str | None = None
             ),
         )
         request.ticket_id = ticket.id
-        notifications.contact_opened(ticket)
-        audit.record(
-            SYSTEM, "contact_request.opened", ticket, request_id=request.id, verified=verified
+        _opened(request, ticket, verified)
+    return ticket
+
+
+def _opened(request: ContactRequest, ticket: Ticket, verified: bool) -> None:
+    notifications.contact_opened(ticket)
+    audit.record(SYSTEM, "contact_request.opened", ticket, request_id=request.id, verified=verified)
+
+
+# How long after its confirmation a request's ticket was opened, at the most (the same request).
+RELINK_WINDOW = timedelta(minutes=5)
+
+
+def _relink(request: ContactRequest) -> Ticket | None:
+    """The ticket of a request confirmed before confirming was one transaction, whose link to
+    it a failure between the two commits lost: found by its first message (which names the
+    request), among the tickets opened just after the confirmation (the ticket index on the
+    creation time bounds the search), then linked, and the visitor told, once."""
+    confirmed_at = request.confirmed_at
+    assert confirmed_at is not None
+    rows = session().execute(
+        select(Ticket.id, Message.data)
+        .join(Message, Message.ticket_id == Ticket.id)
+        .where(
+            Ticket.created_at >= confirmed_at,
+            Ticket.created_at <= confirmed_at + RELINK_WINDOW,
+            Ticket.channel == Channel.WEB,
+            Message.created_at == Ticket.created_at,
         )
+    )
+    found = next(
+        (
+            (ticket_id, form)
+            for ticket_id, data in rows
+            if isinstance(form := (data or {}).get("contact_form"), dict)
+            and form.get("request_id") == request.id
+        ),
+        None,
+    )
+    if found is None:
+        return None
+    ticket_id, form = found
+    linked = session().execute(
+        update(ContactRequest)
+        .where(ContactRequest.id == request.id, ContactRequest.ticket_id.is_(None))
+        .values(ticket_id=ticket_id)
+        .execution_options(synchronize_session=False)
+    )
+    ticket = session().get(Ticket, ticket_id)
+    assert ticket is not None
+    if linked.rowcount == 1:  # else another confirmation linked it a moment ago
+        _opened(request, ticket, bool(form.get("verified")))
+    commit()
+    session().refresh(request)
     return ticket
 
 

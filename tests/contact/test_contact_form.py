@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 from flask import request as flask_request
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 
 from flask_helpdesk.models import (
     AuditEvent,
@@ -178,6 +178,38 @@ def test_a_failure_after_the_ticket_opened_loses_nothing_and_confirming_again_li
     request = contact_requests.request_for_token(token)
     assert request.ticket_id == ticket.id and request.confirmed_at is not None
     assert len([m for m in smtp.to(sent["email"]) if ticket.code in m.message["Subject"]]) == 1
+
+
+def test_a_request_confirmed_but_left_unlinked_by_an_earlier_version_is_linked_again(
+    app, departments, visitor, smtp
+):
+    """Before confirming was one transaction, a failure between its two commits left the
+    ticket open but the request not linked to it (and the visitor untold). Following the
+    link again finds that ticket, links it and tells the visitor, once; no second ticket."""
+    _response, sent = send(visitor, departments)
+    path = link_in(smtp, sent["email"])
+    assert confirm(visitor, path).status_code == 200
+    ticket = session().scalar(select(Ticket))
+    # What the earlier version left behind.
+    session().execute(update(ContactRequest).values(ticket_id=None))
+    session().execute(delete(AuditEvent).where(AuditEvent.action == "contact_request.opened"))
+    session().commit()
+    smtp.messages.clear()
+
+    page = visitor.get(path)  # still offers the button: the request has no ticket
+    form = {"csrf_token": csrf_from(page.get_data(as_text=True))}
+    for _click in range(2):  # pressed twice (a second tab)
+        done = visitor.post(path, data=form)
+        assert done.status_code == 200 and ticket.code in done.get_data(as_text=True)
+    assert ticket.code in visitor.get(path).get_data(as_text=True)
+    assert tickets_count() == 1
+    request = session().scalar(select(ContactRequest))
+    assert request.ticket_id == ticket.id
+    assert len([m for m in smtp.to(sent["email"]) if ticket.code in m.message["Subject"]]) == 1
+    opened = session().scalars(
+        select(AuditEvent).where(AuditEvent.action == "contact_request.opened")
+    )
+    assert len(opened.all()) == 1
 
 
 def test_a_tampered_link_gets_a_clear_page_and_changes_nothing(app, departments, visitor, smtp):
