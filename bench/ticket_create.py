@@ -19,14 +19,18 @@ screening, distribution, rules, the staff notification). Inline, the notificatio
 
 With ``--processes N``, N creating processes (each its own app and connections) open
 ``--count``/N tickets each at the same moment, as N web processes would: on PostgreSQL they
-all count into the same few rows of the reports' daily roll-up (one per day, department,
-channel and priority), which each holds locked from its upsert to its commit.
+all count into the same cells of the department counts and the reports' roll-up, spread over
+slot rows since migration 0033 (one row per cell before: each creator held it locked from its
+write to its commit, and the others waited).
 
 Printed: wall time and tickets per second (all processes together, and in the calls), CPU time
 of the creating processes (``time.process_time``) and tickets per CPU-second, and SQL
 statements and commits per ticket. On a busy machine the wall figures say more about the
-neighbours than about the helpdesk; the CPU ones do not (the database server's own work is not
-in them).
+neighbours than about the helpdesk; the CPU ones do not. On a PostgreSQL server on this
+machine, also the CPU time of the creators' server processes (their backends, from
+``/proc``: the database's share of a ticket, which the creators' own CPU time leaves out), and
+with several processes how many of the database's backends waited on a lock, sampled every
+50 ms (``pg_stat_activity``): the hot rows every creator writes show there.
 """
 
 from __future__ import annotations
@@ -35,14 +39,18 @@ import argparse
 import cProfile
 import logging
 import multiprocessing
+import os
 import random
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import create_engine  # noqa: E402
 
 from bench import _app as shared  # noqa: E402
 from example_app.models import Member, db  # noqa: E402
@@ -82,11 +90,13 @@ def _setup(app, customers: int) -> tuple[list[int], list[int]]:
 def _create(
     app, count: int, seed: int, contact_ids: list[int], department_ids: list[int], profile=None
 ):
-    """Open *count* tickets; (wall seconds, CPU seconds, statements, commits) of the calls.
+    """Open *count* tickets; (wall seconds, CPU seconds, statements, commits) of the calls, and
+    the CPU seconds of this process's PostgreSQL backend (None elsewhere or unreadable).
 
     With *profile* (a ``cProfile.Profile``), the calls are profiled (and slower)."""
     rng = random.Random(seed)
     elapsed = cpu = 0.0
+    backend = _backend_cpu(app.extensions["helpdesk"].engine)
     with shared.SqlCount(app) as sql:
         for _ in range(count):
             contact = db.session.get(Contact, rng.choice(contact_ids))
@@ -106,7 +116,55 @@ def _create(
             elapsed += time.perf_counter() - started
             cpu += time.process_time() - started_cpu
             db.session.remove()  # as each request would
-    return elapsed, cpu, sql.statements, sql.commits
+    server = backend() if backend is not None else None
+    return elapsed, cpu, sql.statements, sql.commits, server
+
+
+def _backend_cpu(engine):
+    """On a PostgreSQL server of this machine: a function giving the CPU seconds its backend
+    for this process's connection spent since now (None when it cannot be read). The pool
+    hands the same connection to every ticket (one at a time); checked again at the end."""
+    if engine.dialect.name != "postgresql":
+        return None
+    engine.dispose()  # one connection in the pool from here on: the one measured
+    with engine.connect() as connection:
+        pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+
+    def ticks() -> int | None:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return int(fields[11]) + int(fields[12])  # utime + stime
+
+    start = ticks()
+    if start is None:
+        return None
+
+    def spent() -> float | None:
+        with engine.connect() as connection:
+            same = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() == pid
+        end = ticks()
+        if not same or end is None:
+            return None
+        return (end - start) / os.sysconf("SC_CLK_TCK")
+
+    return spent
+
+
+def _sample_waits(url: str, stop: threading.Event, samples: list[tuple[int, int]]) -> None:
+    """Every 50 ms: (backends waiting on a lock, backends in a statement) of the database."""
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        while not stop.wait(0.05):
+            row = connection.exec_driver_sql(
+                "SELECT count(*) FILTER (WHERE wait_event_type = 'Lock'),"
+                " count(*) FILTER (WHERE state = 'active') FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).one()
+            samples.append((row[0], row[1]))
+            connection.rollback()
+    engine.dispose()
 
 
 def _creator(args, workdir, url, index, contact_ids, department_ids, ready, results) -> None:
@@ -156,6 +214,7 @@ def main() -> None:
         if args.redis_url:
             app.extensions["helpdesk"].dispatcher.queue.empty()
         started = time.perf_counter()
+        waits: list[tuple[int, int]] = []
         if args.processes == 1:
             profile = cProfile.Profile(time.process_time) if args.profile else None
             runs = [_create(app, args.count, args.seed, contact_ids, department_ids, profile)]
@@ -175,11 +234,19 @@ def main() -> None:
             for creator in creators:
                 creator.start()
             time.sleep(2)  # every creator has imported and connected
+            stop = threading.Event()
+            sampler = None
+            if url.startswith("postgresql"):
+                sampler = threading.Thread(target=_sample_waits, args=(url, stop, waits))
+                sampler.start()
             started = time.perf_counter()
             ready.set()
             runs = [results.get() for _ in creators]
             for creator in creators:
                 creator.join()
+            stop.set()
+            if sampler is not None:
+                sampler.join()
         together = time.perf_counter() - started
         queued = 0
         if args.redis_url:
@@ -200,6 +267,17 @@ def main() -> None:
           f"{' per process' if args.processes > 1 else ''})")  # fmt: skip
     print(f"CPU time           {cpu:.2f} s ({cpu / count * 1000:.2f} ms a ticket, "
           f"{count / cpu:.0f} tickets per CPU-second)")  # fmt: skip
+    servers = [r[4] for r in runs]
+    if servers and None not in servers:
+        server = sum(servers)
+        print(f"server CPU time    {server:.2f} s in the creators' backends "
+              f"({server / count * 1000:.2f} ms a ticket; with the creators' "
+              f"{(cpu + server) / count * 1000:.2f} ms)")  # fmt: skip
+    if args.processes > 1 and waits:
+        waiting = sum(w for w, _ in waits) / len(waits)
+        active = sum(a for _, a in waits) / len(waits)
+        print(f"lock waits         {waiting:.2f} backends waiting on a lock on average, of "
+              f"{active:.2f} in a statement ({len(waits)} samples)")  # fmt: skip
     print(f"statements         {statements / count:.1f} a ticket, "
           f"commits {commits / count:.1f}"
           + (f"; {queued} jobs queued" if args.redis_url else ""))  # fmt: skip

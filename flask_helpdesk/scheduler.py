@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from flask import Flask
 
-from .services import contact_requests, distribution, rule_sweep
+from .services import contact_requests, distribution, hot_rows, rule_sweep
 from .services.consent import expire_due_grants
 from .services.sla_sweep import sweep
 from .services.webhooks import deliver_due
@@ -202,4 +202,10 @@ register_sweep(
     _contact_request_sweep,
     3600,
     "Delete help-center contact requests never confirmed within HELPDESK_CONTACT_FORM_KEEP.",
+)
+register_sweep(
+    "fold-slots",
+    hot_rows.fold_slots,
+    600,
+    "Add the department counts' and past report rows' slots into one row each (PostgreSQL).",
 )

@@ -244,22 +244,27 @@ def test_full_text_search_objects_are_migrated_and_index_existing_rows(app):
     assert full_text_objects(app) == set()
 
 
+def department_and_contact(connection) -> None:
+    """A department and a contact in plain SQL (the columns every revision since 0001 has)."""
+    connection.execute(
+        text(
+            "INSERT INTO helpdesk_department (slug, name, description, is_active, position,"
+            " created_at) VALUES ('billing', 'Billing', '', true, 0, CURRENT_TIMESTAMP)"
+        )
+    )
+    connection.execute(
+        text(
+            "INSERT INTO helpdesk_contact (name, notes, attributes, created_at, updated_at)"
+            " VALUES ('Lan', '', '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+        )
+    )
+
+
 def test_full_text_search_finds_rows_written_before_the_upgrade(app):
     migrations.upgrade(app, BEFORE_FULL_TEXT)
     # Rows in plain SQL: today's models have columns the old schema does not have yet.
     with app.extensions["helpdesk"].engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO helpdesk_department (slug, name, description, is_active, position,"
-                " created_at) VALUES ('billing', 'Billing', '', true, 0, CURRENT_TIMESTAMP)"
-            )
-        )
-        connection.execute(
-            text(
-                "INSERT INTO helpdesk_contact (name, notes, attributes, created_at, updated_at)"
-                " VALUES ('Lan', '', '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-            )
-        )
+        department_and_contact(connection)
         connection.execute(
             text(
                 "INSERT INTO helpdesk_ticket (code, subject, status, priority, channel,"
@@ -742,3 +747,90 @@ def test_0026_merges_email_only_contacts_of_one_address_and_then_refuses_a_secon
             {"user": "host-8", "email": "bob@example.org", "name": "", "phone": None,
              "notes": "", "attributes": "{}"},
         )  # fmt: skip
+
+
+def test_0033_keeps_the_counts_and_the_rollup_through_its_slots_up_and_down(app):
+    """0033 spreads the hot counters over slots: the rows there were become slot 0, a ticket
+    made afterwards counts into its connection's slot, and the downgrade adds each cell's slots
+    back into one row: the department counts and the reports' figures never change."""
+    migrations.upgrade(app, "0032")
+    engine = app.extensions["helpdesk"].engine
+
+    def ticket(connection, code: str, status: str) -> None:
+        connection.execute(
+            text(
+                "INSERT INTO helpdesk_ticket (code, subject, status, priority, channel,"
+                " department_id, requester_id, notify_sms, created_at, updated_at)"
+                " SELECT :code, 'Hot', :status, 2, 'web', d.id, c.id, false, CURRENT_TIMESTAMP,"
+                " CURRENT_TIMESTAMP FROM helpdesk_department d, helpdesk_contact c"
+            ),
+            {"code": code, "status": status},
+        )
+
+    with engine.begin() as connection:
+        department_and_contact(connection)
+        for code, status in [("HD-AAAAA1", "open"), ("HD-AAAAA2", "open"), ("HD-AAAAA3", "closed")]:
+            ticket(connection, code, status)
+        connection.execute(
+            text(
+                "INSERT INTO helpdesk_report_day (span, day, department_id, agent_id, assignee_id,"
+                " channel, priority, created, backlog, rs_10) SELECT 1, '2026-12-01', id, 0, 0,"
+                " 'web', 2, 3, 2, 1 FROM helpdesk_department"
+            )
+        )
+    counts = "SELECT status, SUM(n) FROM helpdesk_ticket_count GROUP BY status ORDER BY status"
+    rollup = "SELECT SUM(created), SUM(backlog), SUM(rs_10), COUNT(*) FROM helpdesk_report_day"
+
+    migrations.upgrade(app)
+    with engine.begin() as connection:
+        slots = (
+            "SELECT DISTINCT slot FROM helpdesk_ticket_count"
+            " UNION SELECT slot FROM helpdesk_report_day"
+        )
+        assert connection.execute(text(slots)).scalars().all() == [0]
+        ticket(connection, "HD-AAAAA4", "open")  # into this connection's slot
+        # What writers in other slots leave: a cell's figures spread over several rows.
+        connection.execute(text("UPDATE helpdesk_ticket_count SET n = n - 1 WHERE slot = 0"))
+        connection.execute(
+            text(
+                "INSERT INTO helpdesk_ticket_count (department_id, assignee_id, status, slot, n)"
+                " SELECT department_id, assignee_id, status, 17, 1 FROM helpdesk_ticket_count"
+                " WHERE slot = 0"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO helpdesk_report_day (span, day, department_id, agent_id,"
+                " assignee_id, channel, priority, slot, created, backlog) SELECT span, day,"
+                " department_id, agent_id, assignee_id, channel, priority, 9, 2, 1"
+                " FROM helpdesk_report_day"
+            )
+        )
+        connection.execute(
+            text("UPDATE helpdesk_report_day SET created = 1, backlog = 1 WHERE slot = 0")
+        )
+        assert connection.execute(text(counts)).all() == [("closed", 1), ("open", 3)]
+        assert connection.execute(text(rollup)).one() == (3, 2, 1, 2)
+
+    migrations.downgrade(app, "0032")
+    with engine.begin() as connection:
+        assert connection.execute(text(counts)).all() == [("closed", 1), ("open", 3)]
+        assert connection.execute(text(rollup)).one() == (3, 2, 1, 1)  # one row again
+        cells = "SELECT COUNT(*) FROM helpdesk_ticket_count"
+        assert connection.execute(text(cells)).scalar() == 2
+        ticket(connection, "HD-AAAAA5", "open")  # the 0029 trigger again
+        assert connection.execute(text(counts)).all() == [("closed", 1), ("open", 4)]
+    migrations.upgrade(app)
+    with engine.connect() as connection:
+        assert connection.execute(text(counts)).all() == [("closed", 1), ("open", 4)]
+        assert connection.execute(text(rollup)).one() == (3, 2, 1, 1)
+
+
+def test_0033_copies_the_models_slot_expression():
+    """The revision's frozen copy of the slot (a revision imports no app code)."""
+    from importlib import import_module
+
+    from flask_helpdesk.models.base import PG_HOT_SLOT
+
+    revision = import_module("flask_helpdesk.migrations.versions.0033_hot_counter_slots")
+    assert revision.SLOT == PG_HOT_SLOT

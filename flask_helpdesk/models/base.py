@@ -25,6 +25,17 @@ NAMING_CONVENTION = {
 }
 
 
+# Counters every writer adds to (the department counts, the reports' roll-up) are spread over
+# this many rows per cell on PostgreSQL: a transaction adds to the row of its connection's
+# slot, readers sum the slots. One row per cell made every creator of a department wait for
+# the previous one's commit, since an added-to row stays locked until then (issue 17). The
+# slot is the backend's process id modulo the slots: fixed for a connection, so a transaction
+# writes all its rows in one slot and locks them in the same key order as before (no new
+# deadlock), and a site with few connections has few rows. SQLite, one writer, keeps slot 0.
+HOT_SLOTS = 16
+PG_HOT_SLOT = f"mod(pg_backend_pid(), {HOT_SLOTS})"  # no %: DDL() formats its text
+
+
 def utcnow() -> datetime:
     """The current time, timezone-aware in UTC (every timestamp the helpdesk stores)."""
     return datetime.now(UTC)

@@ -17,32 +17,41 @@ agent's rows are then ``department IN (theirs) OR assignee = them``, like the vi
 ``assignee_id`` 0 stands for "nobody" (a primary key has no NULL).
 
 The cost on a write: one ``UPDATE ... SET n = n + 1`` (an upsert) when a ticket is made, two
-single-row updates when one of the three columns changes, nothing otherwise. On PostgreSQL two
-transactions changing tickets in the same cell wait for each other on that one row until they
-commit; the two rows of a move are always locked in key order, so two opposite moves at once
-cannot deadlock.
+single-row updates when one of the three columns changes, nothing otherwise. On PostgreSQL an
+added-to row stays locked until its transaction commits, and every new ticket of a department
+counts into the same cell (unassigned, open): with one row per cell, parallel creators waited
+for each other's commits (issue 17). So each cell is spread over up to ``HOT_SLOTS`` rows
+(``slot``: the connection's backend pid modulo the slots, models/base.py), and readers sum
+them: two transactions at once wait only when their connections share a slot. The two rows of
+a move are in one slot and always locked in key order, so two opposite moves at once cannot
+deadlock. SQLite, one writer at a time, always writes slot 0.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import DDL, Integer, String, event
+from sqlalchemy import DDL, Integer, SmallInteger, String, event, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import HelpdeskModel
+from .base import PG_HOT_SLOT, HelpdeskModel
 from .ticket import Ticket
 
 COUNT_TABLE = "helpdesk_ticket_count"
 
 
 class TicketCount(HelpdeskModel):
-    """How many tickets have this department, assignee (0: none) and status. Written only by
-    the database's triggers (below); read by ``services/queues.department_counters``."""
+    """How many tickets have this department, assignee (0: none) and status: the sum of the
+    cell's slots. Written only by the database's triggers (below); read by
+    ``services/queues.department_counters`` and the distribution's loads, both summing."""
 
     __tablename__ = COUNT_TABLE
 
     department_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     assignee_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    # One of the cell's rows (see the module's docstring); 0 for SQLite and bulk counts.
+    slot: Mapped[int] = mapped_column(
+        SmallInteger, primary_key=True, autoincrement=False, server_default=text("0")
+    )
     n: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -57,7 +66,7 @@ def _sqlite_add(row: str, delta: int) -> str:
     return (
         f"INSERT INTO {COUNT_TABLE} (department_id, assignee_id, status, n)"
         f" VALUES ({row}.department_id, coalesce({row}.assignee_id, 0), {row}.status, {delta})"
-        f" ON CONFLICT (department_id, assignee_id, status) DO UPDATE SET n = n + {delta};"
+        f" ON CONFLICT (department_id, assignee_id, status, slot) DO UPDATE SET n = n + {delta};"
     )
 
 
@@ -80,9 +89,9 @@ PG_COUNT_DDL = [
     f"""CREATE OR REPLACE FUNCTION helpdesk_ticket_count_add(
         department INTEGER, assignee INTEGER, state VARCHAR, delta INTEGER) RETURNS void
     LANGUAGE sql AS $$
-        INSERT INTO {COUNT_TABLE} (department_id, assignee_id, status, n)
-        VALUES (department, coalesce(assignee, 0), state, delta)
-        ON CONFLICT (department_id, assignee_id, status) DO UPDATE
+        INSERT INTO {COUNT_TABLE} (department_id, assignee_id, status, slot, n)
+        VALUES (department, coalesce(assignee, 0), state, {PG_HOT_SLOT}, delta)
+        ON CONFLICT (department_id, assignee_id, status, slot) DO UPDATE
         SET n = {COUNT_TABLE}.n + delta
     $$""",
     """CREATE OR REPLACE FUNCTION helpdesk_ticket_count_trigger() RETURNS trigger

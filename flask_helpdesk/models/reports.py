@@ -117,6 +117,13 @@ class ReplyRating(HelpdeskModel):
 # doubling from one minute to a year): a median or 90th percentile is read from the summed
 # buckets, within one bucket's width (at most 19 % of the value; services/reports.py says how
 # and when it is exact).
+#
+# On PostgreSQL a group's row of the day and of the week is spread over up to ``HOT_SLOTS``
+# rows (``slot``, the last key column: the writer's backend pid modulo the slots, like the
+# department counts, models/counts.py): every creator of a department's web tickets counts
+# into the same two rows, locked from the upsert to the commit. Reports sum their rows anyway;
+# the ``fold-slots`` sweep (services/hot_rows.py) folds the slots of days and weeks that
+# are over into slot 0, so past periods are read as one row per group again.
 
 ROLLUP_COUNTS = (
     "created",
@@ -148,6 +155,7 @@ def bucket_column(prefix: str, bucket: int) -> str:
 
 
 ROLLUP_KEY = ("span", "day", "department_id", "agent_id", "assignee_id", "channel", "priority")
+ROLLUP_SLOT = "slot"  # not in ROLLUP_KEY: a row's group and period; the slot only spreads it
 DAY, WEEK = 1, 7  # the spans: a day, or the week (Monday to Sunday) starting on ``day``
 
 report_day = Table(
@@ -171,4 +179,5 @@ report_day = Table(
         for prefix, _kind, _column in ROLLUP_MEASURES.values()
         for b in range(BUCKETS)
     ],
+    Column(ROLLUP_SLOT, SmallInteger, primary_key=True, server_default=text("0")),
 )

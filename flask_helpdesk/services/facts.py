@@ -34,6 +34,7 @@ from sqlalchemy import (
     Date,
     Integer,
     and_,
+    bindparam,
     case,
     cast,
     delete,
@@ -61,12 +62,14 @@ from ..models import (
     report_day,
     utcnow,
 )
+from ..models.base import PG_HOT_SLOT
 from ..models.reports import (
     BUCKET_EDGES,
     BUCKETS,
     DAY,
     ROLLUP_KEY,
     ROLLUP_MEASURES,
+    ROLLUP_SLOT,
     WEEK,
     bucket_column,
 )
@@ -546,9 +549,19 @@ def _upsert(dialect: str, columns: tuple[str, ...]) -> Any:
     has no cache key, so SQLAlchemy compiled it again for every fact (coercing each of its
     values), 1.1 ms of CPU per fact on SQLite. Built without values it is compiled once per
     column set and reused from the engine's statement cache."""
-    insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert_for(report_day).on_conflict_do_update(
-        index_elements=list(ROLLUP_KEY),
+    if dialect == "postgresql":
+        # Into the row of this connection's slot (models/reports.py): parallel creators count
+        # into different rows of the same group instead of queueing for one until its commit.
+        upsert = postgresql.insert(report_day).values(
+            {
+                **{name: bindparam(name) for name in (*ROLLUP_KEY, *columns)},
+                ROLLUP_SLOT: literal_column(PG_HOT_SLOT, type_=Integer),
+            }
+        )
+    else:
+        upsert = sqlite.insert(report_day)  # slot 0, its default: SQLite has one writer
+    return upsert.on_conflict_do_update(
+        index_elements=[*ROLLUP_KEY, ROLLUP_SLOT],
         set_={c: report_day.c[c] + _excluded(c) for c in columns},
     )
 
@@ -654,13 +667,23 @@ def _weeks_from_days(connection: Connection) -> None:
     else:
         monday = func.date(r.day, "weekday 0", "-6 days")  # the next Sunday (or itself) - 6
     group = [monday.label("day"), *(r[name] for name in ROLLUP_KEY[2:])]
-    measures = [column.name for column in report_day.columns if column.name not in ROLLUP_KEY]
+    added = measures()
     weeks = (
-        select(literal(WEEK), *group, *(func.sum(r[name]) for name in measures))
+        select(literal(WEEK), *group, *(func.sum(r[name]) for name in added))
         .where(r.span == DAY)
         .group_by(*group)
     )
-    connection.execute(insert(report_day).from_select([*ROLLUP_KEY, *measures], weeks))
+    connection.execute(insert(report_day).from_select([*ROLLUP_KEY, *added], weeks))
+
+
+@cache
+def measures() -> tuple[str, ...]:
+    """The roll-up's counts and histogram buckets: every column but the key and the slot."""
+    return tuple(
+        column.name
+        for column in report_day.columns
+        if column.name not in ROLLUP_KEY and column.name != ROLLUP_SLOT
+    )
 
 
 def rebuild() -> int:
