@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import make_transient_to_detached, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -125,26 +125,25 @@ def receive(
     envelope = envelope_sender_of(envelope_sender)
     headers = peek_headers(_head(raw))
     message_id, key = _key(raw)
-    row = InboundMail(
-        dedup_key=key,
-        message_id=message_id[:998] if message_id else None,
-        source=source,
-        mailbox_id=mailbox.id if mailbox is not None else None,
-        department_id=department_id,
-        recipient=_text(recipient, 254) or None,
-        sender=headers.sender or _envelope_address(envelope),
-        envelope_sender=envelope,
-        provider_verdict=_text(provider_verdict, 100) or None,
-        subject=_text(headers.subject, 255),
-        size=len(raw),
-        raw=raw,
-        status=InboundStatus.RECEIVED,
-        attempts=0,
-        received_at=utcnow(),
-    )
-    session().add(row)
+    values = {
+        "dedup_key": key,
+        "message_id": message_id[:998] if message_id else None,
+        "source": source,
+        "mailbox_id": mailbox.id if mailbox is not None else None,
+        "department_id": department_id,
+        "recipient": _text(recipient, 254) or None,
+        "sender": headers.sender or _envelope_address(envelope),
+        "envelope_sender": envelope,
+        "provider_verdict": _text(provider_verdict, 100) or None,
+        "subject": _text(headers.subject, 255),
+        "size": len(raw),
+        "raw": raw,
+        "status": InboundStatus.RECEIVED,
+        "attempts": 0,
+        "received_at": utcnow(),
+    }
     try:
-        session().flush()
+        row = _insert(values)
     except IntegrityError:  # the same mail, stored earlier (or a moment ago by another process)
         rollback()
         return Received(_by_key(key), True)
@@ -159,6 +158,25 @@ def receive(
     with kept_for_inline_jobs():
         commit()
     return Received(row, False)
+
+
+def _insert(values: dict[str, object]) -> InboundMail:
+    """Insert the row in one statement built once a process, and return it as a persistent
+    object of the session, every column loaded as written. The ORM's unit of work spent four
+    times the statement's own cost on this one INSERT (a twentieth of a whole mail inline)."""
+    table = InboundMail.__table__
+    columns = {column.key: None for column in table.columns if not column.primary_key}
+    columns.update(values)
+    inserted = session().execute(_insert_statement(), columns).inserted_primary_key
+    row = InboundMail(id=inserted[0], ticket=None, **columns)
+    make_transient_to_detached(row)  # as if loaded: known to the session, nothing to write
+    session().add(row)
+    return row
+
+
+@cache
+def _insert_statement():
+    return insert(InboundMail.__table__)
 
 
 def envelope_sender_of(value: str | None) -> str | None:
@@ -231,7 +249,7 @@ def _claim_fresh(inbound_id: int) -> InboundMail | None:
     if stored is not None and kept_as_committed(stored):
         # Inline right after receive() committed it: the row in the session is as stored,
         # only what the claim changes is set on it (no RETURNING of every column).
-        if session().execute(_fresh_claim(False), params).rowcount != 1:
+        if session().execute(_fresh_claim(None), params).rowcount != 1:
             return None
         for name, value in (("status", InboundStatus.PROCESSING), ("attempts", 1)):
             set_committed_value(stored, name, value)
@@ -249,17 +267,21 @@ def _claim_fresh(inbound_id: int) -> InboundMail | None:
 
 
 @cache
-def _fresh_claim(returning: bool):
-    # Built once a process: building it (its comparisons and values) cost a third of the claim.
+def _fresh_claim(returning: bool | None):
+    """The claim, built once a process: building it (its comparisons and values) cost a third
+    of the claim. ``returning=None``: on the table, without the ORM (the row is in hand)."""
+    mail = InboundMail.__table__.c if returning is None else InboundMail
     claim = (
-        update(InboundMail)
+        update(InboundMail.__table__ if returning is None else InboundMail)
         .where(
-            InboundMail.id == bindparam("inbound_id"),
-            InboundMail.status == InboundStatus.RECEIVED,
-            InboundMail.attempts == 0,
+            mail.id == bindparam("inbound_id"),
+            mail.status == InboundStatus.RECEIVED,
+            mail.attempts == 0,
         )
         .values(status=InboundStatus.PROCESSING, claimed_at=bindparam("now"), attempts=1)
     )
+    if returning is None:
+        return claim
     # The ORM does not look for the row among loaded objects: the claimed row comes back
     # with the UPDATE (populate_existing), or is loaded after it.
     claim = claim.execution_options(synchronize_session=False)
