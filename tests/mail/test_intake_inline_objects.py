@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from sqlalchemy import inspect, select, update
 
-from flask_helpdesk.models import InboundMail, InboundStatus, Ticket
+from flask_helpdesk.models import Agent, InboundMail, InboundStatus, Ticket
 from flask_helpdesk.services import intake
-from flask_helpdesk.services.agents import make_agent
+from flask_helpdesk.services.agents import make_agent, update_agent
 from flask_helpdesk.services.base import session
+from flask_helpdesk.services.identity import agent_as_actor
 from tests.conftest import make_member
 from tests.jobs.conftest import app  # noqa: F401  (Flask-Mail wired to the test SMTP server)
 from tests.mail.conftest import make_mail
@@ -87,3 +88,36 @@ def test_after_intake_the_session_reads_what_others_changed(app, support):  # no
         )
     assert row.reason == "checked by an admin"
     assert session().get(Ticket, ticket_id).subject == "Parcel 7731 not delivered"
+
+
+def test_the_staff_of_a_department_mailed_are_the_ones_it_has_now(
+    app,  # noqa: F811
+    support,
+    smtp,
+):
+    """Who works in a department is kept a few seconds a process for staff notifications;
+    an admin adding, moving or deactivating an agent is heeded by the very next mail."""
+    minh = make_agent(make_member("Minh Agent", "minh@shop.example.com").get_id(), ["account"])
+    session().commit()
+    minh_id, account_id, billing_id = minh.id, support["account"].id, support["billing"].id
+
+    def mailed_about(subject: str) -> list[str]:
+        smtp.messages.clear()
+        intake.receive(make_mail(sender="lan@example.org", subject=subject), "pipe")
+        return sorted(r for m in smtp.messages for r in m.rcpt_tos)
+
+    assert mailed_about("Order 1 missing") == ["minh@shop.example.com"]
+    make_agent(make_member("Sara Agent", "sara@shop.example.com").get_id(), ["account"])
+    session().commit()
+    assert mailed_about("Order 2 missing") == ["minh@shop.example.com", "sara@shop.example.com"]
+    boss = make_member("Hoa Admin", "hoa@shop.example.com")
+    admin = agent_as_actor(make_agent(boss.get_id(), role="admin"))
+    update_agent(admin, session().get(Agent, minh_id), "agent", [billing_id], None, True)
+    session().commit()
+    assert mailed_about("Order 3 missing") == ["sara@shop.example.com"]
+    update_agent(admin, session().get(Agent, minh_id), "agent", [account_id], None, True)
+    session().commit()
+    assert mailed_about("Order 4 missing") == ["minh@shop.example.com", "sara@shop.example.com"]
+    update_agent(admin, session().get(Agent, minh_id), "agent", [account_id], None, False)
+    session().commit()
+    assert mailed_about("Order 5 missing") == ["sara@shop.example.com"]

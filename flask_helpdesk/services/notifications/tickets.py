@@ -20,9 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
+from flask import has_app_context
 from flask_babel import force_locale
-from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import bindparam, event, func, inspect, select
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.util import identity_key
 
 from ... import jobs
@@ -46,11 +47,19 @@ from ...models import (
     Message,
     MessageKind,
     Ticket,
+    agent_department,
     utcnow,
 )
 from ...state import current_helpdesk
 from .. import audit
-from ..base import commit, kept_as_committed, rollback, session
+from ..base import (
+    cached_for_app,
+    commit,
+    forget_cached_for_app,
+    kept_as_committed,
+    rollback,
+    session,
+)
 from ..identity import SYSTEM
 from ..reply_ratings import rating_token
 
@@ -400,7 +409,7 @@ def sender_of_refused_mail(sender: str, limit: int, period: str) -> None:
 # -- to the staff ------------------------------------------------------------------------------
 
 
-def _agent_locale(agent: Agent) -> str | None:
+def _agent_locale(agent: Agent | StaffMember) -> str | None:
     """The agent's language, as the host's user adapter tells it."""
     try:
         user = current_helpdesk.load_user(agent.user_id)
@@ -424,11 +433,7 @@ def _staff_recipients(
 
     assignee = [ticket.assignee] if ticket.assignee and ticket.assignee.is_active else []
     for group in (assignee, None):
-        agents = (
-            group
-            if group is not None
-            else session().scalars(_department_agents(), {"department_id": ticket.department_id})
-        )
+        agents = group if group is not None else department_staff().get(ticket.department_id, ())
         reachable = [a for a in agents if a.email]
         if reachable:
             return [
@@ -483,17 +488,70 @@ def _message_to_mail_query():
     )
 
 
+# How long a process reuses who works in which department (a query for every staff
+# notification otherwise). A change through this process's session is seen at once (see
+# _forget_staff_on_change); another process's within this time, or within a second where
+# Redis is shared (cached_for_app). A department's agents, their addresses and whether
+# they are active change rarely; presence, load and round-robin turns are not part of it.
+STAFF_CACHE_SECONDS = 5.0
+STAFF_CACHE_KEY = "helpdesk-department-staff"
+_STAFF_ATTRIBUTES = ("email", "user_id", "is_active", "departments")
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    """An active agent as a staff notification needs them."""
+
+    id: int
+    email: str | None
+    user_id: str
+
+
+def department_staff() -> dict[int, tuple[StaffMember, ...]]:
+    """Each department's active agents, by agent id (cached, see STAFF_CACHE_SECONDS)."""
+    return cached_for_app(STAFF_CACHE_KEY, STAFF_CACHE_SECONDS, _load_department_staff)
+
+
+def _load_department_staff() -> dict[int, tuple[StaffMember, ...]]:
+    staff: dict[int, list[StaffMember]] = {}
+    for department_id, agent_id, address, user_id in session().execute(_department_agents()):
+        staff.setdefault(department_id, []).append(StaffMember(agent_id, address, user_id))
+    return {department_id: tuple(members) for department_id, members in staff.items()}
+
+
 @cache
 def _department_agents():
-    """The active agents of a department (built once a process)."""
+    """Every active agent with each department they work in (built once a process)."""
+    agent, member = Agent.__table__.c, agent_department.c
     return (
-        select(Agent)
-        .where(
-            Agent.departments.any(Department.id == bindparam("department_id")),
-            Agent.is_active.is_(True),
-        )
-        .order_by(Agent.id)
+        select(member.department_id, agent.id, agent.email, agent.user_id)
+        .join_from(Agent.__table__, agent_department, member.agent_id == agent.id)
+        .where(agent.is_active.is_(True))
+        .order_by(member.department_id, agent.id)
     )
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_staff_on_change(flushed: Session, context: object) -> None:
+    # Agents added, removed, (de)activated, readdressed or moved between departments, from
+    # either side of the relationship: the next notification reads them again.
+    if not has_app_context():
+        return
+    for instance in (*flushed.new, *flushed.deleted):
+        if isinstance(instance, Agent):
+            forget_cached_for_app(STAFF_CACHE_KEY)
+            return
+    for instance in flushed.dirty:
+        if isinstance(instance, Agent):
+            names = _STAFF_ATTRIBUTES
+        elif isinstance(instance, Department):
+            names = ("agents",)
+        else:
+            continue
+        attributes = inspect(instance).attrs
+        if any(attributes[name].history.has_changes() for name in names):
+            forget_cached_for_app(STAFF_CACHE_KEY)
+            return
 
 
 def staff_of_customer_activity(
