@@ -330,7 +330,9 @@ def kept_for_inline_jobs() -> Iterator[None]:
         yield
     finally:
         current.expire_on_commit = True
-        if current.info.pop(KEPT_AFTER_COMMIT_KEY, None) is not None:
+        # Expired as the commit would have (nothing to do when no commit happened: inside an
+        # outer unit of work the commit only flushed, or a job's commit already expired all).
+        if current.info.pop(KEPT_AFTER_COMMIT_KEY, None) == "live":
             current.expire_all()
 
 
