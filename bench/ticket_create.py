@@ -21,7 +21,9 @@ With ``--processes N``, N creating processes (each its own app and connections) 
 ``--count``/N tickets each at the same moment, as N web processes would: on PostgreSQL they
 all count into the same cells of the department counts and the reports' roll-up, spread over
 slot rows since migration 0033 (one row per cell before: each creator held it locked from its
-write to its commit, and the others waited).
+write to its commit, and the others waited). On SQLite they take turns: each transaction
+takes the write lock as it begins and waits for it (without, a creator failed with "database
+is locked"). A creator that fails makes the benchmark print its traceback and exit non-zero.
 
 Printed: wall time and tickets per second (all processes together, and in the calls), CPU time
 of the creating processes (``time.process_time``) and tickets per CPU-second, and SQL
@@ -40,11 +42,13 @@ import cProfile
 import logging
 import multiprocessing
 import os
+import queue
 import random
 import sys
 import tempfile
 import threading
 import time
+import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -167,15 +171,45 @@ def _sample_waits(url: str, stop: threading.Event, samples: list[tuple[int, int]
     engine.dispose()
 
 
-def _creator(args, workdir, url, index, contact_ids, department_ids, ready, results) -> None:
-    """One of ``--processes`` creating processes: its own app and connections."""
-    app = shared.bench_app(url, workdir, args.redis_url)
-    with app.app_context():
-        ready.wait()
-        results.put(
-            _create(app, args.count // args.processes, args.seed + index, contact_ids,
-                    department_ids)
-        )  # fmt: skip
+def _creator(args, workdir, url, wal, index, contact_ids, department_ids, ready, results) -> None:
+    """One of ``--processes`` creating processes: its own app and connections. Puts
+    ``(index, figures, None)`` on *results*, or ``(index, None, traceback)`` when it failed:
+    the parent waits for one or the other from each creator."""
+    try:
+        app = shared.bench_app(url, workdir, args.redis_url)
+        with app.app_context():
+            if url.startswith("sqlite"):
+                shared.sqlite_take_turns(db.engine, wal)
+            ready.wait()
+            figures = _create(app, args.count // args.processes, args.seed + index,
+                              contact_ids, department_ids)  # fmt: skip
+        results.put((index, figures, None))
+    except BaseException:
+        results.put((index, None, traceback.format_exc()))
+        raise SystemExit(1) from None
+
+
+def _collect(creators, results) -> list:
+    """Each creator's figures; on a creator's failure (its traceback, or its death without a
+    word: killed, out of memory) the others are stopped and the benchmark exits non-zero
+    instead of waiting forever for figures that will never come."""
+    runs: dict[int, object] = {}
+    while len(runs) < len(creators):
+        try:
+            index, figures, failure = results.get(timeout=1)
+        except queue.Empty:
+            dead = [i for i, c in enumerate(creators) if i not in runs and c.exitcode is not None]
+            if not dead:
+                continue
+            index, failure = dead[0], f"exited with code {creators[dead[0]].exitcode}\n"
+        if failure is not None:
+            for creator in creators:
+                if creator.is_alive():
+                    creator.terminate()
+            sys.stderr.write(f"creating process {index} failed:\n{failure}")
+            raise SystemExit(1)
+        runs[index] = figures
+    return [runs[i] for i in sorted(runs)]
 
 
 def main() -> None:
@@ -227,7 +261,7 @@ def main() -> None:
             creators = [
                 context.Process(
                     target=_creator,
-                    args=(args, workdir, url, i, contact_ids, department_ids, ready, results),
+                    args=(args, workdir, url, wal, i, contact_ids, department_ids, ready, results),
                 )
                 for i in range(args.processes)
             ]
@@ -241,7 +275,10 @@ def main() -> None:
                 sampler.start()
             started = time.perf_counter()
             ready.set()
-            runs = [results.get() for _ in creators]
+            try:
+                runs = _collect(creators, results)
+            finally:
+                stop.set()
             for creator in creators:
                 creator.join()
             stop.set()
@@ -250,9 +287,9 @@ def main() -> None:
         together = time.perf_counter() - started
         queued = 0
         if args.redis_url:
-            queue = app.extensions["helpdesk"].dispatcher.queue
-            queued = queue.count
-            queue.empty()
+            jobs_queue = app.extensions["helpdesk"].dispatcher.queue
+            queued = jobs_queue.count
+            jobs_queue.empty()
 
     count = args.count // args.processes * args.processes
     elapsed, cpu = sum(r[0] for r in runs), sum(r[1] for r in runs)
