@@ -15,6 +15,7 @@ from datetime import timedelta
 from functools import cache
 
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..i18n import gettext as _
 from ..mail.parsing import ParsedMail, detect_noise, parse_message
@@ -266,8 +267,12 @@ def _message_with_id():
     return select(table.c.id).where(table.c.email_message_id == bindparam("mid")).limit(1)
 
 
-def _link(row: InboundMail, message: Message, inline: dict[str, int]) -> None:
+def _link(row: InboundMail, message: Message, inline: dict[str, int], files: bool) -> None:
     """Tie the inbound row to the posted message (whose data already names the row)."""
+    if not files and "attachments" not in message.__dict__:
+        # Posted just now without files (only the service creating a message attaches any):
+        # the staff notification, which lists them, need not ask the database.
+        set_committed_value(message, "attachments", [])
     if inline:  # attachment ids exist only now; rare enough for one more UPDATE
         stored = sorted(message.attachments, key=lambda a: a.id)  # in the order attached
         message.data = {
@@ -299,7 +304,7 @@ def _reply(row, parsed, ticket: Ticket, contact, own: set[str], how: str) -> Non
     routing.add_participants(ticket, [*parsed.cc], own | {routing.normalize_address(contact.email)})
     # Last (after any query that would flush): the row's status, reason and link go out in
     # one UPDATE with the commit.
-    _link(row, message, inline)
+    _link(row, message, inline, bool(uploads))
     _finish(row, InboundStatus.PROCESSED, f"reply to {ticket.code} (by {how})")
 
 
@@ -331,7 +336,7 @@ def _new_ticket(row, parsed, recipients, contact, own: set[str], note: str | Non
     people = [(n, a) for n, a in (*parsed.to, *parsed.cc)]
     skip = own | {routing.normalize_address(contact.email)}
     routing.add_participants(ticket, people, skip, new_ticket=True)
-    _link(row, first, inline)
+    _link(row, first, inline, bool(uploads))
     _finish(row, InboundStatus.PROCESSED, note or "new ticket")
 
 

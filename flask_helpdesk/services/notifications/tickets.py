@@ -24,6 +24,7 @@ from flask import has_app_context
 from flask_babel import force_locale
 from sqlalchemy import bindparam, event, func, inspect, select
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from ... import jobs
@@ -470,6 +471,10 @@ def _kept_message(message_id: int) -> Message | None:
     if message is None or not kept_as_committed(message):
         return None
     ticket = message.__dict__.get("ticket")
+    if ticket is None:  # a reply names its ticket by id: the ticket the transaction loaded
+        ticket = session().identity_map.get(identity_key(Ticket, message.ticket_id))
+        if ticket is not None and kept_as_committed(ticket):
+            set_committed_value(message, "ticket", ticket)
     return message if ticket is not None and kept_as_committed(ticket) else None
 
 
