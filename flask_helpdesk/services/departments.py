@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import event, exists, func, inspect, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from ..forms import EMAIL_PATTERN
 from ..i18n import N_
@@ -14,7 +18,16 @@ from ..i18n import gettext as _
 from ..inputs import parse_int
 from ..models import Department, DistributionMode, Mailbox, Ticket, agent_department
 from . import audit, distribution
-from .base import Conflict, NotFound, ValidationError, commit, rollback, session
+from .base import (
+    Conflict,
+    NotFound,
+    ValidationError,
+    cached_for_app,
+    commit,
+    forget_cached_for_app,
+    rollback,
+    session,
+)
 from .identity import SYSTEM, Actor
 from .permissions import ensure
 
@@ -29,6 +42,56 @@ def active_departments() -> list[Department]:
             .order_by(Department.position, Department.name)
         )
     )
+
+
+# Every department's row, kept per process for :func:`department_row` (ticket creation asks for
+# one each time). Forgotten at once by a change in this process, within a second in the others
+# when Redis is configured (``base.cached_for_app``), else after this long.
+ROWS_KEY = "helpdesk-department-rows"
+ROWS_TTL = 30.0
+
+
+def _rows() -> dict[int, dict[str, Any]]:
+    keys = [p.key for p in inspect(Department).column_attrs]
+    statement = select(*(p.columns[0] for p in inspect(Department).column_attrs))
+    return {row[0]: dict(zip(keys, row, strict=True)) for row in session().execute(statement)}
+
+
+def department_row(department_id: int) -> Department | None:
+    """The department with *department_id* (None if there is none) as a loaded row of this
+    session: the one the session holds, else one made from the process's copy of the
+    departments' rows (read at most every ``ROWS_TTL`` seconds), without a query.
+
+    For ticket creation (issue 17), which needs the chosen department every time. Its settings
+    may lag another process's change by a second (with Redis), like the SLA policies and the
+    automation rules; distribution reads the mode and the turn again under its lock anyway.
+    """
+    db = session()()
+    known = db.identity_map.get(identity_key(Department, department_id))
+    expired = inspect(known).expired_attributes if known is not None else ()
+    if known is not None and not expired:
+        return known
+    values = cached_for_app(ROWS_KEY, ROWS_TTL, _rows).get(department_id)
+    if values is None:  # created a moment ago in another process, or never
+        return db.get(Department, department_id)
+    if known is not None:  # expired by a commit: its columns from the copy, not a refresh
+        for name in list(expired):
+            if name in values:
+                set_committed_value(known, name, values[name])
+        return known
+    department = Department(**values)
+    make_transient_to_detached(department)  # loaded, unchanged: nothing to flush
+    db.add(department)
+    return department
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_rows_on_change(flushed: Session, context: Any) -> None:
+    # Whoever adds, changes or deletes a department (the admin pages, a test, the demo), this
+    # process opens the next ticket with the change; the others within a second (Redis).
+    changed = (*flushed.new, *flushed.dirty, *flushed.deleted)
+    if any(isinstance(o, Department) for o in changed):
+        forget_cached_for_app(ROWS_KEY)
 
 
 # The department requests go to while a fresh install has none (shown translated, stored as is).

@@ -47,7 +47,17 @@ from ..models import (
 )
 from ..state import current_helpdesk
 from ..workflow import InvalidTransition, Trigger, trigger_for_agent_choice
-from . import audit, distribution, facts, house_rules, notifications, rule_events, sla, spam
+from . import (
+    audit,
+    departments,
+    distribution,
+    facts,
+    house_rules,
+    notifications,
+    rule_events,
+    sla,
+    spam,
+)
 from .attachments import Upload, attach, store_uploads
 from .base import (
     Forbidden,
@@ -130,7 +140,7 @@ def _validate(data: NewTicket) -> tuple[Department, Priority]:
     department = None
     department_id = parse_id(data.department_id)
     if department_id is not None:
-        department = session().get(Department, department_id)
+        department = departments.department_row(department_id)
     if department is None or not department.is_active:
         errors["department_id"] = [_("Please choose a department.")]
     if data.phone and len(data.phone) > 40:
