@@ -103,6 +103,8 @@ def transfer(actor: Actor, ticket: Ticket, department_id: int) -> Ticket:
     if department.id == ticket.department_id:
         return ticket
     old = ticket.department
+    # The new department's row before the move touches a ticket count slot (lock order).
+    distribution.lock_department_first(department)
     ticket.department = department
     if ticket.assignee is not None and ticket.assignee not in assignable_agents(department.id):
         distribution.offer_later(ticket.assignee_id)

@@ -130,6 +130,28 @@ def distribute_ticket(
     return chosen
 
 
+def lock_department_first(department: Department) -> None:
+    """Lock *department*'s row now, as :func:`distribute_ticket` will, when it distributes: for
+    a writer about to change one of its tickets in a way that distributes it (a new ticket, a
+    ticket live again, moved in). PostgreSQL only; no flush.
+
+    The department's row before any row of the ticket counts: the counts' trigger
+    (models/counts.py) adds to a slot row when the ticket's INSERT or UPDATE runs, and the
+    offers and sweeps hold the department's row when they assign (so update the counts). A
+    writer holding a count slot and then asking for the department waited in a circle with an
+    offer holding the department and asking for the same slot; and two creators, each holding
+    the department's row ``FOR KEY SHARE`` (the foreign key check of their ticket's INSERT),
+    both asking for ``FOR UPDATE`` deadlocked every time they overlapped. Taken first, the
+    department row queues them instead. Same strength as the candidates' ``FOR UPDATE OF``.
+    SQLite: nothing (one writer at a time)."""
+    if department.distribution == DistributionMode.OFF:
+        return
+    if session().get_bind(mapper=Department).dialect.name == "sqlite":
+        return
+    with session().no_autoflush:  # the pending changes are written after the lock, not before
+        session().execute(_LOCK_DEPARTMENT, {"department_id": department.id})
+
+
 class _Candidate(NamedTuple):
     id: int
     capacity: int
@@ -179,6 +201,9 @@ _SQLITE_LOCK = (
     .where(_DEPARTMENT.c.id == bindparam("department_id"))
     .values(distribution=_DEPARTMENT.c.distribution)
     .returning(_DEPARTMENT.c.distribution, _DEPARTMENT.c.distribution_last_agent_id)
+)
+_LOCK_DEPARTMENT = (
+    select(_DEPARTMENT.c.id).where(_DEPARTMENT.c.id == bindparam("department_id")).with_for_update()
 )
 _SET_TURN = (
     update(_DEPARTMENT)

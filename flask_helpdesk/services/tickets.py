@@ -247,6 +247,9 @@ def open_ticket_with_message(
         created_at=now,
         data=dict(data.message_data or {}),
     )
+    # A distributing department's row before the INSERT takes a ticket count slot and the
+    # department's key share: the order every distributor keeps (no deadlock, see there).
+    distribution.lock_department_first(department)
     # The ticket and its first message in one flush (one unit of work, not two).
     _insert_with_free_code(ticket, message)
     # The reports' roll-up row (shared by every creator today) is upserted last, right

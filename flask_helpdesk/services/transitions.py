@@ -50,6 +50,11 @@ def transition(actor: Actor, ticket: Ticket, trigger: Trigger) -> TicketStatus:
             _("This ticket cannot be changed that way now."),
             {"status": [_("Not allowed from status %(status)s.", status=old.label)]},
         ) from None
+    live_again = old not in distribution.ACTIVE_STATUSES and new in distribution.ACTIVE_STATUSES
+    if live_again and ticket.assignee_id is None:
+        # Distributed below: the department's row before the status change takes a count slot.
+        with session().no_autoflush:
+            distribution.lock_department_first(ticket.department)
     now = utcnow()
     before = facts.Before(ticket)
     sla.on_transition(ticket, old, new, Trigger(trigger), now)  # the SLA clock follows

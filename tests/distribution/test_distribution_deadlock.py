@@ -1,0 +1,146 @@
+"""Ticket creation and distribution keep one lock order on PostgreSQL: a distributing
+department's row before any ticket count slot row (services/distribution.py,
+``lock_department_first``). Two customers opening tickets in one distributing department at the
+same moment both get their ticket, assigned; before, each creator's INSERT held the department's
+row ``FOR KEY SHARE`` (its foreign key) and a slot of the counts, then both asked for the row
+``FOR UPDATE``: PostgreSQL aborted one of them (deadlock detected), the customer's ticket lost.
+Likewise a customer's reply reopening an unassigned ticket while an offer hands out another
+ticket of the department: the reply's status change took a count slot row and then waited for
+the department's row, which the offer held while it waited for the same slot row.
+Real parallel transactions (SQLite has one writer at a time: no race there)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from flask import current_app
+from sqlalchemy import text
+
+from flask_helpdesk.models import Availability, Contact, Ticket, TicketStatus
+from flask_helpdesk.services import agents, distribution, messages, tickets
+from flask_helpdesk.services.base import session
+from flask_helpdesk.services.identity import agent_as_actor, contact_as_actor
+from tests.parallel import only_postgres, run_at_once
+
+pytestmark = only_postgres
+
+
+def _someone_waits_for_a_lock() -> bool:
+    """Whether another backend of this database waits for a lock (asked on a connection of its
+    own: a transaction sees one snapshot of pg_stat_activity)."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    with current_app.extensions["helpdesk"].engine.connect() as connection:
+        return bool(connection.scalar(query))
+
+
+def _until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the other creator neither went on nor waited")
+        time.sleep(0.02)
+
+
+def test_two_tickets_opened_at_once_in_a_distributing_department_are_both_stored_and_assigned(
+    team, round_robin, lan, departments, database_url, tmp_path, monkeypatch
+):
+    contact_id, department_id = lan.contact.id, departments["account"].id
+    first_inserted, second_inserted, first_done = (threading.Event() for _ in range(3))
+    creator = threading.local()
+    distribute = distribution.distribute_ticket
+
+    def distribute_when_both_are_in(ticket: Ticket, *args, **kwargs):
+        """Each creator's ticket is INSERTed; hold until the other one's is too (or the other
+        waits for a lock: it queued on the department's row), then distribute."""
+        if creator.index == 0:
+            first_inserted.set()
+            _until(lambda: second_inserted.is_set() or _someone_waits_for_a_lock())
+        else:
+            second_inserted.set()
+            _until(lambda: first_done.is_set() or _someone_waits_for_a_lock())
+        return distribute(ticket, *args, **kwargs)
+
+    monkeypatch.setattr(distribution, "distribute_ticket", distribute_when_both_are_in)
+
+    def work(index: int) -> int | None:
+        creator.index = index
+        if index == 1:
+            assert first_inserted.wait(10)
+        try:
+            actor = contact_as_actor(session().get(Contact, contact_id))
+            new = tickets.NewTicket(department_id=department_id, subject=f"Help {index}", body="?")
+            return tickets.open_ticket(actor, new).assignee_id
+        finally:
+            if index == 0:
+                first_done.set()
+
+    assignees = run_at_once(database_url, tmp_path, work)  # fails when a creator failed
+    assert [team.by_id(agent_id) for agent_id in assignees] == ["A", "B"]
+    session().expire_all()
+    stored = session().query(Ticket).filter(Ticket.subject.like("Help %")).order_by(Ticket.id)
+    assert [(t.subject, team.by_id(t.assignee_id)) for t in stored] == [
+        ("Help 0", "A"),
+        ("Help 1", "B"),
+    ]
+
+
+_SLOT = text("SELECT mod(pg_backend_pid(), 16)")  # the counts' slot of this connection (0033)
+
+
+def _connect_to_slot(wanted: int) -> None:
+    """Make the session's connection one whose count slot is *wanted* (new ones until then)."""
+    while session().scalar(_SLOT) != wanted:
+        session().connection().invalidate()
+        session().close()
+
+
+def test_a_reply_reopening_a_ticket_while_an_offer_runs_in_its_department_both_go_through(
+    team, round_robin, lan, open_in, database_url, tmp_path, monkeypatch
+):
+    for agent in (team.a, team.b, team.c):  # nobody available: both tickets wait unassigned
+        agents.set_availability(agent_as_actor(agent), "away")
+    reopened, waiting = open_in(subject="Reopened"), open_in(subject="Waiting")
+    # Behind the services: one closed, one waiting with the status the reopened one gets, so
+    # the reply and the offer add to the same count cell; the agents available again.
+    reopened.status, waiting.status = TicketStatus.CLOSED, TicketStatus.CUSTOMER_REPLIED
+    for agent in (team.a, team.b, team.c):
+        agent.availability = Availability.AVAILABLE
+    session().commit()
+    ids, department_id = (reopened.id, waiting.id), reopened.department_id
+    contact_id = lan.contact.id
+    slot: list[int] = []
+    slot_known, reply_flushed = threading.Event(), threading.Event()
+    distribute = distribution.distribute_ticket
+
+    def distribute_once_the_offer_waits(ticket: Ticket, *args, **kwargs):
+        if ticket.id == ids[0]:  # the reply's: its status change is written (slot taken)
+            reply_flushed.set()
+            _until(_someone_waits_for_a_lock)  # the offer, on the slot (before) or department
+        return distribute(ticket, *args, **kwargs)
+
+    monkeypatch.setattr(distribution, "distribute_ticket", distribute_once_the_offer_waits)
+
+    def work(index: int) -> int:
+        if index == 0:  # the customer replies to their closed ticket
+            slot.append(session().scalar(_SLOT))
+            slot_known.set()
+            customer = contact_as_actor(session().get(Contact, contact_id))
+            messages.post_message(customer, session().get(Ticket, ids[0]), "Again")
+            session().commit()
+            return 1
+        # The offer (an agent back from a break): on a connection with the reply's count slot.
+        assert slot_known.wait(10)
+        _connect_to_slot(slot[0])
+        assert reply_flushed.wait(10)
+        return distribution.offer_waiting(department_id)
+
+    assert run_at_once(database_url, tmp_path, work) == [1, 1]  # fails when one was aborted
+    session().expire_all()
+    assigned = [team.by_id(session().get(Ticket, i).assignee_id) for i in ids]
+    assert sorted(assigned) == ["A", "B"]
+    assert session().get(Ticket, ids[0]).status == TicketStatus.CUSTOMER_REPLIED
