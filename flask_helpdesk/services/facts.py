@@ -259,6 +259,13 @@ def _assignee_set(ticket: Ticket, value: Any, _old: Any, _initiator: Any) -> Non
     _moved(ticket, {"assignee_id": _related_id(value)})
 
 
+def assignee_written(ticket: Ticket, agent_id: int | None) -> None:
+    """What setting ``ticket.assignee`` does here, for a service that writes the assignment by
+    a Core UPDATE and sets it as the ticket's loaded state (no attribute event): call before,
+    while the ticket still holds the old assignee (automatic distribution)."""
+    _moved(ticket, {"assignee_id": agent_id})
+
+
 @event.listens_for(Ticket.priority, "set")
 def _priority_set(ticket: Ticket, value: Any, _old: Any, _initiator: Any) -> None:
     _moved(ticket, {"priority": value})
