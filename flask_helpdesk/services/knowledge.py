@@ -101,6 +101,8 @@ def create_category(
 
 
 def find_category(slug: str) -> ArticleCategory:
+    if "\x00" in slug:  # no slug holds one, and PostgreSQL refuses a NUL in a parameter
+        raise NotFound(_("No such category."))
     category = session().scalar(select(ArticleCategory).where(ArticleCategory.slug == slug))
     if category is None:
         raise NotFound(_("No such category."))
@@ -121,6 +123,8 @@ def find_article(actor: Actor | None, article_id: int | str) -> Article:
 
 
 def article_by_slug(actor: Actor | None, language: str, slug: str) -> Article:
+    if "\x00" in language or "\x00" in slug:  # as find_category: none has one; PostgreSQL
+        raise NotFound(_("No such article."))  # would refuse the parameter (a 500, not a 404)
     found = session().scalar(
         select(Article).where(
             Article.language == language, Article.slug == slug, visible_articles(actor)
