@@ -154,8 +154,11 @@ def lock_department_first(department: Department) -> None:
         return
     if session().get_bind(mapper=Department).dialect.name == "sqlite":
         return
-    with session().no_autoflush:  # the pending changes are written after the lock, not before
-        session().execute(_LOCK_DEPARTMENT, {"department_id": department.id})
+    # On the driver: nothing to compile or map, one round trip (the lock is all it is for); the
+    # session's connection, without a flush: the pending changes are written after the lock.
+    with session().no_autoflush:
+        connection = session().connection(bind_arguments={"mapper": Department})
+    connection.exec_driver_sql(_LOCK_DEPARTMENT, (department.id,))
 
 
 class _Candidate(NamedTuple):
@@ -208,9 +211,7 @@ _SQLITE_LOCK = (
     .values(distribution=_DEPARTMENT.c.distribution)
     .returning(_DEPARTMENT.c.distribution, _DEPARTMENT.c.distribution_last_agent_id)
 )
-_LOCK_DEPARTMENT = (
-    select(_DEPARTMENT.c.id).where(_DEPARTMENT.c.id == bindparam("department_id")).with_for_update()
-)
+_LOCK_DEPARTMENT = "SELECT 1 FROM helpdesk_department WHERE id = %s FOR UPDATE"  # psycopg
 _ASSIGN = (
     update(Ticket.__table__)
     .where(Ticket.__table__.c.id == bindparam("ticket_id"))
