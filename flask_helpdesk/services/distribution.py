@@ -10,7 +10,7 @@ ticket stays unassigned and is offered again when an agent becomes available, wh
 ticket closes or goes to someone else, and by the periodic ``distribution`` sweep.
 
 Concurrency: the ticket's row, the department's, then the candidate agents' rows in id order
-are locked (PostgreSQL: one ``SELECT ... FOR UPDATE OF`` all three; on SQLite a no-op UPDATE
+are locked (PostgreSQL: one ``SELECT ... FOR NO KEY UPDATE OF`` all three; on SQLite a no-op UPDATE
 takes the database's write lock), so two workers distributing at once, in one department or in
 two that share agents, count each other's assignments and never exceed a capacity, and never
 hand one ticket out twice. Manual assignment stays free: a person may overrule.
@@ -148,7 +148,9 @@ def lock_department_first(department: Department) -> None:
     offer holding the department and asking for the same slot; and two creators, each holding
     the department's row ``FOR KEY SHARE`` (the foreign key check of their ticket's INSERT),
     both asking for ``FOR UPDATE`` deadlocked every time they overlapped. Taken first, the
-    department row queues them instead. Same strength as the candidates' ``FOR UPDATE OF``.
+    department row queues them instead. Same strength as the candidates' ``FOR NO KEY UPDATE
+    OF`` (which a key share does not block: a rule's distribution, which takes no lock first,
+    queues too).
     SQLite: nothing (one writer at a time)."""
     if department.distribution == DistributionMode.OFF:
         return
@@ -174,9 +176,9 @@ def _lock_candidates(ticket: Ticket, department: Department, dialect: str) -> li
     and set as the loaded state of the department object the session holds (so the turn
     written after the choice is compared with what is stored now).
 
-    PostgreSQL: one ``SELECT ... FOR UPDATE OF`` the ticket, the department and the agents, in
-    a defined order: the rows are locked as they come out of the sort, the ticket and the
-    department with the first one, then the agents in id order. The ticket first, as the
+    PostgreSQL: one ``SELECT ... FOR NO KEY UPDATE OF`` the ticket, the department and the
+    agents, in a defined order: the rows are locked as they come out of the sort, the ticket
+    and the department with the first one, then the agents in id order. The ticket first, as the
     offers and sweeps lock their batch of tickets before they distribute them (and as a caller
     that changed the ticket holds its row already). Two distributors of one department queue on
     its row before they touch any agent; two in departments sharing agents take the shared rows
@@ -211,7 +213,7 @@ _SQLITE_LOCK = (
     .values(distribution=_DEPARTMENT.c.distribution)
     .returning(_DEPARTMENT.c.distribution, _DEPARTMENT.c.distribution_last_agent_id)
 )
-_LOCK_DEPARTMENT = "SELECT 1 FROM helpdesk_department WHERE id = %s FOR UPDATE"  # psycopg
+_LOCK_DEPARTMENT = "SELECT 1 FROM helpdesk_department WHERE id = %s FOR NO KEY UPDATE"
 _ASSIGN = (
     update(Ticket.__table__)
     .where(Ticket.__table__.c.id == bindparam("ticket_id"))
@@ -274,7 +276,12 @@ def _candidates_query(dialect: str) -> Select[Any]:
             *qualifies,
         )
         .order_by(agent.id)
-        .with_for_update(of=[ticket, _DEPARTMENT, Agent.__table__])
+        # NO KEY UPDATE: the rows' keys stay as they are, and a key share (the foreign key check
+        # of a ticket INSERTed in the department, or of one assigned to the agent) must not wait
+        # for it nor it for them: two creators each holding their new ticket's key share on the
+        # department and then asking for the row deadlocked under FOR UPDATE. Distributors
+        # still queue on each other (NO KEY UPDATE conflicts with itself and with UPDATE).
+        .with_for_update(of=[ticket, _DEPARTMENT, Agent.__table__], key_share=True)
     )
 
 

@@ -208,17 +208,17 @@ def test_distributing_one_ticket_has_a_query_budget(team, round_robin, open_in, 
     with count_queries(app) as statements:
         assert distribution.distribute_ticket(ticket) == team.c
         session().flush()
-    # Reads: lock and read the ticket, the department and the candidates (PostgreSQL: one
-    # SELECT ... FOR UPDATE OF the three; SQLite: the write lock by an UPDATE of the department
-    # returning its row, then the candidates), their loads (from the ticket counts; on SQLite in
-    # the candidates' statement), the chosen agent (by primary key: expired by the commit
-    # above; none when in the session already). Writes: the open ticket moving from the
-    # unassigned backlog to the agent's (its two facts in one INSERT, their roll-up upsert),
-    # the ticket, the department's turn, the "assigned" line, the audit event (no webhook
-    # outbox row: nobody subscribes).
+    # Reads: lock and read the ticket, the department and the candidates (PostgreSQL: one SELECT ...
+    # FOR NO KEY UPDATE OF the three; SQLite: the write lock by an UPDATE of the department
+    # returning its row, then the candidates), their loads (from the ticket counts; on SQLite in the
+    # candidates' statement), the chosen agent (by primary key: expired by the commit above; none
+    # when in the session already). Writes: the open ticket moving from the unassigned backlog to
+    # the agent's (its two facts in one INSERT, their roll-up upsert), the ticket, the department's
+    # turn, the "assigned" line, the audit event (no webhook outbox row: nobody subscribes).
     assert len(statements) <= 9, statements
     on_postgres = session().get_bind().dialect.name == "postgresql"
-    assert sum("FOR UPDATE" in s for s in statements) == (1 if on_postgres else 0), statements
+    locking = sum("FOR NO KEY UPDATE" in s for s in statements)
+    assert locking == (1 if on_postgres else 0), statements
 
 
 def test_a_distribution_keeps_the_mail_routing_cached(team, round_robin, open_in, app):
