@@ -11,7 +11,13 @@ from flask_helpdesk.models import Agent, Ticket
 from flask_helpdesk.services import distribution, tickets
 from flask_helpdesk.services.agents import make_agent
 from flask_helpdesk.services.base import session
-from flask_helpdesk.services.identity import SYSTEM, Actor, contact_as_actor, sync_contact
+from flask_helpdesk.services.identity import (
+    SYSTEM,
+    Actor,
+    agent_as_actor,
+    contact_as_actor,
+    sync_contact,
+)
 from tests.api.test_webhooks import receiver  # noqa: F401 (a real HTTP receiver, shared)
 from tests.conftest import make_member
 
@@ -66,3 +72,25 @@ def assignee_names(team: Team, rows: list[Ticket]) -> list[str | None]:
     for row in rows:
         session().refresh(row)
     return [team.by_id(row.assignee_id) for row in rows]
+
+
+@pytest.fixture
+def distribute_rule(app) -> None:
+    """An active rule handing every new ticket out by distribution (round robin where the
+    department does not distribute)."""
+    from flask_helpdesk.services import rule_admin
+    from flask_helpdesk.services.agents import make_agent
+    from tests.conftest import make_member
+
+    member = make_member("Alex Admin", "admin@example.com", admin=True)
+    admin = agent_as_actor(make_agent(member.get_id(), [], role="admin"), host_admin=True)
+    rule_admin.create_rule(
+        admin,
+        rule_admin.RuleData(
+            name="Hand out Account",
+            trigger="ticket_created",
+            conditions={},
+            actions=[{"type": "assign", "value": "distribute"}],
+            is_active=True,
+        ),
+    )

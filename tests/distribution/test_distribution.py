@@ -242,29 +242,9 @@ def test_the_demo_distributes_account_in_turn(app):
     assert set(modes.values()) == {"off"}
 
 
-def _distribute_rule(app) -> None:
-    from flask_helpdesk.services import rule_admin
-    from flask_helpdesk.services.agents import make_agent
-    from tests.conftest import make_member
-
-    member = make_member("Alex Admin", "admin@example.com", admin=True)
-    admin = agent_as_actor(make_agent(member.get_id(), [], role="admin"), host_admin=True)
-    rule_admin.create_rule(
-        admin,
-        rule_admin.RuleData(
-            name="Hand out Account",
-            trigger="ticket_created",
-            conditions={},
-            actions=[{"type": "assign", "value": "distribute"}],
-            is_active=True,
-        ),
-    )
-
-
 def test_a_rules_distribute_action_hands_out_where_the_department_is_off(
-    app, team, open_in, departments
+    app, team, open_in, departments, distribute_rule
 ):
-    _distribute_rule(app)
     rows = [open_in(), open_in()]
     assert assignee_names(team, rows) == ["A", "B"]
 

@@ -46,9 +46,11 @@ def _until(condition: Callable[[], bool]) -> None:
         time.sleep(0.02)
 
 
-def test_two_tickets_opened_at_once_in_a_distributing_department_are_both_stored_and_assigned(
-    team, round_robin, lan, departments, database_url, tmp_path, monkeypatch
-):
+def _two_creators_at_once(lan, departments, database_url, tmp_path, monkeypatch) -> list:
+    """Two customers open a ticket in Account at the same moment: each creator's ticket is
+    INSERTed, then each waits for the other's INSERT (or for the other to wait for a lock: it
+    queued) before it distributes. The assignees, as stored, in the creators' order; fails when
+    a creator failed."""
     contact_id, department_id = lan.contact.id, departments["account"].id
     first_inserted, second_inserted, first_done = (threading.Event() for _ in range(3))
     creator = threading.local()
@@ -74,12 +76,20 @@ def test_two_tickets_opened_at_once_in_a_distributing_department_are_both_stored
         try:
             actor = contact_as_actor(session().get(Contact, contact_id))
             new = tickets.NewTicket(department_id=department_id, subject=f"Help {index}", body="?")
-            return tickets.open_ticket(actor, new).assignee_id
+            code = tickets.open_ticket(actor, new).code
+            session().commit()
+            return session().scalar(select(Ticket.assignee_id).where(Ticket.code == code))
         finally:
             if index == 0:
                 first_done.set()
 
-    assignees = run_at_once(database_url, tmp_path, work)  # fails when a creator failed
+    return run_at_once(database_url, tmp_path, work)
+
+
+def test_two_tickets_opened_at_once_in_a_distributing_department_are_both_stored_and_assigned(
+    team, round_robin, lan, departments, database_url, tmp_path, monkeypatch
+):
+    assignees = _two_creators_at_once(lan, departments, database_url, tmp_path, monkeypatch)
     assert [team.by_id(agent_id) for agent_id in assignees] == ["A", "B"]
     session().expire_all()
     stored = session().query(Ticket).filter(Ticket.subject.like("Help %")).order_by(Ticket.id)
@@ -147,59 +157,13 @@ def test_a_reply_reopening_a_ticket_while_an_offer_runs_in_its_department_both_g
 
 
 def test_two_tickets_opened_at_once_where_a_rule_distributes_are_both_stored_and_assigned(
-    app, team, lan, departments, database_url, tmp_path, monkeypatch
+    team, lan, departments, distribute_rule, database_url, tmp_path, monkeypatch
 ):
     """A department that does not distribute, a rule handing its new tickets out: the rule's
     distribution runs after the ticket's INSERT (no department lock taken first, the mode is
     off), so the two creators each hold the department's row ``FOR KEY SHARE`` (their foreign
     key) when they ask for it. Distribution locks it ``FOR NO KEY UPDATE``, which a key share
     does not block: one queues behind the other. ``FOR UPDATE`` deadlocked here every time."""
-    from flask_helpdesk.services import rule_admin
-    from flask_helpdesk.services.agents import make_agent
-    from tests.conftest import make_member
-
-    member = make_member("Alex Admin", "admin@example.com", admin=True)
-    admin = agent_as_actor(make_agent(member.get_id(), [], role="admin"), host_admin=True)
-    rule_admin.create_rule(
-        admin,
-        rule_admin.RuleData(
-            name="Hand out Account",
-            trigger="ticket_created",
-            conditions={},
-            actions=[{"type": "assign", "value": "distribute"}],
-            is_active=True,
-        ),
-    )
     session().commit()
-    contact_id, department_id = lan.contact.id, departments["account"].id
-    first_inserted, second_inserted, first_done = (threading.Event() for _ in range(3))
-    creator = threading.local()
-    distribute = distribution.distribute_ticket
-
-    def distribute_when_both_are_in(ticket: Ticket, *args, **kwargs):
-        if creator.index == 0:
-            first_inserted.set()
-            _until(lambda: second_inserted.is_set() or _someone_waits_for_a_lock())
-        else:
-            second_inserted.set()
-            _until(lambda: first_done.is_set() or _someone_waits_for_a_lock())
-        return distribute(ticket, *args, **kwargs)
-
-    monkeypatch.setattr(distribution, "distribute_ticket", distribute_when_both_are_in)
-
-    def work(index: int) -> int | None:
-        creator.index = index
-        if index == 1:
-            assert first_inserted.wait(10)
-        try:
-            actor = contact_as_actor(session().get(Contact, contact_id))
-            new = tickets.NewTicket(department_id=department_id, subject=f"Rule {index}", body="?")
-            code = tickets.open_ticket(actor, new).code
-            session().commit()
-            return session().scalar(select(Ticket.assignee_id).where(Ticket.code == code))
-        finally:
-            if index == 0:
-                first_done.set()
-
-    assignees = run_at_once(database_url, tmp_path, work)  # fails when a creator failed
+    assignees = _two_creators_at_once(lan, departments, database_url, tmp_path, monkeypatch)
     assert sorted(team.by_id(agent_id) for agent_id in assignees) == ["A", "B"]
