@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from time import monotonic
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
-from flask import current_app
+from flask import current_app, has_app_context
 from sqlalchemy import event, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
@@ -113,6 +113,51 @@ def _announce_forgotten_keys(session: Session) -> None:
             pipe.execute()
     except Exception as error:  # the change is stored; other processes catch up by TTL
         logger.warning("helpdesk: could not announce changed settings (%s)", error)
+
+
+# Caches forgotten when this process flushes a change to the rows they copy: key -> (models,
+# and per model the attributes whose change matters for an updated row; None: any change).
+_FORGOTTEN_ON_CHANGE: dict[Hashable, tuple[tuple[type, ...], Mapping[type, tuple[str, ...]]]] = {}
+
+
+def forget_on_change(
+    key: Hashable, *models: type, attributes: Mapping[type, tuple[str, ...]] | None = None
+) -> None:
+    """Declare that the cache *key* copies rows of *models*: whoever adds, deletes or changes
+    one of them through a session (a service, an admin page, a test, the demo), the flush
+    forgets *key* here (:func:`forget_cached_for_app`: at once in this process, at commit in
+    the others sharing Redis). *attributes* narrows what counts for an updated row of a model
+    to a change of those attributes (a row merely touched, or changed elsewhere, keeps the
+    cache). Registered at import, once per key; registering again replaces."""
+    attributes = dict(attributes or {})
+    unknown = set(attributes) - set(models)
+    if unknown:
+        raise ValueError(f"attributes given for models not listed: {unknown}")
+    _FORGOTTEN_ON_CHANGE[key] = (models, attributes)
+
+
+def _changed(instance: object, attributes: Mapping[type, tuple[str, ...]]) -> bool:
+    names = next((n for model, n in attributes.items() if isinstance(instance, model)), None)
+    if names is None:
+        return True
+    state = inspect(instance).attrs
+    return any(state[name].history.has_changes() for name in names)
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_caches_on_change(flushed: Session, context: Any) -> None:
+    # One listener for every cache declared with forget_on_change. After a flush the session's
+    # new, dirty and deleted sets and the attributes' history still show what it wrote. A
+    # flush outside an app (a script's own session) has no cache to forget.
+    if not _FORGOTTEN_ON_CHANGE or not has_app_context():
+        return
+    added_or_deleted = {type(o) for o in (*flushed.new, *flushed.deleted)}
+    dirty = list(flushed.dirty)
+    for key, (models, attributes) in _FORGOTTEN_ON_CHANGE.items():
+        if any(issubclass(t, models) for t in added_or_deleted) or any(
+            isinstance(o, models) and _changed(o, attributes) for o in dirty
+        ):
+            forget_cached_for_app(key)
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, exists, func, inspect, select
+from sqlalchemy import exists, func, inspect, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -24,7 +24,7 @@ from .base import (
     ValidationError,
     cached_for_app,
     commit,
-    forget_cached_for_app,
+    forget_on_change,
     rollback,
     session,
 )
@@ -85,13 +85,9 @@ def department_row(department_id: int) -> Department | None:
     return department
 
 
-@event.listens_for(Session, "after_flush")
-def _forget_rows_on_change(flushed: Session, context: Any) -> None:
-    # Whoever adds, changes or deletes a department (the admin pages, a test, the demo), this
-    # process opens the next ticket with the change; the others within a second (Redis).
-    changed = (*flushed.new, *flushed.dirty, *flushed.deleted)
-    if any(isinstance(o, Department) for o in changed):
-        forget_cached_for_app(ROWS_KEY)
+# Whoever adds, changes or deletes a department (the admin pages, a test, the demo), this
+# process opens the next ticket with the change; the others within a second (Redis).
+forget_on_change(ROWS_KEY, Department)
 
 
 # The department requests go to while a fresh install has none (shown translated, stored as is).

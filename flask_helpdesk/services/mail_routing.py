@@ -12,21 +12,18 @@ from __future__ import annotations
 import email.utils
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
 
-from flask import has_app_context
-from sqlalchemy import bindparam, event, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy import null as sa_null
 from sqlalchemy import true as sa_true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from ..mail.parsing import ParsedMail, extract_ticket_code
 from ..mail.threading import code_from_plus_address, ticket_code_from_ids
 from ..models import Contact, Department, InboundMail, Mailbox, Message, Ticket, TicketParticipant
 from ..state import current_helpdesk
-from .base import cached_for_app, forget_cached_for_app, session
+from .base import cached_for_app, forget_on_change, session
 
 
 @dataclass
@@ -107,13 +104,9 @@ def routing() -> Routing:
     return cached_for_app(ROUTING_CACHE_KEY, ROUTING_CACHE_SECONDS, _load_routing)
 
 
-@event.listens_for(Session, "after_flush")
-def _forget_routing_on_change(flushed: Session, context: Any) -> None:
-    # Whoever changes a department or a mailbox (a service, an admin page, a test), this
-    # process routes the next mail with the change; other processes within the cache's time.
-    changed = (*flushed.new, *flushed.dirty, *flushed.deleted)
-    if has_app_context() and any(isinstance(o, Department | Mailbox) for o in changed):
-        forget_cached_for_app(ROUTING_CACHE_KEY)
+# Whoever changes a department or a mailbox (a service, an admin page, a test), this process
+# routes the next mail with the change; other processes within the cache's time.
+forget_on_change(ROUTING_CACHE_KEY, Department, Mailbox)
 
 
 def own_addresses() -> set[str]:

@@ -14,9 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from flask import has_app_context
-from sqlalchemy import event, func, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import selectinload
 
 from ..businesstime import WorkCalendar
 from ..i18n import gettext as _
@@ -37,7 +36,7 @@ from .base import (
     ValidationError,
     cached_for_app,
     commit,
-    forget_cached_for_app,
+    forget_on_change,
     session,
 )
 from .calendars import get_calendar, schedule_recompute, work_calendar
@@ -187,13 +186,9 @@ _COPIED = tuple(f.name for f in fields(ActivePolicy) if f.name not in ("conditio
 _POLICY_ROWS = (SlaPolicy, BusinessCalendar, CalendarWindow, Holiday)
 
 
-@event.listens_for(Session, "after_flush")
-def _forget_policies_on_change(flushed: Session, context: Any) -> None:
-    # Whoever changes a policy or a calendar (the admin pages, a holiday import, a test), the
-    # next ticket this process opens is timed by the change.
-    changed = (*flushed.new, *flushed.dirty, *flushed.deleted)
-    if has_app_context() and any(isinstance(o, _POLICY_ROWS) for o in changed):
-        forget_cached_for_app(ACTIVE_POLICIES_KEY)
+# Whoever changes a policy or a calendar (the admin pages, a holiday import, a test), the next
+# ticket this process opens is timed by the change.
+forget_on_change(ACTIVE_POLICIES_KEY, *_POLICY_ROWS)
 
 
 def _minutes(name: str, value: int | None) -> int | None:

@@ -20,10 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 
-from flask import has_app_context
 from flask_babel import force_locale
-from sqlalchemy import bindparam, event, func, inspect, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -56,7 +55,7 @@ from .. import audit
 from ..base import (
     cached_for_app,
     commit,
-    forget_cached_for_app,
+    forget_on_change,
     kept_as_committed,
     rollback,
     session,
@@ -495,7 +494,7 @@ def _message_to_mail_query():
 
 # How long a process reuses who works in which department (a query for every staff
 # notification otherwise). A change through this process's session is seen at once (see
-# _forget_staff_on_change); another process's within this time, or within a second where
+# forget_on_change below); another process's within this time, or within a second where
 # Redis is shared (cached_for_app). A department's agents, their addresses and whether
 # they are active change rarely; presence, load and round-robin turns are not part of it.
 STAFF_CACHE_SECONDS = 5.0
@@ -536,27 +535,15 @@ def _department_agents():
     )
 
 
-@event.listens_for(Session, "after_flush")
-def _forget_staff_on_change(flushed: Session, context: object) -> None:
-    # Agents added, removed, (de)activated, readdressed or moved between departments, from
-    # either side of the relationship: the next notification reads them again.
-    if not has_app_context():
-        return
-    for instance in (*flushed.new, *flushed.deleted):
-        if isinstance(instance, Agent):
-            forget_cached_for_app(STAFF_CACHE_KEY)
-            return
-    for instance in flushed.dirty:
-        if isinstance(instance, Agent):
-            names = _STAFF_ATTRIBUTES
-        elif isinstance(instance, Department):
-            names = ("agents",)
-        else:
-            continue
-        attributes = inspect(instance).attrs
-        if any(attributes[name].history.has_changes() for name in names):
-            forget_cached_for_app(STAFF_CACHE_KEY)
-            return
+# Agents added, removed, (de)activated, readdressed or moved between departments, from either
+# side of the relationship, and departments added or deleted: the next notification reads them
+# again. Presence, load and turns (an agent's other columns) keep the cache.
+forget_on_change(
+    STAFF_CACHE_KEY,
+    Agent,
+    Department,
+    attributes={Agent: _STAFF_ATTRIBUTES, Department: ("agents",)},
+)
 
 
 def staff_of_customer_activity(
