@@ -1,0 +1,115 @@
+"""A job goes to RQ or runs inline, never both (the real Redis: set HELPDESK_TEST_REDIS_URL).
+
+Redis applies a MULTI/EXEC transaction's commands one by one: one can fail while the others
+are applied. Queued jobs used to be run inline too whenever any reply was an error, and the
+agent got the new ticket's notification twice (once inline, once from the worker).
+"""
+
+from __future__ import annotations
+
+import pytest
+from redis.client import Pipeline
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from flask_helpdesk.jobs import make_worker
+from flask_helpdesk.services.agents import make_agent
+from flask_helpdesk.services.identity import contact_as_actor, sync_contact
+from flask_helpdesk.services.tickets import NewTicket, open_ticket
+from tests.conftest import make_member
+
+AGENT = "sara@shop.example.com"
+
+
+@pytest.fixture
+def app(rq_app):
+    return rq_app
+
+
+@pytest.fixture
+def queue(rq_app):
+    return rq_app.extensions["helpdesk"].dispatcher.queue
+
+
+def _open_ticket(departments, customer) -> None:
+    make_agent(str(make_member("Sara", AGENT).id), ["billing"])
+    customer_actor = contact_as_actor(sync_contact(customer))
+    open_ticket(customer_actor, NewTicket(departments["billing"].id, "Invoice", "Where is it?"))
+
+
+def _run_worker(app) -> None:
+    app.extensions["helpdesk"].db.session.remove()  # the worker has its own session
+    make_worker(app).work(burst=True)
+
+
+def _jobs_of(queue) -> list[bytes]:
+    """The job hashes in Redis that belong to this test's queue."""
+    connection = queue.connection
+    return [
+        key
+        for key in connection.scan_iter(match="rq:job:*", count=1000)
+        if connection.hget(key, "origin") == queue.name.encode()
+    ]
+
+
+def test_a_step_refused_after_the_push_leaves_the_jobs_queued_and_not_run_inline(
+    app, queue, smtp, departments, customer, caplog
+):
+    # The queue's registration (SADD on the set of queues) fails: that set is a string now.
+    # A key of this test's own, not RQ's shared one (other tests may use this Redis).
+    queue.redis_queues_keys = f"{queue.key}:registry"
+    queue.connection.set(queue.redis_queues_keys, "not a set")
+    try:
+        _open_ticket(departments, customer)
+        assert smtp.to(AGENT) == []  # not run inline: a worker will
+        assert queue.count == 1
+        _run_worker(app)
+    finally:
+        queue.connection.delete(queue.redis_queues_keys)
+    assert len(smtp.to(AGENT)) == 1  # before: 2, one inline and one from the worker
+    assert "Redis refused a step" in caplog.text
+
+
+def test_a_refused_push_runs_the_jobs_inline_once_and_leaves_no_job_behind(
+    app, queue, smtp, departments, customer, caplog
+):
+    queue.connection.set(queue.key, "not a list")  # RPUSH fails: WRONGTYPE
+    try:
+        _open_ticket(departments, customer)
+        assert len(smtp.to(AGENT)) == 1  # run inline, since no worker can see it
+        assert _jobs_of(queue) == []  # its hash, written in the same transaction, deleted
+    finally:
+        queue.connection.delete(queue.key)
+    _run_worker(app)
+    assert len(smtp.to(AGENT)) == 1
+    assert "Redis refused the jobs" in caplog.text
+
+
+def test_a_lost_reply_of_a_transaction_that_ran_leaves_the_jobs_to_the_worker(
+    app, queue, smtp, departments, customer, monkeypatch, caplog
+):
+    real_execute = Pipeline.execute
+
+    def execute_then_lose_the_reply(self, *args, **kwargs):
+        real_execute(self, *args, **kwargs)
+        raise RedisConnectionError("Connection reset by peer")
+
+    monkeypatch.setattr(Pipeline, "execute", execute_then_lose_the_reply)
+    _open_ticket(departments, customer)
+    monkeypatch.undo()
+    assert smtp.to(AGENT) == []
+    _run_worker(app)
+    assert len(smtp.to(AGENT)) == 1
+    assert "Redis answered late" in caplog.text
+
+
+def test_a_transaction_that_never_reached_redis_runs_the_jobs_inline(
+    app, queue, smtp, departments, customer, monkeypatch
+):
+    def lose_it(self, *args, **kwargs):
+        raise RedisConnectionError("Connection refused")
+
+    monkeypatch.setattr(Pipeline, "execute", lose_it)
+    _open_ticket(departments, customer)
+    monkeypatch.undo()
+    assert len(smtp.to(AGENT)) == 1
+    assert queue.count == 0 and _jobs_of(queue) == []
