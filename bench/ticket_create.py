@@ -5,6 +5,8 @@
     python bench/ticket_create.py --database-url postgresql+psycopg://... \\
         --redis-url redis://127.0.0.1:6379/9                        # jobs queued on RQ
     python bench/ticket_create.py --database-url ... --redis-url ... --processes 8  # at once
+    python bench/ticket_create.py --database-url ... --redis-url ... --distribute 10 --processes 2
+        # every ticket in a department handing them out by round robin to 10 agents
     python bench/ticket_create.py --redis-url ... --count 500 --profile create.prof
         # the calls under cProfile on the CPU clock; read it with python -m pstats create.prof
 
@@ -16,6 +18,13 @@ created again): point it at a database of its own. Each ticket is one call of
 screening, distribution, rules, the staff notification). Inline, the notification is rendered
 (Flask-Mail, sending suppressed) in the timed call; with ``--redis-url`` it is queued on RQ
 (no worker runs: the queue is emptied at the end) and the figures are the creating side's.
+
+With ``--distribute N``, every ticket goes to a third department that hands its tickets out
+by round robin to N available agents: the same creation plus the distribution in its
+transaction (the agents' loads read and the ticket assigned). On PostgreSQL the creators of
+such a department take turns on its row (locked before the ticket's INSERT, the order every
+distributor keeps): ``--processes 2`` shows what that costs. Printed also: how many of the
+tickets were assigned.
 
 With ``--processes N``, N creating processes (each its own app and connections) open
 ``--count``/N tickets each at the same moment, as N web processes would: on PostgreSQL they
@@ -54,12 +63,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine  # noqa: E402
+from sqlalchemy import create_engine, func, select  # noqa: E402
 
 from bench import _app as shared  # noqa: E402
 from example_app.models import Member, db  # noqa: E402
-from flask_helpdesk.models import Contact  # noqa: E402
-from flask_helpdesk.services import agents, tickets  # noqa: E402
+from flask_helpdesk.models import Contact, Ticket  # noqa: E402
+from flask_helpdesk.services import agents, distribution, tickets  # noqa: E402
 from flask_helpdesk.services.departments import create_department  # noqa: E402
 from flask_helpdesk.services.identity import SYSTEM, Actor  # noqa: E402
 
@@ -70,7 +79,10 @@ WORDS = [
 ]
 
 
-def _setup(app, customers: int) -> tuple[list[int], list[int]]:
+def _setup(app, customers: int, distribute: int = 0, count: int = 0) -> tuple[list[int], list[int]]:
+    """The desk (two departments of two agents each) and the customers' ids; with
+    *distribute*, a third department handing its tickets out by round robin to that many
+    available agents (room for *count* tickets each), the one every ticket goes to."""
     shared.reset_schema(app)
     departments = [
         create_department(SYSTEM, name, slug=name.lower()) for name in ("Account", "Billing")
@@ -82,6 +94,16 @@ def _setup(app, customers: int) -> tuple[list[int], list[int]]:
         db.session.add(member)
         db.session.commit()
         agents.make_agent(str(member.id), [departments[index % 2].slug])
+    if distribute:
+        support = create_department(SYSTEM, "Support", slug="support")
+        for index in range(distribute):
+            member = Member(email=f"round{index}@shop.example.com", display_name=f"Round {index}")
+            member.set_password("x")
+            db.session.add(member)
+            db.session.commit()
+            agents.make_agent(str(member.id), ["support"], capacity=max(count, 20))
+        distribution.set_mode(SYSTEM, support, "round_robin")
+        departments = [support]
     contacts = [
         Contact(email=f"customer{i}@example.org", name=f"Customer {i}", attributes={}, notes="")
         for i in range(customers)
@@ -226,6 +248,13 @@ def main() -> None:
         help="creating processes at once (each --count/N tickets); figures summed over them",
     )
     parser.add_argument(
+        "--distribute",
+        type=int,
+        default=0,
+        metavar="N",
+        help="every ticket in a department handing tickets out by round robin to N agents",
+    )
+    parser.add_argument(
         "--sqlite-default-journal",
         action="store_true",
         help="SQLite with its default rollback journal instead of WAL + synchronous=NORMAL",
@@ -244,7 +273,7 @@ def main() -> None:
     with app.app_context():
         if wal:
             shared.use_wal(db.engine)
-        contact_ids, department_ids = _setup(app, args.customers)
+        contact_ids, department_ids = _setup(app, args.customers, args.distribute, args.count)
         if args.redis_url:
             app.extensions["helpdesk"].dispatcher.queue.empty()
         started = time.perf_counter()
@@ -285,6 +314,9 @@ def main() -> None:
             if sampler is not None:
                 sampler.join()
         together = time.perf_counter() - started
+        assigned = db.session.scalar(
+            select(func.count()).select_from(Ticket).where(Ticket.assignee_id.is_not(None))
+        )
         queued = 0
         if args.redis_url:
             jobs_queue = app.extensions["helpdesk"].dispatcher.queue
@@ -296,8 +328,15 @@ def main() -> None:
     statements, commits = sum(r[2] for r in runs), sum(r[3] for r in runs)
     jobs = "RQ (queued, creating side)" if args.redis_url else "inline"
     print(shared.database_line(url, wal, jobs))
-    print(f"tickets            {count} ({args.customers} customers, 2 departments, "
+    where = (
+        f"1 department distributing by round robin to {args.distribute} agents"
+        if args.distribute
+        else "2 departments"
+    )
+    print(f"tickets            {count} ({args.customers} customers, {where}, "
           f"{args.processes} creating process{'es' if args.processes > 1 else ''})")  # fmt: skip
+    if args.distribute:
+        print(f"assigned           {assigned} of {count} tickets")
     if args.processes > 1:
         print(f"together           {together:.2f} s ({count / together:.0f} tickets/second)")
     print(f"time               {elapsed:.2f} s in the calls ({count / elapsed:.0f} tickets/second"
