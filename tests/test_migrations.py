@@ -498,9 +498,9 @@ def test_revisions_import_no_application_code():
         imports = re.findall(r"^\s*(?:from|import)\s+(\w+)", path.read_text(), re.MULTILINE)
         # The standard library is fine (0013 hashes mail with email/hashlib/re; 0031 puts facts
         # on local days with zoneinfo and buckets them with bisect), and Flask for the host's
-        # config (0031 reads HELPDESK_REPORTS_TIMEZONE).
+        # config (0031 reads HELPDESK_REPORTS_TIMEZONE); 0034 reads a message's JSON data.
         allowed = {"collections", "sqlalchemy", "alembic", "email", "hashlib", "re"}
-        allowed |= {"bisect", "datetime", "zoneinfo", "flask"}
+        allowed |= {"bisect", "datetime", "zoneinfo", "flask", "json"}
         assert set(imports) <= allowed, path.name
 
 
@@ -834,3 +834,81 @@ def test_0033_copies_the_models_slot_expression():
 
     revision = import_module("flask_helpdesk.migrations.versions.0033_hot_counter_slots")
     assert revision.SLOT == PG_HOT_SLOT
+
+
+def test_0034_keeps_one_inbound_mail_per_posted_message_and_then_refuses_a_second(app):
+    """Rows linking one message twice (a bug, a hand edit) keep the link where the message's
+    data names the row, else on the oldest; the others lose it and say so in their reason.
+    Afterwards the database refuses a second row for a message."""
+    from sqlalchemy.exc import IntegrityError
+
+    migrations.upgrade(app, "0033")
+    engine = app.extensions["helpdesk"].engine
+    insert_mail = text(
+        "INSERT INTO helpdesk_inbound_mail (dedup_key, source, subject, size, raw, status,"
+        " reason, attempts, received_at, posted_message_id) VALUES (:key, 'pipe', 'x', 1,"
+        " :raw, 'processed', :reason, 1, CURRENT_TIMESTAMP, :message)"
+    )
+    with engine.begin() as connection:
+        department_and_contact(connection)
+        connection.execute(
+            text(
+                "INSERT INTO helpdesk_ticket (code, subject, status, priority, channel,"
+                " department_id, requester_id, notify_sms, created_at, updated_at)"
+                " SELECT 'HD-AAAAAA', 'Mail', 'open', 2, 'email', d.id, c.id, false,"
+                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP"
+                " FROM helpdesk_department d, helpdesk_contact c"
+            )
+        )
+        insert_message = text(
+            "INSERT INTO helpdesk_message (ticket_id, kind, channel, body, data, created_at)"
+            " SELECT id, 'reply', 'email', 'Hi', :data, CURRENT_TIMESTAMP FROM helpdesk_ticket"
+        )
+        for data in ["{}", "{}", "{}"]:
+            connection.execute(insert_message, {"data": data})
+        first, named, alone = connection.execute(
+            text("SELECT id FROM helpdesk_message ORDER BY id")
+        ).scalars()
+        mails = [(first, None), (first, "held once"), (named, None), (named, None), (alone, None)]
+        for n, (message_id, reason) in enumerate(mails):
+            connection.execute(
+                insert_mail,
+                {"key": f"k{n}", "raw": b"x", "reason": reason, "message": message_id},
+            )
+        ids = list(connection.execute(text("SELECT id FROM helpdesk_inbound_mail ORDER BY id")))
+        ids = [row.id for row in ids]
+        connection.execute(  # the message names its mail, the later of its two
+            text("UPDATE helpdesk_message SET data = :data WHERE id = :id"),
+            {"data": json.dumps({"inbound_mail_id": ids[3]}), "id": named},
+        )
+
+    migrations.upgrade(app)
+
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT posted_message_id, reason FROM helpdesk_inbound_mail ORDER BY id")
+        ).all()
+    assert [row.posted_message_id for row in rows] == [first, None, None, named, alone]
+    assert rows[1].reason == (
+        f"held once\nPosted message {first}, which inbound mail {ids[0]} posted too (0034)."
+    )
+    assert (
+        rows[2].reason == f"Posted message {named}, which inbound mail {ids[3]} posted too (0034)."
+    )
+    assert rows[0].reason is None and rows[3].reason is None
+
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(
+            insert_mail, {"key": "k9", "raw": b"x", "reason": None, "message": alone}
+        )
+    with engine.begin() as connection:  # mail that posted nothing: as many as there are
+        for key in ("k10", "k11"):
+            connection.execute(
+                insert_mail, {"key": key, "raw": b"x", "reason": None, "message": None}
+            )
+
+    migrations.downgrade(app, "0033")
+    with engine.begin() as connection:  # the uniqueness goes, the links cleared stay cleared
+        connection.execute(
+            insert_mail, {"key": "k12", "raw": b"x", "reason": None, "message": alone}
+        )

@@ -128,8 +128,9 @@ class InboundMail(HelpdeskModel):
     ticket_id: Mapped[int | None] = mapped_column(
         ForeignKey("helpdesk_ticket.id", ondelete="SET NULL"), index=True
     )
+    # The message this mail posted: one at most per message (Message.inbound_mail; 0034).
     posted_message_id: Mapped[int | None] = mapped_column(
-        ForeignKey("helpdesk_message.id", ondelete="SET NULL"), index=True
+        ForeignKey("helpdesk_message.id", ondelete="SET NULL"), index=True, unique=True
     )
 
     # Who really sent it (mail/authenticity.py): pass | fail | none each; None before checked.
