@@ -131,7 +131,11 @@ class Ticket(HelpdeskModel):
     assignee: Mapped[Agent | None] = relationship(foreign_keys=[assignee_id])
     merged_into: Mapped[Ticket | None] = relationship(remote_side=[id])
     tags: Mapped[list[Tag]] = relationship(secondary=ticket_tag, order_by=Tag.name)
-    rating: Mapped[Rating | None] = relationship(back_populates="ticket", uselist=False)
+    # Deleted with the ticket (its foreign key cascades on PostgreSQL only; the ORM would set it
+    # to NULL otherwise, which the column refuses: a rated ticket could not be deleted).
+    rating: Mapped[Rating | None] = relationship(
+        back_populates="ticket", uselist=False, cascade="save-update, merge, delete"
+    )
     # Read-only, for the ticket pages' one-statement load (services/tickets.page_loads): the
     # access-grant panel, the collision notice and the held-mail notice read them there; their
     # rows are written through their own models and services (consent, presence, intake).

@@ -524,6 +524,21 @@ def roll_up(rows: Iterable[dict[str, Any]], signs: Iterable[int] | None = None, 
 
 
 def _write(db: Any, rows: list[dict[str, Any]], signs: list[int]) -> None:
+    upserted = _upsert_values(db.get_bind(mapper=Ticket).dialect.name, rows, signs)
+    if upserted is None:
+        return
+    upsert, values = upserted
+    with db.no_autoflush:
+        # Two rows for a fact (its day's and its week's), more for the SLA sweep or the
+        # demo's history: the driver's executemany, in key order.
+        db.execute(upsert, values[0] if len(values) == 1 else values)
+
+
+def _upsert_values(
+    dialect: str, rows: list[dict[str, Any]], signs: list[int]
+) -> tuple[Any, list[dict[str, Any]]] | None:
+    """The upsert adding *rows* (times *signs*) to their roll-up rows, and its parameters in
+    key order; None when they add nothing."""
     zone = reports_zone()
     merged: dict[tuple[Any, ...], dict[str, int]] = {}
     for row, sign in zip(rows, signs, strict=True):
@@ -535,17 +550,13 @@ def _write(db: Any, rows: list[dict[str, Any]], signs: list[int]) -> None:
             for name, value in add.items():
                 target[name] += sign * value
     if not merged:
-        return
+        return None
     columns = tuple(sorted({name for add in merged.values() for name in add}))
     values = [
         {**dict(zip(ROLLUP_KEY, key, strict=True)), **{c: merged[key].get(c, 0) for c in columns}}
         for key in sorted(merged)
     ]
-    upsert = _upsert(db.get_bind(mapper=Ticket).dialect.name, columns)
-    with db.no_autoflush:
-        # Two rows for a fact (its day's and its week's), more for the SLA sweep or the
-        # demo's history: the driver's executemany, in key order.
-        db.execute(upsert, values[0] if len(values) == 1 else values)
+    return _upsert(dialect, columns), values
 
 
 @cache
@@ -580,6 +591,56 @@ def _excluded(column: str) -> Any:
     Not ``upsert.excluded[column]``: that builds a proxy of each of the roll-up's ~330 columns
     on every statement, 12 ms of CPU per fact written (most of a ticket's distribution)."""
     return literal_column(f"excluded.{report_day.c[column].name}", type_=Integer)
+
+
+# -- deleted tickets --------------------------------------------------------------------------
+#
+# A deleted ticket takes its facts with it (the foreign key's ON DELETE CASCADE on PostgreSQL;
+# SQLite, whose foreign keys a host's engine usually leaves off, would keep them as orphans)
+# and must take its counts out of the roll-up too, or the reports keep counting a ticket a
+# rebuild no longer finds. The department counts need nothing: the database's trigger counts
+# a deleted ticket out (models/counts.py). No service deletes tickets (spam and merges keep
+# them); a host's admin code or script does, through the session: ``session.delete(ticket)``
+# (below, per ticket, in the flush) or ``session.execute(delete(Ticket).where(...))`` (once per
+# statement). A DELETE in plain SQL outside the session is not seen: ``flask helpdesk reports
+# backfill`` rebuilds the roll-up from the facts then.
+
+_FACT_ROWS = select(*(TicketFact.__table__.c[name] for name in _FACT_COLUMNS))
+
+
+def _take_back(connection: Connection, tickets: Any) -> None:
+    """Subtract the facts of the tickets matching *tickets* (a condition on the fact's
+    ``ticket_id``) from the roll-up and delete them, in *connection*'s transaction, before the
+    tickets' own DELETE."""
+    rows = [dict(row) for row in connection.execute(_FACT_ROWS.where(tickets)).mappings()]
+    if not rows:
+        return
+    upserted = _upsert_values(connection.dialect.name, rows, [-1] * len(rows))
+    if upserted is not None:
+        upsert, values = upserted
+        connection.execute(upsert, values)
+    connection.execute(delete(TicketFact.__table__).where(tickets))
+
+
+@event.listens_for(Ticket, "before_delete")
+def _deleted_ticket(mapper: Any, connection: Connection, ticket: Ticket) -> None:
+    # Inside the flush, after the changes of the ticket's children (a rating changed in the
+    # same flush is already in its fact row).
+    _take_back(connection, TicketFact.ticket_id == ticket.id)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _deleted_tickets(state: Any) -> None:
+    # By name: delete(Ticket) carries an annotated copy of the table, not the table itself.
+    table = getattr(state.statement, "table", None) if state.is_delete else None
+    if getattr(table, "name", None) != Ticket.__tablename__:
+        return
+    where = state.statement.whereclause
+    ids = select(Ticket.__table__.c.id)
+    _take_back(
+        state.session.connection(),
+        TicketFact.ticket_id.in_(ids if where is None else ids.where(where)),
+    )
 
 
 def rebuild_rollup(connection: Connection, zone_name: str) -> int:

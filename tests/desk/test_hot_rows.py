@@ -6,10 +6,9 @@ and deletes at once, and after the past slots are folded."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.orm import Session
 
 from flask_helpdesk.models import (
@@ -20,7 +19,6 @@ from flask_helpdesk.models import (
     Priority,
     Ticket,
     TicketCount,
-    TicketFact,
     TicketStatus,
     report_day,
     utcnow,
@@ -39,24 +37,15 @@ pytestmark = only_postgres
 CREATORS = 8
 
 
-def assert_exact(*actors, deleted_facts: Sequence[dict] = ()) -> None:
+def assert_exact(*actors) -> None:
     """The desk's counters equal a count of the tickets, and the reports' roll-up (summed over
     its slots, as the reports read it) equals a rebuild from the facts, in a transaction rolled
-    back (a rebuild writes slot 0 only). A deleted ticket's facts go with it, its counts in the
-    roll-up stay (as before the slots): *deleted_facts*, read before, are counted back in."""
+    back (a rebuild writes slot 0 only). A deleted ticket took its facts and their counts in the
+    roll-up with it (services/facts.py)."""
     session().expire_all()
     for actor in actors:
         assert kept(actor) == recount(actor)
     live = _rollup_rows()
-    if deleted_facts:
-        kept_ticket = session().scalar(select(func.min(Ticket.id)))
-        session().execute(
-            insert(TicketFact.__table__),
-            [
-                {**{k: v for k, v in fact.items() if k != "id"}, "ticket_id": kept_ticket}
-                for fact in deleted_facts
-            ],
-        )
     facts.rebuild_rollup(session().connection(), facts.reports_zone().key)
     assert _rollup_rows() == live
     session().rollback()
@@ -152,15 +141,9 @@ def test_status_changes_moves_and_deletes_at_once_keep_every_figure_exact(
                 customer, tickets.NewTicket(department_id=account, subject="Meanwhile", body="x")
             )
 
-    deleted = [i for i in range(CREATORS) if i % 4 == 3]
-    deleted_ids = [t for i in deleted for t in ids[i * per_thread : (i + 1) * per_thread]]
-    fact = TicketFact.__table__
-    gone = session().execute(select(fact).where(fact.c.ticket_id.in_(deleted_ids))).mappings()
-    deleted_facts = [dict(row) for row in gone]
-
     run_at_once(database_url, tmp_path, change, threads=CREATORS)
 
-    assert_exact(admin.actor, agent.actor, deleted_facts=deleted_facts)
+    assert_exact(admin.actor, agent.actor)
     counts = kept(admin.actor)
     quarter = CREATORS // 4 * per_thread  # the tickets of each kind of change
     assert (counts[billing].new, counts[account].closed) == (quarter, quarter)
