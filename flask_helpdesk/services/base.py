@@ -12,7 +12,12 @@ from weakref import WeakKeyDictionary
 from flask import current_app, has_app_context
 from sqlalchemy import event, inspect
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
+from sqlalchemy.orm import (
+    Session,
+    SessionTransaction,
+    make_transient,
+    make_transient_to_detached,
+)
 
 from ..jobs import discard_pending, dispatch_pending
 
@@ -215,7 +220,8 @@ def insert_loaded(obj: Any, skip_if_taken: str | None = None) -> bool:
     a ticket creation's CPU. What the database fills in (the id, column defaults) comes back
     by ``RETURNING``, so no attribute is loaded later; relationships set on *obj* stay as set
     (a foreign key column must be set too: nothing syncs it from a relationship here).
-    Rolled back, the row leaves the session as a flushed new object would.
+    Rolled back, the row leaves the session as a flushed new object would: transient, with
+    its values (see :func:`_make_rows_rolled_back_transient`).
     """
     state = inspect(obj)
     mapper = state.mapper
@@ -261,25 +267,28 @@ def _within(transaction: SessionTransaction | None, boundary: SessionTransaction
     return transaction is boundary
 
 
-@event.listens_for(Session, "after_soft_rollback")
-def _expunge_rows_rolled_back(session: Session, previous_transaction: Any) -> None:
+@event.listens_for(Session, "after_rollback")
+def _make_rows_rolled_back_transient(session: Session) -> None:
     # What the ORM does with the objects a rolled-back flush inserted: they leave the session
-    # (their ids may be given to other rows now). Kept, they would be stale rows in the
-    # identity map, expired, failing to load later.
+    # and become transient again, keeping their values (their ids may be given to other rows
+    # now). Kept, they would be stale rows in the identity map. Done here, after the database's
+    # rollback and before the session expires what it holds: expunged afterwards they were
+    # detached and expired, and any later read of one (an error page naming the ticket) raised
+    # DetachedInstanceError. Never raises: the session would re-raise it from its rollback.
     inserted = session.info.get(INSERTED_KEY)
     if not inserted:
         return
-    boundary = previous_transaction  # what was really rolled back: a savepoint or the root
-    while boundary.parent is not None and not boundary.nested:
-        boundary = boundary.parent
+    # What is being rolled back: the innermost savepoint, else the whole transaction.
+    boundary = session.get_nested_transaction() or session.get_transaction()
     root, rows = inserted
-    if not _within(boundary, root):
+    if boundary is None or not _within(boundary, root):
         return
     kept = []
     for transaction, obj in rows:
         if _within(transaction, boundary):
             if obj in session:
                 session.expunge(obj)
+            make_transient(obj)
         else:
             kept.append((transaction, obj))
     rows[:] = kept

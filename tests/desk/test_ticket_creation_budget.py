@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 from flask import current_app
-from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy import create_engine, event, func, inspect, select, text
 
 from flask_helpdesk.models import Department, Message, Ticket, utcnow
 from flask_helpdesk.services import departments as departments_service
@@ -230,6 +230,30 @@ def test_a_rolled_back_creation_leaves_nothing_in_the_session(app, departments, 
     assert session().get(Message, message.id) is message and message.ticket is ticket
     assert ticket.department.slug == "account" and ticket.requester.id == lan.contact.id
     assert sorted(session().scalars(select(Ticket.subject))) == ["One", "Two"]
+
+
+def test_a_rolled_back_ticket_still_reads_as_it_was_written(app, departments, lan):
+    """What a flushed new object does after a rollback: it leaves the session transient,
+    keeping its values, so an error page or a log line may still read the ticket that was not
+    stored (it used to raise DetachedInstanceError on the first attribute the rollback had
+    expired)."""
+    new = tickets.NewTicket(department_id=departments["account"].id, subject="One", body="1")
+    with pytest.raises(RuntimeError), unit_of_work():
+        gone, gone_message = tickets.open_ticket_with_message(lan, new)
+        raise RuntimeError("the mail's participants could not be saved")
+    assert inspect(gone).transient and inspect(gone_message).transient
+    assert (gone.subject, gone_message.body) == ("One", "1")
+    assert gone.code.startswith("HD-") and gone.department_id == departments["account"].id
+    assert gone_message.ticket is gone
+
+    with unit_of_work():  # a savepoint rolled back: the same, the rest stays as it is
+        kept, _ = tickets.open_ticket_with_message(lan, new)
+        savepoint = session().begin_nested()
+        inner, _ = tickets.open_ticket_with_message(lan, new)
+        savepoint.rollback()
+        assert inspect(inner).transient and inner.subject == "One"
+        assert inspect(kept).persistent and kept.subject == "One"
+    assert session().scalar(select(func.count()).select_from(Ticket)) == 1
 
 
 def test_a_department_changed_or_added_is_seen_by_the_next_ticket(
