@@ -605,28 +605,37 @@ def _excluded(column: str) -> Any:
 # statement). A DELETE in plain SQL outside the session is not seen: ``flask helpdesk reports
 # backfill`` rebuilds the roll-up from the facts then.
 
-_FACT_ROWS = select(*(TicketFact.__table__.c[name] for name in _FACT_COLUMNS))
+_FACTS = TicketFact.__table__
+_TICKET_IDS = select(Ticket.__table__.c.id)
 
 
 def _take_back(connection: Connection, tickets: Any) -> None:
-    """Subtract the facts of the tickets matching *tickets* (a condition on the fact's
-    ``ticket_id``) from the roll-up and delete them, in *connection*'s transaction, before the
-    tickets' own DELETE."""
-    rows = [dict(row) for row in connection.execute(_FACT_ROWS.where(tickets)).mappings()]
-    if not rows:
+    """Delete the facts of the tickets matching *tickets* (a condition on the ticket table) and
+    subtract them from the roll-up, in *connection*'s transaction, before the tickets' own
+    DELETE. The tickets are locked first: a fact another transaction is adding to one of them
+    (its foreign key check shares the ticket's key) is either committed before, then deleted
+    and subtracted here, or refused afterwards (the ticket is gone); the facts subtracted are
+    exactly the ones deleted (``RETURNING``)."""
+    ids = connection.execute(_TICKET_IDS.where(tickets).with_for_update()).scalars().all()
+    if not ids:
         return
-    upserted = _upsert_values(connection.dialect.name, rows, [-1] * len(rows))
+    deleted = (
+        delete(_FACTS)
+        .where(_FACTS.c.ticket_id.in_(ids))
+        .returning(*(_FACTS.c[name] for name in _FACT_COLUMNS))
+    )
+    rows = [dict(row) for row in connection.execute(deleted).mappings()]
+    upserted = _upsert_values(connection.dialect.name, rows, [-1] * len(rows)) if rows else None
     if upserted is not None:
         upsert, values = upserted
         connection.execute(upsert, values)
-    connection.execute(delete(TicketFact.__table__).where(tickets))
 
 
 @event.listens_for(Ticket, "before_delete")
 def _deleted_ticket(mapper: Any, connection: Connection, ticket: Ticket) -> None:
     # Inside the flush, after the changes of the ticket's children (a rating changed in the
     # same flush is already in its fact row).
-    _take_back(connection, TicketFact.ticket_id == ticket.id)
+    _take_back(connection, Ticket.__table__.c.id == ticket.id)
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -636,11 +645,7 @@ def _deleted_tickets(state: Any) -> None:
     if getattr(table, "name", None) != Ticket.__tablename__:
         return
     where = state.statement.whereclause
-    ids = select(Ticket.__table__.c.id)
-    _take_back(
-        state.session.connection(),
-        TicketFact.ticket_id.in_(ids if where is None else ids.where(where)),
-    )
+    _take_back(state.session.connection(), true() if where is None else where)
 
 
 def rebuild_rollup(connection: Connection, zone_name: str) -> int:

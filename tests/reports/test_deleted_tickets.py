@@ -4,14 +4,18 @@ deletes it through the session one by one or in one DELETE statement."""
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 
 from sqlalchemy import delete, func, select
 
-from flask_helpdesk.models import Ticket, TicketFact
+from flask_helpdesk.models import Agent, Ticket, TicketFact
 from flask_helpdesk.services import desk, facts, messages, ratings, reports, tickets
-from flask_helpdesk.services.base import session
+from flask_helpdesk.services.base import session, unit_of_work
+from flask_helpdesk.services.identity import agent_as_actor
 from tests.desk.test_department_counts import kept, recount
+from tests.distribution.test_distribution_deadlock import _someone_waits_for_a_lock, _until
+from tests.parallel import only_postgres, run_at_once
 from tests.reports.test_rollup import _rollup_rows
 
 PERIOD = reports.Period(date(2026, 3, 2), date(2026, 3, 8))
@@ -76,3 +80,35 @@ def test_a_delete_rolled_back_takes_nothing_from_the_reports(lan, admin, open_fo
     session().rollback()
     assert _figures(admin) == before
     assert kept(admin) == recount(admin) != {}
+
+
+@only_postgres
+def test_a_reply_written_while_its_ticket_is_deleted_is_taken_back_too(
+    lan, agent, admin, open_for, clock, database_url, tmp_path
+):
+    """An agent's reply (its facts written, not committed yet) and the ticket's delete at
+    once: the delete waits for the reply's commit, then takes back the reply's facts too (it
+    used to read the facts before waiting, and the cascade deleted the reply's uncounted)."""
+    clock.set("2026-03-02T09:00+00:00")
+    ticket_id, agent_id = open_for(lan).id, agent.agent.id
+    replied = threading.Event()
+
+    def work(index: int) -> None:
+        if index == 0:  # the reply: facts written, then it commits once the delete waits
+            with unit_of_work():
+                actor = agent_as_actor(session().get(Agent, agent_id))
+                messages.post_message(actor, session().get(Ticket, ticket_id), "On it.")
+                session().flush()
+                replied.set()
+                _until(_someone_waits_for_a_lock)
+        else:
+            assert replied.wait(30)
+            session().delete(session().get(Ticket, ticket_id))
+            session().commit()
+
+    run_at_once(database_url, tmp_path, work, threads=2)
+
+    session().expire_all()
+    assert session().scalar(select(func.count()).select_from(TicketFact)) == 0
+    assert _figures(admin)[0] == (0, 0, 0, 0)
+    assert _rollup_rows() == {}
