@@ -20,7 +20,10 @@ auto-replies, bounces, bulk and list mail (ignored); and redeliveries of a mail 
 
 With ``--redis-url`` the jobs (processing and notifications) go to RQ and ``--workers``
 worker processes run them while the mails arrive; the time is from the first mail stored to
-the last job done, and the CPU time is the ingesting process's plus the workers'. With
+the last job done, and the CPU time is the ingesting process's plus the workers' from the
+moment they listen (starting a worker, its imports and the app, is not a mail's cost). It also
+prints how many RQ jobs ran, and, on a PostgreSQL server on this machine, the CPU time of the
+server processes serving the database (read from ``/proc``) and the cost of a mail with it. With
 ``--workers 0`` only the intake side is measured (what the pipe, the webhook or the IMAP
 fetcher does per mail: store it and queue its processing), and the queued jobs are dropped.
 SQLite runs in WAL mode with ``synchronous=NORMAL`` unless ``--sqlite-default-journal``.
@@ -230,6 +233,51 @@ def _stop_workers(workers: list[subprocess.Popen]) -> float:
     return cpu
 
 
+def _drop_drain_keys(dispatcher) -> None:
+    """The mail ids a previous run left for its drain job (see ``jobs.enqueue_item``): the
+    tables are new, the ids would name other mails. And the jobs a previous run finished:
+    they would be counted as this run's."""
+    redis = dispatcher.queue.connection
+    for key in redis.scan_iter(f"helpdesk:drain:{dispatcher.queue_name}:*"):
+        redis.delete(key)
+    finished = dispatcher.queue.finished_job_registry
+    for job_id in finished.get_job_ids():
+        finished.remove(job_id, delete_job=True)
+
+
+def _cpu_of(pid: int) -> float:
+    """CPU seconds process *pid* used so far (Linux), 0 when it is gone or unreadable."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _wait_for_workers(app, count: int) -> None:
+    """Until *count* workers listen on the queue (imported, app made, connected)."""
+    from rq import Worker
+
+    queue = app.extensions["helpdesk"].dispatcher.queue
+    deadline = time.monotonic() + 120
+    while len(Worker.all(queue=queue)) < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def _backends(app) -> dict[int, float]:
+    """PostgreSQL: the CPU seconds of each server process serving this database, when the
+    server runs on this machine and /proc shows its processes (else empty)."""
+    if app.extensions["helpdesk"].engine.dialect.name != "postgresql":
+        return {}
+    with app.extensions["helpdesk"].engine.connect() as connection:
+        pids = connection.exec_driver_sql(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND backend_type = 'client backend'"
+        ).scalars()
+        return {pid: _cpu_of(pid) for pid in pids if os.path.exists(f"/proc/{pid}")}
+
+
 def _peak_rss_mb() -> float:
     # ru_maxrss is in KiB on Linux.
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -311,10 +359,17 @@ def main() -> None:
         _reset_schema(app)
         workers = []
         if args.redis_url:
-            app.extensions["helpdesk"].dispatcher.queue.empty()
+            dispatcher = app.extensions["helpdesk"].dispatcher
+            dispatcher.queue.empty()
+            # Mail ids a previous run left for the drain: the ids are given anew after the reset.
+            _drop_drain_keys(dispatcher)
+        startup_cpu = 0.0
         if args.redis_url and args.workers:
             workers = _start_workers(args, url, workdir)
-            time.sleep(3)  # the workers import and connect
+            _wait_for_workers(app, args.workers)
+            # Starting a worker (imports, the app) is paid once, not per mail.
+            startup_cpu = sum(_cpu_of(worker.pid) for worker in workers)
+        backends_before = _backends(app)
         mix = Mix(args.seed, args.senders)
         shapes: Counter[str] = Counter()
         baseline = _peak_rss_mb()
@@ -342,14 +397,26 @@ def main() -> None:
                 db.session.remove()  # as each request or job would: no identity map growing
                 if done in checkpoints:
                     _print_memory(done, baseline)
+        backend_cpu = None
+        finished = None
         if workers:
             _wait_until_done(app)
             elapsed = time.perf_counter() - first  # wall time to the last job, mails built too
-            cpu += _stop_workers(workers)
-        elif args.redis_url:  # --workers 0: the intake side only; the queued jobs are dropped
+            backends_after = _backends(app)
+            cpu += _stop_workers(workers) - startup_cpu
+            # RQ keeps finished jobs for a while (result_ttl, 500 s): how many jobs the mails were.
+            finished = len(app.extensions["helpdesk"].dispatcher.queue.finished_job_registry)
+        else:
+            backends_after = _backends(app)
+        if args.redis_url and not args.workers:  # the intake side only; queued jobs dropped
             queue = app.extensions["helpdesk"].dispatcher.queue
             print(f"queued jobs        {queue.count} (dropped: no worker ran)")
             queue.empty()
+            _drop_drain_keys(app.extensions["helpdesk"].dispatcher)
+        if backends_after:  # a server process gone meanwhile is not counted
+            backend_cpu = sum(
+                cpu_now - backends_before.get(pid, 0.0) for pid, cpu_now in backends_after.items()
+            )
         statuses = Counter(
             dict(
                 db.session.execute(
@@ -367,11 +434,20 @@ def main() -> None:
     print("mix                " + ", ".join(f"{k} {v}" for k, v in sorted(shapes.items())))
     print("outcome            " + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
           + f"; {tickets} tickets, {messages} messages")  # fmt: skip
+    if finished is not None:
+        print(f"RQ jobs run        {finished} ({finished / args.count:.2f} a mail)")
     print(f"time               {elapsed:.1f} s")
     print(f"messages/second    {args.count / elapsed:.1f}")
     # On a busy machine wall time says more about the neighbours than about the helpdesk;
     # this process's CPU time does not (the database server's own work is not in it).
-    print(f"CPU time           {cpu:.1f} s ({args.count / cpu:.1f} messages per CPU-second)")
+    workers_note = " (workers from the first mail: their start-up not counted)" if workers else ""
+    print(f"CPU time           {cpu:.1f} s ({args.count / cpu:.1f} messages per CPU-second)"
+          + workers_note)  # fmt: skip
+    if backend_cpu is not None:
+        both = cpu + backend_cpu
+        print(f"PostgreSQL server  {backend_cpu:.1f} s CPU (its processes for this database); "
+              f"with it {both * 1000 / args.count:.1f} ms a mail, "
+              f"{args.count / both:.1f} messages per CPU-second")  # fmt: skip
     # The median mail is steadier than the total when neighbours come and go (a busy machine
     # slows every mail a little, a few mails a lot); the mix is the same for a given seed.
     deciles = statistics.quantiles(per_mail, n=10)

@@ -14,6 +14,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import suppress
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from time import monotonic
 from typing import Any
 
 from flask import Flask, current_app
@@ -32,6 +37,13 @@ DONE_META_KEY = "helpdesk_done"
 # stop flag was set, it went back into a new read and every worker exit (each ``--burst`` run,
 # each shutdown) hung for a minute. With a short read the listener sees the flag at once.
 COMMAND_POLL_SECONDS = 0.2
+# Batched work (see enqueue_item): how long a queued drain job keeps the others from being
+# queued (the drain deletes the key when it starts; the expiry only matters when a queued job
+# was lost), and how long one drain job runs before it hands over to a new one (well under
+# HELPDESK_JOB_TIMEOUT: a drain stopped by the timeout would fail the item in hand).
+DRAIN_ARMED_SECONDS = 30
+DRAIN_SECONDS = 20.0
+FOLLOW_UPS_META_KEY = "helpdesk_follow_ups"
 
 
 def _session():
@@ -41,6 +53,26 @@ def _session():
 def enqueue(func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
     """Schedule ``func(*args, **kwargs)`` to run once the current transaction commits."""
     _session().info.setdefault(PENDING_KEY, []).append((func, args, kwargs))
+
+
+@dataclass(frozen=True)
+class Drain:
+    """Stands for a batch job in the pending list: *item* is added to what *drain* does
+    (see :func:`enqueue_item`); *each* is the job for one item, run inline without RQ."""
+
+    drain: Callable[[], Any]
+    each: Callable[[Any], Any]
+
+
+def enqueue_item(drain: Callable[[], Any], each: Callable[[Any], Any], item: int) -> None:
+    """Once the current transaction commits, have *item* done by a batch job.
+
+    On RQ the item goes to a Redis list and ``drain`` (a job function taking no argument, which
+    calls :func:`run_drain`) is queued only when no run of it is queued already: one RQ job,
+    with RQ's own bookkeeping, for many items instead of one each. Inline, ``each(item)`` runs
+    right after the commit as any job does. *drain* must tolerate an item it never gets (a
+    worker killed with items taken): the item's own state, not the list, is what counts."""
+    _session().info.setdefault(PENDING_KEY, []).append((Drain(drain, each), (item,), {}))
 
 
 def discard_pending() -> None:
@@ -125,10 +157,82 @@ class JobDispatcher:
         committed; an error page now would make them repeat it, and a lost notification is
         worse than a slower request). See :meth:`_queue_all`.
         """
+        here = _RUN_HERE.get()
+        if here is not None and self.uses_rq:
+            token = _RUN_HERE.set(None)  # what these jobs queue in turn goes to RQ as usual
+            try:
+                here.run(self, jobs)
+            finally:
+                _RUN_HERE.reset(token)
+            return
+        items = [job for job in jobs if isinstance(job[0], Drain)]
+        if items:
+            jobs = [job for job in jobs if not isinstance(job[0], Drain)]
+            if not (self.uses_rq and self._queue_items(items)):
+                for drain, args, _kwargs in items:
+                    self.run_inline(drain.each, *args)
+            if not jobs:
+                return
         if self.uses_rq and self._queue_all(jobs):
             return
         for func, args, kwargs in jobs:
             self.run_inline(func, *args, **kwargs)
+
+    def _queue_items(self, items: list[tuple[Drain, tuple, dict[str, Any]]]) -> bool:
+        """Add the items to their drains' Redis lists and queue a run of each drain that has
+        none queued (see :func:`enqueue_item`); False when the caller must do them inline.
+
+        Taking an item twice is harmless (the drain's job finds it done: a mail is claimed
+        atomically), so a lost reply or a refused step is simply done here too."""
+        from redis.exceptions import RedisError
+
+        drains: dict[Drain, list[Any]] = {}
+        for drain, args, _kwargs in items:
+            drains.setdefault(drain, []).append(args[0])
+        names = ", ".join(_job_name(drain.each) for drain in drains)
+        try:
+            pipeline = self.queue.connection.pipeline()  # MULTI/EXEC
+            for drain, listed in drains.items():
+                pipeline.rpush(self.drain_key(drain.drain, "items"), *listed)
+                pipeline.set(self.drain_key(drain.drain, "armed"), 1, nx=True,
+                             ex=DRAIN_ARMED_SECONDS)  # fmt: skip
+            replies = pipeline.execute(raise_on_error=False)
+        except RedisError:
+            logger.exception("helpdesk: Redis unreachable, running %s inline", names)
+            # Had the transaction run (the reply lost), no run would be queued for as long as
+            # the key lasts: the next item queues one instead (an extra run is harmless).
+            with suppress(RedisError):
+                self.queue.connection.delete(*(self.drain_key(d.drain, "armed") for d in drains))
+            return False
+        if any(isinstance(reply, Exception) for reply in replies):
+            logger.error("helpdesk: Redis refused %s (%s), running it inline", names, replies)
+            return False
+        for drain, armed in zip(drains, replies[1::2], strict=True):
+            if armed and not self._queue_all([(drain.drain, (), {})]):
+                # No run queued: this commit's items are done here (a later run skips them),
+                # and the next item tries to queue one again.
+                with suppress(RedisError):  # else it expires within DRAIN_ARMED_SECONDS
+                    self.queue.connection.delete(self.drain_key(drain.drain, "armed"))
+                return False
+        return True
+
+    def drain_key(self, drain: Callable[[], Any], what: str) -> str:
+        """The Redis key of *drain*'s items (``items``) or of its queued run (``armed``)."""
+        return f"helpdesk:drain:{self.queue_name}:{_job_name(drain)}:{what}"
+
+    def queue_drain(self, drain: Callable[[], Any]) -> None:
+        """Queue a run of *drain* unless one is queued (a run that stops with items left)."""
+        from redis.exceptions import RedisError
+
+        armed = self.drain_key(drain, "armed")
+        try:
+            queued = self.queue.connection.set(armed, 1, nx=True, ex=DRAIN_ARMED_SECONDS)
+            if queued and not self._queue_all([(drain, (), {})]):
+                self.queue.connection.delete(armed)
+        except RedisError:
+            # The key expires, and the next item queues a run; the drain's sweep takes up
+            # what is left meanwhile.
+            logger.exception("helpdesk: Redis unreachable, %s not queued", _job_name(drain))
 
     def _queue_all(self, jobs: list[tuple[Callable[..., Any], tuple, dict[str, Any]]]) -> bool:
         """Put *jobs* on the RQ queue; False when none of them is there (Redis unreachable, or
@@ -218,6 +322,26 @@ class JobDispatcher:
         except RedisError:
             logger.warning("helpdesk: could not delete the unqueued jobs %s", ", ".join(ids))
 
+    def hand_over(
+        self, func: Callable[..., Any], args: tuple, kwargs: dict[str, Any], meta: dict
+    ) -> None:
+        """Queue on RQ a job that failed when run in the worker (see :func:`run_drain`): its
+        first RQ try after the first retry interval, then the retries left, as if RQ had run
+        the failed try itself. *meta* carries what that try did (:func:`mark_done`)."""
+        from rq import Retry
+
+        intervals = self.retry_intervals or [0]
+        left = self.retries - 1
+        self.queue.enqueue_at(
+            datetime.now(UTC) + timedelta(seconds=intervals[0]),
+            func,
+            args=args,
+            kwargs=kwargs,
+            job_timeout=self.timeout,
+            retry=Retry(max=left, interval=intervals[1:] or intervals) if left > 0 else None,
+            meta={"request_id": current_request_id.get(), **meta},
+        )
+
     def run_inline(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         try:
             func(*args, **kwargs)
@@ -227,6 +351,124 @@ class JobDispatcher:
             # (and the job itself records an audit event the desk can show).
             logger.exception("helpdesk job %s failed", _job_name(func))
             _session().rollback()
+
+
+class _LocalJob:
+    """What :func:`already_done` and the others see of a job the worker runs outside RQ's own
+    bookkeeping: its meta lives in the drain's RQ job (saved with it), or nowhere."""
+
+    def __init__(self, holder: Any, meta: dict[str, Any], retries_left: int) -> None:
+        self.holder = holder
+        self.meta = meta
+        self.retries_left = retries_left
+
+    def save_meta(self) -> None:
+        if self.holder is not None:
+            self.holder.save_meta()
+
+
+_LOCAL_JOB: ContextVar[_LocalJob | None] = ContextVar("helpdesk_local_job", default=None)
+
+
+class _FollowUps:
+    """While a drain does one item: the jobs its commit queues run right here, after it."""
+
+    def __init__(self, holder: Any) -> None:
+        self.holder = holder  # the drain's RQ job
+
+    def run(self, dispatcher: JobDispatcher, pending: list) -> None:
+        # Called inside the item's commit(): nothing may raise from here, the item is stored.
+        drains = [entry for entry in pending if isinstance(entry[0], Drain)]
+        if drains:
+            dispatcher.dispatch_all(drains)
+        calls = [{"call": entry, "meta": {}} for entry in pending if entry not in drains]
+        if not calls:
+            return
+        # In the drain job's meta first: a worker killed from here on leaves the drain job
+        # abandoned, RQ retries it, and the retry runs these before anything else.
+        if self.holder is not None:
+            self.holder.meta[FOLLOW_UPS_META_KEY] = calls
+        _run_follow_ups(dispatcher, self.holder, calls)
+
+
+_RUN_HERE: ContextVar[_FollowUps | None] = ContextVar("helpdesk_run_here", default=None)
+
+
+def follow_ups_run_here() -> bool:
+    """Whether the jobs the current transaction queues will run in this process right after
+    its commit: inline (no RQ), or in an RQ worker's drain (see :func:`run_drain`)."""
+    return _RUN_HERE.get() is not None or not current_app.extensions["helpdesk"].dispatcher.uses_rq
+
+
+def _save_meta(holder: Any) -> None:
+    try:
+        holder.save_meta()
+    except Exception:  # Redis gone: the follow-ups still run; only a kill now would lose them
+        logger.exception("helpdesk: could not save the follow-up jobs of %s", holder.id)
+
+
+def _run_follow_ups(dispatcher: JobDispatcher, holder: Any, calls: list[dict]) -> None:
+    if holder is not None:
+        _save_meta(holder)
+    for entry in calls:
+        if entry.get("done"):
+            continue
+        func, args, kwargs = entry["call"]
+        # Retried (on RQ) if it fails here and retries are configured: the job knows it.
+        local = _LocalJob(holder, entry["meta"], retries_left=1 if dispatcher.retries else 0)
+        token = _LOCAL_JOB.set(local)
+        try:
+            func(*args, **kwargs)
+        except Exception:
+            logger.warning("helpdesk job %s failed in the worker", _job_name(func), exc_info=True)
+            _session().rollback()
+            if dispatcher.retries:
+                try:
+                    dispatcher.hand_over(func, args, kwargs, entry["meta"])
+                except Exception:
+                    logger.exception("helpdesk: job %s not queued again", _job_name(func))
+        finally:
+            _LOCAL_JOB.reset(token)
+        entry["done"] = True
+        if entry["meta"] and holder is not None:  # it sent something: keep that known
+            _save_meta(holder)
+    if holder is not None:
+        holder.meta.pop(FOLLOW_UPS_META_KEY, None)
+        _save_meta(holder)
+
+
+def run_drain(drain: Callable[[], Any], each: Callable[[int], Any]) -> bool:
+    """The body of a drain job (see :func:`enqueue_item`): ``each(item)`` for the items queued
+    for *drain*, one at a time, until none is left or ``DRAIN_SECONDS`` have passed (then a
+    new run is queued).
+
+    Each item runs in a session of its own; the jobs its commit queues (a notification) run
+    in this worker right after it, recorded in this job's meta first so that a worker killed
+    meanwhile loses none (RQ retries the abandoned job, which runs them first). One that
+    fails goes to RQ with the retries left. Items are taken one at a time, so that another
+    worker's run shares the work. True when it ended for want of items."""
+    dispatcher = current_app.extensions["helpdesk"].dispatcher
+    holder = _current_rq_job()
+    if holder is not None and holder.meta.get(FOLLOW_UPS_META_KEY):
+        _run_follow_ups(dispatcher, holder, holder.meta[FOLLOW_UPS_META_KEY])
+    redis = dispatcher.queue.connection
+    # From here on an item added queues a new run: none is left behind by this one ending.
+    redis.delete(dispatcher.drain_key(drain, "armed"))
+    items_key = dispatcher.drain_key(drain, "items")
+    deadline = monotonic() + DRAIN_SECONDS
+    while (item := redis.lpop(items_key)) is not None:
+        here = _RUN_HERE.set(_FollowUps(holder))
+        local = _LOCAL_JOB.set(_LocalJob(None, {}, retries_left=0))
+        try:
+            each(int(item))
+        finally:
+            _LOCAL_JOB.reset(local)
+            _RUN_HERE.reset(here)
+            _session().remove()
+        if monotonic() > deadline:
+            dispatcher.queue_drain(drain)
+            return False
+    return True
 
 
 def make_worker(app: Flask, queue_names: list[str] | None = None):
@@ -275,6 +517,9 @@ def make_worker(app: Flask, queue_names: list[str] | None = None):
 
 
 def _current_rq_job():
+    local = _LOCAL_JOB.get()
+    if local is not None:
+        return local
     if not current_app.extensions["helpdesk"].dispatcher.uses_rq:
         return None
     from rq import get_current_job

@@ -19,7 +19,7 @@ from sqlalchemy.orm import (
     make_transient_to_detached,
 )
 
-from ..jobs import discard_pending, dispatch_pending
+from ..jobs import discard_pending, dispatch_pending, follow_ups_run_here
 
 T = TypeVar("T")
 
@@ -370,12 +370,11 @@ def kept_for_inline_jobs() -> Iterator[None]:
     object loaded in the session is as committed: loaded or written by that transaction, the
     commit before it expired the others. Then, and when the block ends, everything is
     expired as a commit does. A job may open a block of its own for its own jobs. With RQ
-    the jobs run elsewhere, and a host session that never expires on commit tells nothing:
-    no change then."""
-    dispatcher = current_app.extensions["helpdesk"].dispatcher
+    the jobs run elsewhere (but for a drain's, :func:`.jobs.run_drain`), and a host session
+    that never expires on commit tells nothing: no change then."""
     current = session().registry()
     outer = current.info.get(KEPT_AFTER_COMMIT_KEY) is not None
-    if dispatcher.uses_rq or not (current.expire_on_commit or outer):
+    if not follow_ups_run_here() or not (current.expire_on_commit or outer):
         yield
         return
     current.expire_on_commit = False

@@ -147,7 +147,9 @@ def receive(
     if not insert_loaded(row, skip_if_taken="dedup_key"):
         return Received(_by_key(key), True)
     if current_helpdesk.dispatcher.uses_rq:
-        jobs.enqueue(process, row.id)
+        # Not a job per mail: the id joins a list that one job works through (RQ's own
+        # bookkeeping of a job cost more CPU than the mail's processing).
+        jobs.enqueue_item(process_received, process, row.id)
         commit()
         return Received(row, False)
     # Inline, processing runs in this process right after the commit: it takes the bytes it
@@ -428,6 +430,24 @@ def process(
     return row  # expired by the commit: what it ended as loads when read
 
 
+# A drain that ran out of mail also sweeps, at most once a minute across the workers: what a
+# worker killed with a mail in hand, or a lost Redis list, left ``received`` is processed
+# without waiting for cron. Not while mail is waiting: the list's own would be taken twice.
+SWEEP_FROM_DRAIN_SECONDS = 60
+
+
+def process_received() -> None:
+    """Job (RQ): process the mail :func:`receive` stored, one after the other, each as
+    :func:`process` does it and in its own transaction (:func:`jobs.run_drain`); its staff
+    notification is sent by this worker right after the mail's commit."""
+    if not jobs.run_drain(process_received, process):
+        return
+    dispatcher = current_helpdesk.dispatcher
+    recently = dispatcher.drain_key(process_received, "swept")
+    if dispatcher.queue.connection.set(recently, 1, nx=True, ex=SWEEP_FROM_DRAIN_SECONDS):
+        sweep(older_than=SWEEP_FROM_DRAIN_SECONDS)
+
+
 def _failure_reason(exc: Exception) -> str:
     if isinstance(exc, ServiceError):
         details = "; ".join(m for msgs in exc.field_errors.values() for m in msgs)
@@ -552,6 +572,7 @@ __all__ = [
     "get_inbound",
     "list_inbound",
     "process",
+    "process_received",
     "receive",
     "retry",
     "set_aside_oversized",

@@ -1,0 +1,238 @@
+"""Inbound mail on RQ, against the real Redis (set HELPDESK_TEST_REDIS_URL) and a real RQ worker:
+the mails of a burst are processed by one job (not one job a mail plus one a notification),
+each still in its own transaction, the staff notifications sent by that worker right after each
+mail's commit; a notification that fails there is retried on RQ without mailing anyone twice; a
+worker killed in the middle of a batch loses no mail and sends no notification twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+from redis.client import Pipeline
+from redis.exceptions import ConnectionError as RedisConnectionError
+from rq.registry import StartedJobRegistry
+from sqlalchemy import select
+
+from flask_helpdesk.jobs import make_worker
+from flask_helpdesk.models import AuditEvent, InboundMail, InboundStatus, Ticket
+from flask_helpdesk.services import intake
+from flask_helpdesk.services.agents import make_agent
+from flask_helpdesk.services.base import session
+from tests.conftest import make_member
+from tests.jobs.conftest import redis_url, rq_app  # noqa: F401  (fixtures)
+from tests.jobs.test_rq_worker import work_until
+from tests.mail.conftest import make_mail
+
+SARA = "sara@shop.example.com"
+MINH = "minh@shop.example.com"
+
+
+@pytest.fixture
+def app(rq_app):  # noqa: F811  (every fixture here works on the RQ-backed app)
+    return rq_app
+
+
+@pytest.fixture
+def billing(support):
+    """Sara works in Billing: she is told of every new request mailed to billing@."""
+    make_agent(str(make_member("Sara", SARA).id), ["billing"])
+    return support
+
+
+def request_mail(n: int, **extra) -> bytes:
+    return make_mail(
+        sender=f"Customer {n} <customer{n}@example.org>",
+        to="billing@example.com",
+        subject=f"Invoice {n} is wrong",
+        body=f"Invoice {n} charges us twice.\n",
+        **extra,
+    )
+
+
+def queue_of(app):
+    return app.extensions["helpdesk"].dispatcher.queue
+
+
+def released(app) -> None:
+    # The worker has its own session; none of ours may stay open under it (SQLite locks).
+    session().remove()
+
+
+def statuses() -> dict[str, str]:
+    session().expire_all()
+    return {row.subject: row.status.value for row in session().scalars(select(InboundMail))}
+
+
+def ticket_subjects() -> list[str]:
+    return sorted(session().scalars(select(Ticket.subject)))
+
+
+def test_a_burst_of_mail_is_one_job_and_each_mail_is_notified_once(app, smtp, billing):
+    for n in range(1, 6):
+        intake.receive(request_mail(n), "pipe")
+    queue = queue_of(app)
+    [job] = queue.get_jobs()  # one drain job, not five processing jobs
+    assert job.func_name == "flask_helpdesk.services.intake.process_received"
+    assert set(statuses().values()) == {"received"}
+    released(app)
+
+    make_worker(app).work(burst=True, with_scheduler=True)
+
+    assert set(statuses().values()) == {"processed"}
+    assert ticket_subjects() == [f"Invoice {n} is wrong" for n in range(1, 6)]
+    subjects = sorted(m.message["Subject"].split("] ", 1)[1] for m in smtp.to(SARA))
+    assert subjects == [f"New request: Invoice {n} is wrong" for n in range(1, 6)]
+    # The notifications were sent by the drain itself: no other job ever ran or waits.
+    assert queue.finished_job_registry.get_job_ids() == [job.id]
+    assert queue.count == 0 and queue.scheduled_job_registry.get_job_ids() == []
+
+
+def test_mail_received_while_a_drain_runs_is_not_left_behind(app, smtp, billing, monkeypatch):
+    intake.receive(request_mail(1), "pipe")
+    released(app)
+    real_process = intake.process
+    arrived: list[int] = []
+
+    def process_and_receive(inbound_id: int, **kwargs):
+        result = real_process(inbound_id, **kwargs)
+        if not arrived:  # a mail arrives while the drain works: the list or a new job has it
+            arrived.append(intake.receive(request_mail(2), "pipe").inbound.id)
+        return result
+
+    monkeypatch.setattr(intake, "process", process_and_receive)
+    work_until(app, lambda: set(statuses().values()) == {"processed"})
+    assert ticket_subjects() == ["Invoice 1 is wrong", "Invoice 2 is wrong"]
+    assert len(smtp.to(SARA)) == 2
+
+
+def test_a_notification_failing_in_the_drain_is_retried_without_mailing_anyone_twice(
+    app, smtp, billing
+):
+    make_agent(str(make_member("Minh", MINH).id), ["billing"])
+    intake.receive(request_mail(1), "pipe")
+    released(app)
+    original = smtp.handle_DATA
+    refused: list[str] = []
+
+    async def refuse_sara_once(server, smtp_session, envelope):
+        if SARA in envelope.rcpt_tos and not refused:
+            refused.append(SARA)
+            return "451 4.2.0 Mailbox busy"
+        return await original(server, smtp_session, envelope)
+
+    smtp.handle_DATA = refuse_sara_once
+    make_worker(app).work(burst=True, with_scheduler=True)
+
+    # The mail is stored whatever its notification does; Minh has his, Sara's waits on RQ.
+    assert statuses() == {"Invoice 1 is wrong": "processed"}
+    assert len(smtp.to(MINH)) == 1 and smtp.to(SARA) == []
+    queue = queue_of(app)
+    [retry_id] = queue.scheduled_job_registry.get_job_ids()
+    failed = (
+        session()
+        .scalars(select(AuditEvent).where(AuditEvent.action == "notification.failed"))
+        .all()
+    )
+    assert [(e.data["recipients"], e.data["will_retry"]) for e in failed] == [([SARA], True)]
+    released(app)
+
+    work_until(app, lambda: queue.fetch_job(retry_id).get_status() == "finished")
+
+    assert len(smtp.to(SARA)) == 1
+    assert len(smtp.to(MINH)) == 1  # not mailed again by the retry
+
+
+def test_a_worker_killed_mid_batch_loses_no_mail_and_sends_nothing_twice(
+    app, smtp, billing, monkeypatch
+):
+    """A worker is killed (SIGKILL) while it processes the second mail of four: the first is
+    stored and notified, the second's transaction dies with the worker, the last two are
+    still listed. RQ's maintenance then finds the drain job abandoned and runs it again, and
+    the drain's own sweep takes up the mail the killed worker had in hand."""
+    monkeypatch.setenv(intake.TESTING_HOOKS_ENV, "1")
+    mails = [request_mail(1), request_mail(2, headers={"X-Helpdesk-Test-Sleep": "60"})]
+    mails += [request_mail(3), request_mail(4)]
+    for raw in mails:
+        intake.receive(raw, "pipe")
+    queue = queue_of(app)
+    dispatcher = app.extensions["helpdesk"].dispatcher
+    items = dispatcher.drain_key(intake.process_received, "items")
+    engine = app.extensions["helpdesk"].engine
+    released(app)
+    engine.dispose()  # the worker must not share our connections
+
+    pid = os.fork()
+    if pid == 0:  # the worker: never returns into pytest
+        try:
+            engine.dispose(close=False)
+            make_worker(app).work(burst=True)
+        finally:
+            os._exit(0)
+    try:
+        deadline = time.monotonic() + 60
+        # The first mail done and the second taken from the list: the worker sleeps in it.
+        while not (
+            statuses()["Invoice 1 is wrong"] == "processed" and queue.connection.llen(items) == 2
+        ):
+            assert time.monotonic() < deadline, "the worker never reached the second mail"
+            released(app)
+            time.sleep(0.1)
+        released(app)
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+
+    assert statuses() == {
+        "Invoice 1 is wrong": "processed",
+        "Invoice 2 is wrong": "received",  # its transaction died with the worker
+        "Invoice 3 is wrong": "received",
+        "Invoice 4 is wrong": "received",
+    }
+    assert len(smtp.to(SARA)) == 1
+    released(app)
+
+    monkeypatch.delenv(intake.TESTING_HOOKS_ENV)
+    monkeypatch.setattr(intake, "SWEEP_FROM_DRAIN_SECONDS", 1)
+    time.sleep(1.1)
+    # What a worker's maintenance does once the killed worker's job is past its heartbeat.
+    StartedJobRegistry(queue=queue).cleanup(timestamp=time.time() + 3600)
+    work_until(app, lambda: set(statuses().values()) == {"processed"})
+
+    assert ticket_subjects() == [f"Invoice {n} is wrong" for n in range(1, 5)]
+    subjects = sorted(m.message["Subject"].split("] ", 1)[1] for m in smtp.to(SARA))
+    assert subjects == [f"New request: Invoice {n} is wrong" for n in range(1, 5)]
+    rows = session().scalars(select(InboundMail).order_by(InboundMail.id)).all()
+    assert [row.status for row in rows] == [InboundStatus.PROCESSED] * 4
+
+
+def test_a_lost_reply_at_receive_processes_the_mail_here_and_the_drain_does_not_again(
+    app, smtp, billing, monkeypatch
+):
+    """Redis took the mail's id but its reply was lost: the mail is processed inline at once
+    (nothing may wait on a list no run is queued for), and the next run, queued by the next
+    mail, finds it done."""
+    real_execute = Pipeline.execute
+
+    def execute_then_lose_the_reply(self, *args, **kwargs):
+        real_execute(self, *args, **kwargs)
+        raise RedisConnectionError("Connection reset by peer")
+
+    monkeypatch.setattr(Pipeline, "execute", execute_then_lose_the_reply)
+    intake.receive(request_mail(1), "pipe")
+    monkeypatch.undo()
+    assert statuses() == {"Invoice 1 is wrong": "processed"}
+
+    intake.receive(request_mail(2), "pipe")
+    queue = queue_of(app)
+    assert [job.func_name.rsplit(".", 1)[1] for job in queue.get_jobs()] == [
+        "staff_of_customer_activity",  # mail 1's, queued by its inline processing
+        "process_received",
+    ]
+    released(app)
+    make_worker(app).work(burst=True)
+    assert ticket_subjects() == ["Invoice 1 is wrong", "Invoice 2 is wrong"]
+    assert statuses() == {"Invoice 1 is wrong": "processed", "Invoice 2 is wrong": "processed"}
+    assert len(smtp.to(SARA)) == 2
