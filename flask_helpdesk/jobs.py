@@ -439,8 +439,8 @@ def _run_follow_ups(dispatcher: JobDispatcher, holder: Any, calls: list[dict]) -
 
 def run_drain(drain: Callable[[], Any], each: Callable[[int], Any]) -> bool:
     """The body of a drain job (see :func:`enqueue_item`): ``each(item)`` for the items queued
-    for *drain*, one at a time, until none is left or ``DRAIN_SECONDS`` have passed (then a
-    new run is queued).
+    for *drain*, one at a time, until none is left or ``DRAIN_SECONDS`` (at most a third of
+    ``HELPDESK_JOB_TIMEOUT``) have passed; then a new run is queued.
 
     Each item runs in a session of its own; the jobs its commit queues (a notification) run
     in this worker right after it, recorded in this job's meta first so that a worker killed
@@ -455,7 +455,9 @@ def run_drain(drain: Callable[[], Any], each: Callable[[int], Any]) -> bool:
     # From here on an item added queues a new run: none is left behind by this one ending.
     redis.delete(dispatcher.drain_key(drain, "armed"))
     items_key = dispatcher.drain_key(drain, "items")
-    deadline = monotonic() + DRAIN_SECONDS
+    # A third of the job timeout at most: the item in hand when it struck would fail.
+    budget = min(DRAIN_SECONDS, dispatcher.timeout / 3) if dispatcher.timeout else DRAIN_SECONDS
+    deadline = monotonic() + budget
     while (item := redis.lpop(items_key)) is not None:
         here = _RUN_HERE.set(_FollowUps(holder))
         local = _LOCAL_JOB.set(_LocalJob(None, {}, retries_left=0))

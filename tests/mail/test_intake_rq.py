@@ -90,6 +90,23 @@ def test_a_burst_of_mail_is_one_job_and_each_mail_is_notified_once(app, smtp, bi
     assert queue.count == 0 and queue.scheduled_job_registry.get_job_ids() == []
 
 
+def test_a_run_hands_over_to_a_new_job_well_before_the_job_timeout(app, smtp, billing, monkeypatch):
+    """A run stops after a third of HELPDESK_JOB_TIMEOUT and queues the next one: the timeout
+    never strikes in the middle of a mail (which would fail it)."""
+    monkeypatch.setenv(intake.TESTING_HOOKS_ENV, "1")
+    app.extensions["helpdesk"].dispatcher.timeout = 3  # a run may take 1 s
+    for n in range(1, 5):
+        intake.receive(request_mail(n, headers={"X-Helpdesk-Test-Sleep": "0.6"}), "pipe")
+    released(app)
+
+    make_worker(app).work(burst=True)
+
+    assert set(statuses().values()) == {"processed"}
+    runs = queue_of(app).finished_job_registry.get_job_ids()
+    assert len(runs) >= 2  # 2.4 s of mail: not one run
+    assert len(smtp.to(SARA)) == 4
+
+
 def test_mail_received_while_a_drain_runs_is_not_left_behind(app, smtp, billing, monkeypatch):
     intake.receive(request_mail(1), "pipe")
     released(app)
