@@ -32,7 +32,7 @@ from ..mail.authenticity import CachedTxt, Verdict, authenticate, default_txt
 from ..mail.dns_check import Finding
 from ..mail.outbound import default_sender
 from ..mail.spf import dns_lookup
-from ..models import Contact, InboundMail, Message, Ticket
+from ..models import Contact, Message, Ticket
 from ..state import current_helpdesk
 from . import mail_routing as routing
 from .base import session
@@ -89,11 +89,15 @@ def check(raw: bytes, envelope: str | None = None, provider: str | None = None) 
         return Verdict(reason=f"the check failed: {type(error).__name__}")
 
 
-def store(row: InboundMail, verdict: Verdict) -> None:
-    """Write *verdict* on the row (no commit: the caller's unit of work)."""
-    row.auth_spf, row.auth_dkim, row.auth_dmarc = verdict.spf, verdict.dkim, verdict.dmarc
-    row.sender_verified = verdict.verified
-    row.auth_reason = f"{verdict.source}: {verdict.reason}"[:500]
+def columns(verdict: Verdict) -> dict[str, object]:
+    """The inbound row's columns that record *verdict*."""
+    return {
+        "auth_spf": verdict.spf,
+        "auth_dkim": verdict.dkim,
+        "auth_dmarc": verdict.dmarc,
+        "sender_verified": verdict.verified,
+        "auth_reason": f"{verdict.source}: {verdict.reason}"[:500],
+    }
 
 
 def _policy() -> str:

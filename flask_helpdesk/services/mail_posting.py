@@ -55,20 +55,44 @@ def parse_rate(value: str | tuple[int, int] | None) -> tuple[int, int] | None:
     return int(count), RATE_PERIODS[period.strip().lower().rstrip("s") or "hour"]
 
 
-def _set(row: InboundMail, name: str, value: str | None) -> None:
-    # Only a real change: an assignment marks the row dirty, and every query until the
-    # commit would then flush the unit of work first (a millisecond each).
+# What processing writes on the row: one UPDATE with the outcome (see _finish).
+_OUTCOME = (
+    "subject", "sender", "ticket_id", "posted_message_id", "status", "reason", "processed_at",
+    "auth_spf", "auth_dkim", "auth_dmarc", "sender_verified", "auth_reason",
+)  # fmt: skip
+
+
+def _set(row: InboundMail, name: str, value: object) -> None:
+    """Set one of the row's outcome columns in memory only: :func:`_finish` writes them all.
+
+    Not an assignment: that marks the row dirty, every query until the commit would flush
+    the unit of work first, and the commit would flush it through the unit of work (half a
+    millisecond of CPU for the one UPDATE). Rolled back, the row is expired with the rest."""
     if getattr(row, name) != value:
-        setattr(row, name, value)
+        set_committed_value(row, name, value)
+
+
+@cache
+def _outcome_update():
+    """The row's outcome in one UPDATE, built once a process (Core: no unit of work)."""
+    table = InboundMail.__table__
+    return (
+        table.update()
+        .where(table.c.id == bindparam("row_id"))
+        .values({name: bindparam(name) for name in _OUTCOME})
+    )
 
 
 def _finish(row: InboundMail, status: InboundStatus, reason: str | None = None) -> None:
-    # Who really sent it, set with the outcome (a row changed earlier would be flushed
-    # before every later query of the unit).
-    mail_auth.store(row, row_verdict(row))
-    row.status = status
-    row.reason = reason
-    row.processed_at = utcnow()
+    # Who really sent it, with the outcome. Last (the services' rows are written by then):
+    # the row's every outcome column goes out in one UPDATE; what _set kept in memory too.
+    _set(row, "status", status)
+    _set(row, "reason", reason)
+    _set(row, "processed_at", utcnow())
+    for name, value in mail_auth.columns(row_verdict(row)).items():
+        _set(row, name, value)
+    values = {name: getattr(row, name) for name in _OUTCOME}
+    session().execute(_outcome_update(), {**values, "row_id": row.id})
 
 
 def _ignore(row: InboundMail, reason: str) -> None:
@@ -91,7 +115,7 @@ def row_verdict(row: InboundMail) -> Verdict:
 def _hold(row: InboundMail, ticket: Ticket | None, reason: str) -> None:
     """Keep the mail for an agent (accept or discard); the ticket it claims to answer, if
     any, is where the agents who may decide find it."""
-    row.ticket_id = ticket.id if ticket is not None else None
+    _set(row, "ticket_id", ticket.id if ticket is not None else None)
     _finish(row, InboundStatus.HELD, reason)
 
 
@@ -279,8 +303,8 @@ def _link(row: InboundMail, message: Message, inline: dict[str, int], files: boo
             **message.data,
             "inline_images": {cid: stored[index].id for cid, index in inline.items()},
         }
-    row.ticket_id = message.ticket_id
-    row.posted_message_id = message.id
+    _set(row, "ticket_id", message.ticket_id)
+    _set(row, "posted_message_id", message.id)
 
 
 def _reply(row, parsed, ticket: Ticket, contact, own: set[str], how: str) -> None:
