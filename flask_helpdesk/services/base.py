@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from flask import current_app, has_app_context
-from sqlalchemy import event, inspect
+from sqlalchemy import Index, event, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import (
     Session,
@@ -210,10 +210,11 @@ _INSERTS: dict[tuple[Any, ...], tuple[Any, tuple[str, ...]]] = {}
 INSERTED_KEY = "helpdesk_inserted_rows"
 
 
-def insert_loaded(obj: Any, skip_if_taken: str | None = None) -> bool:
+def insert_loaded(obj: Any, skip_if_taken: str | Index | None = None) -> bool:
     """INSERT the new (transient) *obj* in one Core statement; it joins the session as a loaded
-    row. False, and nothing stored, when *skip_if_taken* names a unique column whose value
-    another row has already (``ON CONFLICT DO NOTHING``: no error, no savepoint needed).
+    row. False, and nothing stored, when *skip_if_taken* names a unique column (or is a unique
+    index of the table, partial or on expressions) whose value another row has already
+    (``ON CONFLICT DO NOTHING``: no error, no savepoint needed).
 
     Not the ORM's flush, for a hot path's new rows whose every column value is known: the unit
     of work (dependency sort, per-object bookkeeping, a bind lookup at each step) was half of
@@ -237,7 +238,12 @@ def insert_loaded(obj: Any, skip_if_taken: str | None = None) -> bool:
         statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
             mapper.local_table
         )
-        if skip_if_taken is not None:
+        if isinstance(skip_if_taken, Index):
+            statement = statement.on_conflict_do_nothing(
+                index_elements=list(skip_if_taken.expressions),
+                index_where=skip_if_taken.dialect_options[dialect].get("where"),
+            )
+        elif skip_if_taken is not None:
             statement = statement.on_conflict_do_nothing(index_elements=[skip_if_taken])
         statement = statement.returning(*(columns[k].columns[0] for k in returned))
         built = _INSERTS[key] = (statement, returned)

@@ -119,22 +119,29 @@ def _hold(row: InboundMail, ticket: Ticket | None, reason: str) -> None:
     _finish(row, InboundStatus.HELD, reason)
 
 
-def _rate_limited(row: InboundMail, sender: str) -> bool:
+def _rate_limited(row: InboundMail, sender: str, parsed: ParsedMail) -> bool:
+    """Whether *sender* sent too many mails lately. The same statement asks whether another
+    message has the mail's Message-ID (see :func:`_message_id`): one query, not two."""
     rate = parse_rate(current_helpdesk.config["HELPDESK_MAIL_RATE_LIMIT"])
     if rate is None:
         return False
     count, seconds = rate
     since = row.received_at - timedelta(seconds=seconds)
-    earlier = session().scalar(_earlier_mails(), {"sender": sender, "since": since, "id": row.id})
+    mid = _usable_message_id(parsed)
+    params = {"sender": sender, "since": since, "id": row.id, "mid": mid}
+    earlier, taken = session().execute(_earlier_mails(), params).one()
+    if mid is not None:
+        setattr(row, _MESSAGE_ID_TAKEN, (mid, taken is not None))
     return (earlier or 0) >= count
 
 
 @cache
 def _earlier_mails():
-    """How many mails the sender sent since a time, before a row (built once a process).
-    Core columns: a plain query, no flush of the unit of work before it."""
+    """How many mails the sender sent since a time, before a row, and the message that has a
+    Message-ID, if any (built once a process). Core columns: a plain query, no flush of the
+    unit of work before it."""
     table = InboundMail.__table__
-    return (
+    earlier = (
         select(func.count())
         .select_from(table)
         .where(
@@ -143,6 +150,7 @@ def _earlier_mails():
             table.c.id < bindparam("id"),
         )
     )
+    return select(earlier.scalar_subquery(), _message_with_id().scalar_subquery())
 
 
 def handle(
@@ -190,7 +198,7 @@ def handle(
         or (parsed.message_id and is_ours(parsed.message_id))
     ):
         return _ignore(row, "loop: the mail came from the helpdesk itself")
-    if _rate_limited(row, sender):
+    if _rate_limited(row, sender, parsed):
         return _ignore(row, f"rate limit: too many mails from {sender}")
 
     recipients = routing.recipients_of(parsed, row.recipient)
@@ -273,14 +281,28 @@ def _body(parsed: ParsedMail, notes: list[str], has_files: bool) -> str:
     return text
 
 
-def _message_id(parsed: ParsedMail) -> str | None:
+# Whether another message has the mail's Message-ID, as _rate_limited found: (id, taken).
+_MESSAGE_ID_TAKEN = "_helpdesk_message_id_taken"
+
+
+def _usable_message_id(parsed: ParsedMail) -> str | None:
+    mid = parsed.message_id
+    return mid if mid and len(mid) <= 255 else None
+
+
+def _message_id(parsed: ParsedMail, row: InboundMail) -> str | None:
     """The Message-ID to record on the posted message, unless another message has it.
 
     Other systems reuse Message-IDs (ServiceNow, Jira, some clients for every mail); the
-    column stays unique for our own outgoing ids, so the second mail's message goes without."""
-    mid = parsed.message_id
-    if not mid or len(mid) > 255:
+    column stays unique for our own outgoing ids, so the second mail's message goes without.
+    Asked with the rate limit's query when that ran (nothing in this transaction posts a
+    message in between)."""
+    mid = _usable_message_id(parsed)
+    if mid is None:
         return None
+    known = getattr(row, _MESSAGE_ID_TAKEN, None)
+    if known is not None and known[0] == mid:
+        return None if known[1] else mid
     taken = session().scalar(_message_with_id(), {"mid": mid})
     return None if taken is not None else mid
 
@@ -322,7 +344,7 @@ def _reply(row, parsed, ticket: Ticket, contact, own: set[str], how: str) -> Non
         uploads=uploads,
         channel=Channel.EMAIL,
         body_html=parsed.html,
-        email_message_id=_message_id(parsed),
+        email_message_id=_message_id(parsed, row),
         data={"inbound_mail_id": row.id, "threaded_by": how},
     )
     routing.add_participants(ticket, [*parsed.cc], own | {routing.normalize_address(contact.email)})
@@ -391,7 +413,7 @@ def _open(row, parsed, contact, department, uploads, notes):
             uploads=uploads,
             channel=Channel.EMAIL,
             body_html=parsed.html,
-            email_message_id=_message_id(parsed),
+            email_message_id=_message_id(parsed, row),
             # No email= here: the web form's address check would refuse addresses mail
             # servers deliver (root@localhost); the ticket takes the contact's address.
             message_data={"inbound_mail_id": row.id, "threaded_by": "new"},
