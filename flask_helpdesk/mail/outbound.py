@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, render_template
 from flask_babel import force_locale, get_locale
 
-from ..i18n import gettext, ngettext, text_direction
+from ..i18n import domain, text_direction
 
 logger = logging.getLogger("flask_helpdesk.mail")
 
@@ -107,17 +107,35 @@ def render_mail(template: str, locale: str | None = None, **context: Any) -> Ren
     the caller renders one with :func:`in_locale` — comes out in that language, whatever
     the language of the request (an agent's) that triggered the mail.
     """
-    context.setdefault("_", gettext)
-    context.setdefault("gettext", gettext)
-    context.setdefault("ngettext", ngettext)
     context.setdefault("site_name", current_app.extensions["helpdesk"].config["HELPDESK_SITE_NAME"])
     with force_locale(mail_locale(locale)):
+        mail_gettext, mail_ngettext = _mail_translators()
+        context.setdefault("_", mail_gettext)
+        context.setdefault("gettext", mail_gettext)
+        context.setdefault("ngettext", mail_ngettext)
         current = str(get_locale() or mail_locale(None))
         context.setdefault("mail_locale", current.replace("_", "-"))
         context.setdefault("mail_dir", text_direction())
         text = render_template(f"helpdesk/mail/{template}.txt", **context)
         html = render_template(f"helpdesk/mail/{template}.html", **context)
     return RenderedMail(text=text, html=html, locale=current)
+
+
+def _mail_translators() -> tuple[Callable[..., str], Callable[..., str]]:
+    """``gettext`` and ``ngettext`` of our catalogue in the current (forced) locale, found
+    once per mail: Flask-Babel looks the locale and its catalogue up again for every string
+    (a dozen a mail). The same strings as :func:`..i18n.gettext`: mail is ours alone."""
+    translations = domain.get_translations()
+
+    def mail_gettext(string: str, **variables: Any) -> str:
+        text = translations.ugettext(string)
+        return text % variables if variables else text
+
+    def mail_ngettext(singular: str, plural: str, num: int, **variables: Any) -> str:
+        variables.setdefault("num", num)
+        return translations.ungettext(singular, plural, num) % variables
+
+    return mail_gettext, mail_ngettext
 
 
 def one_line(text: str, limit: int = 200) -> str:

@@ -210,7 +210,10 @@ def signed_for(parsed: ParsedMail, recipients: list[str], ticket: Ticket) -> boo
 def may_post(ticket: Ticket, address: str) -> bool:
     """Is *address* the ticket's requester (or its contact address) or a participant?"""
     address = normalize_address(address)
-    if address in (normalize_address(ticket.email), normalize_address(ticket.requester.email)):
+    # The ticket's own address first: the requester's row is then not loaded for it.
+    if address == normalize_address(ticket.email):
+        return True
+    if address == normalize_address(ticket.requester.email):
         return True
     return (
         session().scalar(

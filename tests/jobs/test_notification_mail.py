@@ -122,6 +122,51 @@ def test_new_ticket_goes_to_department_agents_in_their_language_not_to_the_autho
     assert smtp.to("lan@example.com") == []
 
 
+def test_agents_languages_are_asked_of_the_host_once_per_few_seconds(
+    app, smtp, departments, customer, monkeypatch
+):
+    """A staff mail is in each agent's language, which the host's user adapter tells (its own
+    query, often): asked once for several mails, and a change in the host's profile page is
+    heeded once the staff cache's few seconds have passed."""
+    from time import monotonic
+
+    from flask_helpdesk.services import base
+    from flask_helpdesk.services.notifications import tickets as notifications
+
+    minh = make_member("Minh Agent", "minh@shop.example.com", language="vi")
+    agent_for(minh, "billing")
+    state = app.extensions["helpdesk"]
+    asked: list[str] = []
+    load_user = state.load_user
+    monkeypatch.setattr(state, "load_user", lambda i: asked.append(i) or load_user(i))
+
+    def new_ticket(subject: str):
+        return open_ticket(
+            customer_actor_for(customer),
+            NewTicket(department_id=departments["billing"].id, subject=subject, body=subject),
+        )
+
+    new_ticket("Invoice missing")
+    new_ticket("Parcel late")
+    assert asked == [str(minh.get_id())]
+    assert [m.message["Content-Language"] for m in smtp.to("minh@shop.example.com")] == [
+        "vi",
+        "vi",
+    ]
+
+    minh.preferred_language = "en"
+    app.extensions["helpdesk"].db.session.commit()
+    new_ticket("Card refused")  # within the few seconds: as it was
+    later = monotonic() + notifications.STAFF_CACHE_SECONDS + 1
+    monkeypatch.setattr(base, "monotonic", lambda: later)
+    new_ticket("Login fails")
+    assert [m.message["Content-Language"] for m in smtp.to("minh@shop.example.com")][2:] == [
+        "vi",
+        "en",
+    ]
+    assert len(asked) == 2
+
+
 def test_customer_reply_goes_to_the_assignee_only(app, smtp, departments, customer):
     minh = make_member("Minh Agent", "minh@shop.example.com")
     agent_for(minh, "billing")

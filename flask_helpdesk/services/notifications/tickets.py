@@ -409,14 +409,25 @@ def sender_of_refused_mail(sender: str, limit: int, period: str) -> None:
 # -- to the staff ------------------------------------------------------------------------------
 
 
+# Host users' languages, by user id, reused for as long as who works where (a host user
+# loaded, often a query of the host's, for every agent of every staff mail otherwise). A
+# language changed in the host's profile page is heeded within this time.
+LOCALES_CACHE_KEY = "helpdesk-agent-locales"
+
+
 def _agent_locale(agent: Agent | StaffMember) -> str | None:
-    """The agent's language, as the host's user adapter tells it."""
+    """The agent's language, as the host's user adapter tells it (cached briefly, above)."""
+    known: dict[str, str | None] = cached_for_app(LOCALES_CACHE_KEY, STAFF_CACHE_SECONDS, dict)
+    if agent.user_id in known:
+        return known[agent.user_id]
     try:
         user = current_helpdesk.load_user(agent.user_id)
-        return current_helpdesk.user_info(user).locale if user is not None else None
+        locale = current_helpdesk.user_info(user).locale if user is not None else None
     except Exception:  # a host loader failing must not cost the agent their notification
         logger.exception("helpdesk: could not load host user %s", agent.user_id)
-        return None
+        return None  # not kept: the next mail asks again
+    known[agent.user_id] = locale
+    return locale
 
 
 def _staff_recipients(
