@@ -23,7 +23,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import jobs, signals
@@ -32,13 +32,16 @@ from ..i18n import gettext as _
 from ..i18n import lazy_gettext as _l
 from ..models import (
     Agent,
+    AuditEvent,
     Availability,
     BusinessCalendar,
     Department,
     DistributionMode,
+    Message,
     SlaPolicy,
     Ticket,
     TicketCount,
+    TicketFact,
     TicketStatus,
     agent_department,
     utcnow,
@@ -53,7 +56,7 @@ from .base import (
     session,
 )
 from .calendars import work_calendar
-from .events import write_event
+from .events import event_values, write_event
 from .identity import SYSTEM, Actor
 from .permissions import ensure
 
@@ -110,9 +113,25 @@ def distribute_ticket(
     pick = _pick(wanted, eligible, loads, department.distribution_last_agent_id)
     if pick is None:
         return None
+    if dialect == "postgresql":
+        chosen = _write_in_one_statement(ticket, department, pick, actor, wanted)
+    else:
+        chosen = _write(ticket, department, pick.id, actor, wanted)
+    rule_events.record(ticket, "assignee_changed", assignee=chosen.id)
+    send_after_commit(
+        signals.ticket_assigned, ticket=ticket, actor=actor, assignee=chosen, previous=None
+    )
+    return chosen
+
+
+def _write(
+    ticket: Ticket, department: Department, agent_id: int, actor: Actor, mode: DistributionMode
+) -> Agent:
+    """The assignment of *ticket* to *agent_id* and what records it, statement by statement
+    (SQLite: no round trips to save)."""
     # The one agent chosen as an object (the candidates were read as plain rows: cheap with
     # fifty of them); usually in the session already, else read by primary key.
-    chosen = session().get(Agent, pick.id)
+    chosen = session().get(Agent, agent_id)
     assert chosen is not None  # its row is locked
     # The assignment, the turn and the thread line by Core statements compiled once, not by the
     # unit of work: a flush of the one changed ticket cost a quarter of a distribution's CPU.
@@ -122,18 +141,104 @@ def distribute_ticket(
     # any department change may be a new address).
     facts.assignee_written(ticket, chosen.id)
     session().execute(_ASSIGN, {"ticket_id": ticket.id, "agent_id": chosen.id})
+    session().execute(_SET_TURN, {"department_id": department.id, "agent_id": chosen.id})
+    _assigned(ticket, department, chosen)
+    write_event(ticket, actor, "assigned", assignee_name=chosen.display_name, distribution=mode)
+    # The same audit action, webhook event and rule trigger as an assignment by hand.
+    audit.record(actor, "ticket.assigned", ticket, old=None, new=chosen.id, distribution=mode)
+    return chosen
+
+
+def _write_in_one_statement(
+    ticket: Ticket, department: Department, pick: _Candidate, actor: Actor, mode: DistributionMode
+) -> Agent:
+    """:func:`_write` on PostgreSQL in one round trip: the report facts of the ticket's backlog
+    move, their roll-up (unless held for the end of a ticket's creation), the assignment, the
+    turn, the thread line and the audit event as data-modifying ``WITH`` parts of the one
+    ``SELECT`` that reads the chosen agent's row (6 statements sent one by one before, each a
+    round trip to the server and back). The same rows are stored, written in the same order
+    (PostgreSQL runs the parts nobody reads in the order they are listed), so the locks are taken
+    in the order the statements took them: the roll-up's rows, then the ticket's count slot row
+    (its trigger), then the department's row (held already)."""
+    agent_id = pick.id
+    moved = facts.assignee_rows(ticket, agent_id)
+    rollup = facts.rollup_rows(moved) if moved else None
+    # The agent's name as Agent.display_name gives it, from the candidates' row.
+    name = pick.name or pick.email or f"#{agent_id}"
+    thread_line = event_values(ticket, actor, "assigned", assignee_name=name, distribution=mode)
+    audit_row = audit.values(
+        actor, "ticket.assigned", ticket, old=None, new=agent_id, distribution=mode
+    )
+    # No parameter is named as a column of a table written: SQLAlchemy would take it as that
+    # column's value in the INSERTs and UPDATEs of the WITH.
+    parameters: dict[str, Any] = {
+        "w_ticket": ticket.id,
+        "w_department": department.id,
+        "w_agent": agent_id,
+        **{f"f{n}_{name}": value for n, row in enumerate(moved) for name, value in row.items()},
+        **{f"m_{name}": value for name, value in thread_line.items()},
+        **{f"a_{name}": value for name, value in audit_row.items()},
+    }
+    if rollup is not None:
+        parameters.update(facts.rollup_parameters(rollup[1]))
+    statement = _one_statement(
+        tuple(moved[0]) if moved else (),
+        len(moved),
+        rollup[0] if rollup is not None else (),
+        len(rollup[1]) if rollup is not None else 0,
+        tuple(thread_line),
+        tuple(audit_row),
+    )
+    chosen = session().scalars(statement, parameters).one()
+    _assigned(ticket, department, chosen)
+    audit.written(audit_row, ticket)
+    return chosen
+
+
+def _assigned(ticket: Ticket, department: Department, chosen: Agent) -> None:
+    """The assignment and the turn as written: the loaded state of the objects."""
     set_committed_value(ticket, "assignee", chosen)
     set_committed_value(ticket, "assignee_id", chosen.id)
-    session().execute(_SET_TURN, {"department_id": department.id, "agent_id": chosen.id})
     set_committed_value(department, "distribution_last_agent_id", chosen.id)
-    write_event(ticket, actor, "assigned", assignee_name=chosen.display_name, distribution=wanted)
-    # The same audit action, webhook event and rule trigger as an assignment by hand.
-    audit.record(actor, "ticket.assigned", ticket, old=None, new=chosen.id, distribution=wanted)
-    rule_events.record(ticket, "assignee_changed", assignee=chosen.id)
-    send_after_commit(
-        signals.ticket_assigned, ticket=ticket, actor=actor, assignee=chosen, previous=None
+
+
+@cache
+def _one_statement(
+    fact_columns: tuple[str, ...],
+    facts_count: int,
+    rollup_columns: tuple[str, ...],
+    rollup_count: int,
+    message_columns: tuple[str, ...],
+    audit_columns: tuple[str, ...],
+) -> Any:
+    """The statement of :func:`_write_in_one_statement`, built once per shape (its values are
+    parameters, so SQLAlchemy compiles it once per shape too)."""
+
+    parts: list[Any] = []
+    if facts_count:
+        fact_table = TicketFact.__table__
+        rows = facts.parameter_rows(fact_table, "f", fact_columns, facts_count)
+        parts.append(insert(fact_table).from_select(fact_columns, rows))
+    if rollup_count:
+        parts.append(facts.rollup_upsert_rows(rollup_columns, rollup_count))
+    ticket_table = Ticket.__table__
+    parts.append(
+        update(ticket_table)
+        .where(ticket_table.c.id == bindparam("w_ticket"))
+        .values(assignee_id=bindparam("w_agent"))
     )
-    return chosen
+    parts.append(
+        update(_DEPARTMENT)
+        .where(_DEPARTMENT.c.id == bindparam("w_department"))
+        .values(distribution_last_agent_id=bindparam("w_agent"))
+    )
+    message_table, audit_table = Message.__table__, AuditEvent.__table__
+    message = {c: bindparam(f"m_{c}", type_=message_table.c[c].type) for c in message_columns}
+    parts.append(insert(message_table).values(message))
+    audit_row = {c: bindparam(f"a_{c}", type_=audit_table.c[c].type) for c in audit_columns}
+    parts.append(insert(audit_table).values(audit_row))
+    ctes = [part.cte(f"w{n}") for n, part in enumerate(parts)]
+    return select(Agent).where(Agent.id == bindparam("w_agent")).add_cte(*ctes)
 
 
 def lock_department_first(department: Department) -> None:
@@ -167,6 +272,8 @@ class _Candidate(NamedTuple):
     id: int
     capacity: int
     shift_calendar_id: int | None
+    name: str | None
+    email: str | None
     load: int | None  # read with the candidates on SQLite only
 
 
@@ -247,7 +354,7 @@ def _candidates_query(dialect: str) -> Select[Any]:
         agent.availability == Availability.AVAILABLE,
         agent.capacity > 0,
     )
-    columns = (agent.id, agent.capacity, agent.shift_calendar_id)
+    columns = (agent.id, agent.capacity, agent.shift_calendar_id, agent.name, agent.email)
     if dialect == "sqlite":
         loads = _loads_query().subquery()
         source = source.outerjoin(loads, loads.c.assignee_id == agent.id)

@@ -45,6 +45,7 @@ from sqlalchemy import (
     literal_column,
     select,
     true,
+    union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, SessionTransaction, attributes, selectinload
@@ -222,27 +223,42 @@ def on_transition(
 def _moved(ticket: Ticket, change: dict[str, Any]) -> None:
     """*ticket*'s department, assignee or priority is changing (*change*: the new value of
     one): if it is in the backlog, it leaves the old group's backlog and joins the new one's."""
-    state = attributes.instance_state(ticket)
-    if not state.persistent or ticket.status in OUT_OF_BACKLOG:
-        return  # a new ticket's ``created`` fact carries whatever it ends up with
+    rows = _moved_rows(ticket, change)
+    if not rows:
+        return
     db = _object_session(ticket)
-    if db is None:
-        return
-    old = _dimensions(ticket)
-    new = {**old, **change}
-    if new == old:
-        return
-    now = utcnow()
-    rows = [
-        {**_values(ticket, FactKind.MOVED_OUT, now, backlog_delta=-1), **old},
-        {**_values(ticket, FactKind.MOVED_IN, now, backlog_delta=1), **new},
-    ]
     # An attribute is being set: nothing may be flushed half-way through (no autoflush). The two
     # rows go in as one Core INSERT (executemany): nothing reads them back as objects, and the
     # unit of work's bookkeeping for two more objects was a third of a distribution's flush.
     with db.no_autoflush:
         db.execute(_INSERT_FACT, rows)
         roll_up(rows, db=db)
+
+
+def _moved_rows(ticket: Ticket, change: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``moved_out`` and ``moved_in`` facts of :func:`_moved` (none: not in the backlog, not
+    stored yet, nothing changes)."""
+    state = attributes.instance_state(ticket)
+    if not state.persistent or ticket.status in OUT_OF_BACKLOG:
+        return []  # a new ticket's ``created`` fact carries whatever it ends up with
+    if _object_session(ticket) is None:
+        return []
+    old = _dimensions(ticket)
+    new = {**old, **change}
+    if new == old:
+        return []
+    now = utcnow()
+    return [
+        {**_values(ticket, FactKind.MOVED_OUT, now, backlog_delta=-1), **old},
+        {**_values(ticket, FactKind.MOVED_IN, now, backlog_delta=1), **new},
+    ]
+
+
+def assignee_rows(ticket: Ticket, agent_id: int | None) -> list[dict[str, Any]]:
+    """The facts of :func:`assignee_written`, not written: for a service that inserts them in a
+    statement of its own (automatic distribution on PostgreSQL) with their roll-up
+    (:func:`rollup_rows`)."""
+    return _moved_rows(ticket, {"assignee_id": agent_id})
 
 
 def _related_id(value: Any) -> int | None:
@@ -539,6 +555,18 @@ def _upsert_values(
 ) -> tuple[Any, list[dict[str, Any]]] | None:
     """The upsert adding *rows* (times *signs*) to their roll-up rows, and its parameters in
     key order; None when they add nothing."""
+    merged = _merged(rows, signs)
+    if merged is None:
+        return None
+    columns, values = merged
+    return _upsert(dialect, columns), values
+
+
+def _merged(
+    rows: list[dict[str, Any]], signs: list[int]
+) -> tuple[tuple[str, ...], list[dict[str, Any]]] | None:
+    """The roll-up rows *rows* add to, merged, in key order, and the columns they add to (None:
+    nothing to add)."""
     zone = reports_zone()
     merged: dict[tuple[Any, ...], dict[str, int]] = {}
     for row, sign in zip(rows, signs, strict=True):
@@ -556,7 +584,59 @@ def _upsert_values(
         {**dict(zip(ROLLUP_KEY, key, strict=True)), **{c: merged[key].get(c, 0) for c in columns}}
         for key in sorted(merged)
     ]
-    return _upsert(dialect, columns), values
+    return columns, values
+
+
+def rollup_rows(
+    rows: list[dict[str, Any]],
+) -> tuple[tuple[str, ...], list[dict[str, Any]]] | None:
+    """:func:`roll_up` of the facts *rows* for a caller that sends the upsert inside a statement
+    of its own (PostgreSQL, :func:`rollup_upsert_rows`): the columns and the merged rows to
+    upsert now, or None when there is nothing to upsert now (held back to the end of a
+    :func:`rollup_at_the_end` block, which writes them as usual)."""
+    held = session().info.get(HELD_KEY)
+    if held is not None and held.holding:
+        held.hold(rows, [1] * len(rows))
+        return None
+    return _merged(rows, [1] * len(rows))
+
+
+@cache
+def rollup_upsert_rows(columns: tuple[str, ...], count: int) -> Any:
+    """The PostgreSQL roll-up upsert of :func:`_upsert` as one statement of *count* rows (their
+    values as parameters ``r<n>_<column>``, :func:`rollup_parameters`), to be sent inside
+    another statement (a data-modifying ``WITH``); built once per column set and row count.
+    Its rows are a ``SELECT`` of parameters each, in order (``UNION ALL``): an INSERT of several
+    ``VALUES`` rows has no cache key, SQLAlchemy would compile it again every time."""
+    names = (*ROLLUP_KEY, *columns)
+    rows = parameter_rows(report_day, "r", names, count, literal_column(PG_HOT_SLOT, Integer))
+    return (
+        postgresql.insert(report_day)
+        .from_select([*names, ROLLUP_SLOT], rows)
+        .on_conflict_do_update(
+            index_elements=[*ROLLUP_KEY, ROLLUP_SLOT],
+            set_={c: report_day.c[c] + _excluded(c) for c in columns},
+        )
+    )
+
+
+def parameter_rows(table: Any, prefix: str, names: tuple[str, ...], count: int, *extra: Any) -> Any:
+    """*count* rows of parameters ``<prefix><n>_<name>`` typed as *table*'s columns *names*
+    (then *extra*), in order: the rows of an ``INSERT ... SELECT`` whose statement SQLAlchemy
+    compiles once (see :func:`rollup_upsert_rows`)."""
+    selects = [
+        select(
+            *(bindparam(f"{prefix}{n}_{name}", type_=table.c[name].type) for name in names),
+            *extra,
+        )
+        for n in range(count)
+    ]
+    return selects[0] if count == 1 else union_all(*selects)
+
+
+def rollup_parameters(values: list[dict[str, Any]]) -> dict[str, Any]:
+    """The parameters of :func:`rollup_upsert_rows` for the merged rows *values*."""
+    return {f"r{n}_{name}": value for n, row in enumerate(values) for name, value in row.items()}
 
 
 @cache
