@@ -73,6 +73,11 @@ def assign(actor: Actor, ticket: Ticket, agent_id: int | str | None) -> Ticket:
     if ticket.assignee_id == (agent.id if agent else None):
         return ticket
     old = ticket.assignee
+    if agent is None and ticket.status in distribution.ACTIVE_STATUSES:
+        # Waiting now: a rule may distribute it; the department's row before the change takes
+        # a count slot (the lock order of distribution.lock_department_first).
+        with session().no_autoflush:
+            distribution.lock_department_first(ticket.department)
     ticket.assignee = agent
     add_event(ticket, actor, "assigned", assignee_name=agent.display_name if agent else None)
     audit.record(

@@ -30,7 +30,7 @@ from sqlalchemy import bindparam, func, inspect, select
 
 from ..models import Contact, Message, MessageKind, Rule, Tag, Ticket, ticket_tag, utcnow
 from ..state import current_helpdesk
-from . import audit, rule_actions
+from . import audit, distribution, rule_actions
 from .base import (
     PENDING_SIGNALS_KEY,
     RULE_EVENTS_KEY,
@@ -202,6 +202,11 @@ def facts_for(ticket: Ticket, change: Change | None = None, wanted: Iterable[str
 
 def fire(rule: ActiveRule, ticket: Ticket, trigger: str) -> None:
     """Record the firing and run *rule*'s actions on *ticket*, each in a savepoint."""
+    if any(step["type"] == "assign" and step.get("value") == "distribute" for step in rule.steps):
+        # The department's row before the actions touch the ticket (a status set before the
+        # distribution takes a count slot): the lock order every distributor keeps.
+        with session().no_autoflush:
+            distribution.lock_department_first(ticket.department)
     add_event(ticket, SYSTEM, "rule_fired", rule_id=rule.id, rule_name=rule.name)
     audit.record(SYSTEM, "rule.fired", ticket, rule_id=rule.id, rule=rule.name, trigger=trigger)
     info = session().info

@@ -50,9 +50,11 @@ def transition(actor: Actor, ticket: Ticket, trigger: Trigger) -> TicketStatus:
             _("This ticket cannot be changed that way now."),
             {"status": [_("Not allowed from status %(status)s.", status=old.label)]},
         ) from None
-    live_again = old not in distribution.ACTIVE_STATUSES and new in distribution.ACTIVE_STATUSES
-    if live_again and ticket.assignee_id is None:
-        # Distributed below: the department's row before the status change takes a count slot.
+    if ticket.assignee_id is None and new in distribution.ACTIVE_STATUSES and new != old:
+        # The department's row before the status change takes a count slot: distributed below
+        # when live again, and a rule may distribute it (its "distribute" action runs after
+        # this change; an offer of the department holding the row and waiting for the slot
+        # would wait for it in a circle). A ticket waiting in a distributing department only.
         with session().no_autoflush:
             distribution.lock_department_first(ticket.department)
     now = utcnow()

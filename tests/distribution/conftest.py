@@ -78,6 +78,11 @@ def assignee_names(team: Team, rows: list[Ticket]) -> list[str | None]:
 def distribute_rule(app) -> None:
     """An active rule handing every new ticket out by distribution (round robin where the
     department does not distribute)."""
+    make_distribute_rule("ticket_created")
+
+
+def make_distribute_rule(trigger: str) -> None:
+    """An active rule on *trigger* whose one action is "distribute"."""
     from flask_helpdesk.services import rule_admin
     from flask_helpdesk.services.agents import make_agent
     from tests.conftest import make_member
@@ -88,7 +93,7 @@ def distribute_rule(app) -> None:
         admin,
         rule_admin.RuleData(
             name="Hand out Account",
-            trigger="ticket_created",
+            trigger=trigger,
             conditions={},
             actions=[{"type": "assign", "value": "distribute"}],
             is_active=True,

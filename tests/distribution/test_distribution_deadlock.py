@@ -22,6 +22,7 @@ from flask_helpdesk.models import Availability, Contact, Ticket, TicketStatus
 from flask_helpdesk.services import agents, distribution, messages, tickets
 from flask_helpdesk.services.base import session
 from flask_helpdesk.services.identity import agent_as_actor, contact_as_actor
+from tests.distribution.conftest import make_distribute_rule
 from tests.parallel import only_postgres, run_at_once
 
 pytestmark = only_postgres
@@ -109,19 +110,34 @@ def _connect_to_slot(wanted: int) -> None:
         session().close()
 
 
-def test_a_reply_reopening_a_ticket_while_an_offer_runs_in_its_department_both_go_through(
-    team, round_robin, lan, open_in, database_url, tmp_path, monkeypatch
-):
-    for agent in (team.a, team.b, team.c):  # nobody available: both tickets wait unassigned
+def _two_waiting(team, open_in, status: TicketStatus) -> tuple[int, int]:
+    """Two tickets waiting unassigned in Account (nobody available when they came), then,
+    behind the services: the first one in *status*, the second one with the status a
+    customer's reply gives the first ("customer replied"), so the reply and an offer of the
+    second add to the same count cell; the agents available again (no offer run yet)."""
+    for agent in (team.a, team.b, team.c):
         agents.set_availability(agent_as_actor(agent), "away")
-    reopened, waiting = open_in(subject="Reopened"), open_in(subject="Waiting")
-    # Behind the services: one closed, one waiting with the status the reopened one gets, so
-    # the reply and the offer add to the same count cell; the agents available again.
-    reopened.status, waiting.status = TicketStatus.CLOSED, TicketStatus.CUSTOMER_REPLIED
+    replied, waiting = open_in(subject="Replied"), open_in(subject="Waiting")
+    replied.status, waiting.status = status, TicketStatus.CUSTOMER_REPLIED
     for agent in (team.a, team.b, team.c):
         agent.availability = Availability.AVAILABLE
     session().commit()
-    ids, department_id = (reopened.id, waiting.id), reopened.department_id
+    return replied.id, waiting.id
+
+
+def _both_handed_out(team, ids: tuple[int, int]) -> None:
+    session().expire_all()
+    assigned = [team.by_id(session().get(Ticket, i).assignee_id) for i in ids]
+    assert sorted(assigned) == ["A", "B"]
+    assert session().get(Ticket, ids[0]).status == TicketStatus.CUSTOMER_REPLIED
+
+
+def _reply_while_an_offer_runs(lan, ids, database_url, tmp_path, monkeypatch) -> list:
+    """The customer replies to the ticket ``ids[0]`` while an offer runs in its department (on
+    a connection with the reply's count slot, once the reply's status change is written: the
+    reply's distribution, or its rule's, waits until the offer waits for a lock). ``[1, 1]``
+    when both went through, else what failed."""
+    department_id = session().get(Ticket, ids[0]).department_id
     contact_id = lan.contact.id
     slot: list[int] = []
     slot_known, reply_flushed = threading.Event(), threading.Event()
@@ -136,7 +152,7 @@ def test_a_reply_reopening_a_ticket_while_an_offer_runs_in_its_department_both_g
     monkeypatch.setattr(distribution, "distribute_ticket", distribute_once_the_offer_waits)
 
     def work(index: int) -> int:
-        if index == 0:  # the customer replies to their closed ticket
+        if index == 0:  # the customer replies
             slot.append(session().scalar(_SLOT))
             slot_known.set()
             customer = contact_as_actor(session().get(Contact, contact_id))
@@ -149,11 +165,16 @@ def test_a_reply_reopening_a_ticket_while_an_offer_runs_in_its_department_both_g
         assert reply_flushed.wait(10)
         return distribution.offer_waiting(department_id)
 
-    assert run_at_once(database_url, tmp_path, work) == [1, 1]  # fails when one was aborted
-    session().expire_all()
-    assigned = [team.by_id(session().get(Ticket, i).assignee_id) for i in ids]
-    assert sorted(assigned) == ["A", "B"]
-    assert session().get(Ticket, ids[0]).status == TicketStatus.CUSTOMER_REPLIED
+    return run_at_once(database_url, tmp_path, work)
+
+
+def test_a_reply_reopening_a_ticket_while_an_offer_runs_in_its_department_both_go_through(
+    team, round_robin, lan, open_in, database_url, tmp_path, monkeypatch
+):
+    # One closed: the customer's reply reopens it ("customer replied").
+    ids = _two_waiting(team, open_in, TicketStatus.CLOSED)
+    assert _reply_while_an_offer_runs(lan, ids, database_url, tmp_path, monkeypatch) == [1, 1]
+    _both_handed_out(team, ids)
 
 
 def test_two_tickets_opened_at_once_where_a_rule_distributes_are_both_stored_and_assigned(
@@ -167,3 +188,22 @@ def test_two_tickets_opened_at_once_where_a_rule_distributes_are_both_stored_and
     session().commit()
     assignees = _two_creators_at_once(lan, departments, database_url, tmp_path, monkeypatch)
     assert sorted(team.by_id(agent_id) for agent_id in assignees) == ["A", "B"]
+
+
+def test_a_rule_distributing_after_a_reply_while_an_offer_runs_in_its_department_both_go_through(
+    team, round_robin, lan, open_in, database_url, tmp_path, monkeypatch
+):
+    """A rule hands a waiting ticket out when its customer replies ("customer replied":
+    distribute) in a distributing department, while an offer (an agent back from a break)
+    hands out another waiting ticket there, on a connection with the reply's count slot. The
+    reply's status change (answered -> customer replied) adds to a count slot row before the
+    rule's distribution asks for the department's row, which the offer held while it waited for
+    that slot row: PostgreSQL aborted one of them (deadlock detected, 3 runs out of 3). Now the
+    rules engine takes the department's row before a distributing rule touches the ticket, and
+    a status change of a waiting ticket takes it before its UPDATE (either alone passes here):
+    the offer queues behind the reply."""
+    # One answered: the customer's reply makes it "customer replied", live before and after.
+    ids = _two_waiting(team, open_in, TicketStatus.ANSWERED)
+    make_distribute_rule("customer_replied")
+    assert _reply_while_an_offer_runs(lan, ids, database_url, tmp_path, monkeypatch) == [1, 1]
+    _both_handed_out(team, ids)
