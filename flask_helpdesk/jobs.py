@@ -437,6 +437,14 @@ def _run_follow_ups(dispatcher: JobDispatcher, holder: Any, calls: list[dict]) -
         _save_meta(holder)
 
 
+def drain_budget() -> float:
+    """Seconds a drain job works before it hands over to a new one: ``DRAIN_SECONDS``, or a
+    third of ``HELPDESK_JOB_TIMEOUT`` if that is less (the item in hand when the timeout
+    struck would fail)."""
+    timeout = current_app.extensions["helpdesk"].dispatcher.timeout
+    return min(DRAIN_SECONDS, timeout / 3) if timeout else DRAIN_SECONDS
+
+
 def run_drain(drain: Callable[[], Any], each: Callable[[int], Any]) -> bool:
     """The body of a drain job (see :func:`enqueue_item`): ``each(item)`` for the items queued
     for *drain*, one at a time, until none is left or ``DRAIN_SECONDS`` (at most a third of
@@ -455,9 +463,7 @@ def run_drain(drain: Callable[[], Any], each: Callable[[int], Any]) -> bool:
     # From here on an item added queues a new run: none is left behind by this one ending.
     redis.delete(dispatcher.drain_key(drain, "armed"))
     items_key = dispatcher.drain_key(drain, "items")
-    # A third of the job timeout at most: the item in hand when it struck would fail.
-    budget = min(DRAIN_SECONDS, dispatcher.timeout / 3) if dispatcher.timeout else DRAIN_SECONDS
-    deadline = monotonic() + budget
+    deadline = monotonic() + drain_budget()
     while (item := redis.lpop(items_key)) is not None:
         here = _RUN_HERE.set(_FollowUps(holder))
         local = _LOCAL_JOB.set(_LocalJob(None, {}, retries_left=0))

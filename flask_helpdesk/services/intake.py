@@ -440,12 +440,19 @@ def process_received() -> None:
     """Job (RQ): process the mail :func:`receive` stored, one after the other, each as
     :func:`process` does it and in its own transaction (:func:`jobs.run_drain`); its staff
     notification is sent by this worker right after the mail's commit."""
+    deadline = time.monotonic() + jobs.drain_budget()
     if not jobs.run_drain(process_received, process):
         return
     dispatcher = current_helpdesk.dispatcher
     recently = dispatcher.drain_key(process_received, "swept")
-    if dispatcher.queue.connection.set(recently, 1, nx=True, ex=SWEEP_FROM_DRAIN_SECONDS):
-        sweep(older_than=SWEEP_FROM_DRAIN_SECONDS)
+    redis = dispatcher.queue.connection
+    if not redis.set(recently, 1, nx=True, ex=SWEEP_FROM_DRAIN_SECONDS):
+        return
+    # Within this run's budget, as the list's mail: the job timeout striking in the middle of
+    # a mail would set it aside as failed. What is left goes to the next run, which sweeps.
+    if sweep(older_than=SWEEP_FROM_DRAIN_SECONDS, deadline=deadline).get("left"):
+        redis.delete(recently)
+        dispatcher.queue_drain(process_received)
 
 
 def _failure_reason(exc: Exception) -> str:
@@ -477,9 +484,14 @@ def _give_up_on_stuck(stale) -> None:
     commit()
 
 
-def sweep(older_than: float = 60, limit: int = 500) -> dict[str, int]:
+def sweep(
+    older_than: float = 60, limit: int = 500, deadline: float | None = None
+) -> dict[str, int]:
     """Process what a crash or an outage left behind: mail still ``received`` after
-    *older_than* seconds, stale ``processing`` claims and failed mail with tries left."""
+    *older_than* seconds, stale ``processing`` claims and failed mail with tries left.
+
+    With a *deadline* (``time.monotonic()``) it stops once that has passed and counts the
+    mail it did not reach as ``left``."""
     config = current_helpdesk.config
     now = utcnow()
     received_before = now - timedelta(seconds=older_than)
@@ -503,7 +515,10 @@ def sweep(older_than: float = 60, limit: int = 500) -> dict[str, int]:
     )
     session().commit()
     counts: dict[str, int] = {}
-    for inbound_id in ids:
+    for done, inbound_id in enumerate(ids):
+        if deadline is not None and time.monotonic() > deadline:
+            counts["left"] = len(ids) - done
+            break
         row = process(inbound_id, retry=True)
         status = row.status.value if row is not None else "skipped"
         counts[status] = counts.get(status, 0) + 1

@@ -253,3 +253,29 @@ def test_a_lost_reply_at_receive_processes_the_mail_here_and_the_drain_does_not_
     assert ticket_subjects() == ["Invoice 1 is wrong", "Invoice 2 is wrong"]
     assert statuses() == {"Invoice 1 is wrong": "processed", "Invoice 2 is wrong": "processed"}
     assert len(smtp.to(SARA)) == 2
+
+
+def test_the_sweep_after_a_run_hands_over_before_the_job_timeout(app, smtp, billing, monkeypatch):
+    """Redis lost the list (six mails still ``received``, listed nowhere): the next run finds
+    it empty and sweeps them. The sweep keeps to the run's budget (a third of the job
+    timeout) and hands the rest over to a new run: the job timeout never strikes in the
+    middle of a mail, which would be set aside as failed. Before, the sweep took every mail
+    it found in one go (up to 500), past the timeout."""
+    monkeypatch.setenv(intake.TESTING_HOOKS_ENV, "1")
+    monkeypatch.setattr(intake, "SWEEP_FROM_DRAIN_SECONDS", 1)
+    dispatcher = app.extensions["helpdesk"].dispatcher
+    dispatcher.timeout = 3  # a run may take 1 s; the six mails take 3.6 s
+    for n in range(1, 7):
+        intake.receive(request_mail(n, headers={"X-Helpdesk-Test-Sleep": "0.6"}), "pipe")
+    redis = queue_of(app).connection
+    redis.delete(dispatcher.drain_key(intake.process_received, "items"))  # the list is lost
+    released(app)
+    time.sleep(1.1)  # received more than SWEEP_FROM_DRAIN_SECONDS ago
+
+    work_until(app, lambda: "received" not in statuses().values())
+
+    # Not one JobTimeoutException: "Task exceeded maximum timeout value (3 seconds)".
+    assert set(statuses().values()) == {"processed"}
+    runs = queue_of(app).finished_job_registry.get_job_ids()
+    assert len(runs) >= 2  # 3.6 s of mail: not one run
+    assert len(smtp.to(SARA)) == 6
