@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 from flask import Flask
 
-from .services import contact_requests, distribution, hot_rows, rule_sweep
+from .jobs import drain_budget
+from .services import contact_requests, distribution, hot_rows, intake, rule_sweep
 from .services.consent import expire_due_grants
 from .services.sla_sweep import sweep
 from .services.webhooks import deliver_due
@@ -196,6 +197,22 @@ register_sweep(
     _webhook_sweep,
     60,
     "Send the webhook deliveries that are due (retries whose time came).",
+)
+
+
+def _mail_sweep() -> object:
+    # Within a drain's time, as a drain's own sweep (the job timeout striking in the middle of
+    # a mail would set it aside as failed); what is left waits for the next interval.
+    return intake.sweep(
+        older_than=intake.SWEEP_FROM_DRAIN_SECONDS, deadline=time.monotonic() + drain_budget()
+    )
+
+
+register_sweep(
+    "mail",
+    _mail_sweep,
+    60,
+    "Process stored mail still waiting after a minute (a lost run or list, a killed worker).",
 )
 register_sweep(
     "contact-requests",

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from flask_helpdesk.jobs import make_worker
 from flask_helpdesk.models import AuditEvent, InboundMail, InboundStatus, Ticket
+from flask_helpdesk.scheduler import Scheduler
 from flask_helpdesk.services import intake
 from flask_helpdesk.services.agents import make_agent
 from flask_helpdesk.services.base import session
@@ -279,3 +280,27 @@ def test_the_sweep_after_a_run_hands_over_before_the_job_timeout(app, smtp, bill
     runs = queue_of(app).finished_job_registry.get_job_ids()
     assert len(runs) >= 2  # 3.6 s of mail: not one run
     assert len(smtp.to(SARA)) == 6
+
+
+def test_mail_listed_while_its_run_was_lost_is_taken_up_by_the_scheduler(
+    app, smtp, billing, monkeypatch
+):
+    """The key saying a run is queued is set, but its job never reached the queue (the process
+    queueing it died between its two round trips, the job was deleted): a mail stored then
+    is listed and no run is queued for it; with no other mail after it, no run ever comes.
+    The scheduler's mail sweep takes it up (before: nothing did, but cron's
+    ``process-mail``)."""
+    monkeypatch.setattr(intake, "SWEEP_FROM_DRAIN_SECONDS", 1)  # a minute in production
+    dispatcher = app.extensions["helpdesk"].dispatcher
+    queue = queue_of(app)
+    queue.connection.set(dispatcher.drain_key(intake.process_received, "armed"), 1, ex=30)
+    intake.receive(request_mail(1), "pipe")
+    assert queue.count == 0  # listed, no run queued
+    released(app)
+    time.sleep(1.1)
+
+    assert "mail" in Scheduler(app).tick()
+    make_worker(app).work(burst=True)
+
+    assert statuses() == {"Invoice 1 is wrong": "processed"}
+    assert len(smtp.to(SARA)) == 1
