@@ -133,17 +133,38 @@ def _agent_id(actor: Actor) -> int | None:
 
 def created(ticket: Ticket, actor: Actor) -> None:
     """A new ticket (flushed, SLA clock started); opened by support it is answered already."""
-    _fact(ticket, FactKind.CREATED, ticket.created_at, backlog_delta=1, agent_id=_agent_id(actor))
-    if ticket.first_response_at is not None:
-        _fact(
+    rows = created_rows(ticket, actor)
+    for row in rows:
+        session().execute(_INSERT_FACT, row)
+    roll_up(rows)
+
+
+def created_rows(ticket: Ticket, actor: Actor) -> list[dict[str, Any]]:
+    """The facts :func:`created` writes, for the statement that writes the new ticket with
+    them (``services.base.insert_loaded_with``, which gives them its id); then :func:`roll_up`
+    them."""
+    rows = [
+        _values(
             ticket,
-            FactKind.FIRST_RESPONSE,
+            FactKind.CREATED,
             ticket.created_at,
+            backlog_delta=1,
             agent_id=_agent_id(actor),
-            wall_seconds=0,
-            work_seconds=0,
-            met=True if ticket.first_response_due_at is not None else None,
         )
+    ]
+    if ticket.first_response_at is not None:
+        rows.append(
+            _values(
+                ticket,
+                FactKind.FIRST_RESPONSE,
+                ticket.created_at,
+                agent_id=_agent_id(actor),
+                wall_seconds=0,
+                work_seconds=0,
+                met=True if ticket.first_response_due_at is not None else None,
+            )
+        )
+    return rows
 
 
 class Before:

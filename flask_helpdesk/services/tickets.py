@@ -30,6 +30,7 @@ from ..inputs import clean_search, parse_id
 from ..models import (
     AccessGrant,
     Agent,
+    AuditEvent,
     Channel,
     Contact,
     Department,
@@ -40,6 +41,7 @@ from ..models import (
     Priority,
     Tag,
     Ticket,
+    TicketFact,
     TicketStatus,
     TicketViewer,
     ticket_tag,
@@ -64,7 +66,7 @@ from .base import (
     NotFound,
     ValidationError,
     commit,
-    insert_loaded,
+    insert_loaded_with,
     rollback,
     send_after_commit,
     session,
@@ -250,21 +252,28 @@ def open_ticket_with_message(
     # A distributing department's row before the INSERT takes a ticket count slot and the
     # department's key share: the order every distributor keeps (no deadlock, see there).
     distribution.lock_department_first(department)
-    # The ticket and its first message in one flush (one unit of work, not two).
-    _insert_with_free_code(ticket, message)
+    # The ticket, its first message, the reports' facts and the audit event: written together
+    # (one statement on PostgreSQL), each row taking the ticket's id.
+    fact_rows = facts.created_rows(ticket, actor)
+    event = audit.values(
+        actor,
+        "ticket.created",
+        ticket,
+        channel=data.channel,
+        on_behalf=actor.is_agent,
+        send_to_user=from_support,
+    )
+    rows = [*((TicketFact.__table__, row, "ticket_id") for row in fact_rows)]
+    rows.append((AuditEvent.__table__, event, "ticket_id"))
+    _insert_with_free_code(ticket, message, rows)
+    for row in (*fact_rows, event):
+        row["ticket_id"] = ticket.id
     # The reports' roll-up row (shared by every creator today) is upserted last, right
     # before the commit: it stays locked only until then (issue 17, parallel creators).
     with facts.rollup_at_the_end():
-        facts.created(ticket, actor)
+        facts.roll_up(fact_rows)
         attach(ticket, message, files)
-        audit.record(
-            actor,
-            "ticket.created",
-            ticket,
-            channel=data.channel,
-            on_behalf=actor.is_agent,
-            send_to_user=from_support,
-        )
+        audit.written(event, ticket)
         # Announced after commit, but queued now: before what follows queues its own announcements
         # (a distribution's ticket-assigned, a wrong-language ticket-closed), so listeners hear of
         # the ticket before anything that happened to it.
@@ -289,24 +298,24 @@ def open_ticket_with_message(
 CODE_ATTEMPTS = 5
 
 
-def _insert_with_free_code(ticket: Ticket, message: Message) -> None:
-    """INSERT *ticket* and its first *message*; if another creator took its code a moment ago,
-    draw another one.
+def _insert_with_free_code(
+    ticket: Ticket, message: Message, rows: list[tuple[Any, dict[str, Any], str]]
+) -> None:
+    """INSERT *ticket*, its first *message* and *rows* (``(table, values, foreign key)``)
+    referring to it; if another creator took its code a moment ago, draw another one.
 
     :func:`new_ticket_code` draws at random without asking the database (a check could not see
     what another creator inserts at the same moment anyway): the unique index refuses a code
-    already taken, and ``ON CONFLICT (code) DO NOTHING`` turns that refusal into "no row":
-    the creator draws again instead of failing and losing what the customer wrote, with no
-    savepoint around the INSERT (its SAVEPOINT and RELEASE were two more round trips).
+    already taken, and ``ON CONFLICT (code) DO NOTHING`` turns that refusal into "no row"
+    (nor message nor rows): the creator draws again instead of failing and losing what the
+    customer wrote, with no savepoint around the INSERT (its SAVEPOINT and RELEASE were two
+    more round trips).
     """
     for _attempt in range(CODE_ATTEMPTS):
-        if insert_loaded(ticket, skip_if_taken="code"):
-            break
+        if insert_loaded_with(ticket, [(message, "ticket_id")], rows, skip_if_taken="code"):
+            return
         ticket.code = new_ticket_code()
-    else:
-        raise RuntimeError(f"no free ticket code in {CODE_ATTEMPTS} draws")
-    message.ticket_id = ticket.id
-    insert_loaded(message)
+    raise RuntimeError(f"no free ticket code in {CODE_ATTEMPTS} draws")
 
 
 def _guard(requester: Contact, data: NewTicket, rules: dict[str, house_rules.Rule]) -> None:
