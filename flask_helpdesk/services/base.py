@@ -357,6 +357,9 @@ def _together(
     from sqlalchemy import bindparam, select, true
 
     objects, rows, skip_if_taken = key
+    for mapper, _given, _fk in objects:  # the names below are both attribute and column keys
+        if any(p.key != p.columns[0].key for p in mapper.column_attrs):
+            raise ValueError(f"insert_loaded_with: {mapper} renames a column")
     defaults: list[list[tuple[str, Any]]] = []
 
     def parameters(table: Table, names: tuple[str, ...], skip: str | None, prefix: str) -> list:
