@@ -323,24 +323,38 @@ class JobDispatcher:
             logger.warning("helpdesk: could not delete the unqueued jobs %s", ", ".join(ids))
 
     def hand_over(
-        self, func: Callable[..., Any], args: tuple, kwargs: dict[str, Any], meta: dict
+        self,
+        func: Callable[..., Any],
+        args: tuple,
+        kwargs: dict[str, Any],
+        meta: dict,
+        holder: Any = None,
     ) -> None:
         """Queue on RQ a job that failed when run in the worker (see :func:`run_drain`): its
         first RQ try after the first retry interval, then the retries left, as if RQ had run
-        the failed try itself. *meta* carries what that try did (:func:`mark_done`)."""
+        the failed try itself. *meta* carries what that try did (:func:`mark_done`).
+
+        *holder* (the drain's RQ job) has its meta saved in the same MULTI/EXEC: the job is
+        on RQ if and only if the drain's meta says it is done there. Saved after it, a worker
+        killed in between left a drain job that sent it again when RQ ran it once more."""
         from rq import Retry
 
         intervals = self.retry_intervals or [0]
         left = self.retries - 1
-        self.queue.enqueue_at(
-            datetime.now(UTC) + timedelta(seconds=intervals[0]),
-            func,
-            args=args,
-            kwargs=kwargs,
-            job_timeout=self.timeout,
-            retry=Retry(max=left, interval=intervals[1:] or intervals) if left > 0 else None,
-            meta={"request_id": current_request_id.get(), **meta},
-        )
+        with self.queue.connection.pipeline() as pipeline:  # MULTI/EXEC
+            self.queue.enqueue_at(
+                datetime.now(UTC) + timedelta(seconds=intervals[0]),
+                func,
+                args=args,
+                kwargs=kwargs,
+                job_timeout=self.timeout,
+                retry=Retry(max=left, interval=intervals[1:] or intervals) if left > 0 else None,
+                meta={"request_id": current_request_id.get(), **meta},
+                pipeline=pipeline,
+            )
+            if holder is not None:
+                pipeline.hset(holder.key, "meta", holder.serializer.dumps(holder.meta))
+            pipeline.execute()
 
     def run_inline(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         try:
@@ -422,9 +436,11 @@ def _run_follow_ups(dispatcher: JobDispatcher, holder: Any, calls: list[dict]) -
         except Exception:
             logger.warning("helpdesk job %s failed in the worker", _job_name(func), exc_info=True)
             _session().rollback()
+            # Done here: RQ has it from now on, in the same MULTI/EXEC (see hand_over).
+            entry["done"] = True
             if dispatcher.retries:
                 try:
-                    dispatcher.hand_over(func, args, kwargs, entry["meta"])
+                    dispatcher.hand_over(func, args, kwargs, entry["meta"], holder=holder)
                 except Exception:
                     logger.exception("helpdesk: job %s not queued again", _job_name(func))
         finally:

@@ -71,6 +71,20 @@ def ticket_subjects() -> list[str]:
     return sorted(session().scalars(select(Ticket.subject)))
 
 
+def refuse_sara_once(smtp) -> None:
+    """The mail server says 451 to the first mail for Sara, then takes everything."""
+    original = smtp.handle_DATA
+    refused: list[str] = []
+
+    async def handle_data(server, smtp_session, envelope):
+        if SARA in envelope.rcpt_tos and not refused:
+            refused.append(SARA)
+            return "451 4.2.0 Mailbox busy"
+        return await original(server, smtp_session, envelope)
+
+    smtp.handle_DATA = handle_data
+
+
 def test_a_burst_of_mail_is_one_job_and_each_mail_is_notified_once(app, smtp, billing):
     for n in range(1, 6):
         intake.receive(request_mail(n), "pipe")
@@ -132,16 +146,7 @@ def test_a_notification_failing_in_the_drain_is_retried_without_mailing_anyone_t
     make_agent(str(make_member("Minh", MINH).id), ["billing"])
     intake.receive(request_mail(1), "pipe")
     released(app)
-    original = smtp.handle_DATA
-    refused: list[str] = []
-
-    async def refuse_sara_once(server, smtp_session, envelope):
-        if SARA in envelope.rcpt_tos and not refused:
-            refused.append(SARA)
-            return "451 4.2.0 Mailbox busy"
-        return await original(server, smtp_session, envelope)
-
-    smtp.handle_DATA = refuse_sara_once
+    refuse_sara_once(smtp)
     make_worker(app).work(burst=True, with_scheduler=True)
 
     # The mail is stored whatever its notification does; Minh has his, Sara's waits on RQ.
@@ -303,4 +308,46 @@ def test_mail_listed_while_its_run_was_lost_is_taken_up_by_the_scheduler(
     make_worker(app).work(burst=True)
 
     assert statuses() == {"Invoice 1 is wrong": "processed"}
+    assert len(smtp.to(SARA)) == 1
+
+
+def test_a_worker_killed_right_after_handing_a_notification_over_does_not_send_it_twice(
+    app, smtp, billing
+):
+    """The notification fails in the drain (the mail server says 451), goes to RQ as a job of
+    its own, and the worker is killed (SIGKILL) right after: the drain job, run again, must
+    not send it as well (the job on RQ does). Before, the follow-up was marked done in the
+    drain job's meta only when it had sent something: Sara got it twice."""
+    intake.receive(request_mail(1), "pipe")
+    queue = queue_of(app)
+    dispatcher = app.extensions["helpdesk"].dispatcher
+    engine = app.extensions["helpdesk"].engine
+    refuse_sara_once(smtp)
+    released(app)
+    engine.dispose()
+
+    pid = os.fork()
+    if pid == 0:  # the worker, killed right after the hand-over: never returns into pytest
+        try:
+            engine.dispose(close=False)
+            real_hand_over = dispatcher.hand_over
+
+            def hand_over_then_die(*args, **kwargs):
+                real_hand_over(*args, **kwargs)
+                os.kill(os.getpid(), signal.SIGKILL)
+
+            dispatcher.hand_over = hand_over_then_die
+            make_worker(app).work(burst=True)
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status) and smtp.to(SARA) == []
+    assert statuses() == {"Invoice 1 is wrong": "processed"}
+    released(app)
+
+    StartedJobRegistry(queue=queue).cleanup(timestamp=time.time() + 3600)
+    time.sleep(1.1)  # the handed-over job is due after the first retry interval (1 s)
+    work_until(app, lambda: len(smtp.to(SARA)) >= 1 and queue.count == 0)
+    make_worker(app).work(burst=True, with_scheduler=True)
+
     assert len(smtp.to(SARA)) == 1
