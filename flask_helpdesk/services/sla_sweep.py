@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, Select, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
@@ -216,12 +216,7 @@ def check_tickets(now: datetime, batch_size: int, result: SweepResult) -> int:
     result.breached += sum(1 for row in rows if row.kind == "breached")
     commit()
     if rows and (signals.sla_warned.receivers or signals.sla_breached.receivers):
-        events = session().scalars(
-            select(SlaEvent)
-            .where(SlaEvent.id.in_([row.id for row in rows]))
-            .options(joinedload(SlaEvent.ticket))
-            .order_by(SlaEvent.id)
-        )
+        events = session().scalars(fired_events_query([row.id for row in rows]))
         for event in events:
             signal = signals.sla_breached if event.kind == "breached" else signals.sla_warned
             send_signal(
@@ -279,3 +274,15 @@ def sweep(
     if result.warned or result.breached or result.notifications:
         logger.info("SLA sweep: %s", result)
     return result
+
+
+def fired_events_query(event_ids: list[int]) -> Select[tuple[SlaEvent]]:
+    """The SLA events *event_ids* with their tickets, for the signals. The ticket is joined with
+    innerjoin (an event always has one): a LEFT OUTER JOIN of "ticket JOIN department" (the
+    ticket's own joined department) makes SQLite materialize that join for every ticket."""
+    return (
+        select(SlaEvent)
+        .where(SlaEvent.id.in_(event_ids))
+        .options(joinedload(SlaEvent.ticket, innerjoin=True))
+        .order_by(SlaEvent.id)
+    )

@@ -490,12 +490,15 @@ def _kept_message(message_id: int) -> Message | None:
 
 @cache
 def _message_to_mail_query():
-    # Built once a process (building its options cost as much as running it).
+    # Built once a process (building its options cost as much as running it). The ticket is
+    # joined with innerjoin (a message always has one): as a LEFT OUTER JOIN of "ticket JOIN
+    # department" (the ticket's own joined department) SQLite materialized that inner join for
+    # every ticket before picking the message's row, 137 ms a staff mail at 100,000 tickets.
     return (
         select(Message)
         .where(Message.id == bindparam("message_id"))
         .options(
-            joinedload(Message.ticket),
+            joinedload(Message.ticket, innerjoin=True),
             joinedload(Message.author_contact),
             joinedload(Message.attachments),
         )
