@@ -160,3 +160,12 @@ def rq_app(
                 for job_id in registry.get_job_ids():
                     registry.remove(job_id, delete_job=True)
             queue.delete(delete_jobs=True)
+            # The helpdesk's own keys (the drains' of jobs.JobDispatcher, the scheduler's sweep
+            # locks) and RQ's set of the queue's workers are named after the queue: this test's.
+            leftovers = [f"rq:workers:{queue_name}"]
+            for pattern in (
+                f"helpdesk:drain:{queue_name}:*",
+                f"helpdesk:sweep-lock:{queue_name}:*",
+            ):
+                leftovers.extend(queue.connection.scan_iter(pattern))
+            queue.connection.delete(*leftovers)
