@@ -32,6 +32,7 @@ SQLite runs in WAL mode with ``synchronous=NORMAL`` unless ``--sqlite-default-jo
 from __future__ import annotations
 
 import argparse
+import cProfile
 import logging
 import os
 import random
@@ -185,30 +186,48 @@ def _reset_schema(app) -> None:
     db.session.commit()
 
 
-def _app(url: str, workdir: str, redis_url: str | None, real_dns: bool = False):
+def _app(url: str, workdir: str, redis_url: str | None, real_dns: bool = False, role="intake"):
     dns = {} if real_dns else {"HELPDESK_MAIL_DNS_RESOLVER": _no_dns}
     notify = ("team@example.com",)
+    if url.startswith("postgresql"):  # the server processes are told apart by this name
+        dns["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"application_name": f"bench-{role}"}}
     return shared.bench_app(url, workdir, redis_url, HELPDESK_NOTIFY_EMAILS=notify, **dns)
 
 
-def _run_worker(url: str, workdir: str, redis_url: str, real_dns: bool) -> None:
-    """One RQ worker process (``--worker``), stopped by the benchmark with SIGTERM."""
+def _run_worker(
+    url: str, workdir: str, redis_url: str, real_dns: bool, profile: str | None
+) -> None:
+    """One RQ worker process (``--worker``), stopped by the benchmark with SIGTERM; with
+    *profile* its work (from listening to the stop) under cProfile, written to that file."""
     from flask_helpdesk.jobs import make_worker
 
     logging.basicConfig(level=logging.ERROR)
-    app = _app(url, workdir, redis_url, real_dns)
-    make_worker(app).work(burst=False, logging_level="ERROR")
+    app = _app(url, workdir, redis_url, real_dns, role="worker")
+    worker = make_worker(app)
+    profiler = cProfile.Profile(time.process_time) if profile else None
+    if profiler is not None:
+        profiler.enable()
+    worker.work(burst=False, logging_level="ERROR")
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile)
 
 
 def _start_workers(args, url: str, workdir: str) -> list[subprocess.Popen]:
     command = [sys.executable, __file__, "--worker", "--database-url", url]
     command += ["--redis-url", args.redis_url, "--workdir", workdir]
     command += ["--real-dns"] if args.real_dns else []
-    return [subprocess.Popen(command) for _ in range(args.workers)]
+    return [
+        subprocess.Popen(
+            command + ([f"--profile={args.profile}.worker{n}"] if args.profile else [])
+        )
+        for n in range(1, args.workers + 1)
+    ]
 
 
-def _wait_until_done(app) -> None:
-    """Until every stored mail is processed and the queue is empty (notifications too)."""
+def _wait_until_done(app, workers: list[subprocess.Popen]) -> None:
+    """Until every stored mail is processed and the queue is empty (notifications too); a
+    worker that died stops the benchmark."""
     from rq.registry import StartedJobRegistry
 
     queue = app.extensions["helpdesk"].dispatcher.queue
@@ -219,17 +238,19 @@ def _wait_until_done(app) -> None:
         db.session.rollback()
         if not left and not queue.count and not started.count:
             return
+        if any(worker.poll() is not None for worker in workers):
+            raise SystemExit("a worker process died (its error is above)")
         time.sleep(0.05)
 
 
-def _stop_workers(workers: list[subprocess.Popen]) -> float:
-    """Stop the workers; their CPU time in seconds."""
-    cpu = 0.0
+def _stop_workers(workers: list[subprocess.Popen]) -> list[float]:
+    """Stop the workers; the CPU time of each in seconds."""
+    cpu = []
     for worker in workers:
         worker.send_signal(signal.SIGTERM)
     for worker in workers:
         _pid, _status, usage = os.wait4(worker.pid, 0)
-        cpu += usage.ru_utime + usage.ru_stime
+        cpu.append(usage.ru_utime + usage.ru_stime)
     return cpu
 
 
@@ -265,17 +286,26 @@ def _wait_for_workers(app, count: int) -> None:
         time.sleep(0.1)
 
 
-def _backends(app) -> dict[int, float]:
-    """PostgreSQL: the CPU seconds of each server process serving this database, when the
-    server runs on this machine and /proc shows its processes (else empty)."""
+def _backends(app) -> dict[int, tuple[str, float]]:
+    """PostgreSQL: the CPU seconds of each server process serving this database, with whom
+    it serves (``bench-intake``, ``bench-worker``), when the server runs on this machine and
+    /proc shows its processes (else empty)."""
     if app.extensions["helpdesk"].engine.dialect.name != "postgresql":
         return {}
     with app.extensions["helpdesk"].engine.connect() as connection:
-        pids = connection.exec_driver_sql(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-            " AND backend_type = 'client backend'"
-        ).scalars()
-        return {pid: _cpu_of(pid) for pid in pids if os.path.exists(f"/proc/{pid}")}
+        rows = connection.exec_driver_sql(
+            "SELECT pid, application_name FROM pg_stat_activity"
+            " WHERE datname = current_database() AND backend_type = 'client backend'"
+        ).all()
+        return {pid: (name, _cpu_of(pid)) for pid, name in rows if os.path.exists(f"/proc/{pid}")}
+
+
+def _redis_cpu(app) -> float | None:
+    """The Redis server's CPU seconds so far (all its databases: other users' too)."""
+    if not app.extensions["helpdesk"].dispatcher.uses_rq:
+        return None
+    info = app.extensions["helpdesk"].dispatcher.queue.connection.info("cpu")
+    return info["used_cpu_user"] + info["used_cpu_sys"]
 
 
 def _peak_rss_mb() -> float:
@@ -342,6 +372,12 @@ def main() -> None:
         help="also trace Python's allocations (current and peak heap at each checkpoint); "
         "slows the run down two to three times",
     )
+    parser.add_argument(
+        "--profile",
+        default=None,
+        help="cProfile on the CPU clock of the receive calls written to FILE, and of each RQ "
+        "worker's run to FILE.worker1, FILE.worker2... (python -m pstats FILE)",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -350,7 +386,7 @@ def main() -> None:
     workdir = args.workdir or tempfile.mkdtemp(prefix="hd-mailbench-")
     url, wal = shared.database(args.database_url, workdir, args.sqlite_default_journal)
     if args.worker:
-        _run_worker(url, workdir, args.redis_url, args.real_dns)
+        _run_worker(url, workdir, args.redis_url, args.real_dns, args.profile)
         return
     app = _app(url, workdir, args.redis_url, args.real_dns)
     with app.app_context():
@@ -363,13 +399,14 @@ def main() -> None:
             dispatcher.queue.empty()
             # Mail ids a previous run left for the drain: the ids are given anew after the reset.
             _drop_drain_keys(dispatcher)
-        startup_cpu = 0.0
+        startup_cpu: list[float] = []
         if args.redis_url and args.workers:
             workers = _start_workers(args, url, workdir)
             _wait_for_workers(app, args.workers)
             # Starting a worker (imports, the app) is paid once, not per mail.
-            startup_cpu = sum(_cpu_of(worker.pid) for worker in workers)
+            startup_cpu = [_cpu_of(worker.pid) for worker in workers]
         backends_before = _backends(app)
+        redis_before = _redis_cpu(app)
         mix = Mix(args.seed, args.senders)
         shapes: Counter[str] = Counter()
         baseline = _peak_rss_mb()
@@ -382,6 +419,7 @@ def main() -> None:
         timed_sql = {"statements": 0, "commits": 0}  # of this process (not the RQ workers')
         first = time.perf_counter()
         per_mail: list[float] = []  # CPU of each mail, this process
+        profiler = cProfile.Profile(time.process_time) if args.profile else None
         with shared.SqlCount(app) as sql:
             for done in range(1, args.count + 1):
                 shape, raw = mix.next()
@@ -389,7 +427,11 @@ def main() -> None:
                 total_bytes += len(raw)
                 started, started_cpu = time.perf_counter(), time.process_time()
                 counted = {"statements": sql.statements, "commits": sql.commits}
+                if profiler is not None:
+                    profiler.enable()
                 intake.receive(raw, "pipe")
+                if profiler is not None:
+                    profiler.disable()
                 elapsed += time.perf_counter() - started
                 cpu += time.process_time() - started_cpu
                 per_mail.append(time.process_time() - started_cpu)
@@ -397,13 +439,20 @@ def main() -> None:
                 db.session.remove()  # as each request or job would: no identity map growing
                 if done in checkpoints:
                     _print_memory(done, baseline)
+        if profiler is not None:
+            profiler.dump_stats(args.profile)
+        intake_cpu = cpu
         backend_cpu = None
         finished = None
+        worker_cpu: list[float] = []
         if workers:
-            _wait_until_done(app)
+            _wait_until_done(app, workers)
             elapsed = time.perf_counter() - first  # wall time to the last job, mails built too
             backends_after = _backends(app)
-            cpu += _stop_workers(workers) - startup_cpu
+            worker_cpu = [
+                end - start for end, start in zip(_stop_workers(workers), startup_cpu, strict=True)
+            ]
+            cpu += sum(worker_cpu)
             # RQ keeps finished jobs for a while (result_ttl, 500 s): how many jobs the mails were.
             finished = len(app.extensions["helpdesk"].dispatcher.queue.finished_job_registry)
         else:
@@ -413,10 +462,12 @@ def main() -> None:
             print(f"queued jobs        {queue.count} (dropped: no worker ran)")
             queue.empty()
             _drop_drain_keys(app.extensions["helpdesk"].dispatcher)
+        redis_after = _redis_cpu(app)
+        by_role: Counter[str] = Counter()
         if backends_after:  # a server process gone meanwhile is not counted
-            backend_cpu = sum(
-                cpu_now - backends_before.get(pid, 0.0) for pid, cpu_now in backends_after.items()
-            )
+            for pid, (name, cpu_now) in backends_after.items():
+                by_role[name or "other"] += cpu_now - backends_before.get(pid, ("", 0.0))[1]
+            backend_cpu = sum(by_role.values())
         statuses = Counter(
             dict(
                 db.session.execute(
@@ -443,6 +494,18 @@ def main() -> None:
     workers_note = " (workers from the first mail: their start-up not counted)" if workers else ""
     print(f"CPU time           {cpu:.1f} s ({args.count / cpu:.1f} messages per CPU-second)"
           + workers_note)  # fmt: skip
+    per_mail_ms = 1000 / args.count
+    if worker_cpu:
+        print(f"CPU by process     intake {intake_cpu * per_mail_ms:.2f} ms a mail, workers "
+              + ", ".join(f"{w * per_mail_ms:.2f}" for w in worker_cpu)
+              + f" (together {sum(worker_cpu) * per_mail_ms:.2f})")  # fmt: skip
+    if by_role:
+        print("PostgreSQL by user " + ", ".join(
+            f"{name.removeprefix('bench-')} {v * per_mail_ms:.2f} ms" for name, v in sorted(
+                by_role.items())) + " a mail")  # fmt: skip
+    if redis_before is not None and redis_after is not None:
+        print(f"Redis server       {(redis_after - redis_before) * per_mail_ms:.2f} ms CPU a mail"
+              " (the whole server: other users' databases too)")  # fmt: skip
     if backend_cpu is not None:
         both = cpu + backend_cpu
         print(f"PostgreSQL server  {backend_cpu:.1f} s CPU (its processes for this database); "

@@ -363,7 +363,10 @@ def _stored_raw(inbound_id: int, fresh_only: bool) -> tuple[bytes, str | None, s
         query = query.where(table.c.status == InboundStatus.RECEIVED, table.c.attempts == 0)
     else:
         query = query.where(table.c.status.in_(_UNFINISHED))
-    with session().get_bind(InboundMail).connect() as connection:
+    # Outside any transaction (AUTOCOMMIT): one round trip, and no ROLLBACK after it, which
+    # would make psycopg forget its prepared statements (see jobs.commit_read_only_rollbacks).
+    bind = session().get_bind(InboundMail)
+    with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         found = connection.execute(query).first()
     return tuple(found) if found is not None and found[0] is not None else None
 

@@ -1,0 +1,71 @@
+"""A worker ends a transaction that only read by COMMIT, not ROLLBACK (PostgreSQL with psycopg):
+psycopg forgets every statement it prepared on the server at a ROLLBACK, and a worker rolled
+back after every job and every drained mail, so PostgreSQL parsed and planned each statement
+anew (jobs.commit_read_only_rollbacks). A transaction that wrote is still rolled back."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from sqlalchemy import select, text, update
+
+from flask_helpdesk.jobs import make_worker
+from flask_helpdesk.models import Department
+from tests.conftest import DATABASE_URL_VARIABLE
+
+pytestmark = pytest.mark.skipif(
+    not os.environ.get(DATABASE_URL_VARIABLE, "").startswith("postgresql"),
+    reason=f"set {DATABASE_URL_VARIABLE} to a PostgreSQL URL",
+)
+
+
+@pytest.fixture
+def app(rq_app):
+    return rq_app
+
+
+@pytest.fixture
+def worker_session(rq_app):
+    make_worker(rq_app)  # what a worker process does before its first job
+    db = rq_app.extensions["helpdesk"].db
+    db.session.remove()
+    return db.session
+
+
+def _backend_and_prepared(session) -> tuple[int, int]:
+    return session.execute(
+        text("SELECT pg_backend_pid(), (SELECT count(*) FROM pg_prepared_statements)")
+    ).one()
+
+
+def test_statements_stay_prepared_after_a_job_that_only_read(worker_session, departments):
+    billing = departments["billing"].id
+    worker_session.remove()
+    backend, _ = _backend_and_prepared(worker_session)
+    for _ in range(6):  # psycopg prepares a statement at its fifth run
+        worker_session.scalars(select(Department.name).where(Department.id == billing)).one()
+    _, prepared = _backend_and_prepared(worker_session)
+    assert prepared
+    worker_session.remove()  # the end of a job (or of a drained mail)
+
+    # The same server connection (the pool's only one), its statements still prepared.
+    assert _backend_and_prepared(worker_session) == (backend, prepared)
+
+
+def test_a_transaction_that_wrote_is_still_rolled_back(worker_session, departments):
+    billing = departments["billing"].id
+    worker_session.remove()
+    worker_session.execute(update(Department).where(Department.id == billing).values(name="X"))
+    worker_session.remove()
+    # A write hidden in a SELECT (a data-modifying WITH) counts as a write too.
+    worker_session.execute(
+        text(
+            "WITH renamed AS (UPDATE helpdesk_department SET name = 'Y' WHERE id = :id"
+            " RETURNING id) SELECT id FROM renamed"
+        ),
+        {"id": billing},
+    )
+    worker_session.remove()
+
+    assert worker_session.get(Department, billing).name == "Billing"
