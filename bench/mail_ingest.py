@@ -419,6 +419,7 @@ def main() -> None:
         timed_sql = {"statements": 0, "commits": 0}  # of this process (not the RQ workers')
         first = time.perf_counter()
         per_mail: list[float] = []  # CPU of each mail, this process
+        by_shape: dict[str, list[float]] = {}  # the same by the mix's shape
         profiler = cProfile.Profile(time.process_time) if args.profile else None
         with shared.SqlCount(app) as sql:
             for done in range(1, args.count + 1):
@@ -435,6 +436,7 @@ def main() -> None:
                 elapsed += time.perf_counter() - started
                 cpu += time.process_time() - started_cpu
                 per_mail.append(time.process_time() - started_cpu)
+                by_shape.setdefault(shape, []).append(per_mail[-1])
                 timed_sql = {k: timed_sql[k] + getattr(sql, k) - counted[k] for k in timed_sql}
                 db.session.remove()  # as each request or job would: no identity map growing
                 if done in checkpoints:
@@ -516,6 +518,9 @@ def main() -> None:
     deciles = statistics.quantiles(per_mail, n=10)
     print(f"CPU a mail         median {statistics.median(per_mail) * 1000:.2f} ms, "
           f"p10 {deciles[0] * 1000:.2f}, p90 {deciles[-1] * 1000:.2f} (this process)")  # fmt: skip
+    print("CPU by shape       median ms: " + ", ".join(
+        f"{shape} {statistics.median(cpus) * 1000:.2f}" for shape, cpus in sorted(by_shape.items())
+    ))  # fmt: skip
     print(f"SQL                {timed_sql['statements'] / args.count:.1f} statements and "
           f"{timed_sql['commits'] / args.count:.2f} commits a mail (this process)")  # fmt: skip
     print(shared.load_line())
