@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, render_template
+from flask import current_app
+from flask.signals import before_render_template, template_rendered
 from flask_babel import force_locale, get_locale
 
 from ..i18n import domain, text_direction
@@ -116,9 +117,22 @@ def render_mail(template: str, locale: str | None = None, **context: Any) -> Ren
         current = str(get_locale() or mail_locale(None))
         context.setdefault("mail_locale", current.replace("_", "-"))
         context.setdefault("mail_dir", text_direction())
-        text = render_template(f"helpdesk/mail/{template}.txt", **context)
-        html = render_template(f"helpdesk/mail/{template}.html", **context)
+        # Flask's render_template for each, but the context processors run once for both.
+        app = current_app._get_current_object()
+        app.update_template_context(context)
+        text = _render(app, f"helpdesk/mail/{template}.txt", context)
+        html = _render(app, f"helpdesk/mail/{template}.html", context)
     return RenderedMail(text=text, html=html, locale=current)
+
+
+def _render(app: Any, name: str, context: dict[str, Any]) -> str:
+    template = app.jinja_env.get_or_select_template(name)
+    before_render_template.send(
+        app, _async_wrapper=app.ensure_sync, template=template, context=context
+    )
+    rendered = template.render(context)
+    template_rendered.send(app, _async_wrapper=app.ensure_sync, template=template, context=context)
+    return rendered
 
 
 def _mail_translators() -> tuple[Callable[..., str], Callable[..., str]]:

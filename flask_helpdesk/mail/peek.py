@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from .charsets import MailCharset, clean_text, decode_header_value, fix_raw_header, has_surrogates
 from .headerblock import repair_header_block
 
+_BLOCK_END = re.compile(rb"(\r?\n)\r?\n")  # the empty line after the headers
+
 # Where the author's address is taken from, in order, when ``From`` is missing or has none:
 # the order other help desks file such mail in (RFC 5322 section 3.6.2, RFC 5321 4.4).
 SENDER_HEADERS = ("From", "Reply-To", "Sender", "Return-Path")
@@ -106,7 +108,12 @@ def bracket_bare_address(value: str) -> str:
 def peek_headers(raw: bytes) -> PeekedHeaders:
     """Read the header block of *raw* only; never raises."""
     repaired = repair_header_block(raw.lstrip(b"\r\n"))
-    parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(repaired.raw)
+    # The header block only: the parser would read the rest line by line as the payload,
+    # unused here (a quarter of a millisecond for a mail with a file attached). It ends the
+    # headers at the first empty line anyway.
+    end = _BLOCK_END.search(repaired.raw)
+    block = repaired.raw[: end.end(1)] if end is not None else repaired.raw
+    parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(block)
     raw_items = [(name, str(value)) for name, value in parsed.raw_items()]
     guess = None
     eight_bit = [value for _, value in raw_items if has_surrogates(value)]

@@ -10,6 +10,7 @@ from typing import BinaryIO
 
 from sqlalchemy import select, union
 from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..i18n import gettext as _
 from ..models import ArticleFile, Attachment, Message, Ticket
@@ -50,10 +51,13 @@ OPAQUE_CONTENT_TYPE = "application/octet-stream"
 
 @dataclass
 class Upload:
-    """A file as a channel received it (form field, API, mail part)."""
+    """A file as a channel received it (form field, API, mail part). *stored*: the file as
+    :func:`store_uploads` already checked and stored it (mail intake checks each part on its
+    own, to keep the others when one is refused): not read, hashed and written again."""
 
     filename: str
     stream: BinaryIO
+    stored: StoredFile | None = None
 
 
 @dataclass
@@ -88,6 +92,9 @@ def store_uploads(uploads: list[Upload], field: str = "attachments") -> list[Sto
     max_size = config["HELPDESK_ATTACHMENT_MAX_SIZE"]
     stored: list[StoredFile] = []
     for upload in uploads:
+        if upload.stored is not None:
+            stored.append(upload.stored)
+            continue
         name = clean_filename(upload.filename)
         if _extension(name) not in allowed:
             raise ValidationError(
@@ -115,9 +122,13 @@ def store_uploads(uploads: list[Upload], field: str = "attachments") -> list[Sto
 
 
 def attach(ticket: Ticket, message: Message, files: list[StoredFile]) -> list[Attachment]:
+    """The rows of *files* on *message*, which the transaction has just written (its id is
+    known): its ``attachments`` are these rows, as loaded (the staff notification lists them;
+    it asked the database for them again, one more statement for a mail with files)."""
+    fresh = "attachments" not in message.__dict__ and message.id is not None
     rows = [
         Attachment(
-            message=message,
+            message_id=message.id,
             ticket_id=ticket.id,
             filename=f.filename,
             content_type=f.content_type,
@@ -127,6 +138,13 @@ def attach(ticket: Ticket, message: Message, files: list[StoredFile]) -> list[At
         for f in files
     ]
     session().add_all(rows)
+    if fresh:
+        # Not through the relationship, whose backref would queue each row on a collection
+        # still to be loaded (a SELECT on first use): the collection is exactly these rows.
+        set_committed_value(message, "attachments", list(rows))
+    else:
+        for row in rows:
+            row.message = message
     return rows
 
 

@@ -14,7 +14,7 @@ import re
 from datetime import timedelta
 from functools import cache
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, literal, select, true
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..i18n import gettext as _
@@ -121,18 +121,34 @@ def _hold(row: InboundMail, ticket: Ticket | None, reason: str) -> None:
 
 def _rate_limited(row: InboundMail, sender: str, parsed: ParsedMail) -> bool:
     """Whether *sender* sent too many mails lately. The same statement asks whether another
-    message has the mail's Message-ID (see :func:`_message_id`): one query, not two."""
+    message has the mail's Message-ID (see :func:`_message_id`) and reads the sender's
+    contact (see :func:`_known_contact`): one query, not three."""
     rate = parse_rate(current_helpdesk.config["HELPDESK_MAIL_RATE_LIMIT"])
     if rate is None:
         return False
     count, seconds = rate
     since = row.received_at - timedelta(seconds=seconds)
     mid = _usable_message_id(parsed)
+    address = parsed.from_address or sender
     params = {"sender": sender, "since": since, "id": row.id, "mid": mid}
-    earlier, taken = session().execute(_earlier_mails(), params).one()
+    found = session().execute(_earlier_mails(), {**params, **routing.contact_params(address)})
+    found = found.one()
     if mid is not None:
-        setattr(row, _MESSAGE_ID_TAKEN, (mid, taken is not None))
-    return (earlier or 0) >= count
+        setattr(row, _MESSAGE_ID_TAKEN, (mid, found.taken is not None))
+    setattr(row, _CONTACT_FOUND, (address, found))
+    return (found.earlier or 0) >= count
+
+
+# The sender's contact as _rate_limited read it: (the address looked up, the row).
+_CONTACT_FOUND = "_helpdesk_contact_found"
+
+
+def _contact(row: InboundMail, address: str, name: str | None) -> Contact:
+    """The contact of the sender *address*, as the rate limit's query read it if it did (no
+    contact is written in between in this transaction), else looked up now."""
+    known = getattr(row, _CONTACT_FOUND, None)
+    found = known[1] if known is not None and known[0] == address else None
+    return routing.contact_for(address, name, known=found)
 
 
 @cache
@@ -150,7 +166,13 @@ def _earlier_mails():
             table.c.id < bindparam("id"),
         )
     )
-    return select(earlier.scalar_subquery(), _message_with_id().scalar_subquery())
+    contact = routing.contact_lookup()
+    one = select(literal(1).label("one")).subquery("one")  # a row even without a contact
+    return select(
+        earlier.scalar_subquery().label("earlier"),
+        _message_with_id().scalar_subquery().label("taken"),
+        *contact.c,
+    ).select_from(one.outerjoin(contact, true()))
 
 
 def handle(
@@ -167,6 +189,9 @@ def handle(
     *accepted*: an agent released the held mail, the sender policy does not apply.
     """
     setattr(row, _VERDICT, verdict)
+    # What an earlier try of this row in the session read is not this transaction's.
+    setattr(row, _CONTACT_FOUND, None)
+    setattr(row, _MESSAGE_ID_TAKEN, None)
     config = current_helpdesk.config
     parsed = parse_message(
         row.raw,
@@ -217,7 +242,7 @@ def handle(
             or mail_auth.threads_as_sender(verdict, match.how)
             or routing.signed_for(parsed, recipients, match.ticket)
         ):
-            contact = routing.contact_for(parsed.from_address or sender, parsed.from_name)
+            contact = _contact(row, parsed.from_address or sender, parsed.from_name)
             return _reply(row, parsed, match.ticket, contact, own, match.how)
         note = (
             f"sender not verified and matched {match.ticket.code} only by {match.how}, "
@@ -228,7 +253,7 @@ def handle(
     held = None if accepted else mail_auth.hold_reason(verdict, sender, as_participant=False)
     if held:
         return _hold(row, None, held)
-    contact = routing.contact_for(parsed.from_address or sender, parsed.from_name)
+    contact = _contact(row, parsed.from_address or sender, parsed.from_name)
     return _new_ticket(row, parsed, recipients, contact, own, note)
 
 
@@ -258,14 +283,15 @@ def _uploads(parsed: ParsedMail) -> tuple[list[Upload], list[str], dict[str, int
             notes.append(_("%(name)s was not kept: too many attachments.", name=part.filename))
             continue
         try:
-            store_uploads([Upload(part.filename, io.BytesIO(part.payload))])
+            [stored] = store_uploads([Upload(part.filename, io.BytesIO(part.payload))])
         except ValidationError as error:
             reason = "; ".join(m for msgs in error.field_errors.values() for m in msgs)
             notes.append(_("Attachment not kept: %(reason)s", reason=reason or error.message))
             continue
         if part.is_inline and part.content_id:
             inline[part.content_id] = len(kept)
-        kept.append(Upload(part.filename, io.BytesIO(part.payload)))
+        # Stored now: the service posting it does not write the file a second time.
+        kept.append(Upload(part.filename, io.BytesIO(b""), stored=stored))
     return kept, notes, inline
 
 
