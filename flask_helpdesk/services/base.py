@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import cache
 from time import monotonic
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
@@ -21,6 +20,7 @@ from sqlalchemy.orm import (
 )
 
 from ..jobs import discard_pending, dispatch_pending, follow_ups_run_here
+from .prepared import Prepared
 
 T = TypeVar("T")
 
@@ -206,7 +206,7 @@ def session():
 
 
 # (mapper, columns given, dialect, skip_if_taken) -> (INSERT ... RETURNING, columns read back)
-_INSERTS: dict[tuple[Any, ...], tuple[Any, tuple[str, ...]]] = {}
+_INSERTS: dict[tuple[Any, ...], tuple[Prepared, tuple[str, ...]]] = {}
 # Session.info: the rows insert_loaded() added in the current transaction (see there).
 INSERTED_KEY = "helpdesk_inserted_rows"
 
@@ -222,38 +222,55 @@ def insert_loaded(obj: Any, skip_if_taken: str | Index | None = None) -> bool:
     a ticket creation's CPU. What the database fills in (the id, column defaults) comes back
     by ``RETURNING``, so no attribute is loaded later; relationships set on *obj* stay as set
     (a foreign key column must be set too: nothing syncs it from a relationship here).
+    The statement is compiled once a process (:class:`.prepared.Prepared`).
     Rolled back, the row leaves the session as a flushed new object would: transient, with
     its values (see :func:`_make_rows_rolled_back_transient`).
     """
+    db = session()()  # the request's Session itself, not its scoped proxy
     state = inspect(obj)
+    return _insert_loaded(db, db.connection(bind_arguments={"mapper": state.mapper}), state,
+                          skip_if_taken)  # fmt: skip
+
+
+def _insert_loaded(
+    db: Session, connection: Any, state: Any, skip_if_taken: str | Index | None
+) -> bool:
     mapper = state.mapper
     values = state.dict
-    db = session()()  # the request's Session itself, not its scoped proxy
-    dialect = db.get_bind(mapper=mapper).dialect.name
-    columns = mapper.column_attrs
-    given = tuple(p.key for p in columns if p.key in values)
-    key = (mapper, given, dialect, skip_if_taken)
+    dialect = connection.dialect
+    given = tuple(p.key for p in mapper.column_attrs if p.key in values)
+    key = (mapper, given, dialect.name, dialect.driver, skip_if_taken)
     built = _INSERTS.get(key)
     if built is None:
-        returned = tuple(p.key for p in columns if p.key not in given)
-        statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(
-            mapper.local_table
-        )
-        if isinstance(skip_if_taken, Index):
-            statement = statement.on_conflict_do_nothing(
-                index_elements=list(skip_if_taken.expressions),
-                index_where=skip_if_taken.dialect_options[dialect].get("where"),
-            )
-        elif skip_if_taken is not None:
-            statement = statement.on_conflict_do_nothing(index_elements=[skip_if_taken])
-        statement = statement.returning(*(columns[k].columns[0] for k in returned))
-        built = _INSERTS[key] = (statement, returned)
-    statement, returned = built
-    row = db.execute(statement, {columns[k].columns[0].key: values[k] for k in given}).first()
+        built = _INSERTS[key] = _build_insert(mapper, given, dialect, skip_if_taken)
+    prepared, keys, returned = built
+    row = prepared.run(connection, {k: values[name] for k, name in keys})
     if row is None:
         return False
-    _adopt(db, obj, returned, row)
+    _adopt(db, state.obj(), returned, row)
     return True
+
+
+def _build_insert(
+    mapper: Any, given: tuple[str, ...], dialect: Any, skip_if_taken: str | Index | None
+) -> tuple[Prepared, tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """:func:`insert_loaded`'s statement for *mapper* and the attributes *given*, compiled for
+    *dialect*; the column key of each attribute given, and the attributes read back."""
+    columns = mapper.column_attrs
+    returned = tuple(p.key for p in columns if p.key not in given)
+    statement = (postgresql.insert if dialect.name == "postgresql" else sqlite.insert)(
+        mapper.local_table
+    )
+    if isinstance(skip_if_taken, Index):
+        statement = statement.on_conflict_do_nothing(
+            index_elements=list(skip_if_taken.expressions),
+            index_where=skip_if_taken.dialect_options[dialect.name].get("where"),
+        )
+    elif skip_if_taken is not None:
+        statement = statement.on_conflict_do_nothing(index_elements=[skip_if_taken])
+    statement = statement.returning(*(columns[k].columns[0] for k in returned))
+    keys = tuple((columns[name].columns[0].key, name) for name in given)
+    return Prepared(statement, dialect, tuple(k for k, _name in keys)), keys, returned
 
 
 def _adopt(db: Session, obj: Any, returned: tuple[str, ...], row: Any) -> None:
@@ -301,14 +318,17 @@ def insert_loaded_with(
     """
     db = session()()
     state = inspect(obj)
-    if db.get_bind(mapper=state.mapper).dialect.name != "postgresql":
-        if not insert_loaded(obj, skip_if_taken):
+    connection = db.connection(bind_arguments={"mapper": state.mapper})
+    if connection.dialect.name != "postgresql":
+        if not _insert_loaded(db, connection, state, skip_if_taken):
             return False
         for child, foreign_key in children:
             setattr(child, foreign_key, obj.id)
-            insert_loaded(child)
+            _insert_loaded(db, connection, inspect(child), None)
         for table, values, foreign_key in rows:
-            db.execute(_insert_row(table), {**values, foreign_key: obj.id})
+            _insert_row(table, tuple(values), foreign_key, connection.dialect).run(
+                connection, {**values, foreign_key: obj.id}
+            )
         return True
     states = [(state, None), *((inspect(child), fk) for child, fk in children)]
     givens = [
@@ -425,9 +445,20 @@ def _together(
     return query, returned, defaults
 
 
-@cache
-def _insert_row(table: Table) -> Any:
-    return table.insert()
+# (table, values' names, foreign key, dialect) -> its INSERT (insert_loaded_with's rows)
+_ROW_INSERTS: dict[tuple[Any, ...], Prepared] = {}
+
+
+def _insert_row(table: Table, names: tuple[str, ...], foreign_key: str, dialect: Any) -> Prepared:
+    """The INSERT of a row of *table* with the values *names* and *foreign_key*. Like every
+    statement compiled here, kept per dialect and driver (not per engine: the processors of
+    the types used here depend on nothing else)."""
+    key = (table, names, foreign_key, dialect.name, dialect.driver)
+    prepared = _ROW_INSERTS.get(key)
+    if prepared is None:
+        given = (*(n for n in names if n != foreign_key), foreign_key)
+        prepared = _ROW_INSERTS[key] = Prepared(table.insert(), dialect, given)
+    return prepared
 
 
 def _within(transaction: SessionTransaction | None, boundary: SessionTransaction) -> bool:
