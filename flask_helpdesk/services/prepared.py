@@ -55,19 +55,7 @@ class Prepared:
     def run(self, connection: Connection, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """Execute with *values* (by column key) on *connection*; the returned row, its values
         converted (None when the statement returned no row, or returns nothing)."""
-        if self._defaults:
-            values = dict(values)
-            for name, default in self._defaults:
-                values[name] = default.arg(None) if default.is_callable else default.arg
-        parameters = [
-            values[name] if process is None else process(values[name])
-            for name, process in zip(self._names, self._processors, strict=True)
-        ]
-        if self._positional:
-            result = connection.exec_driver_sql(self.sql, tuple(parameters))
-        else:
-            named = dict(zip(self._names, parameters, strict=True))
-            result = connection.exec_driver_sql(self.sql, named)
+        result = connection.exec_driver_sql(self.sql, self._parameters(values))
         if not self._results:
             result.close()
             return None
@@ -79,3 +67,20 @@ class Prepared:
             value if process is None or value is None else process(value)
             for value, process in zip(row, self._results, strict=True)
         )
+
+    def run_many(self, connection: Connection, rows: list[Mapping[str, Any]]) -> None:
+        """Execute once per row of *rows* (the driver's ``executemany``), reading nothing."""
+        connection.exec_driver_sql(self.sql, [self._parameters(values) for values in rows])
+
+    def _parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        if self._defaults:
+            values = dict(values)
+            for name, default in self._defaults:
+                values[name] = default.arg(None) if default.is_callable else default.arg
+        parameters = [
+            values[name] if process is None else process(values[name])
+            for name, process in zip(self._names, self._processors, strict=True)
+        ]
+        if self._positional:
+            return tuple(parameters)
+        return dict(zip(self._names, parameters, strict=True))
