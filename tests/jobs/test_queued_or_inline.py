@@ -113,3 +113,35 @@ def test_a_transaction_that_never_reached_redis_runs_the_jobs_inline(
     monkeypatch.undo()
     assert len(smtp.to(AGENT)) == 1
     assert queue.count == 0 and _jobs_of(queue) == []
+
+
+def test_every_queued_job_is_the_job_rq_would_save_and_a_stock_worker_runs_it(
+    app, queue, smtp, departments, customer
+):
+    # The dispatcher makes the hash of a function's second and later jobs itself (cheaper than
+    # RQ's Job.create and to_dict): the same fields and values as RQ's own for that call.
+    dispatcher = app.extensions["helpdesk"].dispatcher
+    _open_ticket(departments, customer)  # its notification: the first job of its function
+    customer_actor = contact_as_actor(sync_contact(customer))
+    open_ticket(customer_actor, NewTicket(departments["billing"].id, "Refund", "Still waiting."))
+    calls = [((7,), {"new_ticket": True}), (("x", [1, 2]), {"note": {"é": None}}), ((), {})]
+    for args, kwargs in calls:
+        job_id, fields = dispatcher._job_hash(record_call, args, kwargs, {"request_id": "r1"})
+        meta, retry = {"request_id": "r1"}, dispatcher.retry_policy()
+        rq_job = queue.create_job(
+            record_call, args, kwargs, dispatcher.timeout, retry=retry, meta=meta
+        )
+        expected = {k: v for k, v in rq_job.to_dict().items() if v != ""}
+        assert set(fields) == set(expected)
+        assert fields.pop("created_at") and expected.pop("created_at")  # a moment apart
+        assert fields == expected
+        assert job_id != rq_job.id
+    second = queue.fetch_job(queue.job_ids[1])
+    assert second.func_name.endswith(".staff_of_customer_activity") and second.retries_left == 2
+    _run_worker(app)
+    subjects = sorted(m.message["Subject"].rsplit(": ", 1)[1] for m in smtp.to(AGENT))
+    assert subjects == ["Invoice", "Refund"]
+
+
+def record_call(*args, **kwargs) -> None:
+    """A job function for the hash comparison (never run)."""
