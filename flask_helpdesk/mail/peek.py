@@ -8,6 +8,7 @@ list shows the same subject the ticket gets.
 
 from __future__ import annotations
 
+import email.message
 import email.parser
 import email.policy
 import email.utils
@@ -105,15 +106,30 @@ def bracket_bare_address(value: str) -> str:
     return f"{match.group(1)} <{match.group(2)}>" if match else value
 
 
-def peek_headers(raw: bytes) -> PeekedHeaders:
-    """Read the header block of *raw* only; never raises."""
+def _same_block(block: bytes, other: bytes) -> bool:
+    """Whether *other* is *block*, but perhaps for the line break that ends its last line
+    (which the parser leaves out of the header's value either way)."""
+    if len(block) - len(other) not in (0, 1, 2) or not block.startswith(other):
+        return False
+    return block[len(other) :] in (b"", b"\n", b"\r\n")
+
+
+def peek_headers(
+    raw: bytes, parsed_block: tuple[bytes, email.message.Message] | None = None
+) -> PeekedHeaders:
+    """Read the header block of *raw* only; never raises. *parsed_block*: a header block the
+    caller parsed already (``email.policy.compat32``) and what the parser made of it, used if
+    it is the block read here (no mending needed)."""
     repaired = repair_header_block(raw.lstrip(b"\r\n"))
     # The header block only: the parser would read the rest line by line as the payload,
     # unused here (a quarter of a millisecond for a mail with a file attached). It ends the
     # headers at the first empty line anyway.
     end = _BLOCK_END.search(repaired.raw)
     block = repaired.raw[: end.end(1)] if end is not None else repaired.raw
-    parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(block)
+    if parsed_block is not None and _same_block(block, parsed_block[0]):
+        parsed = parsed_block[1]
+    else:
+        parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(block)
     raw_items = [(name, str(value)) for name, value in parsed.raw_items()]
     guess = None
     eight_bit = [value for _, value in raw_items if has_surrogates(value)]

@@ -14,6 +14,7 @@ Message-IDs, and their mail is stored and processed like any other.
 
 from __future__ import annotations
 
+import email.message
 import email.parser
 import email.policy
 import logging
@@ -82,14 +83,25 @@ class Received:
 # -- storing ----------------------------------------------------------------------------------
 
 
-def _key(raw: bytes) -> tuple[str | None, str]:
-    """The mail's Message-ID and its dedup key (the Message-ID and the content's hash)."""
-    head, body_start = fingerprint.split(raw)
-    headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
+def _key(raw: bytes, parsed: ParsedHead | None = None) -> tuple[str | None, str]:
+    """The mail's Message-ID and its dedup key (the Message-ID and the content's hash).
+    *parsed*: :func:`_parse_head` of *raw*, if the caller has it."""
+    _head_block, body_start, headers = parsed or _parse_head(raw)
     message_id = fingerprint.normalized_message_id(headers.get("Message-ID"))
     rest = headers.get_payload()
     content = fingerprint.content_hash(headers.items(), raw, body_start, str(rest or ""))
     return message_id, fingerprint.dedup_key(message_id, content)
+
+
+# The header block of a raw mail (fingerprint.split), where its body starts, and the block
+# as the header parser reads it.
+ParsedHead = tuple[bytes, int, email.message.Message]
+
+
+def _parse_head(raw: bytes) -> ParsedHead:
+    head, body_start = fingerprint.split(raw)
+    headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
+    return head, body_start, headers
 
 
 def _text(value: object, limit: int) -> str:
@@ -123,8 +135,11 @@ def receive(
     if limit and len(raw) > limit:
         raise MailTooLarge(f"mail of {len(raw)} bytes is larger than {limit} bytes")
     envelope = envelope_sender_of(envelope_sender)
-    headers = peek_headers(_head(raw))
-    message_id, key = _key(raw)
+    # The header block parsed once for both (the peek reads the same block when it needs no
+    # mending).
+    parsed = _parse_head(raw)
+    headers = peek_headers(_head(raw), parsed_block=(parsed[0], parsed[2]))
+    message_id, key = _key(raw, parsed)
     row = InboundMail(
         dedup_key=key,
         message_id=message_id[:998] if message_id else None,
