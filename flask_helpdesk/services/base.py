@@ -562,19 +562,27 @@ def unit_of_work() -> Iterator[None]:
 
 
 @contextmanager
-def kept_for_inline_jobs() -> Iterator[None]:
+def kept_for_inline_jobs(*written: object) -> Iterator[None]:
     """Around a commit (or a :func:`unit_of_work`) whose inline jobs read what it wrote: the
     commit expires nothing, so the jobs find the rows as the transaction left them in the
-    session instead of reading them back (:func:`kept_as_committed`; intake's processing
-    and its staff notification). From that commit until the next one or a rollback, every
-    object loaded in the session is as committed: loaded or written by that transaction, the
-    commit before it expired the others. Then, and when the block ends, everything is
-    expired as a commit does. A job may open a block of its own for its own jobs. With RQ
-    the jobs run elsewhere (but for a drain's, :func:`.jobs.run_drain`), and a host session
-    that never expires on commit tells nothing: no change then."""
+    session instead of reading them back (:func:`kept_as_committed`; intake's processing,
+    ticket creation, and their staff notification). From that commit until the next one or a
+    rollback, every object loaded in the session is as committed: loaded or written by that
+    transaction, the commit before it expired the others. Then, and when the block ends,
+    everything is expired as a commit does, but *written*: objects the transaction wrote
+    whole (new rows with every column, see :func:`insert_loaded`), which the caller gets
+    loaded as committed (a ticket just opened, read by the page it redirects to), with RQ
+    too. A job may open a block of its own for its own jobs; inside a block whose commit is
+    still to come (a :func:`unit_of_work` in one) a block does nothing: the outer one keeps.
+    With RQ the jobs run elsewhere (but for a drain's, :func:`.jobs.run_drain`), and a host
+    session that never expires on commit tells nothing: no change then."""
     current = session().registry()
-    outer = current.info.get(KEPT_AFTER_COMMIT_KEY) is not None
-    if not follow_ups_run_here() or not (current.expire_on_commit or outer):
+    kept = current.info.get(KEPT_AFTER_COMMIT_KEY)
+    if (
+        kept == "armed"
+        or not (written or follow_ups_run_here())
+        or not (current.expire_on_commit or kept is not None)
+    ):
         yield
         return
     current.expire_on_commit = False
@@ -586,7 +594,17 @@ def kept_for_inline_jobs() -> Iterator[None]:
         # Expired as the commit would have (nothing to do when no commit happened: inside an
         # outer unit of work the commit only flushed, or a job's commit already expired all).
         if current.info.pop(KEPT_AFTER_COMMIT_KEY, None) == "live":
-            current.expire_all()
+            _expire_all_but(current, written)
+
+
+def _expire_all_but(current: Session, written: Sequence[object]) -> None:
+    if not written:
+        current.expire_all()
+        return
+    keep = {id(obj) for obj in written}
+    for obj in list(current.identity_map.values()):
+        if id(obj) not in keep:
+            current.expire(obj)
 
 
 def kept_as_committed(instance: object) -> bool:

@@ -67,6 +67,7 @@ from .base import (
     ValidationError,
     commit,
     insert_loaded_with,
+    kept_for_inline_jobs,
     rollback,
     send_after_commit,
     session,
@@ -291,7 +292,12 @@ def open_ticket_with_message(
             distribution.distribute_ticket(ticket)
             notifications.ticket_created(ticket, message, from_support=from_support)
             rule_events.record(ticket, "ticket_created", message=message)
-    commit()
+    # The staff notification (inline) takes the ticket and message as committed instead of
+    # reading them back; the caller gets them loaded (the page it redirects to reads them),
+    # with their files and the department as this transaction read it (distribution and the
+    # staff mail use it; its settings may lag another process's change, see department_row).
+    with kept_for_inline_jobs(ticket, message, *message.attachments, ticket.department):
+        commit()
     return ticket, message
 
 

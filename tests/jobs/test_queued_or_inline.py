@@ -10,12 +10,13 @@ from __future__ import annotations
 import pytest
 from redis.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
+from sqlalchemy import inspect
 
 from flask_helpdesk.jobs import make_worker
 from flask_helpdesk.services.agents import make_agent
 from flask_helpdesk.services.identity import contact_as_actor, sync_contact
-from flask_helpdesk.services.tickets import NewTicket, open_ticket
-from tests.conftest import make_member
+from flask_helpdesk.services.tickets import NewTicket, open_ticket, open_ticket_with_message
+from tests.conftest import count_queries, make_member
 
 AGENT = "sara@shop.example.com"
 
@@ -145,3 +146,20 @@ def test_every_queued_job_is_the_job_rq_would_save_and_a_stock_worker_runs_it(
 
 def record_call(*args, **kwargs) -> None:
     """A job function for the hash comparison (never run)."""
+
+
+def test_a_ticket_opened_with_jobs_queued_comes_back_loaded(app, queue, departments, customer):
+    """The ticket and first message open_ticket returns are as its commit stored them, with RQ
+    as inline: what the page it redirects to reads of them (the code, the status) runs no
+    statement (it used to refresh the ticket, in a transaction of its own)."""
+    make_agent(str(make_member("Sara", AGENT).id), ["billing"])
+    customer_actor = contact_as_actor(sync_contact(customer))
+    ticket, message = open_ticket_with_message(
+        customer_actor, NewTicket(departments["billing"].id, "Invoice", "Where is it?")
+    )
+    with count_queries(app) as statements:
+        seen = [getattr(item, p.key) for item in (ticket, message)
+                for p in inspect(item).mapper.column_attrs]  # fmt: skip
+    assert statements == []
+    assert ticket.code in seen and message.body == "Where is it?"
+    assert queue.count == 1  # the staff notification, for the worker
