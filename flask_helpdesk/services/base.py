@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import cache
 from time import monotonic
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
@@ -319,7 +320,8 @@ def insert_loaded_with(
     db = session()()
     state = inspect(obj)
     connection = db.connection(bind_arguments={"mapper": state.mapper})
-    if connection.dialect.name != "postgresql":
+    dialect = connection.dialect
+    if dialect.name != "postgresql":
         if not _insert_loaded(db, connection, state, skip_if_taken):
             return False
         for child, foreign_key in children:
@@ -331,13 +333,36 @@ def insert_loaded_with(
             )
         return True
     states = [(state, None), *((inspect(child), fk) for child, fk in children)]
-    givens = [
-        tuple(p.key for p in s.mapper.column_attrs if p.key in s.dict and p.key != fk)
-        for s, fk in states
+    # Columns whose value is None and that nobody fills in are left out (NULL all the same):
+    # fewer parameters (psycopg converts a statement of more than 50 again at every run).
+    givens, nulls = [], []
+    for item, foreign_key in states:
+        given, null = [], []
+        for prop in item.mapper.column_attrs:
+            name = prop.key
+            if name in item.dict and name != foreign_key:
+                if item.dict[name] is None and _null_unless_given(prop.columns[0], dialect):
+                    null.append(name)
+                else:
+                    given.append(name)
+        givens.append(tuple(given))
+        nulls.append(tuple(null))
+    row_names = [
+        tuple(
+            n
+            for n, value in values.items()
+            if n != fk and not (value is None and _null_unless_given(table.c[n], dialect))
+        )
+        for table, values, fk in rows
     ]
     key = (
-        tuple((s.mapper, given, fk) for (s, fk), given in zip(states, givens, strict=True)),
-        tuple((table, tuple(n for n in values if n != fk), fk) for table, values, fk in rows),
+        tuple(
+            (s.mapper, given, null, fk)
+            for (s, fk), given, null in zip(states, givens, nulls, strict=True)
+        ),
+        tuple(
+            (table, names, fk) for (table, _values, fk), names in zip(rows, row_names, strict=True)
+        ),
         skip_if_taken,
     )
     built = _TOGETHER.get(key)
@@ -349,10 +374,9 @@ def insert_loaded_with(
         values, columns = item.dict, item.mapper.column_attrs
         for name in given:
             parameters[f"o{index}_{columns[name].columns[0].key}"] = values[name]
-    for index, (_table, values, foreign_key) in enumerate(rows):
-        for name, value in values.items():
-            if name != foreign_key:
-                parameters[f"r{index}_{name}"] = value
+    for index, ((_table, values, _fk), names) in enumerate(zip(rows, row_names, strict=True)):
+        for name in names:
+            parameters[f"r{index}_{name}"] = values[name]
     for part in defaults:
         for name, default in part:
             parameters[name] = default.arg(None) if default.is_callable else default.arg
@@ -374,44 +398,50 @@ def _together(
     """The statement of :func:`insert_loaded_with` on PostgreSQL for *key* (built once), the
     columns each object reads back, and the Python-side column defaults each part fills in
     itself (inside a ``WITH``, SQLAlchemy computes none: they would be NULL)."""
-    from sqlalchemy import bindparam, select, true
+    from sqlalchemy import bindparam, false, literal_column, select, true
 
     objects, rows, skip_if_taken = key
-    for mapper, _given, _fk in objects:  # the names below are both attribute and column keys
+    for mapper, _given, _null, _fk in objects:  # names below are both attribute and column keys
         if any(p.key != p.columns[0].key for p in mapper.column_attrs):
             raise ValueError(f"insert_loaded_with: {mapper} renames a column")
     defaults: list[list[tuple[str, Any]]] = []
 
     def parameters(table: Table, names: tuple[str, ...], skip: str | None, prefix: str) -> list:
         """*table*'s columns *names* and those with a Python-side default, as parameters of
-        their type (rendered with a cast: PostgreSQL infers none in a SELECT list)."""
-        filled = []
+        their type (rendered with a cast: PostgreSQL infers none in a SELECT list); a default
+        that is a constant truth value or integer is written in the statement instead."""
+        filled, constants = [], []
         for column in table.columns:
             if column.key in names or column.key == skip or column.default is None:
                 continue
-            if not (column.default.is_scalar or column.default.is_callable):
+            default = column.default
+            if not (default.is_scalar or default.is_callable):
                 raise ValueError(f"insert_loaded_with: {column} has a default it cannot compute")
-            filled.append((column, f"{prefix}_{column.key}", column.default))
+            if default.is_scalar and isinstance(default.arg, bool):
+                constants.append((column, true() if default.arg else false()))
+            elif default.is_scalar and type(default.arg) is int:
+                constants.append((column, literal_column(str(default.arg), column.type)))
+            else:
+                filled.append((column, f"{prefix}_{column.key}", default))
         defaults.append([(name, default) for _c, name, default in filled])
         given = [(table.c[n], f"{prefix}_{table.c[n].key}") for n in names]
         return [
             (column, bindparam(name, type_=column.type))
             for column, name in [*given, *((c, n) for c, n, _d in filled)]
-        ]
+        ] + constants
 
-    def read_back(mapper: Any, given: tuple[str, ...], foreign_key: str | None) -> tuple:
+    def read_back(mapper: Any, given: tuple[str, ...], null: tuple, foreign_key: Any) -> tuple:
         # What the object does not hold yet, its defaults too: it joins the session loaded.
-        return tuple(
-            p.key for p in mapper.column_attrs if p.key not in given and p.key != foreign_key
-        )
+        known = (*given, *null, foreign_key)
+        return tuple(p.key for p in mapper.column_attrs if p.key not in known)
 
-    (mapper, given, _none), *children = objects
+    (mapper, given, null, _none), *children = objects
     table = mapper.local_table
     written = parameters(table, given, None, "o0")
     first = postgresql.insert(table).values(dict(written))
     if skip_if_taken is not None:
         first = first.on_conflict_do_nothing(index_elements=[skip_if_taken])
-    returned = [read_back(mapper, given, None)]
+    returned = [read_back(mapper, given, null, None)]
     if "id" not in returned[0]:
         raise ValueError("insert_loaded_with: the parent's id must come from the database")
     head = first.returning(*(mapper.column_attrs[k].columns[0] for k in returned[0])).cte("new_0")
@@ -425,11 +455,11 @@ def _together(
 
     query_columns = list(head.c)
     joined = head
-    for index, (child_mapper, child_given, foreign_key) in enumerate(children, start=1):
+    for index, (child_mapper, child_given, child_null, foreign_key) in enumerate(children, start=1):
         child_table = child_mapper.local_table
         fk_key = child_mapper.column_attrs[foreign_key].columns[0].key
         written = parameters(child_table, child_given, fk_key, f"o{index}")
-        child_returned = read_back(child_mapper, child_given, foreign_key)
+        child_returned = read_back(child_mapper, child_given, child_null, foreign_key)
         returned.append(child_returned)
         child = (
             from_parent(child_table, written, fk_key)
@@ -443,6 +473,17 @@ def _together(
         written = parameters(row_table, names, foreign_key, f"r{index}")
         query = query.add_cte(from_parent(row_table, written, foreign_key).cte(f"row_{index}"))
     return query, returned, defaults
+
+
+@cache
+def _null_unless_given(column: Any, dialect: Any) -> bool:
+    """Whether *column* given None stores what an INSERT leaving it out stores: NULL (no
+    default, here or in the database, not the key, and a type that sends None as NULL: JSON
+    sends ``'null'``)."""
+    if column.default is not None or column.server_default is not None or column.primary_key:
+        return False
+    process = column.type.bind_processor(dialect)
+    return process is None or process(None) is None
 
 
 # (table, values' names, foreign key, dialect) -> its INSERT (insert_loaded_with's rows)
