@@ -130,8 +130,9 @@ class JobDispatcher:
         self.retry_intervals = list(retry_intervals)
         self.timeout = timeout
         self._queue = None
-        # A job function -> what RQ's hash of each of its jobs holds alike (see _job_hash).
-        self._job_shapes: dict[Callable[..., Any], tuple[str, dict[str, Any], Any]] = {}
+        # A job function -> what RQ's hash of each of its jobs holds alike, or None when this
+        # RQ release computes a hash otherwise (see _job_hash).
+        self._job_shapes: dict[Callable[..., Any], tuple[str, dict[str, Any], Any] | None] = {}
 
     @property
     def uses_rq(self) -> bool:
@@ -313,8 +314,6 @@ class JobDispatcher:
         compute for this one (the same serializer, compression and call string). A third of
         the CPU a queued job cost in the creating process (issue 17); tests/jobs compare it
         with RQ's own hash, field for field."""
-        from rq.utils import get_call_string, now, utcformat
-
         queue = self.queue
         shape = self._job_shapes.get(func) if inspect.isfunction(func) else None
         if shape is None:
@@ -327,18 +326,34 @@ class JobDispatcher:
                 meta=meta,
             )
             fields = {k: v for k, v in job.to_dict().items() if v != ""}
-            if inspect.isfunction(func):
-                common = {k: v for k, v in fields.items() if k not in _PER_JOB_FIELDS}
-                self._job_shapes[func] = (job.func_name, common, queue.serializer)
+            if inspect.isfunction(func) and func not in self._job_shapes:
+                self._job_shapes[func] = self._shape_of(job, fields, args, kwargs, meta)
             return job.id, fields
-        func_name, common, serializer = shape
-        return str(uuid4()), {
-            **common,
-            "created_at": utcformat(now()),
-            "data": zlib.compress(serializer.dumps((func_name, None, args, kwargs))),
-            "description": get_call_string(func_name, args, kwargs, max_length=75),
-            "meta": serializer.dumps(meta),
-        }
+        return str(uuid4()), _shaped_hash(shape, args, kwargs, meta)
+
+    def _shape_of(
+        self, job: Any, fields: dict[str, Any], args: tuple, kwargs: dict[str, Any], meta: Any
+    ) -> tuple[str, dict[str, Any], Any] | None:
+        """What the hashes of *job*'s function hold alike, or None (RQ makes every job of it)
+        when the hash made from it differs from RQ's own for *job*'s very call: an RQ release
+        that computes a field another way keeps working, only slower."""
+        common = {k: v for k, v in fields.items() if k not in _PER_JOB_FIELDS}
+        shape = (job.func_name, common, self.queue.serializer)
+        try:
+            ours = _shaped_hash(shape, args, kwargs, meta)
+        except Exception:  # an RQ helper gone or changed: RQ makes the jobs, as said
+            ours = None
+        if (
+            ours is None
+            or ours.keys() != fields.keys()
+            or any(ours[k] != fields[k] for k in fields if k != "created_at")
+        ):
+            logger.warning(
+                "helpdesk: this RQ release builds %s's job hash differently; RQ makes each job",
+                job.func_name,
+            )
+            return None
+        return shape
 
     @staticmethod
     def _stored(queue: Any, job_id: str) -> bool:
@@ -405,6 +420,23 @@ class JobDispatcher:
             # (and the job itself records an audit event the desk can show).
             logger.exception("helpdesk job %s failed", _job_name(func))
             _session().rollback()
+
+
+def _shaped_hash(
+    shape: tuple[str, dict[str, Any], Any], args: tuple, kwargs: dict[str, Any], meta: Any
+) -> dict[str, Any]:
+    """The hash RQ would save for a job of *shape*'s function with these arguments, less
+    ``enqueued_at`` (see :meth:`JobDispatcher._job_hash`)."""
+    from rq.utils import get_call_string, now, utcformat
+
+    func_name, common, serializer = shape
+    return {
+        **common,
+        "created_at": utcformat(now()),
+        "data": zlib.compress(serializer.dumps((func_name, None, args, kwargs))),
+        "description": get_call_string(func_name, args, kwargs, max_length=75),
+        "meta": serializer.dumps(meta),
+    }
 
 
 class _LocalJob:

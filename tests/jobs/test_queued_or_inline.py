@@ -148,6 +148,31 @@ def record_call(*args, **kwargs) -> None:
     """A job function for the hash comparison (never run)."""
 
 
+def record_other_call(*args, **kwargs) -> None:
+    """A job function whose hash this RQ release computes otherwise (never run)."""
+
+
+def test_an_rq_release_that_builds_a_hash_otherwise_makes_every_job_itself(
+    app, queue, monkeypatch, caplog
+):
+    # A later RQ that writes the call string another way: the dispatcher's own hash would
+    # differ from RQ's, so the first job of the function shows it and RQ makes every job.
+    import rq.utils
+
+    monkeypatch.setattr(rq.utils, "get_call_string", lambda *a, **k: "written another way")
+    dispatcher = app.extensions["helpdesk"].dispatcher
+    meta, retry = {"request_id": "r2"}, dispatcher.retry_policy()
+    for args in [(1,), (2,), (3,)]:
+        _, fields = dispatcher._job_hash(record_other_call, args, {}, meta)
+        rq_job = queue.create_job(
+            record_other_call, args, {}, dispatcher.timeout, retry=retry, meta=meta
+        )
+        expected = {k: v for k, v in rq_job.to_dict().items() if v != ""}
+        assert fields.pop("created_at") and expected.pop("created_at")
+        assert fields == expected
+    assert "builds" in caplog.text and "record_other_call" in caplog.text
+
+
 def test_a_ticket_opened_with_jobs_queued_comes_back_loaded(app, queue, departments, customer):
     """The ticket and first message open_ticket returns are as its commit stored them, with RQ
     as inline: what the page it redirects to reads of them (the code, the status) runs no
