@@ -72,14 +72,21 @@ def _set(row: InboundMail, name: str, value: object) -> None:
         set_committed_value(row, name, value)
 
 
+# On the row object when its claim only locked it (intake's fresh claim on PostgreSQL): the
+# claim's columns (attempts, claimed_at) go out with the outcome, in the same UPDATE.
+CLAIM_UNWRITTEN = "_helpdesk_claim_unwritten"
+_CLAIM = ("attempts", "claimed_at")
+
+
 @cache
-def _outcome_update():
+def _outcome_update(with_claim: bool = False):
     """The row's outcome in one UPDATE, built once a process (Core: no unit of work)."""
     table = InboundMail.__table__
+    columns = (*_OUTCOME, *_CLAIM) if with_claim else _OUTCOME
     return (
         table.update()
         .where(table.c.id == bindparam("row_id"))
-        .values({name: bindparam(name) for name in _OUTCOME})
+        .values({name: bindparam(name) for name in columns})
     )
 
 
@@ -91,8 +98,11 @@ def _finish(row: InboundMail, status: InboundStatus, reason: str | None = None) 
     _set(row, "processed_at", utcnow())
     for name, value in mail_auth.columns(row_verdict(row)).items():
         _set(row, name, value)
-    values = {name: getattr(row, name) for name in _OUTCOME}
-    session().execute(_outcome_update(), {**values, "row_id": row.id})
+    with_claim = getattr(row, CLAIM_UNWRITTEN, False)
+    columns = (*_OUTCOME, *_CLAIM) if with_claim else _OUTCOME
+    values = {name: getattr(row, name) for name in columns}
+    session().execute(_outcome_update(with_claim), {**values, "row_id": row.id})
+    setattr(row, CLAIM_UNWRITTEN, False)
 
 
 def _ignore(row: InboundMail, reason: str) -> None:
