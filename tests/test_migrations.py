@@ -912,3 +912,51 @@ def test_0034_keeps_one_inbound_mail_per_posted_message_and_then_refuses_a_secon
         connection.execute(
             insert_mail, {"key": "k12", "raw": b"x", "reason": None, "message": alone}
         )
+
+
+def test_0035_compresses_new_raw_mail_with_lz4_on_postgresql(app):
+    """Created by the models or by the migration, the raw column compresses with LZ4 where
+    the server has it; a mail stored before keeps its pglz bytes and reads back whole."""
+    engine = app.extensions["helpdesk"].engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite stores the bytes as they are")
+    raw = b"Subject: compressible\r\n\r\n" + b"The same line again and again.\r\n" * 4000
+    insert_mail = text(
+        "INSERT INTO helpdesk_inbound_mail (dedup_key, source, subject, size, raw, status,"
+        " attempts, received_at) VALUES (:key, 'pipe', 'x', 1, :raw, 'received', 0,"
+        " CURRENT_TIMESTAMP)"
+    )
+    compression = text(
+        "SELECT pg_column_compression(raw) FROM helpdesk_inbound_mail WHERE dedup_key = :key"
+    )
+    with engine.connect() as connection:
+        lz4 = connection.execute(
+            text(
+                "SELECT count(*) FROM pg_settings WHERE name = 'default_toast_compression'"
+                " AND 'lz4' = ANY(enumvals)"
+            )
+        ).scalar_one()
+    app.extensions["helpdesk"].create_all()  # the models' own schema first
+    with engine.begin() as connection:
+        connection.execute(insert_mail, {"key": "models", "raw": raw})
+        assert connection.execute(compression, {"key": "models"}).scalar_one() == (
+            "lz4" if lz4 else "pglz"
+        )
+    app.extensions["helpdesk"].drop_all()
+    migrations.upgrade(app, "0034")
+    with engine.begin() as connection:
+        connection.execute(insert_mail, {"key": "before", "raw": raw})
+
+    migrations.upgrade(app)
+
+    with engine.begin() as connection:
+        connection.execute(insert_mail, {"key": "after", "raw": raw})
+        assert connection.execute(compression, {"key": "before"}).scalar_one() == "pglz"
+        expected = "lz4" if lz4 else "pglz"
+        assert connection.execute(compression, {"key": "after"}).scalar_one() == expected
+        stored = connection.execute(text("SELECT raw FROM helpdesk_inbound_mail")).scalars()
+        assert list(stored) == [raw, raw]
+    migrations.downgrade(app, "0034")
+    with engine.begin() as connection:
+        connection.execute(insert_mail, {"key": "down", "raw": raw})
+        assert connection.execute(compression, {"key": "down"}).scalar_one() == "pglz"

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import DDL, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..i18n import lazy_gettext as _l
@@ -155,3 +155,17 @@ class TicketParticipant(HelpdeskModel):
     email: Mapped[str] = mapped_column(String(254), index=True)  # lowercased
     name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# PostgreSQL: the raw bytes compressed with LZ4 rather than the default pglz. Every stored mail
+# goes through the compressor (pglz tries even bytes it cannot shrink, which is most of a
+# mail's attachments): 0.2 ms of server CPU a 10 kB mail with pglz, half that with LZ4, which
+# shrinks text as well. A server built without LZ4 (or before PostgreSQL 14) keeps pglz.
+# Also migration 0035.
+PG_RAW_LZ4 = """DO $$ BEGIN
+    EXECUTE 'ALTER TABLE helpdesk_inbound_mail ALTER COLUMN raw SET COMPRESSION lz4';
+EXCEPTION WHEN feature_not_supported OR syntax_error THEN NULL;
+END $$"""
+event.listen(
+    InboundMail.__table__, "after_create", DDL(PG_RAW_LZ4).execute_if(dialect="postgresql")
+)
