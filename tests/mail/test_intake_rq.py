@@ -105,6 +105,52 @@ def test_a_burst_of_mail_is_one_job_and_each_mail_is_notified_once(app, smtp, bi
     assert queue.count == 0 and queue.scheduled_job_registry.get_job_ids() == []
 
 
+def test_a_drained_mail_with_its_notification_takes_three_round_trips_to_redis(
+    app, smtp, billing, monkeypatch
+):
+    """The drain's own round trips (its list, its job's meta): the meta saved before the
+    notification runs and after it sent (a worker killed later sends nothing twice), and the
+    meta saved at the end together with the next mail's LPOP. Five before (and an LPOP)."""
+    from redis import Redis
+
+    for n in range(1, 6):
+        intake.receive(request_mail(n), "pipe")
+    [job] = queue_of(app).get_jobs()
+    released(app)
+    ours = (f"rq:job:{job.id}".encode(), b"helpdesk:drain:")
+    round_trips: list[list[str]] = []
+
+    def note(commands) -> None:
+        def ours_(command) -> bool:
+            key = command[1] if len(command) > 1 else b""
+            key = key if isinstance(key, bytes) else str(key).encode()
+            meta = command[0] == "HSET" and len(command) > 2 and command[2] == "meta"
+            return (meta or command[0] == "LPOP") and key.startswith(ours)
+
+        if any(ours_(command) for command in commands):
+            round_trips.append([str(command[0]) for command in commands])
+
+    execute_command, execute = Redis.execute_command, Pipeline.execute
+
+    def one(self, *args, **options):
+        note([args])
+        return execute_command(self, *args, **options)
+
+    def pipeline(self, *args, **options):
+        note([command for command, _options in self.command_stack])
+        return execute(self, *args, **options)
+
+    monkeypatch.setattr(Redis, "execute_command", one)
+    monkeypatch.setattr(Pipeline, "execute", pipeline)
+    make_worker(app).work(burst=True, with_scheduler=True)
+    monkeypatch.undo()
+
+    assert len(smtp.to(SARA)) == 5
+    # The first LPOP, then three a mail; the last pipeline's LPOP finds the list empty.
+    assert len(round_trips) == 1 + 3 * 5
+    assert round_trips[-1] == ["HSET", "LPOP"]
+
+
 def test_a_run_hands_over_to_a_new_job_well_before_the_job_timeout(app, smtp, billing, monkeypatch):
     """A run stops after a third of HELPDESK_JOB_TIMEOUT and queues the next one: the timeout
     never strikes in the middle of a mail (which would fail it)."""
