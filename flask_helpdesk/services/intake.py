@@ -407,23 +407,28 @@ def _time_limit(seconds: float):
 _UNFINISHED = (InboundStatus.RECEIVED, InboundStatus.PROCESSING, InboundStatus.FAILED)
 
 
+@cache
+def _raw_query(fresh_only: bool):
+    """The read of :func:`_stored_raw`, built once a process (building it, its comparisons
+    above all, cost as much CPU as running it)."""
+    table = InboundMail.__table__
+    columns = (table.c.raw, table.c.envelope_sender, table.c.provider_verdict)
+    query = select(*columns).where(table.c.id == bindparam("inbound_id"))
+    if fresh_only:
+        return query.where(table.c.status == InboundStatus.RECEIVED, table.c.attempts == 0)
+    return query.where(table.c.status.in_(_UNFINISHED))
+
+
 def _stored_raw(inbound_id: int, fresh_only: bool) -> tuple[bytes, str | None, str | None] | None:
     """The raw bytes (envelope sender and provider verdict, for SPF) of a mail still to
     process, read on a connection of its own that is returned at once: the sender check that
     follows may wait seconds on DNS, and no transaction of ours (no lock, no snapshot) may
     stay open meanwhile."""
-    table = InboundMail.__table__
-    columns = (table.c.raw, table.c.envelope_sender, table.c.provider_verdict)
-    query = select(*columns).where(table.c.id == inbound_id)
-    if fresh_only:
-        query = query.where(table.c.status == InboundStatus.RECEIVED, table.c.attempts == 0)
-    else:
-        query = query.where(table.c.status.in_(_UNFINISHED))
     # Outside any transaction (AUTOCOMMIT): one round trip, and no ROLLBACK after it, which
     # would make psycopg forget its prepared statements (see jobs.commit_read_only_rollbacks).
     bind = session().get_bind(InboundMail)
     with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        found = connection.execute(query).first()
+        found = connection.execute(_raw_query(fresh_only), {"inbound_id": inbound_id}).first()
     return tuple(found) if found is not None and found[0] is not None else None
 
 
