@@ -206,8 +206,9 @@ def session():
     return current_app.extensions["helpdesk"].db.session
 
 
-# (mapper, columns given, dialect, skip_if_taken) -> (INSERT ... RETURNING, columns read back)
-_INSERTS: dict[tuple[Any, ...], tuple[Prepared, tuple[str, ...]]] = {}
+# (mapper, columns given, dialect, driver, skip_if_taken) -> (its INSERT ... RETURNING compiled,
+# (column key, attribute) of each value given, the attributes read back)
+_INSERTS: dict[tuple[Any, ...], tuple[Prepared, tuple[tuple[str, str], ...], tuple[str, ...]]] = {}
 # Session.info: the rows insert_loaded() added in the current transaction (see there).
 INSERTED_KEY = "helpdesk_inserted_rows"
 
