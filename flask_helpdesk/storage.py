@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
 import tempfile
 from collections.abc import Callable, Iterable
@@ -64,6 +65,9 @@ class LocalStorage:
 
     def save(self, stream: BinaryIO, max_size: int) -> tuple[str, int]:
         """Stream to a temporary file while hashing; stop as soon as *max_size* is passed."""
+        if isinstance(stream, io.BytesIO):
+            with stream.getbuffer() as whole:
+                return self._save_bytes(whole[stream.tell() :], max_size)
         self.root.mkdir(parents=True, exist_ok=True)
         fd, temp_name = tempfile.mkstemp(dir=self.root, prefix=".upload-")
         try:
@@ -72,6 +76,31 @@ class LocalStorage:
             sha256 = digest.hexdigest()
             target = self._path(sha256)
             target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(temp_name, target)
+        except BaseException:
+            Path(temp_name).unlink(missing_ok=True)
+            raise
+        return sha256, size
+
+    def _save_bytes(self, data: memoryview, max_size: int) -> tuple[str, int]:
+        """Bytes already in memory (a mail's attachments are): hashed first, so a file stored
+        before (a logo in every signature, the same PDF sent again) is not written again.
+        Writing and renaming it over itself cost about 1 ms of a mail with an 80 kB PDF."""
+        size = len(data)
+        if size > max_size:
+            raise FileTooLarge(size)
+        sha256 = hashlib.sha256(data).hexdigest()
+        target = self._path(sha256)
+        # A stored file is only ever renamed into place whole, so one that exists is complete.
+        # (Files are deleted only by ``storage move --delete-source``, which the deployment
+        # guide runs after the app was switched to the other backend.)
+        if target.exists():
+            return sha256, size
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp_name = tempfile.mkstemp(dir=self.root, prefix=".upload-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
             os.replace(temp_name, target)
         except BaseException:
             Path(temp_name).unlink(missing_ok=True)

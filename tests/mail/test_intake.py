@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from sqlalchemy import func, select
 
 from flask_helpdesk.mail.threading import make_message_id
@@ -206,6 +208,26 @@ def test_attachments_are_kept_and_forbidden_ones_dropped_with_a_note(app, suppor
     message = session().get(Message, row.posted_message_id)
     assert [a.filename for a in message.attachments] == ["invoice.pdf"]
     assert "tool.exe" in message.body
+
+
+def test_a_file_mailed_again_is_stored_once_and_left_as_it_was(app, support):
+    """Files are named by their hash: the same PDF in a second mail is the stored file (not
+    written again), and both tickets serve its bytes."""
+    pdf = b"%PDF-1.4 the same invoice " + bytes(range(256)) * 40
+    attachment = [("invoice.pdf", "application/pdf", pdf)]
+    first = ingest(make_mail(subject="invoice", attachments=attachment))
+    storage = app.extensions["helpdesk"].storage
+    [stored] = session().get(Message, first.posted_message_id).attachments
+    before = os.stat(storage._path(stored.sha256))
+    second = ingest(
+        make_mail(subject="invoice again", sender="b@example.org", attachments=attachment)
+    )
+    [again] = session().get(Message, second.posted_message_id).attachments
+    assert again.sha256 == stored.sha256 and again.size == stored.size == len(pdf)
+    after = os.stat(storage._path(stored.sha256))
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    with storage.open(again.sha256) as stream:
+        assert stream.read() == pdf
 
 
 def test_html_is_sanitized_and_remote_images_not_loaded(app, support):
