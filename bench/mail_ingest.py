@@ -212,11 +212,12 @@ def _run_worker(
 ) -> None:
     """One RQ worker process (``--worker``), stopped by the benchmark with SIGTERM; with
     *profile* its work (from listening to the stop) under cProfile, written to that file."""
-    from flask_helpdesk.jobs import make_worker
+    from flask_helpdesk.jobs import freeze_start_up, make_worker
 
     logging.basicConfig(level=logging.ERROR)
     app = _app(url, workdir, redis_url, real_dns, role="worker")
     worker = make_worker(app)
+    freeze_start_up()  # as ``flask helpdesk worker`` does
     profiler = cProfile.Profile(time.process_time) if profile else None
     if profiler is not None:
         profiler.enable()

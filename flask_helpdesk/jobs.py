@@ -12,6 +12,7 @@ module knows nothing of them, so services may import it without a cycle.
 
 from __future__ import annotations
 
+import gc
 import inspect
 import logging
 import re
@@ -698,6 +699,18 @@ def make_worker(app: Flask, queue_names: list[str] | None = None):
             )
 
     return AppContextWorker(queues, connection=connection)
+
+
+def freeze_start_up() -> None:
+    """For a process that runs jobs from now on until it stops (``flask helpdesk worker``
+    without ``--burst``): what it made while starting (the imports, the app, the mappers,
+    compiled statements and templates, about 220,000 objects) lives as long as the process,
+    so it is moved out of the garbage collector's generations (``gc.freeze``). A full
+    collection walked all of it each time, about 0.1 s of CPU: one such collection in a
+    worker's first 500 mails was 0.2 ms a mail. What a job leaves behind is collected as before.
+    """
+    gc.collect()  # what starting left as garbage is freed, not frozen
+    gc.freeze()
 
 
 # -- helpers for job functions ----------------------------------------------------------------

@@ -10,7 +10,7 @@ from flask.cli import AppGroup, ScriptInfo
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from .. import migrations
-from ..jobs import make_worker
+from ..jobs import freeze_start_up, make_worker
 from ..scheduler import Scheduler, get_sweep, registered_sweeps
 from ..services import ServiceError
 from ..services.agents import make_agent
@@ -90,6 +90,8 @@ def worker_command(burst: bool, with_scheduler: bool, queues: tuple[str, ...]) -
     scheduler = Scheduler(app)
     if with_scheduler and not burst:
         scheduler.start_thread()  # queues the periodic sweeps (one process per interval)
+    if not burst:  # a burst run ends when the queue is empty: nothing to gain
+        freeze_start_up()
     try:
         worker.work(burst=burst, with_scheduler=with_scheduler)
     finally:

@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from rq import SimpleWorker
 from sqlalchemy import select
 
 from flask_helpdesk.jobs import make_worker
@@ -265,3 +266,23 @@ def test_the_jobs_of_one_commit_reach_redis_in_one_round_trip_in_order(
     make_worker(rq_app).work(burst=True, with_scheduler=True)
     assert all(job.get_status(refresh=True) == "finished" for job in jobs)
     assert len(smtp.to("sara@shop.example.com")) == 2
+
+
+def test_a_long_running_worker_freezes_what_starting_made_a_burst_run_does_not(rq_app, monkeypatch):
+    """``flask helpdesk worker`` moves its start-up objects out of the garbage collector's
+    generations (``jobs.freeze_start_up``) before it listens, unless it is a ``--burst`` run
+    that ends with the queue. Stopped here right after (the worker's ``work`` stands in)."""
+    import flask_helpdesk.cli as cli
+
+    frozen: list[str] = []
+    monkeypatch.setattr(cli, "freeze_start_up", lambda: frozen.append("frozen"))
+    monkeypatch.setattr(SimpleWorker, "work", lambda self, **kwargs: frozen.append("worked"))
+    runner = rq_app.test_cli_runner()
+
+    result = runner.invoke(args=["helpdesk", "worker", "--burst"])
+    assert result.exit_code == 0, result.output
+    assert frozen == ["worked"]
+
+    result = runner.invoke(args=["helpdesk", "worker", "--without-scheduler"])
+    assert result.exit_code == 0, result.output
+    assert frozen == ["worked", "frozen", "worked"]
