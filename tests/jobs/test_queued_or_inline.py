@@ -1,17 +1,18 @@
 """A job goes to RQ or runs inline, never both (the real Redis: set HELPDESK_TEST_REDIS_URL).
 
-Redis applies a MULTI/EXEC transaction's commands one by one: one can fail while the others
-are applied. Queued jobs used to be run inline too whenever any reply was an error, and the
+The jobs of a commit are written by one script (jobs._ENQUEUE_SCRIPT); when they were a
+MULTI/EXEC transaction, Redis applied its commands one by one: one could fail while the others
+were applied. Queued jobs used to be run inline too whenever any reply was an error, and the
 agent got the new ticket's notification twice (once inline, once from the worker).
 """
 
 from __future__ import annotations
 
 import pytest
-from redis.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import inspect
 
+from flask_helpdesk import jobs
 from flask_helpdesk.jobs import make_worker
 from flask_helpdesk.services.agents import make_agent
 from flask_helpdesk.services.identity import contact_as_actor, sync_contact
@@ -88,13 +89,13 @@ def test_a_refused_push_runs_the_jobs_inline_once_and_leaves_no_job_behind(
 def test_a_lost_reply_of_a_transaction_that_ran_leaves_the_jobs_to_the_worker(
     app, queue, smtp, departments, customer, monkeypatch, caplog
 ):
-    real_execute = Pipeline.execute
+    real_run = jobs._run_enqueue_script
 
-    def execute_then_lose_the_reply(self, *args, **kwargs):
-        real_execute(self, *args, **kwargs)
+    def run_then_lose_the_reply(*args, **kwargs):
+        real_run(*args, **kwargs)
         raise RedisConnectionError("Connection reset by peer")
 
-    monkeypatch.setattr(Pipeline, "execute", execute_then_lose_the_reply)
+    monkeypatch.setattr(jobs, "_run_enqueue_script", run_then_lose_the_reply)
     _open_ticket(departments, customer)
     monkeypatch.undo()
     assert smtp.to(AGENT) == []
@@ -106,14 +107,41 @@ def test_a_lost_reply_of_a_transaction_that_ran_leaves_the_jobs_to_the_worker(
 def test_a_transaction_that_never_reached_redis_runs_the_jobs_inline(
     app, queue, smtp, departments, customer, monkeypatch
 ):
-    def lose_it(self, *args, **kwargs):
+    def lose_it(*args, **kwargs):
         raise RedisConnectionError("Connection refused")
 
-    monkeypatch.setattr(Pipeline, "execute", lose_it)
+    monkeypatch.setattr(jobs, "_run_enqueue_script", lose_it)
     _open_ticket(departments, customer)
     monkeypatch.undo()
     assert len(smtp.to(AGENT)) == 1
     assert queue.count == 0 and _jobs_of(queue) == []
+
+
+def test_a_redis_that_does_not_know_the_script_yet_is_sent_it(
+    app, queue, smtp, departments, customer, monkeypatch
+):
+    # As after a restart or SCRIPT FLUSH: EVALSHA answers NOSCRIPT, and EVAL sends the script.
+    monkeypatch.setattr(jobs, "_ENQUEUE_SHA", b"0" * 40)
+    _open_ticket(departments, customer)
+    assert smtp.to(AGENT) == [] and queue.count == 1
+    _run_worker(app)
+    assert len(smtp.to(AGENT)) == 1
+
+
+def test_thousands_of_jobs_of_one_commit_are_all_queued_in_order(app, queue):
+    # The script pushes and deletes in slices: Lua's unpack() takes a few thousand values.
+    dispatcher = app.extensions["helpdesk"].dispatcher
+    queue.empty()
+    assert dispatcher._queue_all([(record_call, (n,), {}) for n in range(2500)])
+    ids = queue.job_ids
+    assert len(ids) == 2500
+    assert [queue.fetch_job(ids[n]).args for n in (0, 999, 1000, 2499)] == [
+        (0,),
+        (999,),
+        (1000,),
+        (2499,),
+    ]
+    queue.empty()
 
 
 def test_every_queued_job_is_the_job_rq_would_save_and_a_stock_worker_runs_it(

@@ -226,7 +226,7 @@ def test_worker_exit_does_not_wait_for_its_command_listener(rq_app):
 def test_the_jobs_of_one_commit_reach_redis_in_one_round_trip_in_order(
     rq_app, smtp, departments, customer, monkeypatch
 ):
-    """A commit's jobs go to RQ in one pipeline (RQ's enqueue alone takes two round trips a
+    """A commit's jobs go to RQ in one round trip (RQ's enqueue alone takes two round trips a
     job): all of them queued, in the order the services asked, and a worker runs them.
 
     The caches' check for keys changed in other processes (one HGETALL at most once a
