@@ -85,15 +85,20 @@ SQLITE_COUNT_TRIGGERS = [
 ]
 SQLITE_COUNT_DROP = [f"DROP TRIGGER IF EXISTS {COUNT_TABLE}_{s}" for s in ("ai", "ad", "au")]
 
-PG_COUNT_DDL = [
-    f"""CREATE OR REPLACE FUNCTION helpdesk_ticket_count_add(
+# PL/pgSQL, not SQL: a SQL function's statement is parsed and planned again each time a
+# trigger calls it (its plan lives only as long as the calling statement), PL/pgSQL keeps the
+# plan for the session (migration 0036: 30 us less server CPU a new ticket).
+PG_COUNT_ADD = f"""CREATE OR REPLACE FUNCTION helpdesk_ticket_count_add(
         department INTEGER, assignee INTEGER, state VARCHAR, delta INTEGER) RETURNS void
-    LANGUAGE sql AS $$
+    LANGUAGE plpgsql AS $$
+    BEGIN
         INSERT INTO {COUNT_TABLE} (department_id, assignee_id, status, slot, n)
         VALUES (department, coalesce(assignee, 0), state, {PG_HOT_SLOT}, delta)
         ON CONFLICT (department_id, assignee_id, status, slot) DO UPDATE
-        SET n = {COUNT_TABLE}.n + delta
-    $$""",
+        SET n = {COUNT_TABLE}.n + delta;
+    END $$"""
+PG_COUNT_DDL = [
+    PG_COUNT_ADD,
     """CREATE OR REPLACE FUNCTION helpdesk_ticket_count_trigger() RETURNS trigger
     LANGUAGE plpgsql AS $$
     BEGIN
