@@ -21,7 +21,7 @@ from sqlalchemy.orm import (
 )
 
 from ..jobs import discard_pending, dispatch_pending, follow_ups_run_here
-from .prepared import Prepared
+from .prepared import Prepared, known_without_returning
 
 T = TypeVar("T")
 
@@ -270,9 +270,13 @@ def _build_insert(
         )
     elif skip_if_taken is not None:
         statement = statement.on_conflict_do_nothing(index_elements=[skip_if_taken])
-    statement = statement.returning(*(columns[k].columns[0] for k in returned))
+    returning = [columns[k].columns[0] for k in returned]
+    readback = known_without_returning(mapper.local_table, returning, dialect)
+    if readback is None:
+        statement = statement.returning(*returning)
     keys = tuple((columns[name].columns[0].key, name) for name in given)
-    return Prepared(statement, dialect, tuple(k for k, _name in keys)), keys, returned
+    prepared = Prepared(statement, dialect, tuple(k for k, _name in keys), readback)
+    return prepared, keys, returned
 
 
 def _adopt(db: Session, obj: Any, returned: tuple[str, ...], row: Any) -> None:

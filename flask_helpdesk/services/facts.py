@@ -587,8 +587,10 @@ def _prepared_upsert(dialect: Any, columns: tuple[str, ...]) -> Prepared:
     key = (dialect.name, dialect.driver, columns)
     prepared = _PREPARED_UPSERTS.get(key)
     if prepared is None:
+        # inline(): no RETURNING of the key's ``slot`` (its server default) that SQLAlchemy
+        # adds otherwise and nobody reads; on SQLite that cost each row of the upsert.
         prepared = _PREPARED_UPSERTS[key] = Prepared(
-            _upsert(dialect.name, columns), dialect, (*ROLLUP_KEY, *columns)
+            _upsert(dialect.name, columns).inline(), dialect, (*ROLLUP_KEY, *columns)
         )
     return prepared
 
