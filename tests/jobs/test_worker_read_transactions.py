@@ -1,7 +1,8 @@
 """A worker ends a transaction that only read by COMMIT, not ROLLBACK (PostgreSQL with psycopg):
 psycopg forgets every statement it prepared on the server at a ROLLBACK, and a worker rolled
 back after every job and every drained mail, so PostgreSQL parsed and planned each statement
-anew (jobs.commit_read_only_rollbacks). A transaction that wrote is still rolled back."""
+anew (jobs.commit_read_only_rollbacks). A transaction that wrote is still rolled back. And a
+worker's cursors build their description only when it is read (jobs.lazy_descriptions)."""
 
 from __future__ import annotations
 
@@ -69,3 +70,27 @@ def test_a_transaction_that_wrote_is_still_rolled_back(worker_session, departmen
     worker_session.remove()
 
     assert worker_session.get(Department, billing).name == "Billing"
+
+
+def test_a_workers_results_read_the_same_with_descriptions_built_when_read(
+    worker_session, departments
+):
+    """A worker's cursors build ``description`` only when it is read (jobs.lazy_descriptions):
+    the rows, their keys and the columns a raw statement describes are what psycopg gives."""
+    import psycopg
+
+    billing = departments["billing"]
+    connection = worker_session.connection()
+    cursor = connection.connection.dbapi_connection.cursor()
+    assert type(cursor) is not psycopg.Cursor and isinstance(cursor, psycopg.Cursor)
+    row = worker_session.execute(
+        select(Department.id, Department.name).where(Department.id == billing.id)
+    ).one()
+    assert (row.id, row.name) == (billing.id, billing.name)
+    result = connection.exec_driver_sql("SELECT 1 AS one, 'x'::text AS letter")
+    assert list(result.keys()) == ["one", "letter"] and result.all() == [(1, "x")]
+    cursor.execute("SELECT 2 AS two WHERE false")
+    assert len(cursor.description) == 1
+    assert [(c.name, c.type_code) for c in cursor.description] == [("two", 23)]
+    cursor.execute("SET LOCAL statement_timeout = 0")
+    assert cursor.description is None
