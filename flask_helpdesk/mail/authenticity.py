@@ -31,6 +31,7 @@ from time import monotonic
 from typing import Any
 
 from . import dmarc as dmarc_policy
+from .headerblock import parse_block
 from .spf import Lookup, check_host, dns_lookup
 
 try:  # optional: pip install flask-helpdesk[mailauth]
@@ -491,7 +492,7 @@ def authenticate(
     """
     ends = [i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0]
     head = raw[: min(ends)] if ends else raw  # the header block only: no copy of the body
-    headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
+    headers = parse_block(head)  # inline, intake parsed the same block a moment ago
     domain, problem = from_domain(headers)
     if domain is None:
         return Verdict(reason=problem)

@@ -82,7 +82,9 @@ _MAX_MARKER_LINE = 1000
 
 def _plain(line: str) -> str:
     """A line as compared with the markers: no direction marks, trimmed, single-spaced."""
-    return re.sub(r"\s+", " ", _BIDI_MARKS.sub("", line)).strip()
+    # split() and strip() take the same characters for white space as the regular expression
+    # ``\s`` does on str (every code point checked), at less than half its cost a line.
+    return " ".join(_BIDI_MARKS.sub("", line).split())
 
 
 def _is_quoted(line: str) -> bool:

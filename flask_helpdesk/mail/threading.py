@@ -16,6 +16,7 @@ import hmac
 import re
 import secrets
 from collections.abc import Iterable
+from functools import lru_cache
 
 from flask import current_app
 
@@ -30,7 +31,11 @@ def _key() -> bytes:
     secret = current_app.config.get("SECRET_KEY")
     if not secret:
         raise RuntimeError("flask-helpdesk signs its Message-IDs with SECRET_KEY: set it")
-    secret = secret if isinstance(secret, bytes) else str(secret).encode()
+    return _derived_key(secret if isinstance(secret, bytes) else str(secret).encode())
+
+
+@lru_cache(maxsize=8)  # by the secret itself: a changed SECRET_KEY derives its own key
+def _derived_key(secret: bytes) -> bytes:
     # A key of its own, so the signature reveals nothing usable elsewhere (sessions, CSRF).
     return hmac.new(secret, b"flask-helpdesk message-id", hashlib.sha256).digest()
 

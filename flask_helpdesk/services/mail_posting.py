@@ -38,6 +38,7 @@ from .base import ValidationError, session
 from .identity import Actor, contact_as_actor
 from .mail_auth import Verdict
 from .messages import post_message
+from .prepared import prepared_once
 from .spam import upstream_verdict
 from .tickets import NewTicket, open_ticket_with_message
 
@@ -101,7 +102,17 @@ def _finish(row: InboundMail, status: InboundStatus, reason: str | None = None) 
     with_claim = getattr(row, CLAIM_UNWRITTEN, False)
     columns = (*_OUTCOME, *_CLAIM) if with_claim else _OUTCOME
     values = {name: getattr(row, name) for name in columns}
-    session().execute(_outcome_update(with_claim), {**values, "row_id": row.id})
+    values["row_id"] = row.id
+    # Compiled once, run on the session's connection (services.prepared): a third of the
+    # CPU of Session.execute for the same UPDATE.
+    connection = session().connection(bind_arguments={"mapper": InboundMail.__mapper__})
+    outcome = prepared_once(
+        ("mail outcome", with_claim),
+        connection,
+        lambda: _outcome_update(with_claim),
+        (*columns, "row_id"),
+    )
+    outcome.rowcount(connection, values)
     setattr(row, CLAIM_UNWRITTEN, False)
 
 
@@ -141,8 +152,12 @@ def _rate_limited(row: InboundMail, sender: str, parsed: ParsedMail) -> bool:
     mid = _usable_message_id(parsed)
     address = parsed.from_address or sender
     params = {"sender": sender, "since": since, "id": row.id, "mid": mid}
-    found = session().execute(_earlier_mails(), {**params, **routing.contact_params(address)})
-    found = found.one()
+    params.update(routing.contact_params(address))
+    # Compiled once, run on the session's connection (services.prepared): through
+    # Session.execute four fifths of its CPU were SQLAlchemy's, not SQLite's.
+    connection = session().connection(bind_arguments={"mapper": InboundMail.__mapper__})
+    query = prepared_once("earlier mails", connection, _earlier_mails, tuple(params))
+    found = query.first(connection, params)
     if mid is not None:
         setattr(row, _MESSAGE_ID_TAKEN, (mid, found.taken is not None))
     setattr(row, _CONTACT_FOUND, (address, found))

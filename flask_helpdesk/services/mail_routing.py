@@ -28,6 +28,7 @@ from ..models import Contact, Department, InboundMail, Mailbox, Message, Ticket,
 from ..state import current_helpdesk
 from .base import cached_for_app, forget_on_change, insert_loaded, session
 from .departments import department_row
+from .prepared import NamedRow, prepared_once
 
 T = TypeVar("T")
 
@@ -159,7 +160,12 @@ def department_for(
 def _by_code(code: str | None) -> Ticket | None:
     if not code:
         return None
-    row = session().execute(_ticket_by_code(), {"code": code}).first()
+    # Compiled once, run on the session's connection (services.prepared): a third of the
+    # CPU of Session.execute for the same query.
+    connection = session().connection(bind_arguments={"mapper": Ticket.__mapper__})
+    row = prepared_once("ticket by code", connection, _ticket_by_code, ("code",)).first(
+        connection, {"code": code}
+    )
     if row is None:
         return None
     ticket = _loaded(Ticket, row)
@@ -246,7 +252,9 @@ def may_post(ticket: Ticket, address: str) -> bool:
     )
 
 
-def contact_for(address: str, name: str | None, known: Row[Any] | None = None) -> Contact:
+def contact_for(
+    address: str, name: str | None, known: Row[Any] | NamedRow | None = None
+) -> Contact:
     """The Contact for a sender: tied to the host's user when the host knows the address
     (``@helpdesk.user_by_email``), else a contact with the email only. Flushes, no commit.
 
@@ -285,7 +293,9 @@ def contact_for(address: str, name: str | None, known: Row[Any] | None = None) -
 def _contact_by_email(address: str, given: str) -> Contact | None:
     """The contact with one of the addresses, the host user's first (a Core query and
     :func:`_loaded`: the ORM's query cost 0.13 ms of CPU against 0.04, for every mail)."""
-    row = session().execute(_contacts_by_email(), {"address": address, "given": given}).first()
+    connection = session().connection(bind_arguments={"mapper": Contact.__mapper__})
+    query = prepared_once("contacts by email", connection, _contacts_by_email, _BY_EMAIL)
+    row = query.first(connection, {"address": address, "given": given})
     return _loaded(Contact, row) if row is not None else None
 
 
@@ -301,7 +311,7 @@ def contact_params(address: str) -> dict[str, str]:
     return {"address": normalize_address(address), "given": (address or "").strip()}
 
 
-def _loaded(model: type[T], row: Row[Any]) -> T:
+def _loaded(model: type[T], row: Row[Any] | NamedRow) -> T:
     """*row* (every column of *model*'s table, from a Core query) as a loaded object of this
     session: the one the session holds already (its changes included), else a new one,
     unchanged (nothing to flush). The ORM's own query cost three times the statement."""
@@ -318,6 +328,9 @@ def _loaded(model: type[T], row: Row[Any]) -> T:
 @cache
 def _columns(model: type) -> tuple[tuple[str, Any], ...]:
     return tuple((p.key, p.columns[0]) for p in inspect(model).column_attrs)
+
+
+_BY_EMAIL = ("address", "given")  # the parameters of _contacts_by_email
 
 
 @cache

@@ -12,7 +12,7 @@ result would. About a third of what an INSERT cost the creating process.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 from sqlalchemy import Boolean, Column, Enum, Integer, String
@@ -23,8 +23,8 @@ ROWID = object()
 
 
 class Prepared:
-    """*statement* (an INSERT, maybe ``... RETURNING``) compiled once for *dialect*, taking
-    the values of the column keys *given*.
+    """*statement* (an INSERT, maybe ``... RETURNING``, an UPDATE or a SELECT) compiled once
+    for *dialect*, taking the values of the column keys (or bound parameters' names) *given*.
 
     What the compiled statement leaves to Python (the columns' Python-side defaults of those
     not given) is computed at each call, as an execution would; what it returns comes back
@@ -32,6 +32,8 @@ class Prepared:
 
     __slots__ = (
         "_defaults",
+        "_fixed",
+        "_keys",
         "_names",
         "_positional",
         "_processors",
@@ -56,13 +58,26 @@ class Prepared:
         else:
             names = list(compiled.bind_names.values())
         self.sql = compiled.string
+        if "POSTCOMPILE" in self.sql:  # rendered anew for each execution: not compiled once
+            raise ValueError(f"Prepared: parameters rendered at execution in {self.sql}")
         self._positional = compiled.positional
         self._names = tuple(names)
         known = set(given)
         self._defaults: tuple[tuple[str, Any], ...] = tuple(
             (column.key, column.default) for column in compiled.insert_prefetch
         )
-        unknown = set(names) - known - {name for name, _default in self._defaults}
+        if compiled.update_prefetch:  # an UPDATE's onupdate= values: not computed here
+            raise ValueError(f"Prepared: onupdate columns in {self.sql}")
+        prefetched = {name for name, _default in self._defaults}
+        # The statement's own literal values (``status == 'received'``, ``.values(attempts=1)``
+        # of an UPDATE, ``LIMIT 1``): the same at every call.
+        binds = compiled.binds
+        self._fixed = {
+            name: binds[name].effective_value
+            for name in names
+            if name not in known | prefetched and name in binds and not binds[name].required
+        }
+        unknown = set(names) - known - set(self._fixed) - prefetched
         if unknown:
             raise ValueError(f"Prepared: no value for {sorted(unknown)} in {self.sql}")
         processors = compiled._bind_processors
@@ -74,6 +89,14 @@ class Prepared:
         if readback is not None and returning:
             raise ValueError(f"Prepared: a readback and RETURNING in {self.sql}")
         self._readback = readback
+        # A SELECT's columns: their names (as a result's row has them) and conversions.
+        dml = compiled.isinsert or compiled.isupdate or compiled.isdelete
+        selected = [] if dml else compiled._result_columns
+        self._keys = tuple(entry.keyname for entry in selected)
+        if selected:
+            self._results = tuple(
+                entry.type._cached_result_processor(dialect, None) for entry in selected
+            )
 
     def run(self, connection: Connection, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """Execute with *values* (by column key) on *connection*; the returned row, its values
@@ -98,11 +121,26 @@ class Prepared:
             for value, process in zip(row, self._results, strict=True)
         )
 
+    def first(self, connection: Connection, values: Mapping[str, Any]) -> NamedRow | None:
+        """Run a SELECT with *values*; its first row (its values converted, by name as
+        attributes and in ``_mapping``) or None."""
+        row = self.run(connection, values)
+        return None if row is None else NamedRow(dict(zip(self._keys, row, strict=True)))
+
+    def rowcount(self, connection: Connection, values: Mapping[str, Any]) -> int:
+        """Execute an UPDATE or DELETE with *values*; how many rows it matched."""
+        result = connection.exec_driver_sql(self.sql, self._parameters(values))
+        count = result.rowcount
+        result.close()
+        return count
+
     def run_many(self, connection: Connection, rows: list[Mapping[str, Any]]) -> None:
         """Execute once per row of *rows* (the driver's ``executemany``), reading nothing."""
         connection.exec_driver_sql(self.sql, [self._parameters(values) for values in rows])
 
     def _parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        if self._fixed:
+            values = {**self._fixed, **values}
         if self._defaults:
             values = dict(values)
             for name, default in self._defaults:
@@ -153,3 +191,36 @@ def known_without_returning(table: Any, columns: list[Column[Any]], dialect: Dia
         else:
             return None
     return tuple(values)
+
+
+class NamedRow:
+    """A row :meth:`Prepared.first` read: ``row.name`` and ``row._mapping["name"]`` as on a
+    SQLAlchemy row (what the callers use of one)."""
+
+    __slots__ = ("_mapping",)
+
+    def __init__(self, mapping: dict[str, Any]) -> None:
+        self._mapping = mapping
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._mapping[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+# (the caller's name for the statement, dialect, driver) -> the statement compiled for them
+_ONCE: dict[tuple[Hashable, str, str], Prepared] = {}
+
+
+def prepared_once(
+    name: Hashable, connection: Connection, build: Callable[[], Any], given: tuple[str, ...]
+) -> Prepared:
+    """The statement *build* makes, compiled once a process for *connection*'s dialect and
+    kept under *name* (its bound parameters' names *given*)."""
+    dialect = connection.dialect
+    key = (name, dialect.name, dialect.driver)
+    prepared = _ONCE.get(key)
+    if prepared is None:
+        prepared = _ONCE[key] = Prepared(build(), dialect, given)
+    return prepared
