@@ -732,7 +732,13 @@ def _wait_for_item(redis: Any, items_key: str, deadline: float) -> bytes | None:
     linger = min(_LINGER.get(), deadline - monotonic())
     if linger <= 0:
         return None
-    found = redis.blpop([items_key], timeout=linger)
+    from redis.exceptions import RedisError
+
+    try:
+        found = redis.blpop([items_key], timeout=linger)
+    except RedisError:  # a connection that may not block (a short socket_timeout): no wait
+        logger.warning("helpdesk: the drain could not wait for more items", exc_info=True)
+        return None
     return found[1] if found else None
 
 

@@ -139,6 +139,27 @@ def test_mail_arriving_while_a_worker_waits_is_done_by_the_same_run(app, billing
     assert len(runs) == 2 and len(set(runs.values())) == 1, runs
 
 
+def test_a_drain_that_cannot_wait_for_more_mail_ends_its_run_as_before(app, billing, monkeypatch):
+    """Redis refusing the wait (a connection with a short socket timeout, say) ends the run
+    for want of items, as it did before it waited: the job does not fail."""
+    monkeypatch.setattr(jobs, "_linger_for", lambda burst: 1.0)
+
+    def refused(self, *args, **kwargs):
+        raise RedisConnectionError("Timeout reading from socket")
+
+    monkeypatch.setattr(type(queue_of(app).connection), "blpop", refused)
+    intake.receive(request_mail(1), "pipe")
+    queue = queue_of(app)
+    [job] = queue.get_jobs()
+    released(app)
+
+    make_worker(app).work(burst=True)
+
+    assert set(statuses().values()) == {"processed"}
+    assert queue.finished_job_registry.get_job_ids() == [job.id]
+    assert queue.failed_job_registry.get_job_ids() == []
+
+
 def test_a_drained_mail_with_its_notification_takes_three_round_trips_to_redis(
     app, smtp, billing, monkeypatch
 ):
