@@ -19,11 +19,13 @@ from sqlalchemy.orm import (
     make_transient,
     make_transient_to_detached,
 )
+from sqlalchemy.orm.attributes import instance_state
 
 from ..jobs import discard_pending, dispatch_pending, follow_ups_run_here
 from .prepared import Prepared, known_without_returning
 
 T = TypeVar("T")
+M = TypeVar("M")
 
 # Per app (weakly: a test's app goes away with its cache): key -> (expiry, value).
 _APP_CACHE: WeakKeyDictionary[Any, dict[Hashable, tuple[float, Any]]] = WeakKeyDictionary()
@@ -211,6 +213,18 @@ def session():
 _INSERTS: dict[tuple[Any, ...], tuple[Prepared, tuple[tuple[str, str], ...], tuple[str, ...]]] = {}
 # Session.info: the rows insert_loaded() added in the current transaction (see there).
 INSERTED_KEY = "helpdesk_inserted_rows"
+
+
+def new_row(model: type[M], **values: Any) -> M:
+    """A new (transient) *model* object holding the column *values*, as ``model(**values)``
+    makes one, without an instrumented set of each attribute: for a hot path's new row that
+    :func:`insert_loaded` writes whole, or one joining the session as loaded (17 µs → 1 µs of
+    CPU for a ticket's twenty values, issue 17). Only where no attribute event matters for a
+    row not stored yet (the reports' listeners on a ticket's department and priority ignore
+    it); relationships are set as usual, afterwards."""
+    obj = model._sa_class_manager.new_instance()
+    instance_state(obj).dict.update(values)
+    return obj
 
 
 def insert_loaded(obj: Any, skip_if_taken: str | Index | None = None) -> bool:

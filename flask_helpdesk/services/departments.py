@@ -25,6 +25,7 @@ from .base import (
     cached_for_app,
     commit,
     forget_on_change,
+    new_row,
     rollback,
     session,
 )
@@ -79,7 +80,7 @@ def department_row(department_id: int) -> Department | None:
             if name in values:
                 set_committed_value(known, name, values[name])
         return known
-    department = Department(**values)
+    department = new_row(Department, **values)
     make_transient_to_detached(department)  # loaded, unchanged: nothing to flush
     db.add(department)
     return department

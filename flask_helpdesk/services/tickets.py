@@ -68,6 +68,7 @@ from .base import (
     commit,
     insert_loaded_with,
     kept_for_inline_jobs,
+    new_row,
     rollback,
     send_after_commit,
     session,
@@ -210,7 +211,9 @@ def open_ticket_with_message(
 
     now = utcnow()
     from_support = actor.is_agent and send_to_user
-    ticket = Ticket(
+    # Its values straight into the new row (no attribute event matters before it is stored).
+    ticket = new_row(
+        Ticket,
         code=new_ticket_code(),
         subject=clean_subject(data.subject),
         department_id=department.id,
