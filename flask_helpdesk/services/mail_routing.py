@@ -26,7 +26,7 @@ from ..mail.parsing import ParsedMail, extract_ticket_code
 from ..mail.threading import code_from_plus_address, ticket_code_from_ids
 from ..models import Contact, Department, InboundMail, Mailbox, Message, Ticket, TicketParticipant
 from ..state import current_helpdesk
-from .base import cached_for_app, forget_on_change, insert_loaded, session
+from .base import cached_for_app, forget_on_change, insert_loaded, new_row, session
 from .departments import department_row
 from .prepared import NamedRow, prepared_once
 
@@ -322,8 +322,7 @@ def _loaded(model: type[T], row: Row[Any] | NamedRow) -> T:
     # Filled as the ORM's loading fills a row's object, not through the constructor (its
     # every attribute set is an event and a change to track): half the CPU for a ticket. No
     # model of ours has an __init__, validators or "init" listeners that this would skip.
-    obj = inspect(model).class_manager.new_instance()
-    inspect(obj).dict.update({name: row._mapping[column.name] for name, column in _columns(model)})
+    obj = new_row(model, **{name: row._mapping[column.name] for name, column in _columns(model)})
     make_transient_to_detached(obj)
     db.add(obj)
     return obj
