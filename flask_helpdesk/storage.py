@@ -91,11 +91,16 @@ class LocalStorage:
             raise FileTooLarge(size)
         sha256 = hashlib.sha256(data).hexdigest()
         target = self._path(sha256)
-        # A stored file is only ever renamed into place whole, so one that exists is complete.
-        # (Files are deleted only by ``storage move --delete-source``, which the deployment
-        # guide runs after the app was switched to the other backend.)
-        if target.exists():
-            return sha256, size
+        # A stored file is only ever renamed into place whole, but the rename can reach the
+        # disk before the bytes do (a machine going down; nothing is fsynced): one of the
+        # wrong size is written again, as every save did before this shortcut. (Files are
+        # deleted only by ``storage move --delete-source``, which the deployment guide runs
+        # after the app was switched to the other backend.)
+        try:
+            if target.stat().st_size == size:
+                return sha256, size
+        except FileNotFoundError:
+            pass
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, temp_name = tempfile.mkstemp(dir=self.root, prefix=".upload-")
         try:

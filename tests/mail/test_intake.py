@@ -230,6 +230,23 @@ def test_a_file_mailed_again_is_stored_once_and_left_as_it_was(app, support):
         assert stream.read() == pdf
 
 
+def test_a_stored_file_left_short_by_a_crash_is_written_whole_when_mailed_again(app, support):
+    """A stored file cut short (the machine went down before its bytes reached the disk: the
+    rename did) is not taken for the file when the same PDF is mailed again: the new mail's
+    bytes replace it, and both tickets serve the whole file."""
+    pdf = b"%PDF-1.4 the signature's logo " + bytes(range(256)) * 40
+    attachment = [("logo.pdf", "application/pdf", pdf)]
+    first = ingest(make_mail(subject="logo", attachments=attachment))
+    storage = app.extensions["helpdesk"].storage
+    [stored] = session().get(Message, first.posted_message_id).attachments
+    storage._path(stored.sha256).write_bytes(b"")  # what a crash can leave
+    second = ingest(make_mail(subject="logo again", sender="b@example.org", attachments=attachment))
+    [again] = session().get(Message, second.posted_message_id).attachments
+    assert again.sha256 == stored.sha256
+    with storage.open(stored.sha256) as stream:
+        assert stream.read() == pdf
+
+
 def test_html_is_sanitized_and_remote_images_not_loaded(app, support):
     row = ingest(
         make_mail(
