@@ -839,7 +839,9 @@ def _lazy_cursor_class() -> type:
     import psycopg
     from psycopg.pq import ExecStatus
 
-    rows = (ExecStatus.TUPLES_OK, ExecStatus.SINGLE_TUPLE, ExecStatus.TUPLES_CHUNK)
+    # The statuses of a result with rows (TUPLES_CHUNK: psycopg 3.2 and later, libpq 17).
+    statuses = ("TUPLES_OK", "SINGLE_TUPLE", "TUPLES_CHUNK")
+    rows = tuple(getattr(ExecStatus, name) for name in statuses if hasattr(ExecStatus, name))
     built = psycopg.Cursor.description.fget
 
     class Description(Sequence):

@@ -94,3 +94,31 @@ def test_a_workers_results_read_the_same_with_descriptions_built_when_read(
     assert [(c.name, c.type_code) for c in cursor.description] == [("two", 23)]
     cursor.execute("SET LOCAL statement_timeout = 0")
     assert cursor.description is None
+
+
+def test_a_worker_on_psycopg_3_1_reads_its_results(worker_session, departments, monkeypatch):
+    """psycopg 3.1 (what pyproject allows) has no ``ExecStatus.TUPLES_CHUNK`` (3.2, libpq 17):
+    the worker's cursor class asked for it, and every connection's checkout failed with an
+    AttributeError, so no job could run."""
+    import enum
+
+    import psycopg.pq
+
+    from flask_helpdesk import jobs
+
+    billing = departments["billing"]
+    billing_id, billing_name = billing.id, billing.name
+    statuses = {s.name: s.value for s in psycopg.pq.ExecStatus if s.name != "TUPLES_CHUNK"}
+    monkeypatch.setattr(psycopg.pq, "ExecStatus", enum.IntEnum("ExecStatus", statuses))
+    jobs._lazy_cursor_class.cache_clear()
+    try:
+        worker_session.remove()
+        worker_session.get_bind().dispose()  # a new connection: its checkout sets the class
+        name = worker_session.scalars(select(Department.name).where(Department.id == billing_id))
+        assert name.one() == billing_name
+        cursor = worker_session.connection().connection.dbapi_connection.cursor()
+        cursor.execute("SELECT 2 AS two WHERE false")
+        assert [c.name for c in cursor.description] == ["two"]
+    finally:
+        worker_session.remove()
+        jobs._lazy_cursor_class.cache_clear()
