@@ -84,6 +84,10 @@ local function in_slices(command, key, list, first, last)
   end
   return reply
 end
+-- Sent again after its reply was lost (redis-py retries a command whose connection failed):
+-- it ran whole, the first job's hash is there (a new id each job). Pushing again would queue
+-- every job twice.
+if redis.call('EXISTS', KEYS[3]) == 1 then return {0} end
 local ids, at = {}, 2
 for k = 3, #KEYS do
   local n = tonumber(ARGV[at + 1])

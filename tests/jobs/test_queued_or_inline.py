@@ -8,6 +8,10 @@ agent got the new ticket's notification twice (once inline, once from the worker
 
 from __future__ import annotations
 
+import socket
+import threading
+from contextlib import suppress
+
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy import inspect
@@ -216,3 +220,84 @@ def test_a_ticket_opened_with_jobs_queued_comes_back_loaded(app, queue, departme
     assert statements == []
     assert ticket.code in seen and message.body == "Where is it?"
     assert queue.count == 1  # the staff notification, for the worker
+
+
+class _ReplyLosingProxy:
+    """A TCP proxy to Redis that, once armed, passes the next script command (EVALSHA or EVAL)
+    on to Redis, waits for Redis's reply and drops the connection instead of passing it back:
+    the script ran, its client sees a connection reset (a reply lost on the way)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.upstream = (host, port)
+        self.armed = False
+        self.lost = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.upstream)
+            losing = threading.Event()  # this connection's next reply is lost
+            pumps = ((self._to_redis, (client, server)), (self._to_client, (server, client)))
+            for pump, ends in pumps:
+                threading.Thread(target=pump, args=(*ends, losing), daemon=True).start()
+
+    def _to_redis(self, client: socket.socket, server: socket.socket, losing) -> None:
+        with suppress(OSError):
+            while data := client.recv(65536):
+                if self.armed and (b"EVALSHA" in data or b"\r\nEVAL\r\n" in data):
+                    self.armed = False
+                    losing.set()
+                server.sendall(data)
+
+    def _to_client(self, server: socket.socket, client: socket.socket, losing) -> None:
+        with suppress(OSError):
+            while data := server.recv(65536):
+                if losing.is_set():  # Redis ran the script: its reply is never passed back
+                    self.lost += 1
+                    break
+                client.sendall(data)
+        for end in (client, server):
+            with suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+            end.close()
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_a_reply_lost_after_the_script_ran_queues_the_jobs_once(
+    app, queue, smtp, departments, customer, caplog
+):
+    """redis-py retries a command whose connection was lost (3 times by default): the script
+    ran, its reply was lost, and the retry sent it again. Each run pushed the job ids, and a
+    worker ran each job twice: the agent got the new ticket's notification twice."""
+    from redis import Redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+    from rq import Queue
+
+    dispatcher = app.extensions["helpdesk"].dispatcher
+    kwargs = queue.connection.connection_pool.connection_kwargs
+    proxy = _ReplyLosingProxy(kwargs.get("host", "127.0.0.1"), kwargs.get("port", 6379))
+    # redis-py 6 and later retry 3 times by default; 5.x only when asked.
+    retry = Retry(NoBackoff(), 3)
+    proxied = Redis(host="127.0.0.1", port=proxy.port, db=kwargs.get("db", 0), retry=retry)
+    dispatcher._queue = Queue(queue.name, connection=proxied)
+    queue.connection.script_load(jobs._ENQUEUE_SCRIPT)  # EVALSHA runs it: no NOSCRIPT
+    try:
+        proxy.armed = True
+        _open_ticket(departments, customer)
+        assert proxy.lost == 1
+    finally:
+        dispatcher._queue = queue
+        proxied.close()
+        proxy.close()
+    assert smtp.to(AGENT) == [] and queue.count == 1  # queued once, not run inline
+    _run_worker(app)
+    assert len(smtp.to(AGENT)) == 1
