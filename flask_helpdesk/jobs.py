@@ -848,9 +848,20 @@ def _lazy_cursor_class() -> type:
     rows = tuple(getattr(ExecStatus, name) for name in statuses if hasattr(ExecStatus, name))
     built = psycopg.Cursor.description.fget
 
+    class Held:
+        """*cursor* as psycopg's description sees it, holding *result* still (the cursor may
+        have run another statement, moved to its next result or closed since)."""
+
+        __slots__ = ("_cursor", "pgresult")
+
+        def __init__(self, cursor: Any, result: Any) -> None:
+            self._cursor, self.pgresult = cursor, result
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._cursor, name)
+
     class Description(Sequence):
-        """psycopg's description of *result*, built when first read (by then the cursor
-        must still hold that result: SQLAlchemy reads it at once, if at all)."""
+        """psycopg's description of *result*, built when first read."""
 
         __slots__ = ("_columns", "_cursor", "_result")
 
@@ -859,9 +870,9 @@ def _lazy_cursor_class() -> type:
 
         def _built(self) -> list[Any]:
             if self._columns is None:
-                if self._cursor.pgresult is not self._result:
-                    raise RuntimeError("cursor.description read after another statement ran")
-                self._columns = built(self._cursor)
+                cursor = self._cursor
+                held = cursor if cursor.pgresult is self._result else Held(cursor, self._result)
+                self._columns = built(held)
             return self._columns
 
         def __len__(self) -> int:

@@ -122,3 +122,21 @@ def test_a_worker_on_psycopg_3_1_reads_its_results(worker_session, departments, 
     finally:
         worker_session.remove()
         jobs._lazy_cursor_class.cache_clear()
+
+
+def test_a_description_kept_names_its_columns_after_the_cursor_moved_on(worker_session):
+    """psycopg's ``description`` is a list built when asked for: kept, it still names the
+    columns once the cursor ran another statement, moved to its next result or closed. A
+    worker's, built when first read, raised a RuntimeError there (a job's raw DBAPI code)."""
+    connection = worker_session.connection().connection.dbapi_connection
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 AS one")
+        first = cursor.description
+        cursor.execute("SELECT 'x'::text AS letter")
+        second = cursor.description
+        cursor.executemany("SELECT %s::int AS n", [(1,), (2,)], returning=True)
+        of_many = cursor.description
+        assert cursor.nextset()
+    assert [(c.name, c.type_code) for c in first] == [("one", 23)]
+    assert [(c.name, c.type_code) for c in second] == [("letter", 25)]
+    assert [c.name for c in of_many] == ["n"]
