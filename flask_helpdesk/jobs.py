@@ -622,6 +622,11 @@ _RUN_HERE: ContextVar[_FollowUps | None] = ContextVar("helpdesk_run_here", defau
 # Seconds the running drain waits for more items once its list is empty (see
 # DRAIN_LINGER_SECONDS): set by the worker for each job it runs, 0 elsewhere.
 _LINGER: ContextVar[float] = ContextVar("helpdesk_drain_linger", default=0.0)
+# Whether the worker running the job was asked to stop (a warm shutdown: SIGTERM), read by a
+# drain after each item: set by the worker for each job it runs.
+_STOP_ASKED: ContextVar[Callable[[], bool]] = ContextVar(
+    "helpdesk_stop_asked", default=lambda: False
+)
 
 
 def _linger_for(burst: bool) -> float:
@@ -694,7 +699,8 @@ def run_drain(drain: Callable[[], Any], each: Callable[[int], Any]) -> bool:
     """The body of a drain job (see :func:`enqueue_item`): ``each(item)`` for the items queued
     for *drain*, one at a time, until none is left (none comes within ``DRAIN_LINGER_SECONDS``
     in a worker that is not a burst) or ``DRAIN_SECONDS`` (at most a third of
-    ``HELPDESK_JOB_TIMEOUT``) have passed; then a new run is queued.
+    ``HELPDESK_JOB_TIMEOUT``) have passed or the worker was asked to stop (a warm shutdown:
+    after the item in hand); then a new run is queued.
 
     Each item runs in a session of its own; the jobs its commit queues (a notification) run
     in this worker right after it, recorded in this job's meta first so that a worker killed
@@ -723,7 +729,9 @@ def run_drain(drain: Callable[[], Any], each: Callable[[int], Any]) -> bool:
                 _LOCAL_JOB.reset(local)
                 _RUN_HERE.reset(here)
                 _session().remove()
-            if monotonic() > deadline:
+            if monotonic() > deadline or _STOP_ASKED.get()():
+                # The budget spent, or the worker is to stop (it waits for this job: the
+                # other items would keep it, as long as some come within the linger).
                 dispatcher.queue_drain(drain)
                 return False
         return True
@@ -936,11 +944,13 @@ def make_worker(app: Flask, queue_names: list[str] | None = None):
             # long-running worker never carries stale objects or an aborted transaction along.
             token = current_request_id.set(job.meta.get("request_id") or NO_REQUEST)
             linger = _LINGER.set(self.linger)
+            stop_asked = _STOP_ASKED.set(lambda: bool(getattr(self, "_stop_requested", False)))
             with app.app_context():
                 try:
                     return super().execute_job(job, queue)
                 finally:
                     state.db.session.remove()
+                    _STOP_ASKED.reset(stop_asked)
                     _LINGER.reset(linger)
                     current_request_id.reset(token)
 

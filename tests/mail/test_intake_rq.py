@@ -452,3 +452,39 @@ def test_a_worker_killed_right_after_handing_a_notification_over_does_not_send_i
     make_worker(app).work(burst=True, with_scheduler=True)
 
     assert len(smtp.to(SARA)) == 1
+
+
+def test_a_worker_asked_to_stop_ends_its_drain_after_the_mail_in_hand(app, billing, monkeypatch):
+    """A warm shutdown (SIGTERM) waits for the job in hand; a drain that waits for more mail
+    (jobs.DRAIN_LINGER_SECONDS) kept taking mail as long as some came within its wait, up to
+    its budget (20 s: longer than a container's stop grace). It finishes the mail in hand and
+    leaves the others to a new run, queued for the next worker."""
+    monkeypatch.setattr(jobs, "_linger_for", lambda burst: 1.0)  # as a long-running worker
+    process = intake.process
+    done: list[str] = []
+
+    def then_stop(inbound_id: int, **kwargs):
+        row = process(inbound_id, **kwargs)
+        done.append(row.subject)
+        if len(done) == 1:
+            os.kill(os.getpid(), signal.SIGTERM)  # RQ's handler: stop after this job
+        return row
+
+    monkeypatch.setattr(intake, "process", then_stop)
+    for n in range(1, 4):
+        intake.receive(request_mail(n), "pipe")
+    released(app)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        make_worker(app).work(burst=True)
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+
+    assert done == ["Invoice 1 is wrong"]
+    assert sorted(statuses().values()) == ["processed", "received", "received"]
+    [run] = queue_of(app).get_jobs()  # the rest: a new run of the drain
+    assert run.func_name == "flask_helpdesk.services.intake.process_received"
+    released(app)
+    make_worker(app).work(burst=True)
+    assert set(statuses().values()) == {"processed"}
