@@ -173,7 +173,7 @@ class ReplyRatingForm(CustomerForm):
 
     good = RadioField(
         _l("Was this reply helpful?"),
-        choices=[("good", _l("Helpful")), ("bad", _l("Not helpful"))],
+        choices=[SelectChoice("good", _l("Helpful")), SelectChoice("bad", _l("Not helpful"))],
         validators=[InputRequired(message=_l("Please choose helpful or not helpful."))],
     )
     comment = TextAreaField(_l("Comment (optional)"), validators=[Optional(), Length(max=2000)])
