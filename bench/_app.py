@@ -11,6 +11,7 @@ from sqlalchemy import event
 
 from example_app import create_app
 from example_app.models import db
+from flask_helpdesk.services.prepared import listen_statements
 
 
 def bench_app(url: str, workdir: str, redis_url: str | None, **config: Any):
@@ -91,15 +92,16 @@ class SqlCount:
         self.statements = self.commits = 0
 
     def __enter__(self) -> SqlCount:
-        event.listen(self.engine, "before_cursor_execute", self._statement)
+        # Also the statements the services run on the driver's cursor (services/prepared.py).
+        self._stop = listen_statements(self.engine, self._statement)
         event.listen(self.engine, "commit", self._commit)
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        event.remove(self.engine, "before_cursor_execute", self._statement)
+        self._stop()
         event.remove(self.engine, "commit", self._commit)
 
-    def _statement(self, *_args: Any) -> None:
+    def _statement(self, _statement: str, _parameters: Any) -> None:
         self.statements += 1
 
     def _commit(self, _connection: Any) -> None:

@@ -28,6 +28,7 @@ from example_app import models as host_models
 from example_app.models import Member, db
 from flask_helpdesk.models import Department, HelpdeskModel
 from flask_helpdesk.services.identity import SYSTEM
+from flask_helpdesk.services.prepared import listen_statements
 
 DATABASE_URL_VARIABLE = "HELPDESK_TEST_DATABASE_URL"
 REDIS_URL_VARIABLE = "HELPDESK_TEST_REDIS_URL"
@@ -333,16 +334,14 @@ def post_form(
 def count_queries(app: Flask) -> Iterator[list[str]]:
     """Collect the SQL statements run inside the block."""
     statements: list[str] = []
-    engine = app.extensions["helpdesk"].engine
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", before)
+    # Also the statements services run on the driver's cursor (services/prepared.py).
+    stop = listen_statements(
+        app.extensions["helpdesk"].engine, lambda statement, _p: statements.append(statement)
+    )
     try:
         yield statements
     finally:
-        event.remove(engine, "before_cursor_execute", before)
+        stop()
 
 
 @contextmanager
@@ -353,16 +352,16 @@ def count_rows(app: Flask) -> Iterator[list[tuple[int, str]]]:
     ran: list[tuple[str, Any]] = []
     engine = app.extensions["helpdesk"].engine
 
-    def before(conn, cursor, statement, parameters, context, executemany):
+    def seen(statement: str, parameters: Any) -> None:
         if statement.lstrip()[:6].upper() == "SELECT":
             ran.append((statement, parameters))
 
     counted: list[tuple[int, str]] = []
-    event.listen(engine, "before_cursor_execute", before)
+    stop = listen_statements(engine, seen)
     try:
         yield counted
     finally:
-        event.remove(engine, "before_cursor_execute", before)
+        stop()
     with engine.connect() as connection:
         for statement, parameters in ran:
             rows = connection.exec_driver_sql(statement, parameters).all()

@@ -1,0 +1,105 @@
+"""Statements compiled once (services/prepared.py) run on SQLite's own cursor when nothing
+SQLAlchemy does around ``exec_driver_sql`` matters (issue 17): what a host, a counter or an
+error handler sees must not change with it."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event, exc, select
+
+from flask_helpdesk.models import AuditEvent, Contact, Message, Ticket
+from flask_helpdesk.services import tickets
+from flask_helpdesk.services.base import insert_loaded, new_row, rollback, session
+from flask_helpdesk.services.identity import contact_as_actor, sync_contact
+from flask_helpdesk.services.prepared import listen_statements
+
+
+@pytest.fixture
+def lan(app, customer):
+    """Lan's contact id: each request reads its customer again (a session removed between)."""
+    return sync_contact(customer).id
+
+
+@pytest.fixture
+def sqlite_only(app):
+    if session().get_bind(mapper=Ticket).dialect.name != "sqlite":
+        pytest.skip("the driver's cursor is used on SQLite only")
+
+
+def _open(lan, departments, subject: str) -> Ticket:
+    department_id = departments["account"].id  # read before the session goes
+    session().remove()  # as between two requests
+    return tickets.open_ticket_with_message(
+        contact_as_actor(session().get(Contact, lan)),
+        tickets.NewTicket(department_id=department_id, subject=subject, body="Help"),
+    )[0]
+
+
+def test_a_statement_counter_and_a_host_listener_see_the_same_statements(
+    app, departments, lan, sqlite_only
+):
+    """A counter of listen_statements sees each statement the cursor runs directly; a host's
+    own ``before_cursor_execute`` listener (which may read the execution context, as tracing
+    libraries do) gets every statement with its context, the same ones."""
+    _open(lan, departments, "Warm")  # the process's copies (departments, policies) loaded
+    engine = session().get_bind(mapper=Ticket)
+    counted: list[str] = []
+    stop = listen_statements(engine, lambda statement, _parameters: counted.append(statement))
+    try:
+        first = _open(lan, departments, "Counted")
+    finally:
+        stop()
+
+    traced: list[tuple[str, bool]] = []
+
+    def host(conn, cursor, statement, parameters, context, executemany):
+        traced.append((statement, context is not None))
+
+    event.listen(engine, "before_cursor_execute", host)
+    try:
+        second = _open(lan, departments, "Traced")
+    finally:
+        event.remove(engine, "before_cursor_execute", host)
+
+    assert [statement for statement, _context in traced] == counted
+    assert all(has_context for _statement, has_context in traced)
+    assert any(statement.startswith("INSERT INTO helpdesk_ticket ") for statement in counted)
+    session().remove()
+    stored = session().scalars(select(Ticket).order_by(Ticket.id)).all()
+    assert [t.subject for t in stored] == ["Warm", "Counted", "Traced"]
+    assert {first.id, second.id} == {t.id for t in stored[-2:]}
+    assert session().scalar(select(Message.body).where(Message.ticket_id == first.id)) == "Help"
+    assert session().scalar(select(AuditEvent.action).where(AuditEvent.ticket_id == first.id)) == (
+        "ticket.created"
+    )
+
+
+def test_a_refused_row_raises_sqlalchemys_error_and_its_handlers_run(
+    app, departments, lan, sqlite_only
+):
+    """The driver's error comes as SQLAlchemy's ``IntegrityError``, through the engine's
+    ``handle_error`` listeners, as it did through ``exec_driver_sql``; the session rolls
+    back and goes on."""
+    taken = _open(lan, departments, "First")
+    engine = session().get_bind(mapper=Ticket)
+    handled: list[type] = []
+
+    def handle_error(context):
+        handled.append(type(context.sqlalchemy_exception))
+
+    event.listen(engine, "handle_error", handle_error)
+    try:
+        clash = new_row(Message, id=session().get(Message, _message_id(taken)).id, body="Again")
+        clash.ticket_id = taken.id
+        with pytest.raises(exc.IntegrityError):
+            insert_loaded(clash)
+    finally:
+        event.remove(engine, "handle_error", handle_error)
+    assert handled == [exc.IntegrityError]
+    rollback()
+    after = _open(lan, departments, "Second")
+    assert session().get(Ticket, after.id).subject == "Second"
+
+
+def _message_id(ticket: Ticket) -> int:
+    return session().scalar(select(Message.id).where(Message.ticket_id == ticket.id))
