@@ -22,6 +22,7 @@ from .base import (
     Conflict,
     NotFound,
     ValidationError,
+    add_detached,
     cached_for_app,
     commit,
     forget_on_change,
@@ -82,7 +83,7 @@ def department_row(department_id: int) -> Department | None:
         return known
     department = new_row(Department, **values)
     make_transient_to_detached(department)  # loaded, unchanged: nothing to flush
-    db.add(department)
+    add_detached(db, inspect(department))
     return department
 
 

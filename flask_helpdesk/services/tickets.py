@@ -211,7 +211,9 @@ def open_ticket_with_message(
 
     now = utcnow()
     from_support = actor.is_agent and send_to_user
-    # Its values straight into the new row (no attribute event matters before it is stored).
+    # Its values straight into the new row (no attribute event matters before it is stored:
+    # the reports' listener on ``department`` ignores a row not stored yet), its department
+    # and requester too; the first message likewise.
     ticket = new_row(
         Ticket,
         code=new_ticket_code(),
@@ -234,14 +236,15 @@ def open_ticket_with_message(
         last_agent_reply_at=now if from_support else None,
         first_response_at=now if from_support else None,
         agent_seen_at=now if actor.is_agent else None,
+        department=department,
+        requester=requester,
     )
-    ticket.department = department
-    ticket.requester = requester
     # The SLA clock is set before the INSERT: the new row is written once, with it, and never
     # updated in the same transaction (issue 17: ticket creation speed).
     with session().no_autoflush:
         sla.start(ticket, now)
-    message = Message(
+    message = new_row(
+        Message,
         ticket=ticket,
         kind=MessageKind.REPLY,
         channel=data.channel,
