@@ -209,6 +209,21 @@ def test_the_inline_staff_notification_reads_nothing_back_and_mails_the_same(
     assert sorted(sent) == inline
 
 
+def test_codes_are_drawn_from_every_letter_of_the_alphabet(app):
+    """Six letters of the 32 (no 0/O, 1/I), each as likely as the others: 2,000 codes use
+    every letter at every position and none twice (two equal codes among 2,000 of 10^9: one
+    chance in 1,000)."""
+    from flask_helpdesk.models.ticket import CODE_ALPHABET
+
+    prefix = current_app.extensions["helpdesk"].config["HELPDESK_TICKET_CODE_PREFIX"]
+    codes = [tickets.new_ticket_code() for _ in range(2000)]
+    assert len(set(codes)) == len(codes)
+    assert all(code.startswith(f"{prefix}-") and len(code) == len(prefix) + 7 for code in codes)
+    drawn = [code[len(prefix) + 1 :] for code in codes]
+    for position in range(6):
+        assert {code[position] for code in drawn} == set(CODE_ALPHABET)
+
+
 def test_a_drawn_code_another_ticket_has_is_drawn_again(app, departments, lan, monkeypatch):
     """Codes are not checked free before the INSERT: the unique index refuses a taken one and
     the customer's ticket is stored under a fresh code, nothing lost."""
