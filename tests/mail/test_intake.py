@@ -285,3 +285,44 @@ def test_a_customer_reply_by_mail_follows_the_state_machine_on_a_closed_ticket(a
     session().refresh(ticket)
     assert ticket.status == TicketStatus.CUSTOMER_REPLIED
     assert len(messages.thread(SYSTEM, ticket)) == 3  # mail, closed event, reply
+
+
+def test_after_a_mail_is_stored_a_rolled_back_change_is_not_kept(app, support):
+    # On PostgreSQL the store's INSERT commits on its own (autocommit, no BEGIN or COMMIT):
+    # the session's next transaction must be one again, whose rollback undoes its writes.
+    row = ingest(make_mail(subject="Stored alone"))
+    assert row.status == InboundStatus.PROCESSED
+    session().add(Contact(email="rolled.back@example.com", name="Rolled Back"))
+    session().flush()
+    session().rollback()
+    assert session().scalar(select(Contact).filter_by(email="rolled.back@example.com")) is None
+    assert session().get(InboundMail, row.id).status == InboundStatus.PROCESSED
+
+
+def test_a_mail_stored_inside_the_callers_transaction_commits_with_it(app, support):
+    # A caller with a transaction open (here a write of its own) keeps it: the store joins
+    # it and the one commit keeps both.
+    session().add(Contact(email="caller@example.com", name="Caller"))
+    session().flush()
+    row = ingest(make_mail(subject="Stored with the caller's write"))
+    assert row.status == InboundStatus.PROCESSED
+    session().rollback()
+    assert session().scalar(select(Contact).filter_by(email="caller@example.com")) is not None
+
+
+def test_a_mail_whose_drawn_code_is_taken_names_the_ticket_it_opened(app, support, monkeypatch):
+    # On PostgreSQL the row's outcome is written by the ticket's own statement: the draw the
+    # unique code refused writes no outcome, the next draw's ticket is the one the row names.
+    from flask_helpdesk.services import tickets
+
+    first = ticket_of(ingest(make_mail(subject="First", message_id="<first@client.example>")))
+    draws = iter([first.code])
+    real = tickets.new_ticket_code
+    monkeypatch.setattr(tickets, "new_ticket_code", lambda: next(draws, None) or real())
+    row = ingest(make_mail(subject="Second", message_id="<second@client.example>"))
+    assert row.status == InboundStatus.PROCESSED and row.reason == "new ticket"
+    second = ticket_of(row)
+    assert second.code != first.code and second.subject == "Second"
+    message = session().get(Message, row.posted_message_id)
+    assert message.ticket_id == second.id and message.data["inbound_mail_id"] == row.id
+    assert count(Ticket) == 2
