@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
 from time import monotonic
 from typing import Any, TypeVar
@@ -368,11 +369,24 @@ _TOGETHER: dict[
 ] = {}
 
 
+@dataclass(frozen=True)
+class RowUpdate:
+    """An existing row's UPDATE that :func:`insert_loaded_with` writes with the new rows:
+    *table*'s row of key *id* gets *values* (column keys) and, in each column of *ids*, the
+    id of the new object at that position (0 the parent, 1 its first child, ...)."""
+
+    table: Table
+    id: Any
+    values: dict[str, Any]
+    ids: dict[str, int]
+
+
 def insert_loaded_with(
     obj: Any,
     children: Sequence[tuple[Any, str]] = (),
     rows: Sequence[tuple[Table, dict[str, Any], str]] = (),
     skip_if_taken: str | None = None,
+    update: RowUpdate | None = None,
 ) -> bool:
     """:func:`insert_loaded` of *obj* and, with it, what refers to it: *children* (new objects,
     each with the name of its foreign-key column to *obj*, which they join the session as
@@ -385,6 +399,12 @@ def insert_loaded_with(
     creation's ticket, first message, reports' fact and audit event were four round trips,
     each a quarter of a millisecond of CPU or more in the creating process, and about as much
     in the database's (issue 17). Elsewhere (SQLite runs no INSERT inside a WITH) one each.
+
+    *update* (:class:`RowUpdate`): an existing row set in the same statement on PostgreSQL,
+    some of its columns to the new rows' ids (mail intake's outcome: the inbound mail's row
+    names the ticket and message it became); elsewhere its own UPDATE right after. Not written
+    when *skip_if_taken* refused *obj*. The caller holds that row's lock already (an UPDATE
+    inside the statement would otherwise lock it after the new rows' triggers took theirs).
     """
     db = session()()
     state = inspect(obj)
@@ -399,6 +419,14 @@ def insert_loaded_with(
         for table, values, foreign_key in rows:
             _insert_row(table, tuple(values), foreign_key, connection.dialect).run(
                 connection, {**values, foreign_key: obj.id}
+            )
+        if update is not None:
+            ids = [obj.id, *(child.id for child, _fk in children)]
+            table = update.table
+            connection.execute(
+                table.update()
+                .where(table.c.id == update.id)
+                .values({**update.values, **{c: ids[i] for c, i in update.ids.items()}})
             )
         return True
     states = [(state, None), *((inspect(child), fk) for child, fk in children)]
@@ -433,6 +461,7 @@ def insert_loaded_with(
             (table, names, fk) for (table, _values, fk), names in zip(rows, row_names, strict=True)
         ),
         skip_if_taken,
+        None if update is None else (update.table, tuple(update.values), tuple(update.ids.items())),
     )
     built = _TOGETHER.get(key)
     if built is None:
@@ -449,6 +478,10 @@ def insert_loaded_with(
     for part in defaults:
         for name, default in part:
             parameters[name] = default.arg(None) if default.is_callable else default.arg
+    if update is not None:
+        parameters["u_id"] = update.id
+        for name, value in update.values.items():
+            parameters[f"u_{name}"] = value
     row = db.execute(statement, parameters).first()
     if row is None:
         return False
@@ -467,9 +500,9 @@ def _together(
     """The statement of :func:`insert_loaded_with` on PostgreSQL for *key* (built once), the
     columns each object reads back, and the Python-side column defaults each part fills in
     itself (inside a ``WITH``, SQLAlchemy computes none: they would be NULL)."""
-    from sqlalchemy import bindparam, false, literal_column, select, true
+    from sqlalchemy import bindparam, exists, false, literal_column, select, true
 
-    objects, rows, skip_if_taken = key
+    objects, rows, skip_if_taken, update = key
     for mapper, _given, _null, _fk in objects:  # names below are both attribute and column keys
         if any(p.key != p.columns[0].key for p in mapper.column_attrs):
             raise ValueError(f"insert_loaded_with: {mapper} renames a column")
@@ -524,6 +557,7 @@ def _together(
 
     query_columns = list(head.c)
     joined = head
+    news = [head]  # the new rows' CTEs, the parent's first
     for index, (child_mapper, child_given, child_null, foreign_key) in enumerate(children, start=1):
         child_table = child_mapper.local_table
         fk_key = child_mapper.column_attrs[foreign_key].columns[0].key
@@ -536,11 +570,28 @@ def _together(
             .cte(f"new_{index}")
         )
         query_columns += list(child.c)
+        news.append(child)
         joined = joined.join(child, true())
     query = select(*query_columns).select_from(joined)
     for index, (row_table, names, foreign_key) in enumerate(rows):
         written = parameters(row_table, names, foreign_key, f"r{index}")
         query = query.add_cte(from_parent(row_table, written, foreign_key).cte(f"row_{index}"))
+    if update is not None:
+        # No new row (the code was taken): no update.
+        target, names, ids = update
+        changed = {target.c[n]: bindparam(f"u_{n}", type_=target.c[n].type) for n in names}
+        changed.update(
+            {target.c[column]: select(news[i].c.id).scalar_subquery() for column, i in ids}
+        )
+        row_update = (
+            target.update()
+            .where(
+                target.c.id == bindparam("u_id", type_=target.c.id.type),
+                exists(select(head.c.id)),
+            )
+            .values(changed)
+        )
+        query = query.add_cte(row_update.cte("row_update"))
     return query, returned, defaults
 
 

@@ -34,7 +34,7 @@ from ..state import current_helpdesk
 from . import house_rules, mail_auth, notifications
 from . import mail_routing as routing
 from .attachments import Upload, store_uploads
-from .base import ValidationError, session
+from .base import RowUpdate, ValidationError, session
 from .identity import Actor, contact_as_actor
 from .mail_auth import Verdict
 from .messages import post_message
@@ -91,17 +91,24 @@ def _outcome_update(with_claim: bool = False):
     )
 
 
-def _finish(row: InboundMail, status: InboundStatus, reason: str | None = None) -> None:
-    # Who really sent it, with the outcome. Last (the services' rows are written by then):
-    # the row's every outcome column goes out in one UPDATE; what _set kept in memory too.
+def _outcome(row: InboundMail, status: InboundStatus, reason: str | None) -> dict[str, object]:
+    """The row's outcome columns (set in memory too), the claim's if it only locked the row."""
+    # Who really sent it, with the outcome.
     _set(row, "status", status)
     _set(row, "reason", reason)
     _set(row, "processed_at", utcnow())
     for name, value in mail_auth.columns(row_verdict(row)).items():
         _set(row, name, value)
     with_claim = getattr(row, CLAIM_UNWRITTEN, False)
-    columns = (*_OUTCOME, *_CLAIM) if with_claim else _OUTCOME
-    values = {name: getattr(row, name) for name in columns}
+    return {name: getattr(row, name) for name in ((*_OUTCOME, *_CLAIM) if with_claim else _OUTCOME)}
+
+
+def _finish(row: InboundMail, status: InboundStatus, reason: str | None = None) -> None:
+    # Last (the services' rows are written by then): the row's every outcome column goes out
+    # in one UPDATE; what _set kept in memory too.
+    values = _outcome(row, status, reason)
+    with_claim = "attempts" in values
+    columns = tuple(values)
     values["row_id"] = row.id
     # Compiled once, run on the session's connection (services.prepared): a third of the
     # CPU of Session.execute for the same UPDATE.
@@ -418,8 +425,9 @@ def _new_ticket(row, parsed, recipients, contact, own: set[str], note: str | Non
     if department is None:
         raise ValidationError("no active department to open the ticket in")
     uploads, notes, inline = _uploads(parsed)
+    outcome = _outcome_with_ticket(row, note or "new ticket")
     try:
-        ticket, first = _open(row, parsed, contact, department, uploads, notes)
+        ticket, first = _open(row, parsed, contact, department, uploads, notes, outcome)
     except house_rules.DuplicateTicket as duplicate:
         # The sender's open ticket says the same: the mail becomes a reply there.
         return _reply(row, parsed, duplicate.ticket, contact, own, "duplicate guard")
@@ -434,7 +442,30 @@ def _new_ticket(row, parsed, recipients, contact, own: set[str], note: str | Non
     skip = own | {routing.normalize_address(contact.email)}
     routing.add_participants(ticket, people, skip, new_ticket=True)
     _link(row, first, inline, bool(uploads))
-    _finish(row, InboundStatus.PROCESSED, note or "new ticket")
+    if outcome is None:
+        _finish(row, InboundStatus.PROCESSED, note or "new ticket")
+    else:  # written with the ticket
+        setattr(row, CLAIM_UNWRITTEN, False)
+
+
+def _outcome_with_ticket(row: InboundMail, reason: str) -> RowUpdate | None:
+    """On PostgreSQL, the row's outcome as a new ticket, written by the ticket's own statement
+    (:func:`services.base.insert_loaded_with`) with the ticket's and message's ids: one
+    statement a new ticket less (a round trip, about 0.3 ms of the server's CPU in a worker).
+    The row is locked by the claim already, so the statement takes no lock the separate UPDATE
+    did not. Should opening fail or turn the mail into a reply or a refusal, the ticket's
+    statement did not run (or is rolled back with everything), and :func:`_finish` writes
+    what the mail became. Elsewhere None: :func:`_finish` writes it last, as before."""
+    if session().get_bind(InboundMail).dialect.name != "postgresql":
+        return None
+    values = _outcome(row, InboundStatus.PROCESSED, reason)
+    for name in _IDS:
+        values.pop(name)
+    return RowUpdate(InboundMail.__table__, row.id, values, _IDS)
+
+
+# The row's links to what it became: the new ticket (0) and its first message (1).
+_IDS = {"ticket_id": 0, "posted_message_id": 1}
 
 
 def _refused_lately(row: InboundMail, sender: str) -> bool:
@@ -454,7 +485,7 @@ def _refused_lately(row: InboundMail, sender: str) -> bool:
     return earlier is not None
 
 
-def _open(row, parsed, contact, department, uploads, notes):
+def _open(row, parsed, contact, department, uploads, notes, outcome=None):
     return open_ticket_with_message(
         contact_as_actor(contact),
         NewTicket(
@@ -469,5 +500,6 @@ def _open(row, parsed, contact, department, uploads, notes):
             # servers deliver (root@localhost); the ticket takes the contact's address.
             message_data={"inbound_mail_id": row.id, "threaded_by": "new"},
             upstream_spam=upstream_verdict(parsed.headers),
+            row_update=outcome,
         ),
     )

@@ -64,6 +64,7 @@ from .attachments import Upload, attach, store_uploads
 from .base import (
     Forbidden,
     NotFound,
+    RowUpdate,
     ValidationError,
     commit,
     insert_loaded_with,
@@ -116,6 +117,10 @@ class NewTicket:
     upstream_spam: str | None = None
     # The customer was shown their similar open ticket and sends anyway (house_rules).
     allow_duplicate: bool = False
+    # Another row set in the ticket's own statement, with the new ticket's (0) and first
+    # message's (1) ids: mail intake's outcome on the inbound mail's row (see
+    # services.base.insert_loaded_with).
+    row_update: RowUpdate | None = None
 
 
 def _coerce_priority(value: Priority | int | str) -> Priority:
@@ -272,7 +277,7 @@ def open_ticket_with_message(
     )
     rows = [*((TicketFact.__table__, row, "ticket_id") for row in fact_rows)]
     rows.append((AuditEvent.__table__, event, "ticket_id"))
-    _insert_with_free_code(ticket, message, rows)
+    _insert_with_free_code(ticket, message, rows, data.row_update)
     for row in (*fact_rows, event):
         row["ticket_id"] = ticket.id
     # The reports' roll-up row (shared by every creator today) is upserted last, right
@@ -311,7 +316,10 @@ CODE_ATTEMPTS = 5
 
 
 def _insert_with_free_code(
-    ticket: Ticket, message: Message, rows: list[tuple[Any, dict[str, Any], str]]
+    ticket: Ticket,
+    message: Message,
+    rows: list[tuple[Any, dict[str, Any], str]],
+    row_update: RowUpdate | None = None,
 ) -> None:
     """INSERT *ticket*, its first *message* and *rows* (``(table, values, foreign key)``)
     referring to it; if another creator took its code a moment ago, draw another one.
@@ -324,7 +332,9 @@ def _insert_with_free_code(
     more round trips).
     """
     for _attempt in range(CODE_ATTEMPTS):
-        if insert_loaded_with(ticket, [(message, "ticket_id")], rows, skip_if_taken="code"):
+        if insert_loaded_with(
+            ticket, [(message, "ticket_id")], rows, skip_if_taken="code", update=row_update
+        ):
             return
         ticket.code = new_ticket_code()
     raise RuntimeError(f"no free ticket code in {CODE_ATTEMPTS} draws")

@@ -52,6 +52,9 @@ from tests.mail.senders import signed
 # for it: 14; the rows the transaction wrote are now the message's files as loaded: 13. The
 # sender's contact is read by the rate limit's statement too (one fewer for both): 12 / 14 / 3.
 NEW_TICKET_BUDGET = 12
+# On PostgreSQL the row's outcome is written by the new ticket's own statement (a data-modifying
+# WITH that also sets the inbound row: its link to the ticket and message, its status): 11.
+NEW_TICKET_BUDGET_POSTGRESQL = 11
 REPLY_BUDGET = 14
 NOISE_BUDGET = 3
 DUPLICATE_BUDGET = 2
@@ -105,8 +108,10 @@ def test_each_kind_of_mail_costs_at_most_two_commits_and_a_bounded_number_of_sta
         )
     )
     ingest(make_mail(sender="warmup@example.com"))  # the routing table, loaded once a process
+    postgresql = session().get_bind(InboundMail).dialect.name == "postgresql"
+    new_ticket_budget = NEW_TICKET_BUDGET_POSTGRESQL if postgresql else NEW_TICKET_BUDGET
     cases = [
-        ("new ticket", first, NEW_TICKET_BUDGET, InboundStatus.PROCESSED),
+        ("new ticket", first, new_ticket_budget, InboundStatus.PROCESSED),
         (
             "reply",
             # Signed: the colleague's domain vouches for her, so her reply to the customer's
