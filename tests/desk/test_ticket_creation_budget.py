@@ -211,13 +211,14 @@ def test_the_inline_staff_notification_reads_nothing_back_and_mails_the_same(
 
 def test_codes_are_drawn_from_every_letter_of_the_alphabet(app):
     """Six letters of the 32 (no 0/O, 1/I), each as likely as the others: 2,000 codes use
-    every letter at every position and none twice (two equal codes among 2,000 of 10^9: one
-    chance in 1,000)."""
+    every letter at every position and hardly repeat. Two equal codes among 2,000 of 32^6
+    happen once in about 540 runs (1,999,000 pairs / 1,073,741,824), so "none twice" was a
+    flaky assertion; three equal pairs or more, about once in 10^9 runs."""
     from flask_helpdesk.models.ticket import CODE_ALPHABET
 
     prefix = current_app.extensions["helpdesk"].config["HELPDESK_TICKET_CODE_PREFIX"]
     codes = [tickets.new_ticket_code() for _ in range(2000)]
-    assert len(set(codes)) == len(codes)
+    assert len(set(codes)) >= len(codes) - 2
     assert all(code.startswith(f"{prefix}-") and len(code) == len(prefix) + 7 for code in codes)
     drawn = [code[len(prefix) + 1 :] for code in codes]
     for position in range(6):
