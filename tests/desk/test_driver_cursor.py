@@ -4,8 +4,11 @@ error handler sees must not change with it."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from sqlalchemy import event, exc, select
+from sqlalchemy.engine import Engine
 
 from flask_helpdesk.models import AuditEvent, Contact, Message, Ticket
 from flask_helpdesk.services import tickets
@@ -103,3 +106,50 @@ def test_a_refused_row_raises_sqlalchemys_error_and_its_handlers_run(
 
 def _message_id(ticket: Ticket) -> int:
     return session().scalar(select(Message.id).where(Message.ticket_id == ticket.id))
+
+
+# What a host hooks onto its engine after the first ticket still sees its statements: a
+# listener on the Engine class (SQLAlchemy's profiling recipe), a driver level do_execute hook,
+# SQL logging switched on by logging config.
+TICKET_INSERT = "INSERT INTO helpdesk_ticket "
+
+
+def test_a_listener_on_the_engine_class_added_later_sees_the_insert(
+    app, departments, lan, sqlite_only
+):
+    _open(lan, departments, "Warm")
+    seen: list[tuple[str, bool]] = []
+
+    def timing(conn, cursor, statement, parameters, context, executemany):
+        seen.append((statement, context is not None))
+
+    event.listen(Engine, "before_cursor_execute", timing)
+    try:
+        _open(lan, departments, "Profiled")
+    finally:
+        event.remove(Engine, "before_cursor_execute", timing)
+    inserts = [context for statement, context in seen if statement.startswith(TICKET_INSERT)]
+    assert inserts == [True]  # once, with SQLAlchemy's execution context
+
+
+def test_a_driver_level_hook_added_later_runs_the_insert(app, departments, lan, sqlite_only):
+    _open(lan, departments, "Warm")
+    engine = session().get_bind(mapper=Ticket)
+    seen: list[str] = []
+
+    def do_execute(cursor, statement, parameters, context):
+        seen.append(statement)  # returns None: SQLAlchemy runs the statement itself
+
+    event.listen(engine, "do_execute", do_execute)
+    try:
+        _open(lan, departments, "Hooked")
+    finally:
+        event.remove(engine, "do_execute", do_execute)
+    assert [s for s in seen if s.startswith(TICKET_INSERT)] != []
+
+
+def test_sql_logging_switched_on_later_logs_the_insert(app, departments, lan, sqlite_only, caplog):
+    _open(lan, departments, "Warm")
+    with caplog.at_level(logging.INFO, logger="sqlalchemy.engine"):
+        _open(lan, departments, "Logged")
+    assert TICKET_INSERT in caplog.text
