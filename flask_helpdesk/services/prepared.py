@@ -134,6 +134,20 @@ class Prepared:
         row = self.run(connection, values)
         return None if row is None else NamedRow(dict(zip(self._keys, row, strict=True)))
 
+    def all(self, connection: Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Run a SELECT with *values*; all its rows, their values converted, in order."""
+        result = connection.exec_driver_sql(self.sql, self._parameters(values))
+        rows = result.fetchall()
+        result.close()
+        processors = self._results
+        return [
+            tuple(
+                value if process is None or value is None else process(value)
+                for value, process in zip(row, processors, strict=True)
+            )
+            for row in rows
+        ]
+
     def rowcount(self, connection: Connection, values: Mapping[str, Any]) -> int:
         """Execute an UPDATE or DELETE with *values*; how many rows it matched."""
         parameters = self._parameters(values)
