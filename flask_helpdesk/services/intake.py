@@ -158,11 +158,14 @@ def receive(
         attempts=0,
         received_at=utcnow(),
     )
-    _store_alone()
+    alone = _store_alone()
     # One statement, not the ORM's unit of work (0.57 ms of CPU for this one INSERT); the
     # same mail stored earlier, or a moment ago by another process, inserts nothing.
     if not insert_loaded(row, skip_if_taken="dedup_key"):
-        return Received(_by_key(key), True)
+        existing = _by_key(key)
+        if alone:
+            _end_alone()
+        return Received(existing, True)
     if current_helpdesk.dispatcher.uses_rq:
         # Not a job per mail: the id joins a list that one job works through (RQ's own
         # bookkeeping of a job cost more CPU than the mail's processing).
@@ -187,7 +190,7 @@ def _id_of(mailbox: Mailbox | None) -> int | None:
     return identity[0] if identity else mailbox.id
 
 
-def _store_alone() -> None:
+def _store_alone() -> bool:
     """On PostgreSQL, when nothing of the caller's is in a transaction (the pipe, the webhook
     without a department, the IMAP fetcher's every mail after its first), the store's INSERT
     is its own transaction: the session's connection in autocommit, so the INSERT commits as
@@ -198,13 +201,31 @@ def _store_alone() -> None:
     or writes of its own) keeps it: the store joins it, and the commit ends both."""
     db = session()()
     if db.in_transaction():
-        return
+        return False
     if db.get_bind(InboundMail).dialect.name != "postgresql":
-        return  # SQLite: a statement outside a transaction is a transaction of its own anyway
+        return False  # SQLite: a statement outside a transaction is one of its own anyway
     db.connection(
         bind_arguments={"mapper": InboundMail.__mapper__},
         execution_options={"isolation_level": "AUTOCOMMIT"},
     )
+    return True
+
+
+def _end_alone() -> None:
+    """After :func:`_store_alone` when the store inserted nothing (a duplicate, which commits
+    nothing): the session's transaction on the autocommit connection ends here, so the
+    connection goes back to its pool (which restores its isolation level) and the caller's
+    next writes are a transaction again, which a rollback undoes, not statements each
+    committed as it runs. Nothing is written, so nothing is committed (no COMMIT is sent in
+    autocommit), and the rows loaded stay loaded (no reload of the duplicate's row)."""
+    db = session()()
+    expire = db.expire_on_commit
+    db.expire_on_commit = False
+    try:
+        db.commit()
+    finally:
+        if db.expire_on_commit is False:  # unless the commit ended a kept_for_inline_jobs
+            db.expire_on_commit = expire
 
 
 def envelope_sender_of(value: str | None) -> str | None:

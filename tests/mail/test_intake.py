@@ -16,7 +16,7 @@ from flask_helpdesk.models import (
     Ticket,
     TicketStatus,
 )
-from flask_helpdesk.services import messages
+from flask_helpdesk.services import intake, messages
 from flask_helpdesk.services.base import session
 from flask_helpdesk.services.identity import SYSTEM
 from tests.conftest import make_member
@@ -326,3 +326,18 @@ def test_a_mail_whose_drawn_code_is_taken_names_the_ticket_it_opened(app, suppor
     message = session().get(Message, row.posted_message_id)
     assert message.ticket_id == second.id and message.data["inbound_mail_id"] == row.id
     assert count(Ticket) == 2
+
+
+def test_after_a_duplicate_mail_a_rolled_back_change_is_not_kept(app, support):
+    # A duplicate stores nothing and commits nothing: on PostgreSQL the store ran in autocommit
+    # (nothing of the caller's was open), and the caller's next writes must again be one
+    # transaction that a rollback undoes, not statements each committed as they run.
+    raw = make_mail(subject="Delivered twice")
+    ingest(raw)
+    session().commit()  # nothing of the caller's open when the second copy comes
+    received = intake.receive(raw, "webhook")
+    assert received.duplicate and received.inbound.status == InboundStatus.PROCESSED
+    session().add(Contact(email="after.duplicate@example.com", name="After Duplicate"))
+    session().flush()
+    session().rollback()
+    assert session().scalar(select(Contact).filter_by(email="after.duplicate@example.com")) is None
