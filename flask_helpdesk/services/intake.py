@@ -29,6 +29,7 @@ from datetime import timedelta
 from functools import cache
 
 from sqlalchemy import bindparam, inspect, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -202,8 +203,14 @@ def _store_alone() -> bool:
     db = session()()
     if db.in_transaction():
         return False
-    if db.get_bind(InboundMail).dialect.name != "postgresql":
+    bind = db.get_bind(InboundMail)
+    if bind.dialect.name != "postgresql":
         return False  # SQLite: a statement outside a transaction is one of its own anyway
+    if isinstance(bind, Connection):
+        # A host's session bound to its own connection (its tests' outer transaction): that
+        # transaction is the host's, the store joins it (SQLAlchemy refuses a change of
+        # isolation level inside it, and autocommit would keep what the host rolls back).
+        return False
     db.connection(
         bind_arguments={"mapper": InboundMail.__mapper__},
         execution_options={"isolation_level": "AUTOCOMMIT"},

@@ -341,3 +341,36 @@ def test_after_a_duplicate_mail_a_rolled_back_change_is_not_kept(app, support):
     session().flush()
     session().rollback()
     assert session().scalar(select(Contact).filter_by(email="after.duplicate@example.com")) is None
+
+
+def test_a_host_session_bound_to_its_own_open_transaction_stores_and_files_mail(
+    app, support, monkeypatch
+):
+    # A host's tests often bind the session to a connection whose transaction they roll back
+    # at the end (SQLAlchemy's "joining a session into an external transaction"): the
+    # session has no transaction of its own yet, the connection has. The store may not switch
+    # that connection to autocommit (SQLAlchemy refuses while it is in a transaction, and it
+    # would commit what the host means to roll back): it joins the host's transaction.
+    from sqlalchemy.orm import scoped_session, sessionmaker
+
+    helpdesk = app.extensions["helpdesk"]
+    session().remove()
+    connection = helpdesk.engine.connect()
+    outer = connection.begin()
+    bound = scoped_session(sessionmaker(bind=connection, join_transaction_mode="create_savepoint"))
+    monkeypatch.setattr(helpdesk.db, "session", bound)
+    try:
+        received = intake.receive(make_mail(subject="In the host's transaction"), "pipe")
+        assert not received.duplicate
+        bound.expire_all()
+        row = bound.get(InboundMail, received.inbound.id)
+        assert row.status == InboundStatus.PROCESSED and row.ticket_id is not None
+    finally:
+        bound.remove()
+        outer.rollback()
+        connection.close()
+    monkeypatch.undo()
+    if session().get_bind(InboundMail).dialect.name == "postgresql":
+        # The host's rollback undid it all (pysqlite begins no transaction of its own for a
+        # connection's begin() nor keeps SAVEPOINTs without the host's own event hooks).
+        assert count(InboundMail) == 0
