@@ -153,3 +153,31 @@ def test_sql_logging_switched_on_later_logs_the_insert(app, departments, lan, sq
     with caplog.at_level(logging.INFO, logger="sqlalchemy.engine"):
         _open(lan, departments, "Logged")
     assert TICKET_INSERT in caplog.text
+
+
+def test_a_row_written_in_a_savepoint_goes_with_its_rollback(app, departments, lan):
+    """Inside a savepoint the statement runs in it (on SQLite: on the driver's cursor): rolling
+    the savepoint back removes the row and its object from the session, the ticket stays."""
+    ticket = _open(lan, departments, "Kept")
+    first = session().get(Message, _message_id(ticket))
+    nested = session().begin_nested()
+    extra = new_row(
+        Message,
+        ticket_id=ticket.id,
+        body="Taken back",
+        kind=first.kind,
+        channel=first.channel,
+        created_at=first.created_at,
+        data={},
+    )
+    insert_loaded(extra)
+    extra_id = extra.id
+    assert session().get(Message, extra_id) is extra
+    nested.rollback()
+    assert session().scalar(select(Message.id).where(Message.id == extra_id)) is None
+    assert session().get(Message, extra_id) is None
+    ticket_id = ticket.id
+    session().commit()
+    session().remove()
+    stored = session().scalars(select(Message.body).where(Message.ticket_id == ticket_id)).all()
+    assert stored == ["Help"]
