@@ -42,6 +42,7 @@ from ..models import InboundMail, InboundStatus, Mailbox, utcnow
 from ..state import current_helpdesk
 from . import audit, mail_auth
 from .base import (
+    UNIT_DEPTH_KEY,
     NotFound,
     ServiceError,
     commit,
@@ -201,7 +202,9 @@ def _store_alone() -> bool:
     before its job is, never the job before the row. A caller with a transaction open (reads
     or writes of its own) keeps it: the store joins it, and the commit ends both."""
     db = session()()
-    if db.in_transaction():
+    if db.in_transaction() or db.info.get(UNIT_DEPTH_KEY):
+        # A unit_of_work() is one transaction even before its first statement: its exception
+        # rolls the store back with the rest.
         return False
     bind = db.get_bind(InboundMail)
     if bind.dialect.name != "postgresql":

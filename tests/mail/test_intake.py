@@ -374,3 +374,21 @@ def test_a_host_session_bound_to_its_own_open_transaction_stores_and_files_mail(
         # The host's rollback undid it all (pysqlite begins no transaction of its own for a
         # connection's begin() nor keeps SAVEPOINTs without the host's own event hooks).
         assert count(InboundMail) == 0
+
+
+def test_a_mail_stored_inside_a_unit_of_work_is_undone_with_it(app, support):
+    # unit_of_work() promises one transaction: an exception rolls every call in it back. A
+    # mail stored first in the block, when nothing was open yet, is no exception (on
+    # PostgreSQL the store may not commit on its own there, nor may what follows it).
+    import pytest
+
+    from flask_helpdesk.services.base import unit_of_work
+
+    session().commit()  # nothing open when the block begins
+    with pytest.raises(RuntimeError), unit_of_work():
+        intake.receive(make_mail(subject="Stored in a unit of work"), "pipe")
+        session().add(Contact(email="in.the.unit@example.com", name="In The Unit"))
+        session().flush()
+        raise RuntimeError("the host's next step fails")
+    assert count(InboundMail) == 0
+    assert session().scalar(select(Contact).filter_by(email="in.the.unit@example.com")) is None
