@@ -7,6 +7,7 @@ our tables to another database (``HELPDESK_BIND_KEY``) while sharing the host's 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
@@ -58,6 +59,40 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC)
+
+    def sqlite_text_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        """For a statement compiled once (``services.prepared``) on SQLite: one function doing
+        what :meth:`process_bind_param` then SQLite's ``DATETIME`` do to a value (the text
+        SQLite stores), or None where that ``DATETIME`` stores another format. The last value
+        and its text are kept: the same instant is written several times in a row (a new
+        ticket's ``now`` goes in its row, first message, facts and audit event: 16 timestamps a
+        ticket, 3 function calls and a dict of 7 fields each; issue 17). A datetime is
+        immutable, so the same object is the same text; ``tests/test_new_rows.py`` checks it
+        against SQLAlchemy's own processing, so a release that changes the format shows."""
+        impl = dialect.type_descriptor(self.impl_instance)
+        if getattr(impl, "_storage_format", None) != SQLITE_DATETIME_FORMAT:
+            return None
+        return _sqlite_utc_text
+
+
+# SQLite's DATETIME default storage format (sqlalchemy.dialects.sqlite.DATETIME).
+SQLITE_DATETIME_FORMAT = (
+    "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
+)
+_last_utc: list[Any] = [None, None]  # the last datetime given to _sqlite_utc_text, its text
+
+
+def _sqlite_utc_text(value: datetime | None) -> str | None:
+    last = _last_utc
+    if value is last[0]:
+        return last[1]
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a helpdesk timestamp; use utcnow()")
+    text = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    last[0], last[1] = value, text
+    return text
 
 
 class EnumText(TypeDecorator[Any]):

@@ -85,6 +85,13 @@ class Prepared:
         if unknown:
             raise ValueError(f"Prepared: no value for {sorted(unknown)} in {self.sql}")
         processors = compiled._bind_processors
+        if self._direct:  # a timestamp's conversion in one call (UTCDateTime)
+            for name in names:
+                bind = binds.get(name)
+                fused = None if bind is None else getattr(bind.type, "sqlite_text_processor", None)
+                process = fused(dialect) if fused is not None else None
+                if process is not None:
+                    processors = {**processors, name: process}
         self._processors = tuple(processors.get(name) for name in names)
         self._pairs = tuple(zip(self._names, self._processors, strict=True))
         returning: list[Column[Any]] = list(compiled.effective_returning or ())

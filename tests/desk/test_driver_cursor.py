@@ -181,3 +181,45 @@ def test_a_row_written_in_a_savepoint_goes_with_its_rollback(app, departments, l
     session().remove()
     stored = session().scalars(select(Message.body).where(Message.ticket_id == ticket_id)).all()
     assert stored == ["Help"]
+
+
+def test_a_timestamp_is_stored_as_sqlalchemy_stores_it_on_sqlite():
+    """The timestamps' one-call conversion (UTCDateTime.sqlite_text_processor) writes what
+    SQLAlchemy's UTCDateTime then SQLite DATETIME write: a release that changes SQLite's text
+    format (or its default) makes this fail, and the conversion must follow it."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from sqlalchemy.dialects import sqlite
+
+    from flask_helpdesk.models.base import UTCDateTime
+
+    dialect = sqlite.dialect()
+    column_type = UTCDateTime()
+    ours = column_type.sqlite_text_processor(dialect)
+    theirs = column_type.dialect_impl(dialect).bind_processor(dialect)
+    assert ours is not None
+    paris = timezone(timedelta(hours=1))
+    instants = [
+        datetime(2026, 12, 7, 3, 30, 5, 123456, tzinfo=UTC),
+        datetime(2026, 12, 7, 3, 30, 5, tzinfo=UTC),  # no microseconds: still six digits
+        datetime(2026, 12, 7, 0, 15, tzinfo=paris),  # the day before in UTC
+        datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+        None,
+    ]
+    for instant in [*instants, instants[0], instants[0]]:  # the same object again: kept
+        assert ours(instant) == theirs(instant)
+    assert ours(datetime(2026, 12, 7, 23, 0, tzinfo=paris)) == "2026-12-07 22:00:00.000000"
+    with pytest.raises(ValueError, match="naive"):
+        ours(datetime(2026, 12, 7, 3, 30))
+
+
+def test_a_new_tickets_timestamps_read_back_as_written(app, departments, lan, sqlite_only):
+    ticket = _open(lan, departments, "When was this")
+    created = ticket.created_at
+    ticket_id = ticket.id
+    session().remove()
+    stored = session().get(Ticket, ticket_id)
+    assert stored.created_at == created and stored.created_at.tzinfo is not None
+    assert stored.first_response_due_at is None or stored.first_response_due_at > created
+    message = session().scalars(select(Message).where(Message.ticket_id == ticket_id)).one()
+    assert message.created_at == created
