@@ -203,7 +203,7 @@ def test_a_new_tickets_statement_stays_within_what_psycopg_converts_once(app, su
     only for a statement of at most 4,096 bytes and 50 parameters, and otherwise converts it
     again at every run (0.35 ms of CPU a ticket, issue 17)."""
     if session().get_bind(InboundMail).dialect.name != "postgresql":
-        pytest.skip("one statement on PostgreSQL only")
+        pytest.skip("one statement on PostgreSQL only: set HELPDESK_TEST_DATABASE_URL")
     engine = app.extensions["helpdesk"].engine
     seen = []
 
