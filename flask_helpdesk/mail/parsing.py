@@ -720,6 +720,45 @@ def _parse_in_chunks(raw: bytes) -> Message:
     return parser.close()
 
 
+def _parse_headers_only(raw: bytes) -> Message:
+    """*raw*'s header block parsed, its body the payload as text (never split into parts)."""
+    parser = email.parser.BytesFeedParser(policy=_MailPolicy())
+    parser._set_headersonly()
+    parser.feed(raw)
+    return parser.close()
+
+
+_BOUNDARY_PARAMETER = re.compile(rb"""boundary\s*=\s*"?([^"\s;]+)""", re.IGNORECASE)
+
+
+def _parse_flattened(raw: bytes) -> Message:
+    """*raw*, nested too deep for the feed parser, read without recursion: its header block,
+    and as its parts every part between any two of its boundary lines (the multipart levels
+    in between are dropped, their leaves kept in order): a multipart/mixed of them."""
+    message = _parse_headers_only(raw)
+    boundaries = {b"--" + found for found in _BOUNDARY_PARAMETER.findall(raw)}
+    body = message.get_payload()
+    if not boundaries or not isinstance(body, str):
+        return message
+    segments: list[list[str]] = [[]]
+    for line in body.splitlines(keepends=True):
+        token = line.rstrip().encode("ascii", "surrogateescape")
+        if token.startswith(b"--") and token.removesuffix(b"--") in boundaries:
+            segments.append([])
+        else:
+            segments[-1].append(line)
+    parts = [
+        _parse_headers_only("".join(lines).encode("ascii", "surrogateescape"))
+        for lines in segments[1:]  # the first is the preamble
+        if "".join(lines).strip()
+    ]
+    leaves = [part for part in parts if part.get_content_maintype() != "multipart"]
+    if leaves:
+        message.replace_header("Content-Type", "multipart/mixed")
+        message.set_payload(leaves)
+    return message
+
+
 def parse_message(
     raw: bytes, *, allow_remote_images: bool = False, envelope_sender: str | None = None
 ) -> ParsedMail:
@@ -742,8 +781,15 @@ def parse_message(
         raise MailParseError("empty message")
     repaired = repair_header_block(stripped)
     stripped = repaired.raw
+    too_deep = False
     try:
-        message = _parse_in_chunks(stripped)
+        try:
+            message = _parse_in_chunks(stripped)
+        except RecursionError:
+            # Parts nested about a thousand deep (a MIME bomb, or a loop wrapping the mail at
+            # each hop): the feed parser recurses once a level. Its leaves are read flat.
+            message = _parse_flattened(stripped)
+            too_deep = True
     except Exception as exc:  # the feed parser is lenient; this is only a last resort
         raise MailParseError(f"unreadable message: {type(exc).__name__}") from exc
     raw_headers = _raw_headers(message)
@@ -751,6 +797,8 @@ def parse_message(
         raise MailParseError("no headers")
 
     defects = repaired.defects + [type(defect).__name__ for defect in message.defects]
+    if too_deep:
+        defects.append("MIME nesting too deep to parse, parts read flat")
     guess = _mail_charset(message, raw_headers)
     headers = [(name, decode_header_value(value, guess)) for name, value in raw_headers]
 

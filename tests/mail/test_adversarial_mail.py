@@ -1,0 +1,80 @@
+"""Mail shaped by hostile senders and by other systems' odd output (session 14's adversary
+pass): what issue 11 promises (nothing lost, odd mail reaches a queue) holds for them too.
+Runs on SQLite and, with HELPDESK_TEST_DATABASE_URL, PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from flask_helpdesk.mail.parsing import parse_message
+from flask_helpdesk.models import InboundStatus, Message
+from flask_helpdesk.services.base import session
+from tests.mail.conftest import ingest, ticket_of
+
+HEAD = (
+    b"From: Lan Nguyen <lan@example.com>\r\nTo: support@example.com\r\n"
+    b"Subject: Printer on floor 3 is offline\r\nMessage-ID: <%s@client.example.com>\r\n"
+    b"MIME-Version: 1.0\r\n"
+)
+
+
+def nested_mail(depth: int, name: bytes = b"deep") -> bytes:
+    """*depth* multipart/mixed parts one inside the other, the text in the innermost: the
+    shape of the "MIME bomb" mails of fuzzing corpora (and of mail loops that wrap a mail in
+    a new multipart at each hop)."""
+    raw = HEAD % name + b"Content-Type: multipart/mixed; boundary=b0\r\n\r\n"
+    for level in range(1, depth):
+        raw += b"--b%d\r\nContent-Type: multipart/mixed; boundary=b%d\r\n\r\n" % (level - 1, level)
+    raw += b"--b%d\r\nContent-Type: text/plain\r\n\r\nThe printer shows error 41.\r\n" % (depth - 1)
+    for level in range(depth - 1, -1, -1):
+        raw += b"--b%d--\r\n" % level
+    return raw
+
+
+def test_a_mime_nesting_deeper_than_the_parser_recurses_is_read_not_failed():
+    # The standard library's feed parser recurses once per level and raises RecursionError
+    # near a thousand: the mail was "unreadable" and could not be filed even by an admin.
+    parsed = parse_message(nested_mail(2000))
+    assert parsed.from_address == "lan@example.com"
+    assert parsed.subject == "Printer on floor 3 is offline"
+    assert "The printer shows error 41." in parsed.text
+    assert any("nest" in defect for defect in parsed.defects), parsed.defects
+
+
+def test_a_mime_bomb_becomes_a_ticket_with_its_text(app, support):
+    row = ingest(nested_mail(2000))
+    assert row.status == InboundStatus.PROCESSED, row.reason
+    ticket = ticket_of(row)
+    assert ticket is not None and ticket.subject == "Printer on floor 3 is offline"
+    message = session().get(Message, row.posted_message_id)
+    assert "The printer shows error 41." in message.body
+
+
+def test_a_signature_and_a_file_in_a_mime_bomb_are_kept_as_they_are():
+    inner = (
+        b'--b2\r\nContent-Type: text/plain; charset="utf-8"\r\n\r\nError 41 again.\r\n'
+        b"-- \r\nLan\r\n--b2\r\nContent-Type: application/pdf\r\n"
+        b'Content-Disposition: attachment; filename="log.pdf"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b2--\r\n"
+    )
+    raw = nested_mail(1500).replace(
+        b"--b1499\r\nContent-Type: text/plain\r\n\r\nThe printer shows error 41.\r\n",
+        b"--b1499\r\nContent-Type: multipart/mixed; boundary=b2\r\n\r\n" + inner,
+    )
+    parsed = parse_message(raw)
+    assert any("nest" in defect for defect in parsed.defects), parsed.defects
+    assert parsed.text.startswith("Error 41 again.\n-- \nLan"), parsed.text[:200]
+    assert [(a.filename, a.payload) for a in parsed.attachments] == [("log.pdf", b"%PDF-1.4\n")]
+
+
+def test_forwarded_mails_nested_a_thousand_deep_are_kept_as_a_file():
+    raw = b"From: Lan <lan@example.com>\r\nSubject: inner\r\n\r\nThe printer again.\r\n"
+    for level in range(1000):
+        raw = (
+            b"From: Lan Nguyen <lan@example.com>\r\nTo: support@example.com\r\n"
+            b"Subject: Fwd: level %d\r\nContent-Type: message/rfc822\r\n\r\n" % level
+        ) + raw
+    parsed = parse_message(raw)
+    assert parsed.from_address == "lan@example.com"
+    [attached] = parsed.attachments
+    assert attached.filename.endswith(".eml")
+    assert attached.payload.endswith(b"The printer again.\r\n")
