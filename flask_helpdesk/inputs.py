@@ -23,6 +23,11 @@ _INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
 # C0/C1 control characters (NUL included) and the Unicode line/paragraph separators: never
 # part of what anyone searches for, and NUL breaks PostgreSQL text parameters.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# The invisible characters words need: the zero-width non-joiner (Persian writes "می‌خواهم"
+# with one; without it the letters join into another spelling) and joiner (emoji sequences).
+# Every other control or format character (NUL, line breaks, the bidi overrides that make
+# "invoice\u202egpj.exe" read as "invoiceexe.jpg") is no part of a name.
+JOINERS = frozenset("\u200c\u200d")
 
 
 def parse_int(value: Any, minimum: int | None = None, maximum: int | None = None) -> int | None:
@@ -57,4 +62,18 @@ def clean_search(text: Any, max_length: int = MAX_SEARCH_LENGTH) -> str:
     return _CONTROL.sub(" ", text).strip()[:max_length].strip()
 
 
-__all__ = ["MAX_ID", "MAX_SEARCH_LENGTH", "clean_search", "parse_id", "parse_int"]
+def is_printable_name(text: str) -> bool:
+    """Whether *text* is fit for a name: printable (``str.isprintable``) but for the
+    :data:`JOINERS` words need."""
+    return all(ch.isprintable() or ch in JOINERS for ch in text)
+
+
+__all__ = [
+    "JOINERS",
+    "MAX_ID",
+    "MAX_SEARCH_LENGTH",
+    "clean_search",
+    "is_printable_name",
+    "parse_id",
+    "parse_int",
+]

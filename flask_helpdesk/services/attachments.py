@@ -13,6 +13,7 @@ from sqlalchemy.orm import contains_eager
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..i18n import gettext as _
+from ..inputs import JOINERS
 from ..models import ArticleFile, Attachment, Message, Ticket
 from ..state import current_helpdesk
 from ..storage import FileTooLarge
@@ -69,9 +70,12 @@ class StoredFile:
 
 
 def clean_filename(filename: str) -> str:
-    """Keep the name a person gave (any script), minus paths and control characters."""
+    """Keep the name a person gave (any script), minus paths and control and format characters
+    (bidi overrides), but with the joiners its words need (see :data:`~..inputs.JOINERS`)."""
     name = filename.replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip(" .")
+    name = "".join(ch for ch in name if ch in JOINERS or unicodedata.category(ch)[0] != "C").strip(
+        " ."
+    )
     return name[:200] or "file"
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 from .. import jobs
 from ..businesstime import CalendarError, WorkCalendar, normalize_windows
 from ..i18n import gettext as _
+from ..inputs import is_printable_name
 from ..models import BusinessCalendar, CalendarWindow, Holiday, HolidaySource, utcnow
 from . import audit
 from .base import NotFound, ValidationError, cached_for_app, commit, session
@@ -80,7 +81,7 @@ def _checked(name: str, timezone: str, weekly: WeeklyHours) -> tuple[str, WorkCa
     """The name and the built calendar, or ValidationError naming the field at fault (``name``,
     ``timezone``, or ``day_0`` .. ``day_6`` for Monday .. Sunday's hours)."""
     name = " ".join((name or "").split())
-    if not name or len(name) > 120 or not name.isprintable():
+    if not name or len(name) > 120 or not is_printable_name(name):
         raise ValidationError(_("Please enter a name."), {"name": [_("Please enter a name.")]})
     errors: dict[str, list[str]] = {}
     try:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import selectinload
 
 from ..businesstime import WorkCalendar
 from ..i18n import gettext as _
+from ..inputs import is_printable_name
 from ..models import (
     BusinessCalendar,
     CalendarWindow,
@@ -205,7 +206,7 @@ def _minutes(name: str, value: int | None) -> int | None:
 
 def _apply(policy: SlaPolicy, data: PolicyData) -> None:
     name = " ".join((data.name or "").split())
-    if not name or len(name) > 120 or not name.isprintable():
+    if not name or len(name) > 120 or not is_printable_name(name):
         raise _invalid("name", _("Please enter a name."))
     taken = session().scalar(
         select(SlaPolicy.id).where(SlaPolicy.name == name, SlaPolicy.id != policy.id)

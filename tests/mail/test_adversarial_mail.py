@@ -78,3 +78,19 @@ def test_forwarded_mails_nested_a_thousand_deep_are_kept_as_a_file():
     [attached] = parsed.attachments
     assert attached.filename.endswith(".eml")
     assert attached.payload.endswith(b"The printer again.\r\n")
+
+
+def test_a_persian_file_name_keeps_its_zero_width_non_joiner(app, support):
+    # Outlook in Persian names a report "گزارش‌ها.pdf" (RFC 2231, UTF-8); without its ZWNJ
+    # the name reads as another word.
+    raw = (
+        HEAD % b"fa" + b"Content-Type: multipart/mixed; boundary=z\r\n\r\n--z\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\nReport attached.\r\n--z\r\n"
+        b"Content-Type: application/pdf\r\nContent-Disposition: attachment;\r\n"
+        b" filename*=utf-8''%DA%AF%D8%B2%D8%A7%D8%B1%D8%B4%E2%80%8C%D9%87%D8%A7.pdf\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--z--\r\n"
+    )
+    row = ingest(raw)
+    assert row.status == InboundStatus.PROCESSED, row.reason
+    message = session().get(Message, row.posted_message_id)
+    assert [a.filename for a in message.attachments] == ["گزارش\u200cها.pdf"]
