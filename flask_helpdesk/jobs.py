@@ -109,6 +109,24 @@ if refused(registered) then return {pushed, registered.err} end
 return {pushed}
 """
 _ENQUEUE_SHA = hashlib.sha1(_ENQUEUE_SCRIPT.encode()).hexdigest().encode()
+# What JobDispatcher._queue_items has Redis run for the items of a commit (mail ids): for each
+# drain, its items pushed on its list and its ``armed`` key set unless set (whoever sets it
+# queues a run). KEYS: each drain's list and ``armed`` key. ARGV: the key's expiry (seconds),
+# then for each drain the number of its items and the items. The reply: for each drain, 1
+# when this call set its key (a run is to be queued), else 0.
+_ITEMS_SCRIPT = """
+local armed, at = {}, 2
+for k = 1, #KEYS, 2 do
+  local n = tonumber(ARGV[at])
+  for i = at + 1, at + n, 1000 do
+    redis.call('RPUSH', KEYS[k], unpack(ARGV, i, math.min(i + 999, at + n)))
+  end
+  at = at + 1 + n
+  armed[#armed + 1] = redis.call('SET', KEYS[k + 1], 1, 'NX', 'EX', ARGV[1]) and 1 or 0
+end
+return armed
+"""
+_ITEMS_SHA = hashlib.sha1(_ITEMS_SCRIPT.encode()).hexdigest().encode()
 
 
 class _Shape(NamedTuple):
@@ -175,6 +193,10 @@ def _job_name(func: Callable[..., Any]) -> str:
     return getattr(func, "__name__", repr(func))
 
 
+def _each(drains: dict[Drain, list[Any]]) -> str:
+    return ", ".join(_job_name(drain.each) for drain in drains)
+
+
 def _names(jobs: list[tuple[Callable[..., Any], tuple, dict[str, Any]]]) -> str:
     return ", ".join(_job_name(func) for func, _args, _kwargs in jobs)
 
@@ -201,6 +223,7 @@ class JobDispatcher:
         # A job function -> what RQ's hash of each of its jobs holds alike, or None when this
         # RQ release computes a hash otherwise (see _job_hash).
         self._job_shapes: dict[Callable[..., Any], _Shape | None] = {}
+        self._packed_drain_keys: dict[Callable[[], Any], list[bytes]] = {}
 
     @property
     def uses_rq(self) -> bool:
@@ -260,39 +283,58 @@ class JobDispatcher:
         """Add the items to their drains' Redis lists and queue a run of each drain that has
         none queued (see :func:`enqueue_item`); False when the caller must do them inline.
 
-        Taking an item twice is harmless (the drain's job finds it done: a mail is claimed
-        atomically), so a lost reply or a refused step is simply done here too."""
-        from redis.exceptions import RedisError
+        One command (:data:`_ITEMS_SCRIPT`), not a MULTI/EXEC of an RPUSH and a SET: one
+        command and one reply where the transaction was four of each, packed here (see
+        :func:`_run_script`). Taking an item twice is harmless (the drain's job finds it
+        done: a mail is claimed atomically), so a lost reply or a refused step is simply
+        done here too."""
+        from redis.exceptions import RedisError, ResponseError
 
         drains: dict[Drain, list[Any]] = {}
         for drain, args, _kwargs in items:
             drains.setdefault(drain, []).append(args[0])
-        names = ", ".join(_job_name(drain.each) for drain in drains)
+        connection = self.queue.connection
+        encode = connection.get_encoder().encode
+        keys, argv = [], [_bulk(b"%d" % DRAIN_ARMED_SECONDS)]
+        for drain, listed in drains.items():
+            keys += self._drain_keys(drain.drain, connection)
+            argv.append(_bulk(b"%d" % len(listed)))
+            argv += [_bulk(b"%d" % item if type(item) is int else encode(item)) for item in listed]
+        arguments = b"%s%s%s" % (_bulk(b"%d" % len(keys)), b"".join(keys), b"".join(argv))
         try:
-            pipeline = self.queue.connection.pipeline()  # MULTI/EXEC
-            for drain, listed in drains.items():
-                pipeline.rpush(self.drain_key(drain.drain, "items"), *listed)
-                pipeline.set(self.drain_key(drain.drain, "armed"), 1, nx=True,
-                             ex=DRAIN_ARMED_SECONDS)  # fmt: skip
-            replies = pipeline.execute(raise_on_error=False)
+            armed = _run_script(
+                connection, _ITEMS_SCRIPT, _ITEMS_SHA, 1 + len(keys) + len(argv), arguments
+            )
+        except ResponseError as refused:
+            logger.error("helpdesk: Redis refused %s (%s), running it inline", _each(drains),
+                         refused)  # fmt: skip
+            return False
         except RedisError:
-            logger.exception("helpdesk: Redis unreachable, running %s inline", names)
-            # Had the transaction run (the reply lost), no run would be queued for as long as
+            logger.exception("helpdesk: Redis unreachable, running %s inline", _each(drains))
+            # Had the script run (the reply lost), no run would be queued for as long as
             # the key lasts: the next item queues one instead (an extra run is harmless).
             with suppress(RedisError):
-                self.queue.connection.delete(*(self.drain_key(d.drain, "armed") for d in drains))
+                connection.delete(*(self.drain_key(d.drain, "armed") for d in drains))
             return False
-        if any(isinstance(reply, Exception) for reply in replies):
-            logger.error("helpdesk: Redis refused %s (%s), running it inline", names, replies)
-            return False
-        for drain, armed in zip(drains, replies[1::2], strict=True):
-            if armed and not self._queue_all([(drain.drain, (), {})]):
+        for drain, queued in zip(drains, armed, strict=True):
+            if queued and not self._queue_all([(drain.drain, (), {})]):
                 # No run queued: this commit's items are done here (a later run skips them),
                 # and the next item tries to queue one again.
                 with suppress(RedisError):  # else it expires within DRAIN_ARMED_SECONDS
-                    self.queue.connection.delete(self.drain_key(drain.drain, "armed"))
+                    connection.delete(self.drain_key(drain.drain, "armed"))
                 return False
         return True
+
+    def _drain_keys(self, drain: Callable[[], Any], connection: Any) -> list[bytes]:
+        """*drain*'s ``items`` and ``armed`` keys packed as arguments (see :func:`_bulk`),
+        built once a drain."""
+        packed = self._packed_drain_keys.get(drain)
+        if packed is None:
+            encode = connection.get_encoder().encode
+            packed = self._packed_drain_keys[drain] = [
+                _bulk(encode(self.drain_key(drain, what))) for what in ("items", "armed")
+            ]
+        return packed
 
     def drain_key(self, drain: Callable[[], Any], what: str) -> str:
         """The Redis key of *drain*'s items (``items``) or of its queued run (``armed``)."""
@@ -544,17 +586,23 @@ def _run_enqueue_script(client: Any, count: int, arguments: bytes) -> Any:
 
     The command is packed here, not by redis-py (``evalsha``): the packing of its 30-odd
     arguments, one by one, was half of what the enqueue cost (issue 17), and what a job of a
-    function holds alike is packed once (:class:`_Shape`). Sent and read as redis-py's own
-    commands are: a connection from the client's pool, its retry policy for a connection
-    lost or timed out (the connection dropped and made again), an error reply raised."""
+    function holds alike is packed once (:class:`_Shape`). See :func:`_run_script`."""
+    return _run_script(client, _ENQUEUE_SCRIPT, _ENQUEUE_SHA, count, arguments)
+
+
+def _run_script(client: Any, script: str, sha: bytes, count: int, arguments: bytes) -> Any:
+    """Run *script* (its SHA1 *sha*) with *arguments* (*count* of them, packed) and return its
+    reply. Sent and read as redis-py's own commands are: a connection from the client's
+    pool, its retry policy for a connection lost or timed out (the connection dropped and
+    made again), an error reply raised."""
     from redis.exceptions import NoScriptError
 
-    header = b"*%d\r\n$7\r\nEVALSHA\r\n$40\r\n%s\r\n" % (count + 2, _ENQUEUE_SHA)
+    header = b"*%d\r\n$7\r\nEVALSHA\r\n$40\r\n%s\r\n" % (count + 2, sha)
     try:
         return _send(client, header + arguments)
     except NoScriptError:  # a Redis that has not run it yet (restarted, flushed): nothing ran
-        script = _bulk(_ENQUEUE_SCRIPT.encode())
-        return _send(client, b"*%d\r\n$4\r\nEVAL\r\n%s%s" % (count + 2, script, arguments))
+        source = _bulk(script.encode())
+        return _send(client, b"*%d\r\n$4\r\nEVAL\r\n%s%s" % (count + 2, source, arguments))
 
 
 def _send(client: Any, command: bytes) -> Any:

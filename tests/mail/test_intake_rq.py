@@ -160,6 +160,44 @@ def test_a_drain_that_cannot_wait_for_more_mail_ends_its_run_as_before(app, bill
     assert queue.failed_job_registry.get_job_ids() == []
 
 
+def test_a_stored_mail_is_queued_by_one_command_to_redis(app, billing, monkeypatch):
+    """The mail's id pushed on the drain's list and the drain's run queued unless one is: one
+    command (a script), not a MULTI/EXEC of an RPUSH and a SET (four commands and four
+    replies for Redis and for the receiving process); a run queued by the first mail only."""
+    connection_class = queue_of(app).connection.connection_pool.connection_class
+    real_send = connection_class.send_packed_command
+    sent: list[list[bytes]] = []
+
+    def commands(packed: bytes) -> list[bytes]:
+        # Each command is an array ("*<n>") whose first element is its name.
+        return [part.split(b"\r\n")[2].upper() for part in packed.split(b"\r\n*")]
+
+    def counting_send(self, command, *args, **kwargs):
+        sent.append(commands(command if isinstance(command, bytes) else b"".join(command)))
+        return real_send(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(connection_class, "send_packed_command", counting_send)
+    first = intake.receive(request_mail(1), "pipe").inbound.id
+    assert [names[0] for names in sent] == [b"EVALSHA", b"EVALSHA"]  # the list, the run
+    sent.clear()
+    second = intake.receive(request_mail(2), "pipe").inbound.id
+    assert sent == [[b"EVALSHA"]]
+    monkeypatch.undo()
+
+    dispatcher = app.extensions["helpdesk"].dispatcher
+    redis = queue_of(app).connection
+    assert redis.lrange(dispatcher.drain_key(intake.process_received, "items"), 0, -1) == [
+        str(first).encode(),
+        str(second).encode(),
+    ]
+    assert 0 < redis.ttl(dispatcher.drain_key(intake.process_received, "armed")) <= 30
+    [job] = queue_of(app).get_jobs()
+    assert job.func_name.endswith("process_received")
+    released(app)
+    make_worker(app).work(burst=True)
+    assert statuses() == {"Invoice 1 is wrong": "processed", "Invoice 2 is wrong": "processed"}
+
+
 def test_a_drained_mail_with_its_notification_takes_three_round_trips_to_redis(
     app, smtp, billing, monkeypatch
 ):
@@ -338,13 +376,13 @@ def test_a_lost_reply_at_receive_processes_the_mail_here_and_the_drain_does_not_
     """Redis took the mail's id but its reply was lost: the mail is processed inline at once
     (nothing may wait on a list no run is queued for), and the next run, queued by the next
     mail, finds it done."""
-    real_execute = Pipeline.execute
+    real_send = jobs._send
 
-    def execute_then_lose_the_reply(self, *args, **kwargs):
-        real_execute(self, *args, **kwargs)
+    def send_then_lose_the_reply(client, command):
+        real_send(client, command)
         raise RedisConnectionError("Connection reset by peer")
 
-    monkeypatch.setattr(Pipeline, "execute", execute_then_lose_the_reply)
+    monkeypatch.setattr(jobs, "_send", send_then_lose_the_reply)
     intake.receive(request_mail(1), "pipe")
     monkeypatch.undo()
     assert statuses() == {"Invoice 1 is wrong": "processed"}
@@ -488,3 +526,27 @@ def test_a_worker_asked_to_stop_ends_its_drain_after_the_mail_in_hand(app, billi
     released(app)
     make_worker(app).work(burst=True)
     assert set(statuses().values()) == {"processed"}
+
+
+def test_a_redis_that_does_not_know_the_queueing_script_is_sent_it(app, billing, monkeypatch):
+    """Redis forgets scripts (a restart, SCRIPT FLUSH): the mail's id is queued all the same,
+    the script sent whole (EVAL) when its SHA1 is unknown, nothing run inline."""
+    monkeypatch.setattr(jobs, "_ITEMS_SHA", b"0" * 40)  # a script Redis never saw
+    received = intake.receive(request_mail(1), "pipe")
+    dispatcher = app.extensions["helpdesk"].dispatcher
+    redis = queue_of(app).connection
+    items = redis.lrange(dispatcher.drain_key(intake.process_received, "items"), 0, -1)
+    assert items == [str(received.inbound.id).encode()]
+    assert statuses() == {"Invoice 1 is wrong": "received"}  # not processed inline
+
+
+def test_a_mail_redis_refuses_to_list_is_processed_here(app, billing, caplog):
+    """Redis refuses the push (here: the list's key holds a string): the mail is processed
+    inline at once, as when Redis is unreachable, and nothing waits on a list."""
+    dispatcher = app.extensions["helpdesk"].dispatcher
+    redis = queue_of(app).connection
+    redis.set(dispatcher.drain_key(intake.process_received, "items"), "not a list")
+    intake.receive(request_mail(1), "pipe")
+    assert "Redis refused process" in caplog.text
+    assert statuses() == {"Invoice 1 is wrong": "processed"}
+    redis.delete(dispatcher.drain_key(intake.process_received, "items"))
