@@ -4,7 +4,7 @@ the characters that make a name read as something else (session 14's adversary p
 Persian writes many words with a zero-width non-joiner (U+200C: "گزارش‌ها", "reports"; without
 it the letters join into another spelling), emoji sequences are held together by the
 zero-width joiner (U+200D); both are Unicode format characters, as are the bidi overrides an
-attacker uses to make "invoice‮gpj.exe" read as "invoiceexe.jpg".
+attacker uses to make "invoice<U+202E>gpj.exe" read as "invoiceexe.jpg".
 """
 
 from __future__ import annotations
