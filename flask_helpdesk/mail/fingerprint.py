@@ -18,6 +18,9 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
+from email.message import Message
+
+from .charsets import clean_text, fix_raw_header
 
 # Trace and transport fields (RFC 5321 §4.4, RFC 5322 §3.6.7) and what filters and
 # forwarders stamp on a mail in transit; none of them is written by the mail's author.
@@ -111,11 +114,32 @@ def content_hash(
 
 
 def normalized_message_id(value: str | None) -> str | None:
-    """The Message-ID's ``local@domain`` (domain lowercased, spaces removed), or None."""
+    """The Message-ID's ``local@domain`` (domain lowercased, spaces removed), or None.
+    *value*: the raw header value (raw 8-bit bytes as the parser's surrogate escapes)."""
     match = _ID.search(value or "") or _BARE_ID.search(value or "")
     if not match:
         return None
-    token = re.sub(r"\s+", "", match.group(1))
+    return clean_message_id(fix_raw_header(match.group(1)))
+
+
+def raw_header(message: Message, name: str) -> str | None:
+    """The first raw value of header *name* in *message* (compat32 makes a value with 8-bit
+    bytes a ``Header`` object on ``get``; the raw value keeps them as surrogate escapes)."""
+    lowered = name.lower()
+    return next((str(v) for k, v in message.raw_items() if k.lower() == lowered), None)
+
+
+# What no Message-ID keeps: white space (folding), control characters and NUL (a buggy
+# gateway's C string; PostgreSQL refuses NUL in text).
+_NOT_IN_ID = re.compile(r"[\s\x00-\x1f\x7f]+")
+
+
+def clean_message_id(token: str) -> str | None:
+    """A Message-ID token (raw 8-bit text already decoded) as it is stored and compared:
+    without brackets, white space, controls or lone surrogates, the domain lowercased."""
+    token = _NOT_IN_ID.sub("", clean_text(token)).strip("<>")
+    if not token:
+        return None
     local, at, domain = token.rpartition("@")
     return f"{local}@{domain.lower()}" if at else token
 

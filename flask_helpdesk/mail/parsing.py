@@ -36,6 +36,7 @@ from urllib.parse import unquote
 from ..models.ticket import CODE_ALPHABET, CODE_LENGTH
 from .charsets import MailCharset, clean_text, decode_bytes, decode_header_value, has_surrogates
 from .charsets import fix_raw_header as _fix_raw_header
+from .fingerprint import clean_message_id
 from .headerblock import repair_header_block
 from .html import html_to_text, sanitize_mail_html, sanitize_mail_html_counting
 from .noise import NoiseReason, detect_noise
@@ -148,12 +149,9 @@ def _first_raw(message: Message, name: str) -> str | None:
 
 
 def _normalize_id(token: str) -> str | None:
-    """Normalise a Message-ID: no brackets or whitespace, the domain part lowercased."""
-    token = re.sub(r"\s+", "", token).strip("<>")
-    if not token or len(token) > 998:
-        return None
-    local, at, domain = token.rpartition("@")
-    return f"{local}@{domain.lower()}" if at else token
+    """Normalise a Message-ID (:func:`~.fingerprint.clean_message_id`), at most 998 long."""
+    normalized = clean_message_id(token)
+    return normalized if normalized and len(normalized) <= 998 else None
 
 
 def _message_ids(raw: str | None, *, limit: int = 200) -> list[str]:

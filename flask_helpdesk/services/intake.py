@@ -91,7 +91,8 @@ def _key(raw: bytes, parsed: ParsedHead | None = None) -> tuple[str | None, str]
     """The mail's Message-ID and its dedup key (the Message-ID and the content's hash).
     *parsed*: :func:`_parse_head` of *raw*, if the caller has it."""
     _head_block, body_start, headers = parsed or _parse_head(raw)
-    message_id = fingerprint.normalized_message_id(headers.get("Message-ID"))
+    # The raw value: the parser makes one with 8-bit bytes a Header object.
+    message_id = fingerprint.normalized_message_id(fingerprint.raw_header(headers, "Message-ID"))
     rest = headers.get_payload()
     content = fingerprint.content_hash(headers.items(), raw, body_start, str(rest or ""))
     return message_id, fingerprint.dedup_key(message_id, content)

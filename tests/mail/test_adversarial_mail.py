@@ -5,6 +5,8 @@ Runs on SQLite and, with HELPDESK_TEST_DATABASE_URL, PostgreSQL.
 
 from __future__ import annotations
 
+import pytest
+
 from flask_helpdesk.mail.parsing import parse_message
 from flask_helpdesk.models import InboundStatus, Message
 from flask_helpdesk.services.base import session
@@ -94,3 +96,43 @@ def test_a_persian_file_name_keeps_its_zero_width_non_joiner(app, support):
     assert row.status == InboundStatus.PROCESSED, row.reason
     message = session().get(Message, row.posted_message_id)
     assert [a.filename for a in message.attachments] == ["گزارش\u200cها.pdf"]
+
+
+# Message-IDs as broken mailers write them: a NUL (C strings cut short by a buggy gateway), raw
+# 8-bit text (a Latin-1 host name), other control characters. PostgreSQL refuses a NUL in
+# text and the compat32 header parser hands 8-bit values over as Header objects: the mail
+# could not even be stored (the channel answered an error, the sender's server retried and
+# bounced it), or stored and then failed on every try.
+ODD_IDS = {
+    "nul": b"<n\x00ul@client.example.com>",
+    "8-bit": b"<caf\xe9@client.example.com>",
+    "controls": b"<c\x01t\x7fl@client.example.com>",
+}
+
+
+def _odd_id_mail(message_id: bytes, header: bytes = b"Message-ID") -> bytes:
+    return (
+        b"From: Lan Nguyen <lan@example.com>\r\nTo: support@example.com\r\n"
+        b"Subject: Printer on floor 3 is offline\r\n%s: %s\r\n\r\nError 41.\r\n"
+        % (header, message_id)
+    )
+
+
+@pytest.mark.parametrize("name", list(ODD_IDS))
+def test_a_message_id_with_a_nul_8bit_or_control_byte_is_stored_and_filed(app, support, name):
+    row = ingest(_odd_id_mail(ODD_IDS[name]))
+    assert row.status == InboundStatus.PROCESSED, row.reason
+    assert row.message_id and row.message_id.isprintable() and "\ufffd" not in row.message_id
+    message = session().get(Message, row.posted_message_id)
+    assert message.email_message_id == parse_message(row.raw).message_id
+    assert message.email_message_id.isprintable()
+    # The same delivery again is the same mail.
+    assert ingest(_odd_id_mail(ODD_IDS[name])).id == row.id
+
+
+@pytest.mark.parametrize("name", list(ODD_IDS))
+def test_a_reference_with_a_nul_8bit_or_control_byte_still_files_the_mail(app, support, name):
+    for header in (b"In-Reply-To", b"References"):
+        row = ingest(_odd_id_mail(ODD_IDS[name], header))
+        assert row.status == InboundStatus.PROCESSED, (header, row.reason)
+        assert ticket_of(row) is not None
