@@ -224,6 +224,7 @@ class JobDispatcher:
         # RQ release computes a hash otherwise (see _job_hash).
         self._job_shapes: dict[Callable[..., Any], _Shape | None] = {}
         self._packed_drain_keys: dict[Callable[[], Any], list[bytes]] = {}
+        self._packed_queue: tuple[Any, ...] | None = None  # see _packed_queue
 
     @property
     def uses_rq(self) -> bool:
@@ -380,25 +381,33 @@ class JobDispatcher:
         from rq.utils import now, utcformat
 
         queue = self.queue
-        connection = queue.connection
-        encode = connection.get_encoder().encode
+        packed = self._packed_queue
+        if packed is None or packed[0] is not queue:
+            packed = self._packed_queue = _packed_queue(queue)
+        _queue, encode, keys_of_queue, queue_key, job_key = packed
         # The worker logs the job's lines under the request that queued it.
         meta = {"request_id": current_request_id.get()}
-        enqueued_at = _bulk(b"enqueued_at") + _bulk(encode(utcformat(now())))
-        keys = [_bulk(encode(queue.redis_queues_keys)), _bulk(encode(queue.key))]
-        argv = [_bulk(encode(queue.key))]
+        stamp = utcformat(now())  # created and queued in the same moment
+        enqueued_at = _bulk(b"enqueued_at") + _bulk(encode(stamp))
+        keys = [keys_of_queue]
+        argv = [queue_key]
         ids: list[str] = []
         count = 1
         for func, args, kwargs in jobs:
-            job_id, fields, length = self._packed_hash(func, args, kwargs, meta, encode)
-            keys.append(_bulk(encode(queue.job_class.key_for(job_id))))
+            job_id, fields, length = self._packed_hash(func, args, kwargs, meta, encode, stamp)
+            keys.append(
+                _bulk(job_key + job_id.encode())
+                if job_key is not None
+                else _bulk(encode(queue.job_class.key_for(job_id)))
+            )
             argv += (_bulk(job_id.encode()), _bulk(b"%d" % (length + 2)), fields, enqueued_at)
             count += 2 + length + 2
             ids.append(job_id)
-        arguments = b"%s%s%s" % (_bulk(b"%d" % len(keys)), b"".join(keys), b"".join(argv))
-        count += 1 + len(keys)
+        keys_count = 1 + len(keys)  # keys_of_queue holds two
+        arguments = b"%s%s%s" % (_bulk(b"%d" % keys_count), b"".join(keys), b"".join(argv))
+        count += 1 + keys_count
         try:
-            reply = _run_enqueue_script(connection, count, arguments)
+            reply = _run_enqueue_script(queue.connection, count, arguments)
         except ResponseError as refused:
             # The script wrote nothing, or deleted the hashes it wrote: no job is there.
             logger.error(
@@ -426,14 +435,16 @@ class JobDispatcher:
         kwargs: dict[str, Any],
         meta: dict[str, Any],
         encode: Callable[[Any], bytes],
+        created_at: str | None = None,
     ) -> tuple[str, bytes, int]:
         """:meth:`_job_hash`'s id and hash, the hash's fields and values in Redis's protocol
-        (what a job of *func* holds alike packed once, kept with its shape) and their count."""
+        (what a job of *func* holds alike packed once, kept with its shape) and their count;
+        *created_at* the job's creation time as RQ writes it (by default, now)."""
         shape = self._job_shapes.get(func) if inspect.isfunction(func) else None
         if shape is None:
             job_id, fields = self._job_hash(func, args, kwargs, meta)
             return job_id, _packed(fields, encode), 2 * len(fields)
-        fields = _per_job_fields(shape, args, kwargs, meta)
+        fields = _per_job_fields(shape, args, kwargs, meta, created_at)
         return str(uuid4()), shape.packed + _packed(fields, encode), shape.length + 2 * len(fields)
 
     def _job_hash(
@@ -554,19 +565,32 @@ def _shaped_hash(shape: _Shape, args: tuple, kwargs: dict[str, Any], meta: Any) 
 
 
 def _per_job_fields(
-    shape: _Shape, args: tuple, kwargs: dict[str, Any], meta: Any
+    shape: _Shape, args: tuple, kwargs: dict[str, Any], meta: Any, created_at: str | None = None
 ) -> dict[str, Any]:
     """What RQ computes for each job of *shape*'s function (:data:`_PER_JOB_FIELDS` less
-    ``enqueued_at``)."""
+    ``enqueued_at``); *created_at* as RQ writes it, by default now."""
     from rq.utils import get_call_string, now, utcformat
 
     func_name, serializer = shape.func_name, shape.serializer
     return {
-        "created_at": utcformat(now()),
+        "created_at": created_at or utcformat(now()),
         "data": zlib.compress(serializer.dumps((func_name, None, args, kwargs))),
         "description": get_call_string(func_name, args, kwargs, max_length=75),
         "meta": serializer.dumps(meta),
     }
+
+
+def _packed_queue(queue: Any) -> tuple[Any, Callable[[Any], bytes], bytes, bytes, bytes | None]:
+    """What :meth:`JobDispatcher._queue_all` sends alike for every commit's jobs to *queue*,
+    packed once: *queue*, its client's encoder, the script's first two keys (RQ's set of
+    queues, the queue), its first value (the queue's key) and the prefix of a job's key (None
+    where RQ's key of a job is not that prefix and the job's id: each key from RQ then)."""
+    encode = queue.connection.get_encoder().encode
+    key_for = queue.job_class.key_for
+    prefix = key_for("")
+    job_key = encode(prefix) if key_for("a-job-id") == prefix + "a-job-id" else None
+    keys = _bulk(encode(queue.redis_queues_keys)) + _bulk(encode(queue.key))
+    return queue, encode, keys, _bulk(encode(queue.key)), job_key
 
 
 def _bulk(value: bytes) -> bytes:

@@ -176,6 +176,27 @@ def test_every_queued_job_is_the_job_rq_would_save_and_a_stock_worker_runs_it(
     assert subjects == ["Invoice", "Refund"]
 
 
+def test_a_commits_jobs_are_stored_under_rqs_keys_created_as_they_are_queued(app, queue):
+    # The queue's keys and each job's key prefix are packed once a dispatcher (not asked of
+    # RQ for every job); a job made from its function's shape is created in the moment it is
+    # queued: one timestamp for both.
+    dispatcher = app.extensions["helpdesk"].dispatcher
+    queue.empty()
+    for _round in range(2):  # the first job of the function is RQ's own, the next ones ours
+        assert dispatcher._queue_all([(record_call, (1,), {}), (record_call, (2,), {})])
+    ids = queue.job_ids
+    assert len(ids) == 4
+    connection = queue.connection
+    for job_id in ids:
+        assert connection.exists(queue.job_class.key_for(job_id))
+        assert queue.fetch_job(job_id).func_name.endswith(".record_call")
+    assert queue.name in {q.name for q in type(queue).all(connection=connection)}
+    for job_id in ids[1:]:
+        stored = connection.hgetall(queue.job_class.key_for(job_id))
+        assert stored[b"created_at"] == stored[b"enqueued_at"]
+    queue.empty()
+
+
 def record_call(*args, **kwargs) -> None:
     """A job function for the hash comparison (never run)."""
 
