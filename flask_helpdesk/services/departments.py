@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import exists, func, inspect, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
@@ -29,6 +28,7 @@ from .base import (
     new_row,
     rollback,
     session,
+    to_detached,
 )
 from .identity import SYSTEM, Actor
 from .permissions import ensure
@@ -82,8 +82,9 @@ def department_row(department_id: int) -> Department | None:
                 set_committed_value(known, name, values[name])
         return known
     department = new_row(Department, **values)
-    make_transient_to_detached(department)  # loaded, unchanged: nothing to flush
-    add_detached(db, inspect(department))
+    state = inspect(department)
+    to_detached(state)  # loaded, unchanged: nothing to flush
+    add_detached(db, state)
     return department
 
 
