@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, func, literal, select, true
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..i18n import gettext as _
+from ..i18n import ngettext
 from ..mail.parsing import ParsedMail, detect_noise, parse_message
 from ..mail.threading import is_ours
 from ..models import (
@@ -327,16 +328,26 @@ def _uploads(parsed: ParsedMail) -> tuple[list[Upload], list[str], dict[str, int
     return kept, notes, inline
 
 
+# Notes about files not kept listed one by one in the body, at most; the rest are counted, so
+# the body stays within HELPDESK_MESSAGE_MAX_LENGTH however many files a mail has.
+MAX_NOTES = 20
+
+
 def _body(parsed: ParsedMail, notes: list[str], has_files: bool) -> str:
     text = (parsed.new_text or parsed.text or "").strip()
     if not text:
         text = _("(see the attached files)") if has_files else _("(empty message)")
-    limit = current_helpdesk.config["HELPDESK_MESSAGE_MAX_LENGTH"]
-    if len(text) > limit - 500:
-        text = text[: limit - 500].rstrip() + "\n\n" + _("[The message was shortened.]")
-    if notes:
-        text += "\n\n" + "\n".join(f"[{n}]" for n in notes)
-    return text
+    if len(notes) > MAX_NOTES:
+        more = len(notes) - MAX_NOTES
+        counted = ngettext(
+            "%(num)d more file was not kept.", "%(num)d more files were not kept.", more
+        )
+        notes = [*notes[:MAX_NOTES], counted]
+    listed = "\n\n" + "\n".join(f"[{n}]" for n in notes) if notes else ""
+    room = current_helpdesk.config["HELPDESK_MESSAGE_MAX_LENGTH"] - 500 - len(listed)
+    if len(text) > room:
+        text = text[:room].rstrip() + "\n\n" + _("[The message was shortened.]")
+    return text + listed
 
 
 # Whether another message has the mail's Message-ID, as _rate_limited found: (id, taken).

@@ -136,3 +136,43 @@ def test_a_reference_with_a_nul_8bit_or_control_byte_still_files_the_mail(app, s
         row = ingest(_odd_id_mail(ODD_IDS[name], header))
         assert row.status == InboundStatus.PROCESSED, (header, row.reason)
         assert ticket_of(row) is not None
+
+
+def _many_files_mail(files: int, text: str = "Scans of the delivery notes.") -> bytes:
+    # A scanner's "scan to mail" (one file a page), or a long thread forwarded with its files.
+    raw = HEAD % (b"files%d" % files) + b"Content-Type: multipart/mixed; boundary=z\r\n\r\n"
+    raw += b"--z\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + text.encode() + b"\r\n"
+    for page in range(files):
+        raw += (
+            b"--z\r\nContent-Type: text/plain\r\n"
+            b'Content-Disposition: attachment; filename="page-%04d.txt"\r\n\r\npage %d\r\n'
+            % (page, page)
+        )
+    return raw + b"--z--\r\n"
+
+
+def test_a_mail_with_more_files_than_the_limit_notes_them_and_is_still_filed(app, support):
+    # Each file over HELPDESK_ATTACHMENT_MAX_COUNT added a line to the body after it was cut
+    # to the length limit: 1,200 files (or a long thread and a few dozen) made the body
+    # "too long" and the mail failed on every try, for admins too.
+    row = ingest(_many_files_mail(1200))
+    assert row.status == InboundStatus.PROCESSED, row.reason
+    message = session().get(Message, row.posted_message_id)
+    assert (
+        len(message.attachments)
+        == app.extensions["helpdesk"].config["HELPDESK_ATTACHMENT_MAX_COUNT"]
+    )
+    assert message.body.startswith("Scans of the delivery notes.")
+    assert "page-0010.txt was not kept: too many attachments." in message.body
+    assert "1170 more files were not kept." in message.body
+
+
+def test_a_long_thread_with_files_over_the_limit_is_shortened_not_failed(app, support):
+    limit = app.extensions["helpdesk"].config["HELPDESK_MESSAGE_MAX_LENGTH"]
+    row = ingest(_many_files_mail(40, "A long forwarded thread. " * (limit // 20)))
+    assert row.status == InboundStatus.PROCESSED, row.reason
+    message = session().get(Message, row.posted_message_id)
+    assert len(message.body) <= limit
+    assert "[The message was shortened.]" in message.body
+    assert "page-0029.txt was not kept: too many attachments." in message.body
+    assert "10 more files were not kept." in message.body
