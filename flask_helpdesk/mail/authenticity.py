@@ -458,12 +458,55 @@ class CachedTxt:
         return answer
 
     def __call__(self, name: str, timeout: float) -> bytes | None:
-        key = name.lower().rstrip(".")
-        return self._cached(key, lambda: self.resolve(name, timeout))
+        return self._cached(_txt_key(name), lambda: self.resolve(name, timeout))
 
     def lookup(self, name: str, rdtype: str, timeout: float) -> list[str]:
-        key = (rdtype, name.lower().rstrip("."))
+        key = _lookup_key(name, rdtype)
         return list(self._cached(key, lambda: self.resolve_other(name, rdtype, timeout)))
+
+    def known(self, key: Any) -> tuple[bool, Any]:
+        """``(True, answer)`` when *key*'s answer is cached and fresh, else ``(False, None)``;
+        never asks the resolver."""
+        with self._lock:
+            cached = self._answers.get(key)
+        if cached is not None and cached[0] > monotonic():
+            return True, cached[1]
+        return False, None
+
+    def cache_only(self) -> CacheOnly:
+        """A resolver answering from this cache alone (see :class:`CacheOnly`)."""
+        return CacheOnly(self)
+
+
+def _txt_key(name: str) -> str:
+    return name.lower().rstrip(".")
+
+
+def _lookup_key(name: str, rdtype: str) -> tuple[str, str]:
+    return rdtype, name.lower().rstrip(".")
+
+
+class CacheOnly:
+    """A view of a :class:`CachedTxt` that never waits on DNS: what the cache holds is
+    answered as the cache would, anything else as "no record", and :attr:`missed` says so.
+    A check run through it whose :attr:`missed` is set is not the mail's verdict (intake
+    throws it away and asks again outside its transaction, see ``mail_auth.check``)."""
+
+    def __init__(self, cache: CachedTxt) -> None:
+        self.cache = cache
+        self.missed = False
+
+    def _answer(self, key: Any) -> Any:
+        found, answer = self.cache.known(key)
+        if not found:
+            self.missed = True
+        return answer
+
+    def __call__(self, name: str, timeout: float) -> bytes | None:
+        return self._answer(_txt_key(name))
+
+    def lookup(self, name: str, rdtype: str, timeout: float) -> list[str]:
+        return list(self._answer(_lookup_key(name, rdtype)) or ())
 
 
 def default_txt(name: str, timeout: float) -> bytes | None:

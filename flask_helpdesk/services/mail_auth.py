@@ -70,23 +70,44 @@ def check(raw: bytes, envelope: str | None = None, provider: str | None = None) 
 
     *envelope*: the envelope sender intake was handed with the mail (for SPF), if any;
     *provider*: the verdict of a provider's signed webhook post, if any."""
-    config = current_helpdesk.config
     try:
-        resolver = _resolver()
-        return authenticate(
-            raw or b"",
-            authserv_ids=config["HELPDESK_MAIL_AUTHSERV_ID"] or (),
-            check_dkim=config["HELPDESK_MAIL_CHECK_DKIM"],
-            txt=resolver,
-            timeout=float(config["HELPDESK_MAIL_DNS_TIMEOUT"]),
-            lookup=getattr(resolver, "lookup", None),
-            received_hop=config["HELPDESK_MAIL_RECEIVED_HOP"],
-            envelope=envelope,
-            provider=provider,
-        )
+        return _authenticate(raw, envelope, provider, _resolver())
     except Exception as error:  # a resolver's bug must not fail the mail: it is unverified
         logger.warning("sender check failed", exc_info=True)
         return Verdict(reason=f"the check failed: {type(error).__name__}")
+
+
+def check_from_cache(
+    raw: bytes, envelope: str | None = None, provider: str | None = None
+) -> Verdict | None:
+    """:func:`check` without any DNS lookup, for a caller holding a lock: the verdict when
+    the process's DNS cache holds every answer it needs, else None (the cache is off, a name
+    is not cached or has expired, the check failed), and the caller runs :func:`check`
+    outside its transaction."""
+    resolver = _resolver()
+    if not isinstance(resolver, CachedTxt):
+        return None
+    cached = resolver.cache_only()
+    try:
+        verdict = _authenticate(raw, envelope, provider, cached)
+    except Exception:  # check() runs it again, and logs it
+        return None
+    return None if cached.missed else verdict
+
+
+def _authenticate(raw: bytes, envelope: str | None, provider: str | None, resolver: Any) -> Verdict:
+    config = current_helpdesk.config
+    return authenticate(
+        raw or b"",
+        authserv_ids=config["HELPDESK_MAIL_AUTHSERV_ID"] or (),
+        check_dkim=config["HELPDESK_MAIL_CHECK_DKIM"],
+        txt=resolver,
+        timeout=float(config["HELPDESK_MAIL_DNS_TIMEOUT"]),
+        lookup=getattr(resolver, "lookup", None),
+        received_hop=config["HELPDESK_MAIL_RECEIVED_HOP"],
+        envelope=envelope,
+        provider=provider,
+    )
 
 
 def columns(verdict: Verdict) -> dict[str, object]:

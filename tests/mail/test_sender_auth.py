@@ -243,9 +243,10 @@ def test_agents_see_a_badge_on_each_mailed_message(app, support, dns, agent):
 # -- DNS: before the transaction, cached ------------------------------------------------------
 
 
-def test_a_slow_resolver_holds_no_database_transaction(app, support, dns):
-    """While DNS answers, another process can write the very row being processed: intake
-    has no transaction (no lock, no snapshot) open during the lookups."""
+def _slow_resolver(app, dns) -> list[tuple[bool, int]]:
+    """Makes *dns* the app's resolver, writing every inbound row from another connection
+    (lock timeout 200 ms) at each lookup; what it saw, each time: (whether the session had a
+    transaction open, how many rows the other connection changed)."""
     from sqlalchemy import text, update
 
     from flask_helpdesk.models import InboundMail
@@ -269,9 +270,100 @@ def test_a_slow_resolver_holds_no_database_transaction(app, support, dns):
         return answer(name, timeout)
 
     app.extensions["helpdesk"].config["HELPDESK_MAIL_DNS_RESOLVER"] = slow
+    return seen
+
+
+def test_a_slow_resolver_holds_no_database_transaction(app, support, dns):
+    """While DNS answers, another process can write the very row being processed: intake
+    has no transaction (no lock, no snapshot) open during the lookups."""
+    seen = _slow_resolver(app, dns)
     row = checked(signed(make_mail(subject="Slow DNS")))
     assert seen and all(not busy and changed == 1 for busy, changed in seen), seen
     assert row.sender_verified is True
+
+
+def _stored_only(raw: bytes, monkeypatch) -> int:
+    """Store *raw* and leave its processing to the test, as a worker takes it (by its id)."""
+    from flask_helpdesk import jobs
+    from flask_helpdesk.services import intake
+    from flask_helpdesk.services.base import session
+
+    with monkeypatch.context() as stored_only:
+        stored_only.setattr(jobs, "enqueue", lambda *args, **kwargs: None)
+        inbound_id = intake.receive(raw, "pipe").inbound.id
+    session().commit()  # the id's read: a worker starts with no transaction of its own
+    return inbound_id
+
+
+def _processed(inbound_id: int):
+    from flask_helpdesk.models import InboundMail
+    from flask_helpdesk.services import intake
+    from flask_helpdesk.services.base import session
+
+    intake.process(inbound_id)
+    session().expire_all()
+    return session().get(InboundMail, inbound_id)
+
+
+def test_a_workers_dns_lookups_hold_no_transaction_and_its_cached_check_holds_no_lookup(
+    app, support, dns, monkeypatch
+):
+    """A mail processed by its id (RQ): a sender domain the process has not looked up yet is
+    looked up with no transaction open; once its answers are cached, the check while the row
+    is claimed (PostgreSQL: the claim reads the raw mail, see below) asks no DNS at all, and
+    the verdict is the same."""
+    seen = _slow_resolver(app, dns)
+    first = _processed(_stored_only(signed(make_mail(subject="One")), monkeypatch))
+    assert seen and all(not busy and changed >= 1 for busy, changed in seen), seen
+    assert first.status == InboundStatus.PROCESSED and first.sender_verified is True
+    asked = len(seen)
+    second = _processed(_stored_only(signed(make_mail(subject="Two")), monkeypatch))
+    assert len(seen) == asked  # answered by the cache
+    assert second.status == InboundStatus.PROCESSED, second.reason
+    assert (second.auth_spf, second.auth_dkim, second.auth_dmarc, second.sender_verified) == (
+        first.auth_spf,
+        first.auth_dkim,
+        first.auth_dmarc,
+        True,
+    )
+    # An expired answer is looked up again, outside the transaction.
+    app.extensions["helpdesk"].config["HELPDESK_MAIL_DNS_CACHE_SECONDS"] = 0
+    third = _processed(_stored_only(signed(make_mail(subject="Three")), monkeypatch))
+    assert len(seen) == 2 * asked and not any(busy for busy, _changed in seen), seen
+    assert third.sender_verified is True
+
+
+def test_a_workers_claim_reads_the_raw_mail_on_postgresql(app, support, dns, monkeypatch):
+    """On PostgreSQL a fresh mail's claim (``SELECT … FOR NO KEY UPDATE``) reads its raw bytes
+    too: no read of them before it (a statement and a connection's checkout a mail), when the
+    sender check's DNS answers are cached. Elsewhere the raw bytes are read before the claim,
+    as before. A mail the claim does not find fresh is not processed twice."""
+    from sqlalchemy import event
+
+    from flask_helpdesk.models import InboundMail
+    from flask_helpdesk.services import intake
+    from flask_helpdesk.services.base import session
+
+    _processed(_stored_only(signed(make_mail(subject="Warm-up")), monkeypatch))  # DNS cached
+    engine = app.extensions["helpdesk"].engine
+    statements: list[str] = []
+
+    def statement(conn, cursor, sql, parameters, context, executemany):
+        statements.append(sql)
+
+    inbound_id = _stored_only(signed(make_mail(subject="Counted")), monkeypatch)
+    event.listen(engine, "before_cursor_execute", statement)
+    try:
+        row = _processed(inbound_id)
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+    assert row.status == InboundStatus.PROCESSED and row.sender_verified is True
+    reads = [s for s in statements if "helpdesk_inbound_mail.raw" in s.split(" FROM ")[0]]
+    postgresql = session().get_bind(InboundMail).dialect.name == "postgresql"
+    assert len(reads) == 1, reads
+    assert ("FOR NO KEY UPDATE" in reads[0]) is postgresql, reads
+    assert statements.index(reads[0]) == 0
+    assert intake.process(inbound_id) is None  # done: not claimed again
 
 
 def test_dns_answers_are_cached_per_process_for_the_configured_time(app, support, dns):
