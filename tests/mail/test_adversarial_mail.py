@@ -6,9 +6,10 @@ Runs on SQLite and, with HELPDESK_TEST_DATABASE_URL, PostgreSQL.
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import func, select
 
-from flask_helpdesk.mail.parsing import parse_message
-from flask_helpdesk.models import InboundStatus, Message
+from flask_helpdesk.mail.parsing import MAX_ADDRESSES, parse_message
+from flask_helpdesk.models import InboundStatus, Message, TicketParticipant
 from flask_helpdesk.services.base import session
 from tests.mail.conftest import ingest, ticket_of
 
@@ -176,3 +177,36 @@ def test_a_long_thread_with_files_over_the_limit_is_shortened_not_failed(app, su
     assert "[The message was shortened.]" in message.body
     assert "page-0029.txt was not kept: too many attachments." in message.body
     assert "10 more files were not kept." in message.body
+
+
+def _crowd_mail(header: bytes, count: int, separate: bool = False) -> bytes:
+    addresses = [b'"Staff, No. %d" <staff%d@corp%d.example>' % (n, n, n % 7) for n in range(count)]
+    if separate:
+        lines = b"".join(b"%s: %s\r\n" % (header, address) for address in addresses)
+    else:
+        lines = b"%s: %s\r\n" % (header, b",\r\n ".join(addresses))
+    return HEAD % (b"crowd%d" % count) + lines + b"\r\nPlease add all of us.\r\n"
+
+
+def test_an_address_header_of_twenty_thousand_people_is_read_up_to_a_bound():
+    # Mail sent to a whole company in Cc (an all-staff announcement answered to the desk) or
+    # made to cost: the modern header parser takes half a millisecond an address, twenty
+    # thousand took over ten seconds of a worker (a 25 MB mail would pass the processing time
+    # limit, on every try) and made as many participants.
+    for separate in (False, True):  # one Cc header, or one a person
+        parsed = parse_message(_crowd_mail(b"Cc", 20_000, separate))
+        assert len(parsed.cc) == MAX_ADDRESSES
+        assert parsed.cc[0] == ("Staff, No. 0", "staff0@corp0.example")
+        last = MAX_ADDRESSES - 1
+        assert parsed.cc[-1] == (f"Staff, No. {last}", f"staff{last}@corp{last % 7}.example")
+        assert any(defect.startswith("Cc: more than") for defect in parsed.defects)
+
+
+def test_a_mail_to_a_crowd_is_filed_with_the_first_of_them_as_participants(app, support):
+    row = ingest(_crowd_mail(b"Cc", 3 * MAX_ADDRESSES))
+    assert row.status == InboundStatus.PROCESSED, row.reason
+    ticket = ticket_of(row)
+    count = session().scalar(
+        select(func.count()).select_from(TicketParticipant).filter_by(ticket_id=ticket.id)
+    )
+    assert count == MAX_ADDRESSES
