@@ -389,8 +389,10 @@ def _fresh_lock(with_raw: bool = False):
 
 
 def _claims_with_raw() -> bool:
-    """Whether a fresh mail's claim reads its raw bytes too (:func:`_claim_with_raw`)."""
-    return session().get_bind(InboundMail).dialect.name == "postgresql"
+    """Whether a fresh mail's claim reads its raw bytes too (:func:`_claim_with_raw`): on
+    PostgreSQL, with the process's DNS cache on (off, the check always needs DNS: the claim
+    would read the bytes, end its transaction, and the mail be read and claimed again)."""
+    return session().get_bind(InboundMail).dialect.name == "postgresql" and mail_auth.caches()
 
 
 def _claim_with_raw(inbound_id: int) -> tuple[InboundMail, mail_auth.Verdict] | None:

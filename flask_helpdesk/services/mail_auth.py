@@ -65,6 +65,12 @@ def _resolver() -> CachedTxt | Any:
     return cached[1]
 
 
+def caches() -> bool:
+    """Whether the checks' DNS answers are cached in this process (see
+    :func:`check_from_cache`)."""
+    return float(current_helpdesk.config["HELPDESK_MAIL_DNS_CACHE_SECONDS"]) > 0
+
+
 def check(raw: bytes, envelope: str | None = None, provider: str | None = None) -> Verdict:
     """Who sent *raw*, by the host's settings. May wait on DNS: call it outside a transaction.
 

@@ -333,36 +333,67 @@ def test_a_workers_dns_lookups_hold_no_transaction_and_its_cached_check_holds_no
     assert third.sender_verified is True
 
 
+def _processed_watched(app, inbound_id: int):
+    """:func:`_processed`, and what it sent: its statements, the raw bytes' reads among them,
+    its COMMITs."""
+    from sqlalchemy import event
+
+    engine = app.extensions["helpdesk"].engine
+    statements: list[str] = []
+    commits: list[bool] = []
+
+    def statement(conn, cursor, sql, parameters, context, executemany):
+        statements.append(sql)
+
+    def commit(conn):
+        commits.append(True)
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    try:
+        row = _processed(inbound_id)
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", commit)
+    assert row.status == InboundStatus.PROCESSED and row.sender_verified is True
+    reads = [s for s in statements if "helpdesk_inbound_mail.raw" in s.split(" FROM ")[0]]
+    return statements, reads, commits
+
+
 def test_a_workers_claim_reads_the_raw_mail_on_postgresql(app, support, dns, monkeypatch):
     """On PostgreSQL a fresh mail's claim (``SELECT … FOR NO KEY UPDATE``) reads its raw bytes
     too: no read of them before it (a statement and a connection's checkout a mail), when the
     sender check's DNS answers are cached. Elsewhere the raw bytes are read before the claim,
     as before. A mail the claim does not find fresh is not processed twice."""
-    from sqlalchemy import event
-
     from flask_helpdesk.models import InboundMail
     from flask_helpdesk.services import intake
     from flask_helpdesk.services.base import session
 
     _processed(_stored_only(signed(make_mail(subject="Warm-up")), monkeypatch))  # DNS cached
-    engine = app.extensions["helpdesk"].engine
-    statements: list[str] = []
-
-    def statement(conn, cursor, sql, parameters, context, executemany):
-        statements.append(sql)
-
     inbound_id = _stored_only(signed(make_mail(subject="Counted")), monkeypatch)
-    event.listen(engine, "before_cursor_execute", statement)
-    try:
-        row = _processed(inbound_id)
-    finally:
-        event.remove(engine, "before_cursor_execute", statement)
-    assert row.status == InboundStatus.PROCESSED and row.sender_verified is True
-    reads = [s for s in statements if "helpdesk_inbound_mail.raw" in s.split(" FROM ")[0]]
+    statements, reads, _commits = _processed_watched(app, inbound_id)
     postgresql = session().get_bind(InboundMail).dialect.name == "postgresql"
     assert len(reads) == 1, reads
     assert ("FOR NO KEY UPDATE" in reads[0]) is postgresql, reads
     assert statements.index(reads[0]) == 0
+    assert intake.process(inbound_id) is None  # done: not claimed again
+
+
+def test_with_the_dns_cache_off_a_workers_mail_is_read_and_claimed_once(
+    app, support, dns, monkeypatch
+):
+    """``HELPDESK_MAIL_DNS_CACHE_SECONDS = 0``: the sender check always needs DNS, so the
+    claim does not read the raw bytes (PostgreSQL) only to end its transaction and read them
+    again: one read of them, before the claim, one claim, no COMMIT of a lock-only
+    transaction, as before the claim read them."""
+    from flask_helpdesk.services import intake
+
+    app.extensions["helpdesk"].config["HELPDESK_MAIL_DNS_CACHE_SECONDS"] = 0
+    inbound_id = _stored_only(signed(make_mail(subject="Uncached")), monkeypatch)
+    statements, reads, commits = _processed_watched(app, inbound_id)
+    assert len(reads) == 1 and "FOR " not in reads[0], reads
+    claims = [s for s in statements if "FOR NO KEY UPDATE" in s or "SET status" in s]
+    assert len(claims) == 1 and len(commits) == 1, (claims, len(commits))
     assert intake.process(inbound_id) is None  # done: not claimed again
 
 
