@@ -9,6 +9,7 @@ by default, remote images: loading one tells the sender when and where the mail 
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping
 from urllib.parse import unquote
@@ -77,6 +78,78 @@ DROP_WITH_CONTENT = {"script", "style", "title", "iframe", "object", "embed", "s
                      "noscript", "template", "textarea", "select"}  # fmt: skip
 SAFE_LINKS = ("http://", "https://", "mailto:", "tel:", "#")
 _EMBEDDED_IMAGE = re.compile(r"data:image/(png|gif|jpe?g|webp);")
+
+
+# Mail's HTML nested deeper than this is cut off before it is cleaned (cut_too_deep).
+# html5ever (under nh3) looks through the open elements at each tag, so its time grows with
+# the square of the depth: 40,000 nested <div> took 5.6 s to clean, 200,000 over two minutes,
+# at intake and at each view. Browsers stop nesting at 512 too (Blink); mail people write
+# nests a few dozen deep. What is stored is cut: the views clean it without this walk.
+MAX_HTML_DEPTH = 512
+# A start or end tag's name ("<div/>" opens a div in HTML, as "<div>" does).
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)")
+_VOID = frozenset(("area", "base", "br", "col", "embed", "hr", "img", "input", "link"))
+_VOID |= {"meta", "param", "source", "track", "wbr"}
+_BLOCKS = ("address", "article", "aside", "blockquote", "center", "div", "dl", "fieldset")
+_BLOCKS += ("figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr")
+_BLOCKS += ("main", "menu", "nav", "ol", "pre", "section", "table", "ul")
+# Start tags that first end an open element of a group (the HTML parser's handling of
+# unclosed cells, rows, items and paragraphs): (the group, the elements the search stops at).
+_ENDS: dict[str, tuple[set[str], set[str]]] = {
+    "td": ({"td", "th"}, {"table", "tr"}),
+    "th": ({"td", "th"}, {"table", "tr"}),
+    "tr": ({"tr"}, {"table"}),
+    "li": ({"li"}, {"ul", "ol", "menu", "table"}),
+    "dt": ({"dt", "dd"}, {"dl", "table"}),
+    "dd": ({"dt", "dd"}, {"dl", "table"}),
+    "option": ({"option"}, {"select"}),
+    **dict.fromkeys(("p", *_BLOCKS), ({"p"}, {"table", "td", "th", "button"})),
+}
+_NAMES = {name for group, _stops in _ENDS.values() for name in group}
+
+
+def cut_too_deep(html: str) -> str:
+    """*html* up to the tag that would nest deeper than :data:`MAX_HTML_DEPTH` (the open
+    elements tracked as the HTML parser does for end tags and the usual unclosed elements)."""
+    if html.count("<") <= MAX_HTML_DEPTH:
+        return html
+    stack: list[str] = []
+    open_count = dict.fromkeys(_NAMES, 0)
+
+    def close_to(depth: int) -> None:
+        for popped in stack[depth:]:
+            open_count[popped] -= 1
+        del stack[depth:]
+
+    for index, (closing, name) in enumerate(_TAG.findall(html)):
+        name = name.lower()
+        if closing:
+            if stack and stack[-1] == name:
+                stack.pop()
+                open_count[name] -= 1
+            elif open_count.get(name):  # it also closes what was left open inside it
+                close_to(len(stack) - 1 - stack[::-1].index(name))
+            continue
+        if name in _VOID:
+            continue
+        ends = _ENDS.get(name)
+        if ends is not None and stack:
+            group, stops = ends
+            if stack[-1] in group:
+                close_to(len(stack) - 1)
+            elif any(open_count[other] for other in group):
+                for depth in range(len(stack) - 1, -1, -1):  # at most MAX_HTML_DEPTH
+                    if stack[depth] in group:
+                        close_to(depth)
+                        break
+                    if stack[depth] in stops:
+                        break
+        if len(stack) >= MAX_HTML_DEPTH:
+            cut = next(itertools.islice(_TAG.finditer(html), index, None))
+            return html[: cut.start()]
+        stack.append(name)
+        open_count[name] = open_count.get(name, 0) + 1
+    return html
 
 
 def content_id_key(reference: str) -> str:

@@ -7,12 +7,12 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-from ..sanitize import clean_html_counting
+from ..sanitize import clean_html_counting, cut_too_deep
 
 
 def sanitize_mail_html_counting(html: str, allow_remote_images: bool = False) -> tuple[str, int]:
     """:func:`sanitize_mail_html`, and how many remote images it removed."""
-    return clean_html_counting(html, allow_remote_images, rich=True)
+    return clean_html_counting(cut_too_deep(html), allow_remote_images, rich=True)
 
 
 def sanitize_mail_html(html: str, *, allow_remote_images: bool = False) -> str:
@@ -21,7 +21,8 @@ def sanitize_mail_html(html: str, *, allow_remote_images: bool = False) -> str:
     Removes scripts, event handlers, forms, frames and styles that could load anything; keeps
     formatting, links (made ``rel="noopener noreferrer nofollow"``) and images that travel with
     the mail (``cid:``, ``data:``). Remote images are removed unless *allow_remote_images*,
-    because loading them tells the sender when and where the mail was opened.
+    because loading them tells the sender when and where the mail was opened. Elements
+    nested deeper than browsers nest them are cut off (see :func:`~..sanitize.cut_too_deep`).
     """
     return sanitize_mail_html_counting(html, allow_remote_images)[0]
 
