@@ -40,7 +40,13 @@ from .fingerprint import clean_message_id
 from .headerblock import repair_header_block
 from .html import html_to_text, sanitize_mail_html, sanitize_mail_html_counting
 from .noise import NoiseReason, detect_noise
-from .peek import SENDER_HEADERS, bracket_bare_address, usable_address
+from .peek import (
+    MAX_MIME_HEADER,
+    SENDER_HEADERS,
+    bounded_mime_header,
+    bracket_bare_address,
+    usable_address,
+)
 from .quotes import strip_quotes
 
 __all__ = [
@@ -336,6 +342,9 @@ _REPORT_NAMES = {
 }
 
 
+_MIME_HEADERS = frozenset(("content-type", "content-disposition"))
+
+
 def _mime_view(part: Message, guess: Callable[[], MailCharset] | None = None) -> Message:
     """A compat32 copy of *part*'s MIME headers, whose parameter parsing never raises.
 
@@ -347,7 +356,7 @@ def _mime_view(part: Message, guess: Callable[[], MailCharset] | None = None) ->
         if name.lower() in ("content-type", "content-disposition", "content-transfer-encoding"):
             if guess is not None and has_surrogates(value):
                 value = _fix_raw_header(value, guess())
-            holder[name] = value
+            holder[name] = bounded_mime_header(value)
     holder.set_default_type(part.get_default_type())
     return holder
 
@@ -637,6 +646,9 @@ class _MailPolicy(email.policy.EmailPolicy):
             return super().header_fetch_parse(name, value)
         key = (name, value)
         parsed = self._parsed.get(key)
+        if parsed is None and len(value) > MAX_MIME_HEADER and name.lower() in _MIME_HEADERS:
+            parsed = super().header_fetch_parse(name, bounded_mime_header(value))
+            self._parsed[key] = parsed
         if parsed is None:
             if (
                 len(value) <= _SHARED_HEADER_MAX
@@ -821,6 +833,11 @@ def parse_message(
         raise MailParseError("no headers")
 
     defects = repaired.defects + [type(defect).__name__ for defect in message.defects]
+    defects += [
+        f"{name}: longer than {MAX_MIME_HEADER} characters, cut after a parameter"
+        for name, value in raw_headers
+        if len(value) > MAX_MIME_HEADER and name.lower() in _MIME_HEADERS
+    ]
     if too_deep:
         defects.append("MIME nesting too deep to parse, parts read flat")
     guess = _mail_charset(message, raw_headers)
