@@ -19,7 +19,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from flask import Flask
-from sqlalchemy import MetaData, create_engine, inspect, text
+from sqlalchemy import MetaData, bindparam, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from example_app import DEMO_PASSWORD, create_app
@@ -1050,3 +1050,64 @@ def test_0036_writes_a_new_tickets_search_document_once_and_keeps_what_search_fi
         assert connection.execute(counts).all() == [("new", 3), ("open", 3)]
         words = connection.execute(text("SELECT word FROM helpdesk_search_word")).scalars()
         assert {"printer1", "printer2", "printer3", "lonely1", "later3"} <= set(words)
+
+
+# 0037's indexes: (name, the column that must be set) as models/ticket.py, reports.py and
+# audit.py declare them.
+PARTIAL_ON_SQLITE = {
+    "ix_helpdesk_ticket_sla_due": "sla_due_at",
+    "ix_helpdesk_ticket_sla_check": "sla_check_at",
+    "ix_helpdesk_ticket_status_last_agent": "last_agent_reply_at",
+    "ix_helpdesk_ticket_status_last_customer": "last_customer_reply_at",
+    "ix_helpdesk_ticket_creator_agent_id": "creator_agent_id",
+    "ix_helpdesk_ticket_fact_assignee": "assignee_id",
+    "ix_helpdesk_ticket_fact_agent": "agent_id",
+    "ix_helpdesk_audit_event_actor_agent_id": "actor_agent_id",
+}
+
+
+def index_definitions(engine) -> dict[str, str]:
+    """name -> the database's own definition of each of 0037's indexes."""
+    names = sorted(PARTIAL_ON_SQLITE)
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            query = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name IN :names"
+        else:
+            query = "SELECT indexname, indexdef FROM pg_indexes WHERE indexname IN :names"
+        statement = text(query).bindparams(bindparam("names", expanding=True))
+        return dict(connection.execute(statement, {"names": names}).all())
+
+
+def test_0037_makes_eight_indexes_partial_on_sqlite_as_create_all_does_and_back(app, tmp_path):
+    """On SQLite the eight indexes hold only the rows whose column is set, after the upgrade
+    as after create_all (the comparison of the models' schema does not look at an index's
+    WHERE); the downgrade makes them whole again, keeping the rows. PostgreSQL keeps them
+    whole."""
+    engine = app.extensions["helpdesk"].engine
+    sqlite = engine.dialect.name == "sqlite"
+    migrations.upgrade(app, "0036")
+    whole = index_definitions(engine)
+    assert len(whole) == len(PARTIAL_ON_SQLITE)
+    assert not any(" WHERE " in definition.upper() for definition in whole.values())
+
+    migrations.upgrade(app)
+
+    upgraded = index_definitions(engine)
+    for name, column in PARTIAL_ON_SQLITE.items():
+        if sqlite:
+            assert upgraded[name].endswith(f" WHERE {column} IS NOT NULL"), upgraded[name]
+        else:
+            assert upgraded[name] == whole[name]
+    built = host_app(f"sqlite:///{tmp_path / 'create_all.sqlite'}", tmp_path)
+    with built.app_context():
+        HelpdeskModel.metadata.create_all(built.extensions["helpdesk"].engine)
+        if sqlite:  # the same statements as create_all's, so the same indexes
+            assert index_definitions(built.extensions["helpdesk"].engine) == upgraded
+        built.extensions["helpdesk"].engine.dispose()
+    assert schema_differences(app) == []
+
+    migrations.downgrade(app, "0036")
+
+    assert index_definitions(engine) == whole
+    migrations.upgrade(app)
+    assert index_definitions(engine) == upgraded

@@ -53,10 +53,25 @@ class TicketFact(HelpdeskModel):
         # Every report filters a period of one kind; the department and agent scopes add theirs.
         Index("ix_helpdesk_ticket_fact_kind_at", "kind", "at"),
         Index("ix_helpdesk_ticket_fact_department", "department_id", "kind", "at"),
-        Index("ix_helpdesk_ticket_fact_assignee", "assignee_id", "kind", "at"),
+        # On SQLite these two hold only the facts with an assignee, an acting agent (migration
+        # 0037): a scope compares the column, which implies it is set; a customer's new ticket
+        # writes to neither (see Ticket's indexes).
+        Index(
+            "ix_helpdesk_ticket_fact_assignee",
+            "assignee_id",
+            "kind",
+            "at",
+            sqlite_where=text("assignee_id IS NOT NULL"),
+        ),
         # An agent's own figures are theirs as assignee or as actor (permissions.visible_facts):
         # the exact percentiles of a small period read both through an index.
-        Index("ix_helpdesk_ticket_fact_agent", "agent_id", "kind", "at"),
+        Index(
+            "ix_helpdesk_ticket_fact_agent",
+            "agent_id",
+            "kind",
+            "at",
+            sqlite_where=text("agent_id IS NOT NULL"),
+        ),
         # The backlog before a period: the sum of the deltas up to its start.
         Index("ix_helpdesk_ticket_fact_backlog", "at", "backlog_delta"),
     )

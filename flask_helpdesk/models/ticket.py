@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, UniqueConstraint, false
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import EnumInt, EnumText, HelpdeskModel, utcnow
@@ -55,14 +65,45 @@ class Ticket(HelpdeskModel):
         Index("ix_helpdesk_ticket_priority_updated", "priority", "updated_at", "id"),
         # "Unassigned", "My open", "assigned to X" in activity order (migration 0007).
         Index("ix_helpdesk_ticket_assignee_updated", "assignee_id", "updated_at", "id"),
+        # On SQLite, the indexes below whose first column (or the one the queries filter on)
+        # is NULL for many new tickets hold only the rows where it is set (migration 0037):
+        # every query using them says ``IS NOT NULL`` or compares the column, which SQLite
+        # knows implies it. A customer's new ticket without an SLA policy is written to none
+        # of them: each index a commit touches is a page or more in SQLite's write-ahead log.
         # The SLA sweep's batch and the queue's "due" sort (migration 0016).
-        Index("ix_helpdesk_ticket_sla_due", "sla_due_at", "id"),
+        Index(
+            "ix_helpdesk_ticket_sla_due",
+            "sla_due_at",
+            "id",
+            sqlite_where=text("sla_due_at IS NOT NULL"),
+        ),
         # The escalation sweep's batch: tickets whose next warning or breach instant has come.
-        Index("ix_helpdesk_ticket_sla_check", "sla_check_at", "id"),
+        Index(
+            "ix_helpdesk_ticket_sla_check",
+            "sla_check_at",
+            "id",
+            sqlite_where=text("sla_check_at IS NOT NULL"),
+        ),
         # Time rules' sweeps: "N hours since the last customer/agent message", "N days in status".
-        Index("ix_helpdesk_ticket_status_last_agent", "status", "last_agent_reply_at"),
-        Index("ix_helpdesk_ticket_status_last_customer", "status", "last_customer_reply_at"),
+        Index(
+            "ix_helpdesk_ticket_status_last_agent",
+            "status",
+            "last_agent_reply_at",
+            sqlite_where=text("last_agent_reply_at IS NOT NULL"),
+        ),
+        Index(
+            "ix_helpdesk_ticket_status_last_customer",
+            "status",
+            "last_customer_reply_at",
+            sqlite_where=text("last_customer_reply_at IS NOT NULL"),
+        ),
         Index("ix_helpdesk_ticket_status_changed", "status", "status_changed_at"),
+        # The queue's "created by agent X" filter (a customer's ticket has no creating agent).
+        Index(
+            "ix_helpdesk_ticket_creator_agent_id",
+            "creator_agent_id",
+            sqlite_where=text("creator_agent_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -77,9 +118,7 @@ class Ticket(HelpdeskModel):
     creator_contact_id: Mapped[int | None] = mapped_column(
         ForeignKey("helpdesk_contact.id"), index=True
     )
-    creator_agent_id: Mapped[int | None] = mapped_column(
-        ForeignKey("helpdesk_agent.id"), index=True
-    )
+    creator_agent_id: Mapped[int | None] = mapped_column(ForeignKey("helpdesk_agent.id"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("helpdesk_agent.id"))
     # Contact details given on this ticket (may differ from the contact's usual ones).
     phone: Mapped[str | None] = mapped_column(String(40))

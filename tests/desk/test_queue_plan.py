@@ -4,6 +4,8 @@ started from the departments table there, and sorted every visible ticket for ea
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from sqlalchemy import event, text
 
@@ -33,6 +35,12 @@ def clone(app, ticket: Ticket, n: int) -> None:
 
 def ticket_query_plan(app, actor, f: QueueFilter) -> list[str]:
     """The plan of the ticket query the queue page runs, as the database explains it."""
+    return run_plan(app, lambda: queue_page(actor, f), "ORDER BY")
+
+
+def run_plan(app, run: Callable[[], object], part: str) -> list[str]:
+    """The plan of the first statement holding *part* that ``run()`` executes, with its
+    parameters, as the database explains it."""
     engine = app.extensions["helpdesk"].engine
     seen: list[tuple[str, object]] = []
 
@@ -41,10 +49,10 @@ def ticket_query_plan(app, actor, f: QueueFilter) -> list[str]:
 
     event.listen(engine, "before_cursor_execute", record)
     try:
-        queue_page(actor, f)
+        run()
     finally:
         event.remove(engine, "before_cursor_execute", record)
-    statement, parameters = next(s for s in seen if "ORDER BY" in s[0])
+    statement, parameters = next(s for s in seen if part in s[0])
     with engine.connect() as connection:
         raw = connection.connection.dbapi_connection.cursor()
         if engine.dialect.name == "sqlite":
