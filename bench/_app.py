@@ -38,13 +38,15 @@ def database(url: str | None, workdir: str, default_journal: bool) -> tuple[str,
 
 
 def use_wal(engine) -> None:
-    """SQLite in WAL mode with ``synchronous=NORMAL`` on every connection from now on."""
+    """SQLite as docs/email.rst tells hosts to set it, on every connection from now on: WAL
+    mode with ``synchronous=NORMAL``, temporary files (a statement's journal) in memory."""
 
     @event.listens_for(engine, "connect")
     def _pragmas(connection, record) -> None:
         cursor = connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.close()
 
     engine.dispose()
@@ -55,7 +57,8 @@ def sqlite_take_turns(engine, wal: bool) -> None:
     when it begins (``BEGIN IMMEDIATE``) and waits up to 60 s for it. A plain ``BEGIN`` reads
     first and asks for the lock at its first write: SQLite refuses that at once ("database is
     locked", the busy timeout does not apply) when another process wrote meanwhile, or holds
-    the lock as a reader wanting to write too. WAL's ``synchronous=NORMAL`` as the parent's."""
+    the lock as a reader wanting to write too. WAL's ``synchronous=NORMAL`` and ``temp_store`` as
+    the parent's."""
 
     @event.listens_for(engine, "connect")
     def _no_driver_begin(connection, record) -> None:
@@ -64,6 +67,7 @@ def sqlite_take_turns(engine, wal: bool) -> None:
         cursor.execute("PRAGMA busy_timeout=60000")
         if wal:
             cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -110,7 +114,8 @@ class SqlCount:
 
 def database_line(url: str, wal: bool, jobs: str) -> str:
     backend = url.split(":", 1)[0].split("+", 1)[0]
-    return f"database           {backend}{' (WAL, synchronous=NORMAL)' if wal else ''}; jobs {jobs}"
+    wal_line = " (WAL, synchronous=NORMAL, temp_store=MEMORY)" if wal else ""
+    return f"database           {backend}{wal_line}; jobs {jobs}"
 
 
 def load_line() -> str:
