@@ -78,12 +78,22 @@ def _rate_limit() -> None:
 RAW_FIELDS = ("body-mime", "email", "RawEmail", "raw", "message")
 
 
+def _mail_bytes(text: str) -> bytes:
+    """A mail posted as text, as bytes: raw bytes kept as surrogate escapes come back as
+    they were; half a UTF-16 pair (JSON may escape one) is kept as its bytes too, which the
+    parser reads as undecodable text, rather than failing the post."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
+
+
 def _raw_mail(limit: int | None) -> bytes:
     """The raw mail of the request: its body, or the field/file a provider put it in."""
     if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
         for name in RAW_FIELDS:
             if request.form.get(name):
-                return request.form[name].encode("utf-8", "surrogateescape")
+                return _mail_bytes(request.form[name])
         for upload in request.files.values():
             return upload.read(limit + 1 if limit else -1)
         return b""
@@ -91,7 +101,7 @@ def _raw_mail(limit: int | None) -> bytes:
         data = request.get_json(silent=True)
         for name in RAW_FIELDS if isinstance(data, dict) else ():
             if isinstance(data.get(name), str) and data[name]:
-                return data[name].encode("utf-8", "surrogateescape")
+                return _mail_bytes(data[name])
         return b""
     return request.stream.read(limit + 1 if limit else -1)
 

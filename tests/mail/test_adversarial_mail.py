@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import func, select
 
 from flask_helpdesk.mail.parsing import MAX_ADDRESSES, parse_message
-from flask_helpdesk.models import InboundStatus, Message, TicketParticipant
+from flask_helpdesk.models import InboundMail, InboundStatus, Message, TicketParticipant
 from flask_helpdesk.services.base import session
 from tests.mail.conftest import ingest, ticket_of
+from tests.mail.test_mail_channels import TOKEN, hook_app  # noqa: F401
 
 HEAD = (
     b"From: Lan Nguyen <lan@example.com>\r\nTo: support@example.com\r\n"
@@ -251,3 +252,21 @@ def test_a_from_of_nested_comments_is_stored_not_refused(app, support):
     raw = b"From: " + b"(" * 5000 + b"lan@example.com\r\nTo: support@example.com\r\n"
     row = ingest(raw + b"Subject: Comments\r\nMessage-ID: <paren@x.example>\r\n\r\nHi.\r\n")
     assert row.id is not None and row.status in (InboundStatus.PROCESSED, InboundStatus.FAILED)
+
+
+def test_a_webhook_json_mail_with_a_lone_surrogate_is_stored_not_a_500(hook_app):  # noqa: F811
+    # JSON may escape half a UTF-16 pair ("\ud800"): encoding the mail's text raised
+    # UnicodeEncodeError, a 500 with nothing stored, and the provider retried in vain.
+    body = (
+        '{"raw": "From: Lan Nguyen <lan@example.com>\\r\\nTo: support@example.com\\r\\n'
+        'Subject: Half a pair\\r\\n\\r\\nThe printer shows \\ud800 error 41."}'
+    )
+    response = hook_app.test_client().post(
+        "/support/hooks/mail",
+        data=body,
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+    )
+    assert response.status_code == 202, response.data
+    row = session().get(InboundMail, response.json["id"])
+    assert row.status == InboundStatus.PROCESSED, row.reason
+    assert "error 41." in session().get(Message, row.posted_message_id).body
