@@ -140,7 +140,7 @@ class _Shape(NamedTuple):
 
 
 def _session():
-    return current_app.extensions["helpdesk"].db.session
+    return current_app._get_current_object().extensions["helpdesk"].db.session  # see base
 
 
 def enqueue(func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
@@ -177,7 +177,7 @@ def dispatch_pending() -> None:
     """Run or queue the jobs of the transaction that just committed."""
     pending = _session().info.pop(PENDING_KEY, None)
     if pending:
-        current_app.extensions["helpdesk"].dispatcher.dispatch_all(pending)
+        current_app._get_current_object().extensions["helpdesk"].dispatcher.dispatch_all(pending)
 
 
 @event.listens_for(Session, "after_soft_rollback")
@@ -709,7 +709,9 @@ def _linger_for(burst: bool) -> float:
 def follow_ups_run_here() -> bool:
     """Whether the jobs the current transaction queues will run in this process right after
     its commit: inline (no RQ), or in an RQ worker's drain (see :func:`run_drain`)."""
-    return _RUN_HERE.get() is not None or not current_app.extensions["helpdesk"].dispatcher.uses_rq
+    if _RUN_HERE.get() is not None:
+        return True
+    return not current_app._get_current_object().extensions["helpdesk"].dispatcher.uses_rq
 
 
 def _save_meta(holder: Any) -> None:

@@ -100,7 +100,8 @@ class HelpdeskState:
 
 
 def _get_state() -> HelpdeskState:
-    return current_app.extensions["helpdesk"]
+    # The app itself, then plain attributes (each read through the proxy is a lookup).
+    return current_app._get_current_object().extensions["helpdesk"]
 
 
 current_helpdesk: HelpdeskState = LocalProxy(_get_state)  # type: ignore[assignment]

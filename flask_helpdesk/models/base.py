@@ -143,7 +143,7 @@ class PerAppInfo(dict):
             from flask import current_app, has_app_context
 
             if has_app_context():
-                state = current_app.extensions.get("helpdesk")
+                state = current_app._get_current_object().extensions.get("helpdesk")
                 if state is not None:
                     return state.config["HELPDESK_BIND_KEY"]
         return super().__getitem__(key)

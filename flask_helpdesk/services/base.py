@@ -212,7 +212,9 @@ class Conflict(ServiceError):
 
 
 def session():
-    return current_app.extensions["helpdesk"].db.session
+    # The app itself, then plain attributes: each attribute read through the ``current_app``
+    # proxy costs a lookup of its own (this runs a dozen times a ticket creation, issue 17).
+    return current_app._get_current_object().extensions["helpdesk"].db.session
 
 
 # (mapper, columns given, dialect, driver, skip_if_taken) -> (its INSERT ... RETURNING compiled,
