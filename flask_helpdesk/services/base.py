@@ -331,7 +331,7 @@ def _adopt(db: Session, obj: Any, returned: tuple[str, ...], row: Any) -> None:
 
 
 # class manager -> (the keys of the attributes a load fills in, the primary key's attributes)
-_LOADED_KEYS: dict[Any, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+_LOADED_KEYS: dict[Any, tuple[frozenset[str], tuple[str, ...]]] = {}
 
 
 def to_detached(state: Any) -> None:
@@ -349,7 +349,7 @@ def to_detached(state: Any) -> None:
     if known is None:
         mapper = state.mapper
         known = _LOADED_KEYS[manager] = (
-            tuple(key for key in manager if manager[key].impl.accepts_scalar_loader),
+            frozenset(key for key in manager if manager[key].impl.accepts_scalar_loader),
             tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key),
         )
     scalars, primary_key = known
@@ -360,7 +360,7 @@ def to_detached(state: Any) -> None:
         or state._deleted
         or state.callables
         or manager.dispatch.expire
-        or any(key not in values for key in scalars)
+        or not values.keys() >= scalars
     ):
         make_transient_to_detached(state.obj())
         return
