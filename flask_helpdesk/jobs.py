@@ -384,7 +384,7 @@ class JobDispatcher:
         packed = self._packed_queue
         if packed is None or packed[0] is not queue:
             packed = self._packed_queue = _packed_queue(queue)
-        _queue, encode, keys_of_queue, queue_key, job_key = packed
+        _queue, encode, keys_of_queue, queue_key, job_key, names = packed
         # The worker logs the job's lines under the request that queued it.
         meta = {"request_id": current_request_id.get()}
         stamp = utcformat(now())  # created and queued in the same moment
@@ -394,7 +394,9 @@ class JobDispatcher:
         ids: list[str] = []
         count = 1
         for func, args, kwargs in jobs:
-            job_id, fields, length = self._packed_hash(func, args, kwargs, meta, encode, stamp)
+            job_id, fields, length = self._packed_hash(
+                func, args, kwargs, meta, encode, stamp, names
+            )
             keys.append(
                 _bulk(job_key + job_id.encode())
                 if job_key is not None
@@ -436,6 +438,7 @@ class JobDispatcher:
         meta: dict[str, Any],
         encode: Callable[[Any], bytes],
         created_at: str | None = None,
+        names: dict[str, bytes] | None = None,
     ) -> tuple[str, bytes, int]:
         """:meth:`_job_hash`'s id and hash, the hash's fields and values in Redis's protocol
         (what a job of *func* holds alike packed once, kept with its shape) and their count;
@@ -445,7 +448,8 @@ class JobDispatcher:
             job_id, fields = self._job_hash(func, args, kwargs, meta)
             return job_id, _packed(fields, encode), 2 * len(fields)
         fields = _per_job_fields(shape, args, kwargs, meta, created_at)
-        return str(uuid4()), shape.packed + _packed(fields, encode), shape.length + 2 * len(fields)
+        packed = shape.packed + _packed(fields, encode, names)
+        return str(uuid4()), packed, shape.length + 2 * len(fields)
 
     def _job_hash(
         self, func: Callable[..., Any], args: tuple, kwargs: dict[str, Any], meta: dict[str, Any]
@@ -580,17 +584,21 @@ def _per_job_fields(
     }
 
 
-def _packed_queue(queue: Any) -> tuple[Any, Callable[[Any], bytes], bytes, bytes, bytes | None]:
+def _packed_queue(
+    queue: Any,
+) -> tuple[Any, Callable[[Any], bytes], bytes, bytes, bytes | None, dict[str, bytes]]:
     """What :meth:`JobDispatcher._queue_all` sends alike for every commit's jobs to *queue*,
     packed once: *queue*, its client's encoder, the script's first two keys (RQ's set of
-    queues, the queue), its first value (the queue's key) and the prefix of a job's key (None
-    where RQ's key of a job is not that prefix and the job's id: each key from RQ then)."""
+    queues, the queue), its first value (the queue's key), the prefix of a job's key (None
+    where RQ's key of a job is not that prefix and the job's id: each key from RQ then), and
+    the names of the fields each job has (:data:`_PER_JOB_FIELDS`) packed."""
     encode = queue.connection.get_encoder().encode
     key_for = queue.job_class.key_for
     prefix = key_for("")
     job_key = encode(prefix) if key_for("a-job-id") == prefix + "a-job-id" else None
     keys = _bulk(encode(queue.redis_queues_keys)) + _bulk(encode(queue.key))
-    return queue, encode, keys, _bulk(encode(queue.key)), job_key
+    names = {name: _bulk(encode(name)) for name in _PER_JOB_FIELDS}
+    return queue, encode, keys, _bulk(encode(queue.key)), job_key, names
 
 
 def _bulk(value: bytes) -> bytes:
@@ -598,10 +606,20 @@ def _bulk(value: bytes) -> bytes:
     return b"$%d\r\n%s\r\n" % (len(value), value)
 
 
-def _packed(fields: dict[str, Any], encode: Callable[[Any], bytes]) -> bytes:
+def _packed(
+    fields: dict[str, Any], encode: Callable[[Any], bytes], names: dict[str, bytes] | None = None
+) -> bytes:
     """The names and values of *fields* as arguments in Redis's protocol, each encoded as
-    redis-py encodes a command's (its client's encoder: the same bytes as an HSET had)."""
-    return b"".join(_bulk(encode(item)) for field in fields.items() for item in field)
+    redis-py encodes a command's (its client's encoder: the same bytes as an HSET had); a
+    name in *names* as packed there (the fields every job has, packed once by the same
+    encoder: :func:`_packed_queue`). Bytes go as they are, as the encoder gives them back
+    (issue 17: a queued job's fields went through the encoder one by one, eight calls a job)."""
+    names = names or {}
+    packed = []
+    for name, value in fields.items():
+        packed.append(names.get(name) or _bulk(encode(name)))
+        packed.append(_bulk(value if type(value) is bytes else encode(value)))
+    return b"".join(packed)
 
 
 def _run_enqueue_script(client: Any, count: int, arguments: bytes) -> Any:

@@ -195,6 +195,14 @@ def test_a_commits_jobs_are_stored_under_rqs_keys_created_as_they_are_queued(app
         stored = connection.hgetall(queue.job_class.key_for(job_id))
         assert stored[b"created_at"] == stored[b"enqueued_at"]
     queue.empty()
+    # The fields' names packed once are the bytes the client's encoder packs.
+    encode = connection.get_encoder().encode
+    names = jobs._packed_queue(queue)[-1]
+    fields = {"created_at": "2026-12-07T05:00:00.000000Z", "data": b"\x00\xff", "meta": "é"}
+    assert jobs._packed(fields, encode, names) == jobs._packed(fields, encode)
+    assert jobs._packed(fields, encode) == b"".join(
+        jobs._bulk(encode(item)) for field in fields.items() for item in field
+    )
 
 
 def record_call(*args, **kwargs) -> None:
