@@ -20,6 +20,11 @@ from sqlalchemy.engine import Connection, Dialect
 
 # In Prepared's *readback*: the row's integer primary key, the cursor's ``lastrowid``.
 ROWID = object()
+# The drivers whose cursor Prepared may run a statement on (see Prepared._cursor): SQLite's
+# own module, and psycopg (issue 11: the mail intake's INSERT on PostgreSQL, where
+# exec_driver_sql's context and result, the result's metadata of the RETURNING's columns
+# built at every run, took more of the receiving process's CPU than psycopg's execute).
+_DIRECT_DRIVERS = frozenset({("sqlite", "pysqlite"), ("postgresql", "psycopg")})
 
 
 class Prepared:
@@ -60,8 +65,8 @@ class Prepared:
         else:
             names = list(compiled.bind_names.values())
         self.sql = compiled.string
-        # On SQLite, run on the driver's cursor when nothing is lost by it (see _cursor).
-        self._direct = dialect.name == "sqlite" and dialect.driver == "pysqlite"
+        # Run on the driver's cursor when nothing is lost by it (see _cursor).
+        self._direct = (dialect.name, dialect.driver) in _DIRECT_DRIVERS
         if "POSTCOMPILE" in self.sql:  # rendered anew for each execution: not compiled once
             raise ValueError(f"Prepared: parameters rendered at execution in {self.sql}")
         self._positional = compiled.positional
@@ -85,7 +90,7 @@ class Prepared:
         if unknown:
             raise ValueError(f"Prepared: no value for {sorted(unknown)} in {self.sql}")
         processors = compiled._bind_processors
-        if self._direct:  # a timestamp's conversion in one call (UTCDateTime)
+        if dialect.name == "sqlite" and self._direct:  # a timestamp's conversion in one call
             for name in names:
                 bind = binds.get(name)
                 fused = None if bind is None else getattr(bind.type, "sqlite_text_processor", None)
@@ -183,12 +188,13 @@ class Prepared:
 
         ``exec_driver_sql`` makes an execution context and a result around the driver's
         ``execute``: on SQLite 8-10 µs of CPU a statement against 2 (issue 17, five statements
-        a ticket). Skipped only where nothing it does matters: an active transaction on a live
-        connection (no autobegin, no invalid transaction to report), no SQL echo, no driver
-        level events, and no cursor listener but those of :func:`listen_statements` (they see
-        every statement run here, without an execution context). A driver error goes through
-        the connection's own handling (its ``handle_error`` events, a disconnect detected):
-        the same SQLAlchemy error types as before."""
+        a ticket); on psycopg the mail intake's INSERT (see :data:`_DIRECT_DRIVERS`). Skipped
+        only where nothing it does matters: an active transaction on a live connection (no
+        autobegin, no invalid transaction to report), no SQL echo, no driver level events,
+        and no cursor listener but those of :func:`listen_statements` (they see every
+        statement run here, without an execution context). A driver error goes through the
+        connection's own handling (its ``handle_error`` events, a disconnect detected): the
+        same SQLAlchemy error types as before."""
         fairy = connection._dbapi_connection
         transaction = connection._transaction
         nested = connection._nested_transaction

@@ -1,7 +1,7 @@
-"""Statements compiled once (services/prepared.py) run on SQLite's own cursor when nothing
-SQLAlchemy does around ``exec_driver_sql`` matters (issue 17): what a host, a counter or an
-error handler sees must not change with it. The tests run on every database: a host's view is the
-same on PostgreSQL, where those statements keep ``exec_driver_sql``."""
+"""Statements compiled once (services/prepared.py) run on the driver's own cursor (SQLite's,
+psycopg's) when nothing SQLAlchemy does around ``exec_driver_sql`` matters (issues 17 and 11):
+what a host, a counter or an error handler sees must not change with it. The tests run on every
+database."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import logging
 
 import pytest
 from sqlalchemy import event, exc, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
-from flask_helpdesk.models import AuditEvent, Contact, Message, Ticket
-from flask_helpdesk.services import tickets
+from flask_helpdesk.models import AuditEvent, Contact, InboundMail, Message, Ticket
+from flask_helpdesk.services import intake, tickets
 from flask_helpdesk.services.base import insert_loaded, new_row, rollback, session
 from flask_helpdesk.services.identity import contact_as_actor, sync_contact
 from flask_helpdesk.services.prepared import listen_statements
@@ -96,6 +96,35 @@ def test_a_refused_row_raises_sqlalchemys_error_and_its_handlers_run(app, depart
     rollback()
     after = _open(lan, departments, "Second")
     assert session().get(Ticket, after.id).subject == "Second"
+
+
+def test_a_stored_mail_is_inserted_on_the_drivers_cursor(app, monkeypatch):
+    """The intake's INSERT (issue 11: every mail, on PostgreSQL too) runs on the driver's
+    cursor, not through ``exec_driver_sql``, and a statement counter still sees it."""
+    from tests.mail.mails import make_mail
+
+    through: list[str] = []
+    real = Connection.exec_driver_sql
+
+    def spy(self, statement, *args, **kwargs):
+        through.append(statement)
+        return real(self, statement, *args, **kwargs)
+
+    engine = session().get_bind(mapper=Ticket)
+    counted: list[str] = []
+    monkeypatch.setattr(Connection, "exec_driver_sql", spy)
+    stop = listen_statements(engine, lambda statement, _parameters: counted.append(statement))
+    try:
+        stored = intake.receive(make_mail(subject="Direct"), "pipe")
+    finally:
+        stop()
+    assert not stored.duplicate
+    stored_id = stored.inbound.id
+    store = "INSERT INTO helpdesk_inbound_mail "
+    assert [s for s in counted if store in s] != []
+    assert [s for s in through if store in s] == []
+    session().remove()
+    assert session().get(InboundMail, stored_id).subject == "Direct"
 
 
 def _message_id(ticket: Ticket) -> int:
