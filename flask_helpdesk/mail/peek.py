@@ -146,19 +146,30 @@ def peek_headers(
     else:
         parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(block)
     raw_items = [(name, str(value)) for name, value in parsed.raw_items()]
-
-    def first(name: str) -> str | None:
-        return next((v for k, v in raw_items if k.lower() == name.lower()), None)
-
     guess = None
     eight_bit = [value for _, value in raw_items if has_surrogates(value)]
     if eight_bit:
         mime = email.message.Message()
-        mime["Content-Type"] = bounded_mime_header(first("Content-Type") or "")
+        mime["Content-Type"] = bounded_mime_header(_first(raw_items, "Content-Type") or "")
         declared = mime.get_content_charset() if mime.get_content_maintype() == "text" else None
         sample = b"\n".join(value.encode("utf-8", "surrogateescape") for value in eight_bit)
         guess = MailCharset(declared, sample)
+    return peek_items(raw_items, guess, repaired.envelope_sender)
 
+
+def _first(raw_items: list[tuple[str, str]], name: str) -> str | None:
+    return next((v for k, v in raw_items if k.lower() == name.lower()), None)
+
+
+def peek_items(
+    raw_items: list[tuple[str, str]],
+    guess: MailCharset | None = None,
+    envelope_sender: str | None = None,
+) -> PeekedHeaders:
+    """:func:`peek_headers` of a header block read already: its *raw_items* (as the parser's
+    ``raw_items()``, or :func:`~.headerblock.plain_header_items` of a plain block, which needs
+    no mending and has no 8-bit bytes), the charset *guess* for 8-bit values, the
+    *envelope_sender* of an mbox ``From`` line mended away."""
     sender = None
     for name in SENDER_HEADERS:
         values = [
@@ -173,12 +184,12 @@ def peek_headers(
         sender = next((addr for addr in found if addr), None)
         if sender:
             break
-    sender = sender or usable_address(repaired.envelope_sender or "")
-    subject = re.sub(r"\s+", " ", decode_header_value(first("Subject") or "", guess)).strip()
+    sender = sender or usable_address(envelope_sender or "")
+    subject = re.sub(r"\s+", " ", decode_header_value(_first(raw_items, "Subject") or "", guess))
     return PeekedHeaders(
-        message_id=first("Message-ID"),
+        message_id=_first(raw_items, "Message-ID"),
         sender=sender.lower() if sender else None,
-        subject=subject,
+        subject=subject.strip(),
         raw_items=raw_items,
         guess=guess,
     )

@@ -36,8 +36,15 @@ from sqlalchemy.orm.util import identity_key
 
 from .. import jobs
 from ..mail import fingerprint
-from ..mail.headerblock import parse_block
-from ..mail.peek import BadEnvelopeSender, clean_envelope_sender, peek_headers, usable_address
+from ..mail.headerblock import parse_block, plain_header_items
+from ..mail.peek import (
+    BadEnvelopeSender,
+    PeekedHeaders,
+    clean_envelope_sender,
+    peek_headers,
+    peek_items,
+    usable_address,
+)
 from ..models import InboundMail, InboundStatus, Mailbox, utcnow
 from ..state import current_helpdesk
 from . import audit, mail_auth
@@ -108,6 +115,29 @@ def _parse_head(raw: bytes) -> ParsedHead:
     return head, body_start, parse_block(head)
 
 
+def _read_head(raw: bytes, plain: bool = True) -> tuple[PeekedHeaders, str | None, str]:
+    """What :func:`receive` stores of *raw*'s headers: the peek (sender, subject), the
+    Message-ID and the dedup key. *plain* False: always through the parser (tests)."""
+    head, body_start = fingerprint.split(raw)
+    items = plain_header_items(head) if plain else None
+    if items is not None:
+        # A plain header block (ASCII, every line a header or a continuation: most mail),
+        # read in one pass without the parser: the values the parser would read.
+        message_id = fingerprint.normalized_message_id(_first(items, "message-id"))
+        content = fingerprint.content_hash(items, raw, body_start)
+        return peek_items(items), message_id, fingerprint.dedup_key(message_id, content)
+    # The header block parsed once for both (the peek reads the same block when it needs
+    # no mending).
+    parsed = (head, body_start, parse_block(head))
+    headers = peek_headers(_head(raw), parsed_block=(head, parsed[2]))
+    return (headers, *_key(raw, parsed))
+
+
+def _first(items: list[tuple[str, str]], name: str) -> str | None:
+    """The first value of the header *name* (lowercase) among *items*, as ``Message.get``."""
+    return next((value for key, value in items if key.lower() == name), None)
+
+
 def _text(value: object, limit: int) -> str:
     text = str(value or "").replace("\x00", "")
     text = text.encode("utf-8", "replace").decode("utf-8")
@@ -139,11 +169,7 @@ def receive(
     if limit and len(raw) > limit:
         raise MailTooLarge(f"mail of {len(raw)} bytes is larger than {limit} bytes")
     envelope = envelope_sender_of(envelope_sender)
-    # The header block parsed once for both (the peek reads the same block when it needs no
-    # mending).
-    parsed = _parse_head(raw)
-    headers = peek_headers(_head(raw), parsed_block=(parsed[0], parsed[2]))
-    message_id, key = _key(raw, parsed)
+    headers, message_id, key = _read_head(raw)
     row = InboundMail(
         dedup_key=key,
         message_id=message_id[:998] if message_id else None,
