@@ -397,6 +397,50 @@ def test_with_the_dns_cache_off_a_workers_mail_is_read_and_claimed_once(
     assert intake.process(inbound_id) is None  # done: not claimed again
 
 
+def test_two_workers_taking_one_mail_at_once_process_it_once(app, support, dns, monkeypatch):
+    """Two workers given the same mail's id at once (a list pushed twice, the sweep): with
+    the sender's answers cached, the first claims it with its raw bytes and holds it while
+    it works; the second's claim waits, then finds it taken and goes no further (PostgreSQL:
+    it goes the older way, which finds the mail done). One ticket, one try counted."""
+    import threading
+
+    from sqlalchemy import select
+
+    from flask_helpdesk.models import InboundMail, Ticket
+    from flask_helpdesk.services import intake
+    from flask_helpdesk.services.base import session
+
+    _processed(_stored_only(signed(make_mail(subject="Warm-up")), monkeypatch))  # DNS cached
+    monkeypatch.setenv(intake.TESTING_HOOKS_ENV, "1")
+    slow = signed(make_mail(subject="Twice", headers={"X-Helpdesk-Test-Sleep": "0.6"}))
+    inbound_id = _stored_only(slow, monkeypatch)
+    results: dict[str, object] = {}
+
+    def worker(name: str) -> None:
+        with app.app_context():
+            try:
+                row = intake.process(inbound_id)
+                results[name] = None if row is None else row.id
+            except Exception as error:  # reported by the assertion below
+                results[name] = error
+            finally:
+                session().remove()
+
+    first = threading.Thread(target=worker, args=("first",))
+    first.start()
+    threading.Event().wait(0.2)  # the first holds the mail, pausing in its processing
+    second = threading.Thread(target=worker, args=("second",))
+    second.start()
+    first.join(10)
+    second.join(10)
+    assert results == {"first": inbound_id, "second": None}, results
+    session().expire_all()
+    row = session().get(InboundMail, inbound_id)
+    assert row.status == InboundStatus.PROCESSED and row.attempts == 1, row.reason
+    assert row.sender_verified is True
+    assert len(session().scalars(select(Ticket).where(Ticket.subject == "Twice")).all()) == 1
+
+
 def test_dns_answers_are_cached_per_process_for_the_configured_time(app, support, dns):
     checked(signed(make_mail(subject="One")))
     asked = len(dns.asked)
