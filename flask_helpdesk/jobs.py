@@ -16,6 +16,7 @@ import gc
 import hashlib
 import inspect
 import logging
+import os
 import re
 import zlib
 from collections.abc import Callable
@@ -112,17 +113,25 @@ _ENQUEUE_SHA = hashlib.sha1(_ENQUEUE_SCRIPT.encode()).hexdigest().encode()
 # What JobDispatcher._queue_items has Redis run for the items of a commit (mail ids): for each
 # drain, its items pushed on its list and its ``armed`` key set unless set (whoever sets it
 # queues a run). KEYS: each drain's list and ``armed`` key. ARGV: the key's expiry (seconds),
-# then for each drain the number of its items and the items. The reply: for each drain, 1
-# when this call set its key (a run is to be queued), else 0.
+# the command's token (its own, random), then for each drain the number of its items and the
+# items. The reply: for each drain, 1 when this command set its key (a run is to be queued),
+# else 0. The key holds the token of the command that set it: the same command sent again
+# (redis-py's retry after a reply lost or late, with ``retry_on_timeout`` in the URL) finds
+# its own token, pushes nothing twice and still answers 1; without it the retry answered 0,
+# no run was queued, and the mail waited on its list for the next one.
 _ITEMS_SCRIPT = """
-local armed, at = {}, 2
+local armed, at = {}, 3
 for k = 1, #KEYS, 2 do
   local n = tonumber(ARGV[at])
-  for i = at + 1, at + n, 1000 do
-    redis.call('RPUSH', KEYS[k], unpack(ARGV, i, math.min(i + 999, at + n)))
+  local set = redis.call('SET', KEYS[k + 1], ARGV[2], 'NX', 'EX', ARGV[1])
+  local again = not set and redis.call('GET', KEYS[k + 1]) == ARGV[2]
+  if not again then
+    for i = at + 1, at + n, 1000 do
+      redis.call('RPUSH', KEYS[k], unpack(ARGV, i, math.min(i + 999, at + n)))
+    end
   end
   at = at + 1 + n
-  armed[#armed + 1] = redis.call('SET', KEYS[k + 1], 1, 'NX', 'EX', ARGV[1]) and 1 or 0
+  armed[#armed + 1] = (set or again) and 1 or 0
 end
 return armed
 """
@@ -296,7 +305,7 @@ class JobDispatcher:
             drains.setdefault(drain, []).append(args[0])
         connection = self.queue.connection
         encode = connection.get_encoder().encode
-        keys, argv = [], [_bulk(b"%d" % DRAIN_ARMED_SECONDS)]
+        keys, argv = [], [_bulk(b"%d" % DRAIN_ARMED_SECONDS), _bulk(os.urandom(8).hex().encode())]
         for drain, listed in drains.items():
             keys += self._drain_keys(drain.drain, connection)
             argv.append(_bulk(b"%d" % len(listed)))

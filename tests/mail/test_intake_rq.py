@@ -400,6 +400,56 @@ def test_a_lost_reply_at_receive_processes_the_mail_here_and_the_drain_does_not_
     assert len(smtp.to(SARA)) == 2
 
 
+def test_a_mail_listed_by_a_command_sent_again_after_a_late_reply_gets_a_run(
+    app, smtp, billing, monkeypatch
+):
+    """A ``HELPDESK_REDIS_URL`` with ``socket_timeout`` and ``retry_on_timeout``: redis-py
+    sends a command again when its reply is late. Redis had run the script listing the mail
+    and setting its drain's key: the script run again must still answer that the key is this
+    command's (a run to queue), else no run is queued and the mail waits on its list until
+    another mail comes once the key has expired."""
+    from redis.backoff import NoBackoff
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from redis.retry import Retry
+
+    pool = queue_of(app).connection.connection_pool
+    monkeypatch.setitem(pool.connection_kwargs, "retry", Retry(NoBackoff(), 1))
+    pool.reset()  # connections made anew, with the URL's retry
+    connection_class = pool.connection_class
+    real_send, real_read = connection_class.send_packed_command, connection_class.read_response
+    sent: list[bytes] = []
+    late: list[object] = []
+
+    def send(self, command, *args, **kwargs):
+        sent.append(command if isinstance(command, bytes) else b"".join(command))
+        return real_send(self, command, *args, **kwargs)
+
+    def read_late(self, *args, **kwargs):
+        reply = real_read(self, *args, **kwargs)
+        listing = jobs._ITEMS_SHA in sent[-1] or jobs._ITEMS_SCRIPT.encode() in sent[-1]
+        if not late and listing:
+            late.append(reply)  # run by Redis, its reply too late for the client
+            raise RedisTimeoutError("Timeout reading from socket")
+        return reply
+
+    monkeypatch.setattr(connection_class, "send_packed_command", send)
+    monkeypatch.setattr(connection_class, "read_response", read_late)
+    intake.receive(request_mail(1), "pipe")
+    monkeypatch.undo()
+    pool.reset()
+    assert late == [[1]]
+    assert statuses() == {"Invoice 1 is wrong": "received"}  # listed, not processed here
+    items = app.extensions["helpdesk"].dispatcher.drain_key(intake.process_received, "items")
+    assert len(queue_of(app).connection.lrange(items, 0, -1)) == 1  # run twice, listed once
+    assert [job.func_name.rsplit(".", 1)[1] for job in queue_of(app).get_jobs()] == [
+        "process_received"
+    ]
+    released(app)
+    make_worker(app).work(burst=True)
+    assert statuses() == {"Invoice 1 is wrong": "processed"}
+    assert ticket_subjects() == ["Invoice 1 is wrong"]
+
+
 def test_the_sweep_after_a_run_hands_over_before_the_job_timeout(app, smtp, billing, monkeypatch):
     """Redis lost the list (six mails still ``received``, listed nowhere): the next run finds
     it empty and sweeps them. The sweep keeps to the run's budget (a third of the job
