@@ -118,20 +118,22 @@ _ENQUEUE_SHA = hashlib.sha1(_ENQUEUE_SCRIPT.encode()).hexdigest().encode()
 # else 0. The key holds the token of the command that set it: the same command sent again
 # (redis-py's retry after a reply lost or late, with ``retry_on_timeout`` in the URL) finds
 # its own token, pushes nothing twice and still answers 1; without it the retry answered 0,
-# no run was queued, and the mail waited on its list for the next one.
+# no run was queued, and the mail waited on its list for the next one. The push comes before
+# the key is set: a refused push (an error, the mail done inline) leaves no key behind.
 _ITEMS_SCRIPT = """
 local armed, at = {}, 3
 for k = 1, #KEYS, 2 do
   local n = tonumber(ARGV[at])
-  local set = redis.call('SET', KEYS[k + 1], ARGV[2], 'NX', 'EX', ARGV[1])
-  local again = not set and redis.call('GET', KEYS[k + 1]) == ARGV[2]
-  if not again then
+  local again = redis.call('GET', KEYS[k + 1]) == ARGV[2]
+  local set = false
+  if not again then  -- the push first: refused, it leaves the key unset
     for i = at + 1, at + n, 1000 do
       redis.call('RPUSH', KEYS[k], unpack(ARGV, i, math.min(i + 999, at + n)))
     end
+    set = redis.call('SET', KEYS[k + 1], ARGV[2], 'NX', 'EX', ARGV[1])
   end
   at = at + 1 + n
-  armed[#armed + 1] = (set or again) and 1 or 0
+  armed[#armed + 1] = (again or set) and 1 or 0
 end
 return armed
 """

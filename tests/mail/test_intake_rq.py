@@ -592,7 +592,8 @@ def test_a_redis_that_does_not_know_the_queueing_script_is_sent_it(app, billing,
 
 def test_a_mail_redis_refuses_to_list_is_processed_here(app, billing, caplog):
     """Redis refuses the push (here: the list's key holds a string): the mail is processed
-    inline at once, as when Redis is unreachable, and nothing waits on a list."""
+    inline at once, as when Redis is unreachable, and nothing waits on a list. The drain's
+    key is not left set by the refused command: the next mail listed queues a run."""
     dispatcher = app.extensions["helpdesk"].dispatcher
     redis = queue_of(app).connection
     redis.set(dispatcher.drain_key(intake.process_received, "items"), "not a list")
@@ -600,3 +601,9 @@ def test_a_mail_redis_refuses_to_list_is_processed_here(app, billing, caplog):
     assert "Redis refused process" in caplog.text
     assert statuses() == {"Invoice 1 is wrong": "processed"}
     redis.delete(dispatcher.drain_key(intake.process_received, "items"))
+    assert not redis.exists(dispatcher.drain_key(intake.process_received, "armed"))
+    intake.receive(request_mail(2), "pipe")
+    assert [job.func_name.rsplit(".", 1)[1] for job in queue_of(app).get_jobs()] == [
+        "staff_of_customer_activity",  # mail 1's, queued by its inline processing
+        "process_received",
+    ]
