@@ -10,6 +10,8 @@ import email.parser
 import email.policy
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flask_helpdesk.mail import fingerprint, headerblock
 from flask_helpdesk.services import intake
@@ -106,3 +108,59 @@ def test_a_plain_mail_is_stored_without_the_parser(app, monkeypatch):
         key,
     )
     assert intake.receive(raw, "pipe").duplicate
+
+
+# Generated header blocks (review of 92ea6db): plain ones (ASCII names, values with any control
+# character but CR, LF and NUL, folded with blanks or tabs, LF or CRLF, duplicates, empty
+# values, long lines) and odd ones (8-bit bytes, lone CRs, names with blanks or none, junk
+# lines, continuations first, blank lines inside): what is stored is what the parser's reading
+# gave, and a plain block's items are the parser's raw items.
+_NAME = st.text(
+    alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters=":"),
+    min_size=1,
+    max_size=12,
+)
+_KNOWN = st.sampled_from(
+    ["From", "Subject", "Message-ID", "message-id", "Sender", "Reply-To", "Content-Type", "Cc"]
+)
+_VALUE = st.one_of(
+    st.text(
+        alphabet=st.characters(min_codepoint=1, max_codepoint=0x7F, exclude_characters="\r\n"),
+        max_size=40,
+    ),
+    st.sampled_from(
+        ["", " ", "\t", " a@example.com", " <X@Ex.COM>", " Lan lan@example.com", " ((((a@b.c"]
+    ),
+    st.sampled_from([" =?utf-8?b?w6k=?=", " Caf\u00e9", " " + "y" * 3000]),
+)
+
+
+@st.composite
+def header_blocks(draw, odd: bool) -> bytes:
+    lines = []
+    for i in range(draw(st.integers(1, 8))):
+        if i and draw(st.integers(0, 3)) == 0:
+            lines.append(draw(st.sampled_from([" ", "\t", "  "])) + draw(_VALUE))
+            continue
+        separator = ":"
+        if odd:
+            separator = draw(st.sampled_from([":", ":", " :", ""]))
+        lines.append(draw(st.one_of(_NAME, _KNOWN)) + separator + draw(_VALUE))
+        if odd and draw(st.integers(0, 6)) == 0:
+            lines.append(draw(st.sampled_from(["junk", " lead", "", " ", "From a@b Mon"])))
+    ends = ["\r\n", "\n", "\r", "\n\r"] if odd else ["\r\n", "\n"]
+    raw = "".join(line + draw(st.sampled_from(ends)) for line in lines)
+    raw += draw(st.sampled_from(["", "\r\nBody\r\n", "\nB", "\n \n", "\r\n\nB"]))
+    return raw.encode(draw(st.sampled_from(["utf-8", "latin-1"])) if odd else "utf-8")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(header_blocks(odd=False), header_blocks(odd=True)))
+def test_generated_header_blocks_are_stored_as_the_parser_read_them(raw):
+    head, _body_start = fingerprint.split(raw)
+    items = headerblock.plain_header_items(head)
+    if items is not None:
+        parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head)
+        assert items == [(name, str(value)) for name, value in parsed.raw_items()]
+        assert not parsed.get_payload()
+    assert what_is_stored(raw, plain=True) == what_is_stored(raw, plain=False)
