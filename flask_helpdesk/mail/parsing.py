@@ -228,9 +228,14 @@ def _addresses(
         result = []
     if lenient or not any("@" in addr for _, addr in result):
         # Fall back to the compat32-era parser, on the raw value with encoded words intact.
+        try:
+            pairs = email.utils.getaddresses(bracketed)
+        except RecursionError:  # comments nested a thousand deep: "((((…" (as the peek)
+            defects.append(f"{name}: comments nested too deep, not read")
+            pairs = []
         result = [
             (decode_header_value(display, guess), clean_text(addr))
-            for display, addr in email.utils.getaddresses(bracketed)
+            for display, addr in pairs
             if addr
         ]
     cleaned = []

@@ -270,3 +270,25 @@ def test_a_webhook_json_mail_with_a_lone_surrogate_is_stored_not_a_500(hook_app)
     row = session().get(InboundMail, response.json["id"])
     assert row.status == InboundStatus.PROCESSED, row.reason
     assert "error 41." in session().get(Message, row.posted_message_id).body
+
+
+@pytest.mark.parametrize("name", ["To", "Cc", "Reply-To"])
+def test_an_address_header_of_nested_comments_is_read_with_a_defect(app, support, name):
+    # "((((..." in To, Cc or Reply-To: the modern parser's error fell back to the compat32
+    # one, which recursed once a parenthesis too and raised RecursionError: the stored mail
+    # failed on every try (review of 8f228f7, which mended the header peek only).
+    nested = name.encode() + b": " + b"(" * 5000 + b"x@example.com\r\n"
+    raw = HEAD % b"nested" + nested + b"\r\nThe printer shows error 41.\r\n"
+    parsed = parse_message(raw)
+    assert parsed.from_address == "lan@example.com"
+    assert any(defect.startswith(f"{name}: ") for defect in parsed.defects)
+    row = ingest(raw)
+    assert row.status == InboundStatus.PROCESSED
+    assert ticket_of(row).subject == "Printer on floor 3 is offline"
+
+
+def test_a_from_of_nested_comments_is_read_with_a_defect():
+    raw = b"From: " + b"(" * 5000 + b"lan@example.com\r\nTo: support@example.com\r\n"
+    parsed = parse_message(raw + b"Subject: Comments\r\nMessage-ID: <p@x.example>\r\n\r\nHi.\r\n")
+    assert parsed.from_address is None
+    assert any(defect.startswith("From: ") for defect in parsed.defects)
