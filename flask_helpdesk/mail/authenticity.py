@@ -196,7 +196,10 @@ def from_domain(headers: email.message.Message) -> tuple[str | None, str]:
     values = headers.get_all("From") or []
     if len(values) != 1:
         return None, f"{len(values)} From headers"
-    addresses = [a for _n, a in getaddresses([str(values[0])]) if a]
+    try:
+        addresses = [a for _n, a in getaddresses([str(values[0])]) if a]
+    except RecursionError:  # comments nested a thousand deep: "((((…"
+        addresses = []
     if len(addresses) != 1 or "@" not in addresses[0]:
         return None, "the From header does not hold exactly one address"
     return _domain_of(addresses[0]) or None, ""

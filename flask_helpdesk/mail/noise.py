@@ -132,7 +132,10 @@ def detect_noise(
     if headers.get("list-unsubscribe") and not list_id:
         return NoiseReason.BULK
 
-    _, sender = email.utils.parseaddr(first("from"))
+    try:
+        _, sender = email.utils.parseaddr(first("from"))
+    except RecursionError:  # comments nested a thousand deep: "((((…" (no address read)
+        sender = ""
     if _DAEMON_SENDERS.match(sender.rpartition("@")[0] or sender):
         return NoiseReason.BOUNCE
     # The envelope is what the mail server saw: a bounce rewritten by a forwarder, or one

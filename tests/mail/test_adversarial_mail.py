@@ -292,3 +292,15 @@ def test_a_from_of_nested_comments_is_read_with_a_defect():
     parsed = parse_message(raw + b"Subject: Comments\r\nMessage-ID: <p@x.example>\r\n\r\nHi.\r\n")
     assert parsed.from_address is None
     assert any(defect.startswith("From: ") for defect in parsed.defects)
+
+
+def test_a_from_of_nested_comments_fails_with_a_clear_reason_or_is_filed(app, support):
+    # The noise check's and the sender check's address parsers recursed on it too: the mail
+    # failed with "RecursionError" on every try (review of 8f228f7). With an envelope sender
+    # it is the requester's; the From's DMARC domain is unknown.
+    raw = b"From: " + b"(" * 5000 + b"lan@example.com\r\nTo: support@example.com\r\n"
+    raw += b"Subject: Comments\r\nMessage-ID: <paren3@x.example>\r\n\r\nHi.\r\n"
+    row = ingest(raw, envelope_sender="lan@example.com")
+    assert "Recursion" not in (row.reason or "")
+    assert "Recursion" not in (row.auth_reason or "")
+    assert row.status == InboundStatus.PROCESSED
