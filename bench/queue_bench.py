@@ -363,12 +363,16 @@ def drop_secondary_indexes(connection) -> list[str]:
             {"t": BULK_TABLES},
         ).all()
     else:
+        # The message index by ticket stays: SQLite's search triggers (migration 0028) read a
+        # ticket's thread by it at each message written; without it every INSERT scanned all
+        # the messages so far and a 100,000-ticket load never ended.
         rows = connection.execute(
             text(
                 "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
                 "AND tbl_name IN ('helpdesk_ticket', 'helpdesk_message', 'helpdesk_audit_event', "
-                "'helpdesk_ticket_tag')"
-            )
+                "'helpdesk_ticket_tag') AND name != :kept"
+            ),
+            {"kept": "ix_helpdesk_message_ticket_created"},
         ).all()
     for name, _ddl in rows:
         connection.execute(text(f"DROP INDEX {name}"))
