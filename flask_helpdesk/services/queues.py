@@ -555,13 +555,18 @@ def _count_by_department(actor: Actor) -> dict[int, DepartmentCounts]:
         .where(mine, TicketCount.status.in_(list(_COUNTED)))
         .group_by(TicketCount.department_id, TicketCount.status)
     )
+    # Grouped by ``department_id + 0``, not by the column: with the column, SQLite walked the
+    # department index for its order and read every ticket (150 ms at 100,000 tickets, late or
+    # not); the expression leaves it the due index (``ix_helpdesk_ticket_sla_due``), which
+    # holds only tickets with a due time, and reads just the late ones.
+    department = Ticket.department_id + 0
     late = (
-        select(Ticket.department_id, literal(_BREACHED), func.count())
+        select(department, literal(_BREACHED), func.count())
         .where(
             Ticket.sla_due_at <= utcnow(),
             visible_tickets(actor) if not actor.is_admin else true(),
         )
-        .group_by(Ticket.department_id)
+        .group_by(department)
     )
     counts: dict[int, DepartmentCounts] = {}
     for department_id, status, n in session().execute(union_all(counted, late)):

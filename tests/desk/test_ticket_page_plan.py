@@ -9,11 +9,11 @@ statement is written flat, and SQLite's plan is checked."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from flask_helpdesk.services import tickets
 from tests.desk.conftest import open_as
-from tests.desk.test_queue_plan import clone, run_plan
+from tests.desk.test_queue_plan import clone, explain
 
 
 @pytest.mark.parametrize("desk", [True, False], ids=["desk", "portal"])
@@ -25,19 +25,9 @@ def test_the_ticket_page_looks_each_row_up_by_its_key(app, departments, agent, l
     session.commit()
     actor = agent.actor if desk else lan
     engine = app.extensions["helpdesk"].engine
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        page = run_plan(
-            app, lambda: tickets.find_ticket(actor, first.code, page=True), "AS page_part"
-        )
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    [statement] = {s for s in statements if "AS page_part" in s}
+    statement, page = explain(
+        app, lambda: tickets.find_ticket(actor, first.code, page=True), "AS page_part"
+    )
     # Written flat on every database: no join of tables nested in parentheses.
     assert "JOIN (helpdesk_" not in statement
     if engine.dialect.name == "sqlite":
