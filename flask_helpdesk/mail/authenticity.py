@@ -32,6 +32,7 @@ from typing import Any
 
 from . import dmarc as dmarc_policy
 from .headerblock import parse_block
+from .peek import escape_encoded_words
 from .spf import Lookup, check_host, dns_lookup
 
 try:  # optional: pip install flask-helpdesk[mailauth]
@@ -197,7 +198,7 @@ def from_domain(headers: email.message.Message) -> tuple[str | None, str]:
     if len(values) != 1:
         return None, f"{len(values)} From headers"
     try:
-        addresses = [a for _n, a in getaddresses([str(values[0])]) if a]
+        addresses = [a for _n, a in getaddresses([escape_encoded_words(str(values[0]))]) if a]
     except RecursionError:  # comments nested a thousand deep: "((((…"
         addresses = []
     if len(addresses) != 1 or "@" not in addresses[0]:

@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from email.message import Message
 from typing import Any
 
+from .peek import escape_encoded_words
+
 
 class NoiseReason(enum.StrEnum):
     """Why a mail was classified as noise. Values are stable strings, safe to store."""
@@ -133,7 +135,7 @@ def detect_noise(
         return NoiseReason.BULK
 
     try:
-        _, sender = email.utils.parseaddr(first("from"))
+        _, sender = email.utils.parseaddr(escape_encoded_words(first("from")))
     except RecursionError:  # comments nested a thousand deep: "((((…" (no address read)
         sender = ""
     if _DAEMON_SENDERS.match(sender.rpartition("@")[0] or sender):

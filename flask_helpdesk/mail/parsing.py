@@ -45,6 +45,7 @@ from .peek import (
     SENDER_HEADERS,
     bounded_mime_header,
     bracket_bare_address,
+    escape_encoded_words,
     usable_address,
 )
 from .quotes import strip_quotes
@@ -211,7 +212,10 @@ def _addresses(
             display, addr = match.group(1) or "", match.group(2) or match.group(3)
             result.append((" ".join(display.split()), addr))
         raw_values = []
-    unfolded = [re.sub(r"\r?\n[ \t]*", " ", _fix_raw_header(v, guess)) for v in raw_values]
+    unfolded = [
+        re.sub(r"\r?\n[ \t]*", " ", escape_encoded_words(_fix_raw_header(v, guess)))
+        for v in raw_values
+    ]
     bracketed = [bracket_bare_address(value) for value in unfolded]
     lenient = cut or bracketed != unfolded  # "Name addr@host": the modern parser misreads it
     try:

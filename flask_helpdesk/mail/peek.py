@@ -115,6 +115,25 @@ def clean_envelope_sender(value: str | None) -> str | None:
 _BARE_ADDRESS = re.compile(r'^\s*([^<>"@,;:]+?)\s+([^\s<>"@,;:]+@[^\s<>"@,;:]+)\s*$')
 
 
+# A "Q" encoded-word (RFC 2047): its text may not hold specials in a phrase, but mailers write
+# "=?UTF-8?Q?Support:_Team?=" anyway, and an address parser reads the ":" as a group's
+# (and "," or ";" or "<" as its own): the name and the address split in the wrong place.
+_Q_WORD = re.compile(r"(=\?[^?\s]+\?[qQ]\?)([^?\s]*)(\?=)")
+_SPECIALS = re.compile(r'[()<>@,;:\\".\[\]]')
+
+
+def escape_encoded_words(value: str) -> str:
+    """*value* (an address header) with the specials inside its "Q" encoded-words written
+    as ``=XX`` (``Support=3A_Team``): the same text once decoded, one reading for parsers."""
+    if "=?" not in value:
+        return value
+    return _Q_WORD.sub(lambda word: word[1] + _SPECIALS.sub(_hex, word[2]) + word[3], value)
+
+
+def _hex(special: re.Match[str]) -> str:
+    return f"={ord(special.group()):02X}"
+
+
 def bracket_bare_address(value: str) -> str:
     """``Lan Nguyen lan@example.com`` → ``Lan Nguyen <lan@example.com>``; others unchanged."""
     match = _BARE_ADDRESS.match(value)
@@ -173,7 +192,7 @@ def peek_items(
     sender = None
     for name in SENDER_HEADERS:
         values = [
-            bracket_bare_address(fix_raw_header(v, guess))
+            bracket_bare_address(escape_encoded_words(fix_raw_header(v, guess)))
             for k, v in raw_items
             if k.lower() == name.lower()
         ]
