@@ -50,6 +50,9 @@ def _count(model) -> int:
         ("用户@例子.广告", "用户@xn--fsqu00a.xn--4rr70v"),  # SMTPUTF8 local part kept
         ("MAILER-DAEMON", "MAILER-DAEMON"),  # sendmail's name for the null sender
         ("lan\x00@exam\x00ple.com", "lan@example.com"),  # NULs dropped (PostgreSQL refuses)
+        ("\x00", None),  # a script's empty C string: no sender given, not the null sender
+        ("\x01\x7f\u200b", None),  # controls only: the same
+        ("<\x00>", "<>"),
         ("<lan@example.com>\r\n", "lan@example.com"),  # the line break of a careless script
     ],
 )
@@ -71,7 +74,10 @@ def test_any_envelope_sender_is_stored_cleaned_or_refused(value):
         stored = clean_envelope_sender(value)
     except BadEnvelopeSender:
         return
-    assert stored is not None and 0 < len(stored) <= 254
+    if stored is None:  # NULs and controls only: not given (and not a bounce)
+        assert value.strip() and not "".join(c for c in value if c.isprintable()).strip()
+        return
+    assert 0 < len(stored) <= 254
     assert "\x00" not in stored and stored.isprintable()
     stored.encode("utf-8")  # no lone surrogates: every database takes it
 
@@ -183,6 +189,18 @@ def test_webhook_sender_with_a_nul_and_non_ascii_is_stored_clean(hook_app):
     assert response.status_code == 202, response.json
     row = session().get(InboundMail, response.json["id"])
     assert row.envelope_sender == "jm@xn--bcher-kva.example"
+
+
+def test_webhook_sender_of_a_nul_files_the_mail_by_its_from_not_as_a_bounce(hook_app):
+    # "?sender=%00": a provider's or a relay script's empty C string (a "%s" of a NULL
+    # sender pointer, URL-encoded). Read as the null sender, the customer's mail was
+    # ignored as a bounce; it is no sender given, and the mail is filed by its From.
+    response = post(hook_app, make_mail(subject="Printer offline"), query_string={"sender": "\x00"})
+    assert response.status_code == 202, response.json
+    row = session().get(InboundMail, response.json["id"])
+    assert (row.status, row.envelope_sender) == (InboundStatus.PROCESSED, None), row.reason
+    assert row.sender == "lan@example.com"
+    assert session().get(Ticket, row.ticket_id).subject == "Printer offline"
 
 
 def test_admins_see_the_envelope_sender_on_the_mails_page(app, support, admin):
