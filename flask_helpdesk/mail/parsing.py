@@ -26,6 +26,7 @@ import email.utils
 import hashlib
 import mimetypes
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -413,6 +414,8 @@ def _message_bytes(message: Message) -> bytes:
     """Serialize a (sub)message, keeping its raw header values as they arrived."""
     try:
         return message.as_bytes(policy=email.policy.compat32)
+    except RecursionError:  # the generator recurses a few frames a level: 250 levels deep
+        return _deep_message_bytes(message)
     except Exception:
         try:
             return message.as_string(policy=email.policy.compat32).encode(
@@ -420,6 +423,63 @@ def _message_bytes(message: Message) -> bytes:
             )
         except Exception:
             return b""
+
+
+# Levels of a message the generator serializes at once when it nests deeper than the
+# generator can recurse (forwarded mails forwarded again, hundreds of times: a mail loop).
+_SERIALIZED_LEVELS = 40
+
+
+def _deep_message_bytes(message: Message) -> bytes:
+    """:func:`_message_bytes` of a message nested deeper than the generator recurses: the
+    same bytes, serialized :data:`_SERIALIZED_LEVELS` levels at a time. Each part that many
+    levels below the last cut is stood in for by a marker while its parents are serialized,
+    serialized itself the same way, and put in the marker's place."""
+    marker = f"\x00deep-{secrets.token_hex(8)}-"
+    cuts: list[tuple[list[Message], int, Message]] = []
+    stack: list[tuple[Message, int]] = [(message, 0)]
+    while stack:
+        node, depth = stack.pop()
+        children = node._payload if isinstance(node._payload, list) else []
+        # Parts the generator writes whole, as on their own (not the header blocks of a
+        # delivery report, nor the parts of a signed one, written without refolding).
+        ctype = node.get_content_type()
+        whole = ctype in ("message/rfc822", "message/global") or (
+            ctype.startswith("multipart/") and ctype != "multipart/signed"
+        )
+        for index, child in enumerate(children):
+            if not isinstance(child, Message):
+                continue
+            if whole and depth + 1 >= _SERIALIZED_LEVELS:
+                cuts.append((children, index, child))
+                stack.append((child, 0))
+            else:
+                stack.append((child, depth + 1))
+    for number, (children, index, _child) in enumerate(cuts, start=1):  # 0: the top's
+        stand_in = Message()
+        stand_in.set_payload(f"{marker}{number}\x00")
+        children[index] = stand_in
+    try:
+        pieces = [message.as_bytes(policy=email.policy.compat32)]
+        pieces += [child.as_bytes(policy=email.policy.compat32) for _c, _i, child in cuts]
+    finally:
+        for children, index, child in cuts:
+            children[index] = child
+    # A stand-in is written as an empty header block and its text: "\n" and the marker.
+    split = re.compile(re.escape(b"\n" + marker.encode()) + rb"(\d+)\x00")
+    out: list[bytes] = []
+    pending: list[bytes | int] = [0]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, bytes):
+            out.append(item)
+            continue
+        fields = split.split(pieces[item])
+        # Text, then (the number of a piece, text) pairs: pushed so they come out in order.
+        for position in range(len(fields) - 1, -1, -1):
+            field = fields[position]
+            pending.append(int(field) if position % 2 else field)
+    return b"".join(out)
 
 
 def _unflow(text: str, delsp: bool) -> str:
@@ -470,6 +530,11 @@ def _filename(view: Message, guess: MailCharset | None = None) -> str | None:
     return _safe_filename(decode_header_value(str(raw), guess))
 
 
+# MIME levels walked part by part (alternatives, signatures); deeper ones are read flat. Real
+# mail nests a few levels (a forward of a signed reply with its alternatives: about six).
+_WALKED_LEVELS = 40
+
+
 @dataclass
 class _Body:
     plain: list[str] = field(default_factory=list)
@@ -499,8 +564,9 @@ class _Walker:
         return self._part_guess
 
     def walk(self, part: Message, body: _Body, depth: int = 0) -> None:
-        if depth > 40:
-            self.defects.append("MIME nesting too deep, rest ignored")
+        if depth > _WALKED_LEVELS:
+            self.defects.append(f"MIME nesting deeper than {_WALKED_LEVELS}, parts read flat")
+            self._walk_flat(part, body)
             return
         view = _mime_view(part, self.part_guess)
         ctype = view.get_content_type()
@@ -519,6 +585,22 @@ class _Walker:
             self._attached_message(part, view, children)
             return
         self._leaf(part, view, ctype, body)
+
+    def _walk_flat(self, part: Message, body: _Body) -> None:
+        """The leaves under *part* in order, every multipart level read as a mixed one
+        (without recursion: the parser reads a thousand levels, the walk's stack would not)."""
+        stack = [part]
+        while stack:
+            node = stack.pop()
+            view = _mime_view(node, self.part_guess)
+            ctype = view.get_content_type()
+            children = node.get_payload() if node.is_multipart() else None
+            if isinstance(children, list) and ctype.startswith("multipart/"):
+                stack.extend(reversed(children))
+            elif ctype in ("message/rfc822", "message/global") and isinstance(children, list):
+                self._attached_message(node, view, children)
+            else:
+                self._leaf(node, view, ctype, body)
 
     def _alternative(self, children: list[Message], body: _Body, depth: int) -> None:
         # Alternatives are the same content in different formats: take the plain text from

@@ -11,12 +11,15 @@ import email.policy
 
 import pytest
 
+from flask_helpdesk.mail import parsing
 from flask_helpdesk.mail.authenticity import from_domain
 from flask_helpdesk.mail.noise import detect_noise
 from flask_helpdesk.mail.parsing import parse_message
 from flask_helpdesk.mail.peek import peek_headers
-from flask_helpdesk.models import InboundStatus
-from tests.mail.conftest import ingest, ticket_of
+from flask_helpdesk.models import InboundStatus, Message
+from flask_helpdesk.services.base import session
+from tests.mail.conftest import CORPUS, ingest, ticket_of
+from tests.mail.test_adversarial_mail import nested_mail
 
 TAIL = (
     b"To: support@example.com\r\nSubject: Printer on floor 3 is offline\r\n"
@@ -64,3 +67,63 @@ def test_every_reader_of_from_finds_the_same_address_behind_an_encoded_group():
     assert detect_noise(raw) is None  # was "bounce": the person's mail ignored
     headers = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
     assert from_domain(headers) == ("example.com", "")
+
+
+def forwarded_chain(levels: int) -> bytes:
+    """A mail forwarded as an attachment, and that forward forwarded again, *levels* times:
+    the shape a mail loop between two auto-forwarding mailboxes (Exchange's "forward as
+    attachment" rule, a Gmail filter back) builds, one message/rfc822 level a hop."""
+    raw = b"From: Lan <lan@example.com>\r\nSubject: inner\r\n\r\nThe printer again.\r\n"
+    for level in range(levels):
+        raw = (
+            b"From: Lan Nguyen <lan@example.com>\r\nTo: support@example.com\r\n"
+            b"Subject: Fwd: level %d\r\nContent-Type: message/rfc822\r\n\r\n" % level
+        ) + raw
+    return raw
+
+
+@pytest.mark.parametrize("levels", [300, 900])
+def test_a_forward_nested_hundreds_deep_is_kept_whole_as_a_file(levels):
+    # The parser reads it, but writing the attached mail back as bytes recursed past the
+    # limit near 250 levels: the .eml file was kept empty, everything in it lost.
+    parsed = parse_message(forwarded_chain(levels))
+    [attached] = parsed.attachments
+    assert attached.filename.endswith(".eml")
+    assert attached.payload.count(b"Subject: Fwd: level") == levels - 1
+    assert attached.payload.endswith(b"Subject: inner\n\nThe printer again.\n")
+    assert not any("re-encoded" in defect for defect in parsed.defects), parsed.defects
+
+
+def test_a_mail_loop_of_forwards_becomes_a_ticket_with_the_whole_file(app, support):
+    row = ingest(forwarded_chain(300))
+    assert row.status == InboundStatus.PROCESSED, row.reason
+    [attached] = session().get(Message, row.posted_message_id).attachments
+    assert attached.filename.endswith(".eml") and attached.size > 30_000
+
+
+@pytest.mark.parametrize("levels", [45, 500])
+def test_a_mime_nesting_past_the_walk_but_within_the_parser_keeps_its_text(levels):
+    # Between 41 levels and the parser's limit (about a thousand), the walk stopped at 40
+    # and dropped the rest: the ticket got an empty body. Deeper than the parser's limit
+    # it was read flat; now both are.
+    parsed = parse_message(nested_mail(levels))
+    assert "The printer shows error 41." in parsed.text
+    assert any("read flat" in defect for defect in parsed.defects), parsed.defects
+
+
+def test_a_mime_nesting_of_five_hundred_levels_files_its_text(app, support):
+    row = ingest(nested_mail(500, b"five-hundred"))
+    assert row.status == InboundStatus.PROCESSED, row.reason
+    assert "The printer shows error 41." in session().get(Message, row.posted_message_id).body
+
+
+@pytest.mark.parametrize("levels", [1, 2, 3])
+def test_a_message_serialized_a_few_levels_at_a_time_is_the_same_bytes(monkeypatch, levels):
+    # The deep forward's bytes are written in pieces: for every mail of the corpus (signed,
+    # delivery reports, forwards, alternatives) the pieces make the generator's bytes.
+    monkeypatch.setattr(parsing, "_SERIALIZED_LEVELS", levels)
+    for path in sorted(CORPUS.glob("*.eml")):
+        message = parsing._parse_in_chunks(path.read_bytes())
+        whole = message.as_bytes(policy=email.policy.compat32)
+        assert parsing._deep_message_bytes(message) == whole, path.name
+        assert message.as_bytes(policy=email.policy.compat32) == whole  # put back as it was
