@@ -695,7 +695,7 @@ class _FollowUps:
     def __init__(self, holder: Any) -> None:
         self.holder = holder  # the drain's RQ job
         # The holder's meta changed since it was last saved: saved with the next item's LPOP,
-        # in one round trip (see _next_item), or when the drain ends.
+        # in one round trip (see _next_items), or when the drain ends.
         self.unsaved = False
 
     def run(self, dispatcher: JobDispatcher, pending: list) -> None:
@@ -798,18 +798,25 @@ def drain_budget() -> float:
     return min(DRAIN_SECONDS, timeout / 3) if timeout else DRAIN_SECONDS
 
 
-def run_drain(drain: Callable[[], Any], each: Callable[[int], Any]) -> bool:
+def run_drain(
+    drain: Callable[[], Any],
+    each: Callable[[int], Any],
+    batch: tuple[Callable[[list[int]], Any], int] | None = None,
+) -> bool:
     """The body of a drain job (see :func:`enqueue_item`): ``each(item)`` for the items queued
     for *drain*, one at a time, until none is left (none comes within ``DRAIN_LINGER_SECONDS``
     in a worker that is not a burst) or ``DRAIN_SECONDS`` (at most a third of
     ``HELPDESK_JOB_TIMEOUT``) have passed or the worker was asked to stop (a warm shutdown:
-    after the item in hand); then a new run is queued.
+    after the item in hand); then a new run is queued. *batch* ``(function, size)``: up to
+    *size* items are taken at once (those listed: never a wait for more) and
+    ``function(items)`` does them, its commit's jobs run after it as an item's.
 
     Each item runs in a session of its own; the jobs its commit queues (a notification) run
     in this worker right after it, recorded in this job's meta first so that a worker killed
     meanwhile loses none (RQ retries the abandoned job, which runs them first). One that
-    fails goes to RQ with the retries left. Items are taken one at a time, so that another
-    worker's run shares the work. True when it ended for want of items."""
+    fails goes to RQ with the retries left. Items are taken one at a time (or a batch's
+    few), so that another worker's run shares the work. True when it ended for want of
+    items."""
     dispatcher = current_app.extensions["helpdesk"].dispatcher
     holder = _current_rq_job()
     if holder is not None and holder.meta.get(FOLLOW_UPS_META_KEY):
@@ -820,14 +827,18 @@ def run_drain(drain: Callable[[], Any], each: Callable[[int], Any]) -> bool:
     items_key = dispatcher.drain_key(drain, "items")
     deadline = monotonic() + drain_budget()
     follow_ups = _FollowUps(holder)
+    size = batch[1] if batch is not None else 1
     try:
-        while (item := _next_item(redis, items_key, follow_ups)) is not None or (
-            item := _wait_for_item(redis, items_key, deadline)
-        ) is not None:
+        while (items := _next_items(redis, items_key, follow_ups, size)) or (
+            items := _wait_for_item(redis, items_key, deadline)
+        ):
             here = _RUN_HERE.set(follow_ups)
             local = _LOCAL_JOB.set(_LocalJob(None, {}, retries_left=0))
             try:
-                each(int(item))
+                if batch is not None and len(items) > 1:
+                    batch[0]([int(item) for item in items])
+                else:
+                    each(int(items[0]))
             finally:
                 _LOCAL_JOB.reset(local)
                 _RUN_HERE.reset(here)
@@ -842,38 +853,46 @@ def run_drain(drain: Callable[[], Any], each: Callable[[int], Any]) -> bool:
         follow_ups.save()
 
 
-def _wait_for_item(redis: Any, items_key: str, deadline: float) -> bytes | None:
-    """The next item pushed within the worker's linger (and the run's budget), or None."""
+def _wait_for_item(redis: Any, items_key: str, deadline: float) -> list[bytes]:
+    """The next item pushed within the worker's linger (and the run's budget), if any."""
     linger = min(_LINGER.get(), deadline - monotonic())
     if linger <= 0:
-        return None
+        return []
     from redis.exceptions import RedisError
 
     try:
         found = redis.blpop([items_key], timeout=linger)
     except RedisError:  # a connection that may not block (a short socket_timeout): no wait
         logger.warning("helpdesk: the drain could not wait for more items", exc_info=True)
-        return None
-    return found[1] if found else None
+        return []
+    return [found[1]] if found else []
 
 
-def _next_item(redis: Any, items_key: str, follow_ups: _FollowUps) -> bytes | None:
-    """The drain's next item (LPOP), and in the same round trip (a pipeline, the save first)
-    the drain job's meta the last item's follow-ups left unsaved: a mail with a staff
-    notification took five round trips to Redis, three now."""
+def _next_items(redis: Any, items_key: str, follow_ups: _FollowUps, size: int) -> list[bytes]:
+    """The drain's next item, or up to *size* of them (LPOP), and in the same round trip (a
+    pipeline, the save first) the drain job's meta the last items' follow-ups left unsaved:
+    a mail with a staff notification took five round trips to Redis, three now."""
+    count = size if size > 1 else None  # LPOP without a count: one item, not a list
     if not follow_ups.unsaved:
-        return redis.lpop(items_key)
+        return _listed(redis.lpop(items_key, count))
     follow_ups.unsaved = False
     holder = follow_ups.holder
     pipeline = redis.pipeline(transaction=False)
     pipeline.hset(holder.key, "meta", holder.serializer.dumps(holder.meta))
-    pipeline.lpop(items_key)
-    saved, item = pipeline.execute(raise_on_error=False)
+    pipeline.lpop(items_key, count)
+    saved, items = pipeline.execute(raise_on_error=False)
     if isinstance(saved, Exception):  # as _save_meta: the work goes on
         logger.error("helpdesk: could not save the follow-up jobs of %s: %s", holder.id, saved)
-    if isinstance(item, Exception):
-        raise item
-    return item
+    if isinstance(items, Exception):
+        raise items
+    return _listed(items)
+
+
+def _listed(popped: Any) -> list[bytes]:
+    """LPOP's reply as a list: None (nothing listed), one item, or a list of them."""
+    if popped is None:
+        return []
+    return popped if isinstance(popped, list) else [popped]
 
 
 # -- a worker's read-only transactions ---------------------------------------------------------

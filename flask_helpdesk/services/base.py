@@ -23,7 +23,7 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.orm.attributes import instance_state
 
-from ..jobs import discard_pending, dispatch_pending, follow_ups_run_here
+from ..jobs import PENDING_KEY, discard_pending, dispatch_pending, follow_ups_run_here
 from .prepared import Prepared, known_without_returning
 
 T = TypeVar("T")
@@ -762,6 +762,33 @@ def unit_of_work() -> Iterator[None]:
     info[UNIT_DEPTH_KEY] -= 1
     if not info[UNIT_DEPTH_KEY]:
         commit()
+
+
+@contextmanager
+def savepoint_unit() -> Iterator[None]:
+    """Inside a :func:`unit_of_work`: the block as a unit of its own within the unit's
+    transaction, in a savepoint. Leaving it runs the before-commit hooks on what the block
+    changed (the rules, as the block's own commit would) and releases the savepoint; an
+    exception rolls the savepoint back, drops the jobs, signals and rule events the block
+    queued, and propagates: what the unit did before the block stays, to be committed with
+    the rest. Intake's batch of mails (:func:`.intake.process_batch`) runs each mail so."""
+    db = session()
+    info = db.info
+    marks = {key: len(info.get(key) or ()) for key in _UNIT_QUEUES}
+    try:
+        with db.begin_nested():  # released on leaving, rolled back by an exception
+            yield
+            for hook in _BEFORE_COMMIT:
+                hook()
+    except BaseException:
+        for key, mark in marks.items():
+            if info.get(key):
+                del info[key][mark:]
+        raise
+
+
+# What a unit of work queues for after its commit (see savepoint_unit).
+_UNIT_QUEUES = (PENDING_KEY, PENDING_SIGNALS_KEY, RULE_EVENTS_KEY)
 
 
 @contextmanager

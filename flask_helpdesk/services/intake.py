@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 
-from sqlalchemy import bindparam, inspect, or_, select, update
+from sqlalchemy import any_, bindparam, inspect, or_, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import selectinload, undefer
 from sqlalchemy.orm.attributes import set_committed_value
@@ -57,6 +58,7 @@ from .base import (
     kept_as_committed,
     kept_for_inline_jobs,
     rollback,
+    savepoint_unit,
     session,
     unit_of_work,
 )
@@ -359,10 +361,7 @@ def _claim_fresh(inbound_id: int, with_raw: bool = False) -> InboundMail | None:
             .one_or_none()
         )
         if row is not None:
-            for name, value in (("status", InboundStatus.PROCESSING), ("attempts", 1)):
-                set_committed_value(row, name, value)
-            set_committed_value(row, "claimed_at", params["now"])
-            setattr(row, CLAIM_UNWRITTEN, True)
+            _locked(row, params["now"])
         return row
     if dialect.update_returning:
         return (
@@ -376,6 +375,15 @@ def _claim_fresh(inbound_id: int, with_raw: bool = False) -> InboundMail | None:
 
 
 _BINDS = ("inbound_id", "now")  # the fresh claim's parameters
+
+
+def _locked(row: InboundMail, now) -> None:
+    """*row*, locked by a fresh claim on PostgreSQL, as claimed: its claim's columns set in
+    memory, written with the outcome (see :func:`_claim_fresh`)."""
+    for name, value in (("status", InboundStatus.PROCESSING), ("attempts", 1)):
+        set_committed_value(row, name, value)
+    set_committed_value(row, "claimed_at", now)
+    setattr(row, CLAIM_UNWRITTEN, True)
 
 
 @cache
@@ -612,21 +620,132 @@ def process(
         rollback()
         reason = _failure_reason(exc)
         logger.warning("inbound mail #%s failed: %s", inbound_id, reason, exc_info=True)
-        # A fresh claim was rolled back with the rest: this try counts here.
-        session().execute(
-            update(InboundMail)
-            .where(InboundMail.id == inbound_id)
-            .values(
-                status=InboundStatus.FAILED,
-                reason=reason,
-                processed_at=utcnow(),
-                claimed_at=utcnow(),
-                attempts=InboundMail.attempts + (1 if fresh else 0),
-            )
-            .execution_options(synchronize_session=False)
-        )
+        _mark_failed(inbound_id, reason, fresh)
         commit()
     return row  # expired by the commit: what it ended as loads when read
+
+
+def _mark_failed(inbound_id: int, reason: str, fresh: bool) -> None:
+    """The row set aside as ``failed`` with *reason*, in the current transaction; a fresh
+    claim was rolled back with the rest of the mail: this try counts here."""
+    session().execute(
+        update(InboundMail)
+        .where(InboundMail.id == inbound_id)
+        .values(
+            status=InboundStatus.FAILED,
+            reason=reason,
+            processed_at=utcnow(),
+            claimed_at=utcnow(),
+            attempts=InboundMail.attempts + (1 if fresh else 0),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+# The most mails a drain takes from its list for one batch (see process_batch): each mail is
+# a savepoint of the batch's transaction, and PostgreSQL keeps up to 64 of a transaction's
+# subtransactions in shared memory before other sessions' snapshots must look them up.
+BATCH_SIZE = 10
+# What a mail of a batch may fail with that says nothing about the mail: a deadlock with
+# another worker's batch (both hold the locks of their earlier mails: a new sender's contact,
+# the ticket a reply goes to), a serialization failure, a lock not available. Such a mail,
+# and the rest of the batch after it, is processed alone once the batch is committed.
+_TRANSIENT = frozenset({"40P01", "40001", "55P03"})
+
+
+def batches() -> bool:
+    """Whether a drain processes its mails in batches (:func:`process_batch`): on PostgreSQL
+    with the process's DNS cache on. SQLite has one writer: a batch's transaction would keep
+    the intake's INSERTs waiting for the whole batch."""
+    return _claims_with_raw()
+
+
+def process_batch(ids: list[int]) -> None:
+    """Process the stored mails *ids* (a drain's batch, in the order they were listed) in
+    one transaction: the fresh ones claimed by one statement (locked as
+    :func:`_claim_fresh` locks one, their raw bytes with them), each in a savepoint of its
+    own (:func:`services.base.savepoint_unit`), one ``COMMIT``, then their notifications.
+
+    Each mail's result is what :func:`process` would store: a mail that fails rolls back
+    alone (its savepoint) and is set aside as ``failed`` with the reason, in the batch's
+    transaction; a crash rolls the whole batch back and every mail of it stays ``received``
+    for the sweep, none half-done. A mail the batch does not take (done, taken by another
+    worker, left by a crash) goes through :func:`process` alone. So does one whose sender
+    check needs DNS (no lock waits on it) or that met a deadlock: the batch commits what it
+    did before it, that mail is processed alone, and the ones after it are a new batch, so
+    the mails are still done in the order they were listed."""
+    pending = list(ids)
+    while len(pending) > 1 and _claims_with_raw():
+        done: set[int] = set()
+        stopped = None  # the mail the batch stopped at: processed alone next
+        with kept_for_inline_jobs(), unit_of_work():
+            for row in _claim_batch(pending):
+                verdict = None
+                if row.raw is not None:
+                    verdict = mail_auth.check_from_cache(
+                        row.raw, row.envelope_sender, row.provider_verdict
+                    )
+                if verdict is None or not _in_batch(row, verdict):
+                    stopped = row.id
+                    break
+                done.add(row.id)
+        upto = pending.index(stopped) + 1 if stopped is not None else len(pending)
+        for inbound_id in pending[:upto]:
+            if inbound_id not in done:  # not fresh, or the one the batch stopped at
+                process(inbound_id)
+        pending = pending[upto:]
+    for inbound_id in pending:
+        process(inbound_id)
+
+
+def _claim_batch(ids: list[int]) -> list[InboundMail]:
+    """The fresh mails among *ids* locked (a row another transaction holds is skipped: that
+    one has it, or left it to the sweep), in id order, as claimed (see :func:`_locked`)."""
+    now = utcnow()
+    rows = list(
+        session().scalars(
+            _batch_lock(), {"ids": ids}, execution_options={"populate_existing": True}
+        )
+    )
+    for row in rows:
+        _locked(row, now)
+    return rows
+
+
+@cache
+def _batch_lock():
+    """The claim of a batch (see :func:`_fresh_lock`), built once a process."""
+    ids = bindparam("ids", type_=postgresql.ARRAY(InboundMail.__table__.c.id.type))
+    return (
+        select(InboundMail)
+        .where(
+            InboundMail.id == any_(ids),
+            InboundMail.status == InboundStatus.RECEIVED,
+            InboundMail.attempts == 0,
+        )
+        .options(undefer(InboundMail.raw))
+        .order_by(InboundMail.id)
+        .with_for_update(key_share=True, skip_locked=True)
+    )
+
+
+def _in_batch(row: InboundMail, verdict: mail_auth.Verdict) -> bool:
+    """One mail of :func:`process_batch`, in its savepoint: True when its result (or its
+    failure) is stored in the batch's transaction, False when it was rolled back for a reason
+    that is not the mail's (see ``_TRANSIENT``) and is to be processed alone."""
+    try:
+        with savepoint_unit():
+            _testing_pause(row)
+            handle(row, None, verdict, False)
+            _write_claim(row)
+    except Exception as exc:
+        if getattr(getattr(exc, "orig", None), "sqlstate", None) in _TRANSIENT:
+            logger.info("inbound mail #%s left to itself: %s", row.id, exc)
+            return False
+        reason = _failure_reason(exc)
+        logger.warning("inbound mail #%s failed: %s", row.id, reason, exc_info=True)
+        _mark_failed(row.id, reason, fresh=True)
+    return True
 
 
 # A drain that ran out of mail also sweeps, at most once a minute across the workers: what a
@@ -638,9 +757,12 @@ SWEEP_FROM_DRAIN_SECONDS = 60
 def process_received() -> None:
     """Job (RQ): process the mail :func:`receive` stored, one after the other, each as
     :func:`process` does it and in its own transaction (:func:`jobs.run_drain`); its staff
-    notification is sent by this worker right after the mail's commit."""
+    notification is sent by this worker right after the mail's commit. On PostgreSQL the
+    mail waiting is taken up to ``BATCH_SIZE`` at a time, each batch one transaction with a
+    savepoint a mail (:func:`process_batch`)."""
     deadline = time.monotonic() + jobs.drain_budget()
-    if not jobs.run_drain(process_received, process):
+    batch = (process_batch, BATCH_SIZE) if batches() else None
+    if not jobs.run_drain(process_received, process, batch):
         return
     dispatcher = current_helpdesk.dispatcher
     recently = dispatcher.drain_key(process_received, "swept")

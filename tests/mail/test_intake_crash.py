@@ -148,6 +148,20 @@ def snapshot() -> dict:
     }
 
 
+def die_before(engine, step: int) -> None:
+    """In a forked child: its own connections, and ``os._exit`` just before its *step*-th
+    statement or commit."""
+    engine.dispose(close=False)
+    steps = itertools.count(1)
+
+    def maybe_die(*args, **kwargs):
+        if next(steps) == step:
+            os._exit(CRASHED)
+
+    event.listen(engine, "before_cursor_execute", maybe_die)
+    event.listen(engine, "commit", maybe_die)
+
+
 def crash_at(app, mails: list[bytes], step: int) -> tuple[int, int]:
     """Run the batch in a child that dies before its *step*-th statement or commit.
 
@@ -161,15 +175,7 @@ def crash_at(app, mails: list[bytes], step: int) -> tuple[int, int]:
         status = 2
         try:
             os.close(read_end)
-            engine.dispose(close=False)
-            steps = itertools.count(1)
-
-            def maybe_die(*args, **kwargs):
-                if next(steps) == step:
-                    os._exit(CRASHED)
-
-            event.listen(engine, "before_cursor_execute", maybe_die)
-            event.listen(engine, "commit", maybe_die)
+            die_before(engine, step)
             deliver(mails, lambda index: os.write(write_end, b"."))
             status = FINISHED
         finally:

@@ -1,0 +1,173 @@
+"""A worker's batch of stored mails (PostgreSQL, ``intake.process_batch``): one transaction,
+a savepoint a mail, one commit, and the same rows as the mails processed one by one.
+
+Killed at every step of the batch (before each statement and commit), the sweep then ends
+with exactly the rows of an uninterrupted run: a crash in the middle of the batch rolls back
+every mail of it, none is half-stored, none is filed twice. The batch is the one of
+``test_intake_crash.py`` (a customer's mail with a colleague in Cc and a PDF, the colleague's
+threaded answer, two ServiceNow updates sharing one Message-ID, an out-of-office reply).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from sqlalchemy import event, select
+
+from flask_helpdesk.models import InboundMail, InboundStatus
+from flask_helpdesk.services import intake, mail_auth
+from flask_helpdesk.services.base import session
+from tests.mail.test_intake_crash import (
+    CRASHED,
+    FINISHED,
+    batch,
+    die_before,
+    fresh_database,
+    snapshot,
+)
+
+
+@pytest.fixture
+def postgresql(app):
+    if app.extensions["helpdesk"].engine.dialect.name != "postgresql":
+        pytest.skip("batches run on PostgreSQL only (set HELPDESK_TEST_DATABASE_URL)")
+    return app
+
+
+def store(mails: list[bytes], monkeypatch) -> list[int]:
+    """Store *mails* as the pipe does and leave them unprocessed, as a drain finds them
+    listed; their ids in order."""
+    ids: list[int] = []
+
+    def listed(func, inbound_id: int, **kwargs) -> None:
+        ids.append(inbound_id)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(intake.jobs, "enqueue", listed)
+        for raw in mails:
+            intake.receive(raw, "pipe")
+    return ids
+
+
+def senders_known(mails: list[bytes]) -> None:
+    """Their senders' domains in this process's DNS cache (a worker that had mail from them):
+    the batch checks them while the rows are locked, without waiting on DNS."""
+    for raw in mails:
+        mail_auth.check(raw)
+
+
+def crash_at(app, ids: list[int], step: int) -> int:
+    """Process *ids* as one batch in a child that dies before its *step*-th statement or
+    commit; the child's exit status."""
+    engine = app.extensions["helpdesk"].engine
+    session().remove()
+    engine.dispose()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        status = 2
+        try:
+            die_before(engine, step)
+            intake.process_batch(ids)
+            status = FINISHED
+        finally:
+            os._exit(status)
+    _pid, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def test_a_batch_stores_what_the_mails_one_by_one_store(postgresql, dns, monkeypatch):
+    app, mails = postgresql, batch()
+    fresh_database(app)
+    for raw in mails:
+        intake.receive(raw, "pipe")  # inline: each mail processed alone right away
+    one_by_one = snapshot()
+
+    fresh_database(app)
+    senders_known(mails)
+    ids = store(mails, monkeypatch)
+    engine = app.extensions["helpdesk"].engine
+    claims = []
+
+    def note(conn, cursor, sql, parameters, context, executemany):
+        if "FOR NO KEY UPDATE" in sql:
+            claims.append(sql)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        intake.process_batch(ids)
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert snapshot() == one_by_one
+    assert len(claims) == 1 and "SKIP LOCKED" in claims[0]  # the five claimed at once
+
+
+def test_a_mail_failing_in_a_batch_is_set_aside_alone(postgresql, dns, monkeypatch):
+    """The ServiceNow update that fails rolls back in its savepoint and is marked failed with
+    the reason; the mails before and after it are stored and committed with the batch."""
+    app, mails = postgresql, batch()
+    fresh_database(app)
+    senders_known(mails)
+    ids = store(mails, monkeypatch)
+    handle = intake.handle
+
+    def failing(row, *args):
+        if row.subject.endswith("Resolved"):
+            handle(row, *args)  # written, then undone by its savepoint's rollback
+            raise RuntimeError("the parser choked")
+        return handle(row, *args)
+
+    monkeypatch.setattr(intake, "handle", failing)
+    intake.process_batch(ids)
+    session().expire_all()
+    rows = {row.subject: row for row in session().scalars(select(InboundMail))}
+    failed = rows.pop("Incident INC0042 updated - Resolved")
+    assert (failed.status, failed.reason, failed.attempts, failed.ticket_id) == (
+        InboundStatus.FAILED,
+        "RuntimeError: the parser choked",
+        1,
+        None,
+    )
+    assert {row.status for row in rows.values()} == {
+        InboundStatus.PROCESSED,
+        InboundStatus.IGNORED,
+    }
+    assert [t[0][0] for t in snapshot()["tickets"]].count("Incident INC0042 updated - New") == 1
+    assert not any("Resolved" in t[0][0] for t in snapshot()["tickets"])
+
+
+def test_a_crash_at_any_step_of_a_batch_leaves_every_mail_to_the_sweep(
+    postgresql, dns, monkeypatch
+):
+    app, mails = postgresql, batch()
+    fresh_database(app)
+    senders_known(mails)
+    intake.process_batch(store(mails, monkeypatch))
+    expected = snapshot()
+    assert len(expected["tickets"]) == 3 and len(expected["inbound"]) == 5
+
+    config = app.extensions["helpdesk"].config
+    step = 0
+    while True:
+        step += 1
+        fresh_database(app)
+        ids = store(mails, monkeypatch)
+        code = crash_at(app, ids, step)
+        if code == FINISHED:  # the batch has fewer steps: every one of them was tried
+            assert snapshot() == expected
+            break
+        assert code == CRASHED, f"the child failed at step {step} (exit {code})"
+        session().expire_all()
+        # Nothing of the batch is half-done: before its commit every mail is as stored.
+        statuses = {row.status for row in session().scalars(select(InboundMail))}
+        assert statuses <= {InboundStatus.RECEIVED} or InboundStatus.RECEIVED not in statuses, (
+            step,
+            statuses,
+        )
+        config["HELPDESK_MAIL_STALE_AFTER"] = 0
+        try:
+            intake.sweep(older_than=0)  # cron's process-mail
+        finally:
+            config["HELPDESK_MAIL_STALE_AFTER"] = 300
+        assert snapshot() == expected, f"after a crash at step {step}"
+    assert step > 20  # sanity: the batch really is many steps long
