@@ -701,6 +701,33 @@ def search_words() -> list[tuple[str, float]]:
     return picks
 
 
+def ticket_search_word(target: float = 0.30) -> tuple[str, float]:
+    """A word found in about *target* of the TICKETS (subject or any message, as the search
+    reads them), with its share, measured on a sample of about 2,000 tickets: issue 17's slow
+    case, "a word in 30 % of tickets". (:func:`search_words` picks by share of messages; a
+    ticket has several, so its 10 % word is in only about 16 % of the tickets.)"""
+    top = db.session.scalar(text("SELECT MAX(id) FROM helpdesk_ticket")) or 0
+    step = max(1, top // 2000)
+    rows = db.session.execute(
+        text(
+            "SELECT t.id, t.subject, m.body FROM helpdesk_ticket t"
+            " JOIN helpdesk_message m ON m.ticket_id = t.id WHERE t.id % :step = 0"
+        ),
+        {"step": step},
+    ).all()
+    words_of: dict[int, set[str]] = {}
+    for ticket_id, subject, body in rows:
+        words = words_of.setdefault(ticket_id, set(subject.lower().replace(".", "").split()))
+        words.update(body.lower().replace(".", "").split())
+    counts: dict[str, int] = {}
+    for words in words_of.values():
+        for word in words:
+            counts[word] = counts.get(word, 0) + 1
+    share = {word: count / len(words_of) for word, count in counts.items()}
+    word = min(sorted(share), key=lambda w: abs(share[w] - target))
+    return word, share[word]
+
+
 def run(app, repeat: int) -> None:
     from flask_login import FlaskLoginClient
 
@@ -732,6 +759,7 @@ def run(app, repeat: int) -> None:
     cursor = queues.encode_cursor(before, "updated")
     texts = Texts(random.Random(1))  # bodies for the replies
     common, medium, rare, frequent = search_words()
+    third = ticket_search_word()
     department_id = agent.departments[0].id
     contact_id = db.session.scalar(text("SELECT requester_id FROM helpdesk_ticket LIMIT 1"))
     today = datetime.now(UTC).date()
@@ -776,6 +804,8 @@ def run(app, repeat: int) -> None:
         ("search two words (common + medium)", f"q={common[0]}+{medium[0]}"),
         (f"search frequent word ({frequent[1]:.1%})", f"q={frequent[0]}"),
         ("search two words (frequent + common)", f"q={frequent[0]}+{common[0]}"),
+        (f"search word in {third[1]:.0%} of tickets", f"q={third[0]}"),
+        ("search two words (30% + common)", f"q={third[0]}+{common[0]}"),
         ("search ticket code", f"q={code}"),
     ]
     print(f"load average {load_average()}")
