@@ -1,7 +1,11 @@
 """Two web processes and two workers on one machine, as two hosts would run them: different ports,
 one PostgreSQL, one Redis, the S3 server, the real SMTP test server. A ticket walks from web A
 (with an attachment) through a worker (the staff notification) and the mail hook on web B (the
-customer's reply) back to web A, and the attachment comes out of web B from S3."""
+customer's reply) back to web A, and the attachment comes out of web B from S3.
+
+The walk prints how long each step took (wall time, one line a step, shown by ``pytest -s``;
+docs/deployment.rst keeps a run's figures). Nothing is asserted on them: the machine is shared.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,37 @@ from tests.deploy.conftest import S3_KEYS, bucket_keys, free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_SECONDS = 90  # the machine may be loaded: generous, and only the failure waits this long
+
+
+class Steps:
+    """Wall time of each step since the previous one, printed as it ends."""
+
+    def __init__(self, what: str) -> None:
+        load = " ".join(f"{n:.1f}" for n in os.getloadavg())
+        print(f"\n{what} (wall ms; load average {load})", flush=True)
+        self.began = self.last = time.perf_counter()
+
+    def done(self, step: str) -> None:
+        now = time.perf_counter()
+        print(f"  {step:<58} {(now - self.last) * 1000:>8.0f} ms", flush=True)
+        self.last = now
+
+    def total(self) -> None:
+        load = " ".join(f"{n:.1f}" for n in os.getloadavg())
+        total = (time.perf_counter() - self.began) * 1000
+        print(f"  {'total':<58} {total:>8.0f} ms  (load average {load})", flush=True)
+
+
+def workers_listening(redis_url: str, queue: str) -> int:
+    from redis import Redis
+    from rq import Queue, Worker
+
+    with Redis.from_url(redis_url) as connection:
+        return Worker.count(queue=Queue(queue, connection=connection))
+
+
+def worker_started(logs: Path, name: str) -> bool:
+    return "helpdesk worker on queue" in (logs / f"worker-{name}.log").read_text()
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -87,6 +122,7 @@ def two_hosts(app, departments, smtp, s3_server, s3_bucket, tmp_path) -> Iterato
     }
     logs = tmp_path / "logs"
     logs.mkdir()
+    steps = Steps("two-host walk: start-up")
     with ExitStack() as cleanup:
         for name, port in ports.items():
             env = {**base_env, "TWO_HOSTS_LOCAL_FOLDER": str(tmp_path / f"web-{name}")}
@@ -111,6 +147,7 @@ def two_hosts(app, departments, smtp, s3_server, s3_bucket, tmp_path) -> Iterato
             )
             cleanup.callback(stop, web)
             wait_for_port(port, web, f"web {name}", seconds=WAIT_SECONDS)
+            steps.done(f"web {name.upper()}: gunicorn's port open")
         for name in ("1", "2"):
             env = {**base_env, "TWO_HOSTS_LOCAL_FOLDER": str(tmp_path / f"worker-{name}")}
             log = cleanup.enter_context((logs / f"worker-{name}.log").open("wb"))
@@ -122,6 +159,11 @@ def two_hosts(app, departments, smtp, s3_server, s3_bucket, tmp_path) -> Iterato
                 stderr=subprocess.STDOUT,
             )
             cleanup.callback(stop, worker)
+        eventually("two workers' apps", lambda: all(worker_started(logs, n) for n in "12"), logs)
+        steps.done("workers 1 and 2: app loaded, worker made")
+        eventually("two workers", lambda: workers_listening(redis_url, queue) >= 2, logs)
+        steps.done("workers 1 and 2: warmed up, waiting on the queue")
+        steps.total()
         yield {
             "a": f"http://127.0.0.1:{ports['a']}",
             "b": f"http://127.0.0.1:{ports['b']}",
@@ -138,6 +180,7 @@ def test_a_ticket_walks_across_two_web_processes_and_two_workers(
 
     web_a, web_b = two_hosts["a"], two_hosts["b"]
     browser = requests.Session()  # one browser; the balancer sends it to A, then to B
+    steps = Steps("two-host walk: the ticket")
 
     # Web A: log in, open a ticket with an attachment.
     page = browser.get(f"{web_a}/login", timeout=60)
@@ -147,6 +190,7 @@ def test_a_ticket_walks_across_two_web_processes_and_two_workers(
         timeout=60,
     )
     assert login.ok
+    steps.done("web A: customer logs in (GET + POST)")
     form = browser.get(f"{web_a}/support/new", timeout=60)
     assert form.status_code == 200, form.status_code
     content = b"%PDF-1.4 receipt " + os.urandom(3000)
@@ -167,11 +211,13 @@ def test_a_ticket_walks_across_two_web_processes_and_two_workers(
     ticket_path = created.headers["Location"]
     code = re.search(r"/tickets/([A-Z0-9-]+)", ticket_path).group(1)
     request_id = created.headers["X-Request-ID"]
+    steps.done("web A: ticket opened with a 3 kB attachment (GET + POST)")
     assert any(key.endswith(".pdf") or "/" in key for key in bucket_keys(s3_server, s3_bucket))
 
     # A worker sends the staff notification through the SMTP server.
     logs = two_hosts["logs"]
     staff = eventually("staff notification", lambda: smtp.to("sara@shop.example.com"), logs)
+    steps.done("worker: staff notification at the SMTP server")
     assert code in staff[0].message["Subject"]
     # The worker's log lines for that job carry the id of the request that queued it.
     worker_logs = "".join(p.read_text() for p in logs.glob("worker-*.log"))
@@ -197,6 +243,7 @@ def test_a_ticket_walks_across_two_web_processes_and_two_workers(
         timeout=60,
     )
     assert hook.status_code == 202, hook.text
+    steps.done("web B: customer's mailed reply accepted by the hook")
 
     # Web A shows it once a worker filed it.
     eventually(
@@ -204,12 +251,14 @@ def test_a_ticket_walks_across_two_web_processes_and_two_workers(
         lambda: "2 x 49.00 EUR" in browser.get(f"{web_a}{ticket_path}", timeout=60).text,
         logs,
     )
+    steps.done("worker files the reply; web A shows it")
 
     # Web B serves the attachment from S3 to the same browser, through the checked route.
     page_b = browser.get(f"{web_b}{ticket_path}", timeout=60).text
     (link,) = set(re.findall(r'href="(/support/tickets/[^"]+/files/[^"]+)"', page_b))
     download = browser.get(f"{web_b}{link}", timeout=60)
     assert download.status_code == 200
+    steps.done("web B: ticket page + attachment from S3")
     assert download.content == content
     assert download.headers["Content-Disposition"].startswith("attachment")
     # And a stranger gets nothing from web B.
@@ -219,3 +268,4 @@ def test_a_ticket_walks_across_two_web_processes_and_two_workers(
         403,
         404,
     )
+    steps.total()
