@@ -513,8 +513,11 @@ def rollup_at_the_end() -> Iterator[None]:
 def _write_held_before_commit(db: Session) -> None:
     # Also before a savepoint's release: harmless (the rows land in the enclosing transaction
     # with their facts), and a commit of the whole transaction releases its savepoints first.
+    # Not inside a rollup_at_the_end block: the rows of its released savepoints stay held,
+    # merged, for its end (a worker's batch of mails, a savepoint a mail: one upsert for the
+    # batch's new tickets instead of one each; a savepoint rolled back drops its own).
     held = db.info.get(HELD_KEY)
-    if held is not None and held.rows:
+    if held is not None and held.rows and not (held.holding and db.in_nested_transaction()):
         held.write(db)
 
 

@@ -48,7 +48,7 @@ from ..mail.peek import (
 )
 from ..models import InboundMail, InboundStatus, Mailbox, utcnow
 from ..state import current_helpdesk
-from . import audit, mail_auth
+from . import audit, facts, mail_auth
 from .base import (
     UNIT_DEPTH_KEY,
     NotFound,
@@ -678,7 +678,8 @@ def process_batch(ids: list[int]) -> None:
     while len(pending) > 1 and _claims_with_raw():
         done: set[int] = set()
         stopped = None  # the mail the batch stopped at: processed alone next
-        with kept_for_inline_jobs(), unit_of_work():
+        # The new tickets' roll-up rows upserted once, merged, at the batch's end.
+        with kept_for_inline_jobs(), unit_of_work(), facts.rollup_at_the_end():
             for row in _claim_batch(pending):
                 verdict = None
                 if row.raw is not None:

@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
-from flask_helpdesk.models import InboundMail, InboundStatus
-from flask_helpdesk.services import intake, mail_auth
+from flask_helpdesk.models import Department, InboundMail, InboundStatus, report_day
+from flask_helpdesk.services import facts, intake, mail_auth
 from flask_helpdesk.services.base import session
 from tests.mail.test_intake_crash import (
     CRASHED,
@@ -57,6 +57,23 @@ def senders_known(mails: list[bytes]) -> None:
         mail_auth.check(raw)
 
 
+def reports() -> list[tuple]:
+    """The reports' roll-up as readers sum it (its slots added up): for each span, department
+    (by slug: ids differ from one fresh database to the next), channel and priority, the
+    measures that are not zero."""
+    key = (report_day.c.span, Department.slug, report_day.c.channel, report_day.c.priority)
+    names = facts.measures()
+    query = (
+        select(*key, *(func.sum(report_day.c[name]) for name in names))
+        .join(Department, Department.id == report_day.c.department_id)
+        .group_by(*key)
+    )
+    return sorted(
+        (*row[:4], tuple((n, v) for n, v in zip(names, row[4:], strict=True) if v))
+        for row in session().execute(query)
+    )
+
+
 def crash_at(app, ids: list[int], step: int) -> int:
     """Process *ids* as one batch in a child that dies before its *step*-th statement or
     commit; the child's exit status."""
@@ -81,17 +98,20 @@ def test_a_batch_stores_what_the_mails_one_by_one_store(postgresql, dns, monkeyp
     fresh_database(app)
     for raw in mails:
         intake.receive(raw, "pipe")  # inline: each mail processed alone right away
-    one_by_one = snapshot()
+    one_by_one, one_by_one_reports = snapshot(), reports()
+    assert one_by_one_reports  # the new tickets are counted
 
     fresh_database(app)
     senders_known(mails)
     ids = store(mails, monkeypatch)
     engine = app.extensions["helpdesk"].engine
-    claims = []
+    claims, upserts = [], []
 
     def note(conn, cursor, sql, parameters, context, executemany):
         if "FOR NO KEY UPDATE" in sql:
             claims.append(sql)
+        if sql.startswith(f"INSERT INTO {report_day.name} "):
+            upserts.append(sql)
 
     event.listen(engine, "before_cursor_execute", note)
     try:
@@ -100,6 +120,8 @@ def test_a_batch_stores_what_the_mails_one_by_one_store(postgresql, dns, monkeyp
         event.remove(engine, "before_cursor_execute", note)
     assert snapshot() == one_by_one
     assert len(claims) == 1 and "SKIP LOCKED" in claims[0]  # the five claimed at once
+    # The three new tickets counted by one upsert at the batch's end, to the same figures.
+    assert len(upserts) == 1 and reports() == one_by_one_reports
 
 
 def test_a_mail_failing_in_a_batch_is_set_aside_alone(postgresql, dns, monkeypatch):
@@ -134,6 +156,9 @@ def test_a_mail_failing_in_a_batch_is_set_aside_alone(postgresql, dns, monkeypat
     }
     assert [t[0][0] for t in snapshot()["tickets"]].count("Incident INC0042 updated - New") == 1
     assert not any("Resolved" in t[0][0] for t in snapshot()["tickets"])
+    # Its new ticket's count was rolled back with it: two tickets counted, not three.
+    created = [dict(row[4]).get("created", 0) for row in reports()]
+    assert sum(created) == 2 * 2  # each in its day's row and its week's
 
 
 def test_a_crash_at_any_step_of_a_batch_leaves_every_mail_to_the_sweep(
