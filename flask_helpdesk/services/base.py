@@ -729,8 +729,11 @@ def commit() -> None:
     except BaseException:
         rollback()
         raise
+    # The signals are this commit's from here on: a follow-up job run here that fails rolls
+    # its own transaction back, which forgets what is held back for the next commit.
+    committed = session().info.pop(PENDING_SIGNALS_KEY, [])
     dispatch_pending()
-    _send_pending_signals()
+    _send_signals(committed)
 
 
 def rollback() -> None:
@@ -872,8 +875,8 @@ def _forget_signals_on_rollback(session: Session, previous_transaction: Any) -> 
         session.info.pop(KEPT_AFTER_COMMIT_KEY, None)  # a rollback expires everything
 
 
-def _send_pending_signals() -> None:
-    for signal, kwargs in session().info.pop(PENDING_SIGNALS_KEY, []):
+def _send_signals(committed: list) -> None:
+    for signal, kwargs in committed:
         signal.send(current_app._get_current_object(), **kwargs)
 
 
