@@ -60,7 +60,6 @@ CHUNK = 1 << 20
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _FOLD = re.compile(r"\s+")
 _ID = re.compile(r"<([^<>]+)>")
-_BARE_ID = re.compile(r"(\S+@\S+)")
 
 
 def _is_trace(name: str) -> bool:
@@ -116,10 +115,17 @@ def content_hash(
 def normalized_message_id(value: str | None) -> str | None:
     """The Message-ID's ``local@domain`` (domain lowercased, spaces removed), or None.
     *value*: the raw header value (raw 8-bit bytes as the parser's surrogate escapes)."""
-    match = _ID.search(value or "") or _BARE_ID.search(value or "")
-    if not match:
-        return None
-    return clean_message_id(fix_raw_header(match.group(1)))
+    match = _ID.search(value or "")
+    found = match.group(1) if match else _bare_id(value or "")
+    return clean_message_id(fix_raw_header(found)) if found is not None else None
+
+
+def _bare_id(value: str) -> str | None:
+    """The first word of *value* with an ``@`` inside it (an id written without brackets),
+    found in linear time: the regular expression it was (``\\S+@\\S+``) backtracked over
+    each start of a long word ending in ``@``: a 100 kB Message-ID took 11 s of the storing
+    request."""
+    return next((word for word in value.split() if "@" in word[1:-1]), None)
 
 
 def raw_header(message: Message, name: str) -> str | None:

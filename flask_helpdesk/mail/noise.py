@@ -155,8 +155,22 @@ def detect_noise(
 
 def _list_id_key(value: str) -> str:
     """Reduce a List-Id header ("Support <support.example.com>") to its id, lowercased."""
-    match = re.search(r"<([^>]+)>", value)
-    return (match.group(1) if match else value).strip().lower()
+    return (_bracketed(value) or value).strip().lower()
+
+
+def _bracketed(value: str) -> str | None:
+    """What the first ``<…>`` of *value* holds (not empty), as ``<([^>]+)>`` finds it, in
+    linear time: that search went to the end of the value from every "<" (a List-Id of
+    "<a" 40,000 times took ten seconds of a worker, on every try)."""
+    start = value.find("<")
+    while start >= 0:
+        end = value.find(">", start + 1)
+        if end < 0:
+            return None
+        if end > start + 1:
+            return value[start + 1 : end]
+        start = value.find("<", end)
+    return None
 
 
 # Local parts of addresses nobody reads: an automatic mail to them is wasted or starts a loop.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
+import time
 
 import pytest
 
@@ -15,7 +16,7 @@ from flask_helpdesk.mail import parsing
 from flask_helpdesk.mail.authenticity import from_domain
 from flask_helpdesk.mail.noise import detect_noise
 from flask_helpdesk.mail.parsing import parse_message
-from flask_helpdesk.mail.peek import peek_headers
+from flask_helpdesk.mail.peek import bracket_bare_address, peek_headers
 from flask_helpdesk.models import InboundStatus, Message
 from flask_helpdesk.services.base import session
 from tests.mail.conftest import CORPUS, ingest, ticket_of
@@ -127,3 +128,36 @@ def test_a_message_serialized_a_few_levels_at_a_time_is_the_same_bytes(monkeypat
         whole = message.as_bytes(policy=email.policy.compat32)
         assert parsing._deep_message_bytes(message) == whole, path.name
         assert message.as_bytes(policy=email.policy.compat32) == whole  # put back as it was
+
+
+def test_a_from_of_a_letter_and_thousands_of_blanks_is_read_in_linear_time():
+    # "Name address" without angle brackets was told apart by a regular expression that
+    # backtracked over every split of the blanks: a 40 kB From (a letter, then blank and tab
+    # 20,000 times: a spam tool's padding) took 11 s of the storing request's header peek and
+    # as long again in the worker, on every try; 64 kB (what intake reads of it) half a minute.
+    raw = b"From: a" + b" \t" * 32_000 + b"\r\nTo: support@example.com\r\nSubject: x\r\n\r\nx\r\n"
+    started = time.process_time()
+    assert peek_headers(raw).sender is None
+    assert parse_message(raw).from_address is None
+    assert time.process_time() - started < 1.0
+    assert bracket_bare_address("Lan  Nguyen\t lan@example.com ") == "Lan  Nguyen <lan@example.com>"
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        # A Message-ID without brackets, one long word ending in "@" (a fuzzer's, or a
+        # gateway's buffer overrun): the id's search backtracked from every character.
+        ("Message-ID", b"x" * 100_000 + b"@"),
+        # A List-Id of "<a" over and over with no ">": the list check's search read to the end
+        # of the value from every "<".
+        ("List-Id", b"<a" * 40_000),
+    ],
+)
+def test_a_long_message_id_or_list_id_is_read_in_linear_time(app, support, header, value):
+    raw = b"From: Lan <lan@example.com>\r\nTo: support@example.com\r\nSubject: Odd id\r\n"
+    raw += header.encode() + b": " + value + b"\r\n\r\nThe printer shows error 41.\r\n"
+    started = time.process_time()
+    row = ingest(raw)  # the storing request's key (11 s) and the worker's noise check (10 s)
+    assert time.process_time() - started < 2.0
+    assert row.status in (InboundStatus.PROCESSED, InboundStatus.IGNORED), row.reason
