@@ -415,7 +415,10 @@ def _message_bytes(message: Message) -> bytes:
     try:
         return message.as_bytes(policy=email.policy.compat32)
     except RecursionError:  # the generator recurses a few frames a level: 250 levels deep
-        return _deep_message_bytes(message)
+        try:
+            return _deep_message_bytes(message)
+        except RecursionError:  # a last guard: the mail's other parts are still read
+            return b""
     except Exception:
         try:
             return message.as_string(policy=email.policy.compat32).encode(
@@ -436,34 +439,40 @@ def _deep_message_bytes(message: Message) -> bytes:
     levels below the last cut is stood in for by a marker while its parents are serialized,
     serialized itself the same way, and put in the marker's place."""
     marker = f"\x00deep-{secrets.token_hex(8)}-"
-    cuts: list[tuple[list[Message], int, Message]] = []
-    stack: list[tuple[Message, int]] = [(message, 0)]
+    plain = email.policy.compat32
+    # Below a multipart/signed the generator writes every header line as it came (no new
+    # fold, which would break the signature): so are the pieces cut there.
+    as_signed = plain.clone(max_line_length=0)
+    cuts: list[tuple[list[Message], int, Message, email.policy.Policy]] = []
+    stack: list[tuple[Message, int, bool]] = [(message, 0, False)]
     while stack:
-        node, depth = stack.pop()
+        node, depth, signed = stack.pop()
         children = node._payload if isinstance(node._payload, list) else []
-        # Parts the generator writes whole, as on their own (not the header blocks of a
-        # delivery report, nor the parts of a signed one, written without refolding).
-        ctype = node.get_content_type()
-        whole = ctype in ("message/rfc822", "message/global") or (
-            ctype.startswith("multipart/") and ctype != "multipart/signed"
+        # The generator writes each child of a multipart or a message/* part as on its own
+        # (signed ones included, S/MIME gateways nest them hundreds deep in a loop); not the
+        # header blocks of a delivery report.
+        maintype, ctype = node.get_content_maintype(), node.get_content_type()
+        whole = maintype == "multipart" or (
+            maintype == "message" and ctype != "message/delivery-status"
         )
+        signed = signed or ctype == "multipart/signed"
         for index, child in enumerate(children):
             if not isinstance(child, Message):
                 continue
             if whole and depth + 1 >= _SERIALIZED_LEVELS:
-                cuts.append((children, index, child))
-                stack.append((child, 0))
+                cuts.append((children, index, child, as_signed if signed else plain))
+                stack.append((child, 0, signed))
             else:
-                stack.append((child, depth + 1))
-    for number, (children, index, _child) in enumerate(cuts, start=1):  # 0: the top's
+                stack.append((child, depth + 1, signed))
+    for number, (children, index, _child, _policy) in enumerate(cuts, start=1):  # 0: the top's
         stand_in = Message()
         stand_in.set_payload(f"{marker}{number}\x00")
         children[index] = stand_in
     try:
-        pieces = [message.as_bytes(policy=email.policy.compat32)]
-        pieces += [child.as_bytes(policy=email.policy.compat32) for _c, _i, child in cuts]
+        pieces = [message.as_bytes(policy=plain)]
+        pieces += [child.as_bytes(policy=policy) for _c, _i, child, policy in cuts]
     finally:
-        for children, index, child in cuts:
+        for children, index, child, _policy in cuts:
             children[index] = child
     # A stand-in is written as an empty header block and its text: "\n" and the marker.
     split = re.compile(re.escape(b"\n" + marker.encode()) + rb"(\d+)\x00")
