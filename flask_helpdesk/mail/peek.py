@@ -91,20 +91,22 @@ class BadEnvelopeSender(ValueError):
 def clean_envelope_sender(value: str | None) -> str | None:
     """The SMTP envelope sender (``MAIL FROM``) an MTA or a provider handed over, as stored.
 
-    ``None`` when none was given, or only NULs and control characters (``?sender=%00``: a
-    script's empty C string or junk, not a mail server's word: the mail is filed by its
-    headers like any other, never taken for a bounce). The null reverse-path of bounces and
-    delivery reports, given as ``<>`` or as an empty value (Postfix's ``${sender}`` of a
-    bounce), is ``"<>"`` (RFC 5321 section 4.5.5). Otherwise the address without its angle
-    brackets, its domain normalized, control characters and NULs dropped; anything without
-    an ``@`` (an MTA's ``MAILER-DAEMON``) is kept as given, for loop detection and for admins
-    to read. Raises :class:`BadEnvelopeSender` above 254 characters (RFC 5321 section
-    4.5.3.1).
+    ``None`` when none was given, or only NULs, control characters and other unprintable
+    ones (``?sender=%00``: a script's empty C string or junk, not a mail server's word: the
+    mail is filed by its headers like any other, never taken for a bounce). The null
+    reverse-path of bounces and delivery reports, given as ``<>`` or as an empty value
+    (Postfix's ``${sender}`` of a bounce; spaces, tabs and line breaks only), is ``"<>"``
+    (RFC 5321 section 4.5.5). Otherwise the address without its angle brackets, its domain
+    normalized, control characters and NULs dropped; anything without an ``@`` (an MTA's
+    ``MAILER-DAEMON``) is kept as given, for loop detection and for admins to read. Raises
+    :class:`BadEnvelopeSender` above 254 characters (RFC 5321 section 4.5.3.1).
     """
     if value is None:
         return None
     text = "".join(c for c in clean_text(str(value)) if c.isprintable()).strip()
-    if not text and str(value).strip():
+    # Empty is "" or spaces, tabs and line breaks; not every character str.strip() takes for
+    # white space (the file and unit separators, NEL, a no-break space): junk like NULs.
+    if not text and str(value).strip(" \t\r\n"):
         return None  # junk only: no sender given, certainly not the null one
     if text.startswith("<") and text.endswith(">"):
         text = text[1:-1].strip()
