@@ -809,7 +809,9 @@ def run_drain(
     ``HELPDESK_JOB_TIMEOUT``) have passed or the worker was asked to stop (a warm shutdown:
     after the item in hand); then a new run is queued. *batch* ``(function, size)``: up to
     *size* items are taken at once (those listed: never a wait for more) and
-    ``function(items)`` does them, its commit's jobs run after it as an item's.
+    ``function(items, deadline)`` does them, its commit's jobs run after it as an item's; it
+    returns the items it did not reach by the run's deadline (``monotonic()``), listed again
+    first for the next run.
 
     Each item runs in a session of its own; the jobs its commit queues (a notification) run
     in this worker right after it, recorded in this job's meta first so that a worker killed
@@ -836,7 +838,9 @@ def run_drain(
             local = _LOCAL_JOB.set(_LocalJob(None, {}, retries_left=0))
             try:
                 if batch is not None and len(items) > 1:
-                    batch[0]([int(item) for item in items])
+                    left = batch[0]([int(item) for item in items], deadline)
+                    if left:  # first again, in order: the next run takes them up
+                        redis.lpush(items_key, *reversed(left))
                 else:
                     each(int(items[0]))
             finally:

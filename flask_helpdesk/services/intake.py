@@ -660,7 +660,7 @@ def batches() -> bool:
     return _claims_with_raw()
 
 
-def process_batch(ids: list[int]) -> None:
+def process_batch(ids: list[int], deadline: float | None = None) -> list[int]:
     """Process the stored mails *ids* (a drain's batch, in the order they were listed) in
     one transaction: the fresh ones claimed by one statement (locked as
     :func:`_claim_fresh` locks one, their raw bytes with them), each in a savepoint of its
@@ -673,14 +673,26 @@ def process_batch(ids: list[int]) -> None:
     worker, left by a crash) goes through :func:`process` alone. So does one whose sender
     check needs DNS (no lock waits on it) or that met a deadlock: the batch commits what it
     did before it, that mail is processed alone, and the ones after it are a new batch, so
-    the mails are still done in the order they were listed."""
+    the mails are still done in the order they were listed.
+
+    Past *deadline* (``time.monotonic()``, the drain's budget) no further mail is begun once
+    one is done: the batch commits and the ids not reached are returned, in order, for the
+    drain to list again (the job timeout never strikes in the middle of a batch)."""
     pending = list(ids)
+    began = False  # a mail was done (or tried) by this call: the deadline may stop it
+
+    def late() -> bool:
+        return began and deadline is not None and time.monotonic() > deadline
+
     while len(pending) > 1 and _claims_with_raw():
         done: set[int] = set()
         stopped = None  # the mail the batch stopped at: processed alone next
         # The new tickets' roll-up rows upserted once, merged, at the batch's end.
         with kept_for_inline_jobs(), unit_of_work(), facts.rollup_at_the_end():
             for row in _claim_batch(pending):
+                if late():
+                    stopped = row.id
+                    break
                 verdict = None
                 if row.raw is not None:
                     verdict = mail_auth.check_from_cache(
@@ -690,13 +702,21 @@ def process_batch(ids: list[int]) -> None:
                     stopped = row.id
                     break
                 done.add(row.id)
+                began = True
         upto = pending.index(stopped) + 1 if stopped is not None else len(pending)
-        for inbound_id in pending[:upto]:
+        for index, inbound_id in enumerate(pending[:upto]):
+            if late():
+                return [i for i in pending[index:] if i not in done]
             if inbound_id not in done:  # not fresh, or the one the batch stopped at
                 process(inbound_id)
+                began = True
         pending = pending[upto:]
-    for inbound_id in pending:
+    for index, inbound_id in enumerate(pending):
+        if late():
+            return pending[index:]
         process(inbound_id)
+        began = True
+    return []
 
 
 def _claim_batch(ids: list[int]) -> list[InboundMail]:
