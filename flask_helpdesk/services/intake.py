@@ -619,26 +619,40 @@ def process(
     except Exception as exc:
         rollback()
         reason = _failure_reason(exc)
+        if not _mark_failed(inbound_id, reason, fresh):
+            # What the mail became is committed; what failed came after the commit (a host's
+            # signal receiver): marked failed, the mail would be filed again by a retry.
+            logger.error("inbound mail #%s stored, then: %s", inbound_id, reason, exc_info=True)
+            commit()  # nothing written
+            return row
         logger.warning("inbound mail #%s failed: %s", inbound_id, reason, exc_info=True)
-        _mark_failed(inbound_id, reason, fresh)
         commit()
     return row  # expired by the commit: what it ended as loads when read
 
 
-def _mark_failed(inbound_id: int, reason: str, fresh: bool) -> None:
+def _mark_failed(inbound_id: int, reason: str, fresh: bool) -> bool:
     """The row set aside as ``failed`` with *reason*, in the current transaction; a fresh
-    claim was rolled back with the rest of the mail: this try counts here."""
-    session().execute(
-        update(InboundMail)
-        .where(InboundMail.id == inbound_id)
-        .values(
-            status=InboundStatus.FAILED,
-            reason=reason,
-            processed_at=utcnow(),
-            claimed_at=utcnow(),
-            attempts=InboundMail.attempts + (1 if fresh else 0),
+    claim was rolled back with the rest of the mail: this try counts here. False when the
+    row is no longer claimed (``received`` or ``processing``): its outcome is committed."""
+    return (
+        session()
+        .execute(
+            update(InboundMail)
+            .where(
+                InboundMail.id == inbound_id,
+                InboundMail.status.in_((InboundStatus.RECEIVED, InboundStatus.PROCESSING)),
+            )
+            .values(
+                status=InboundStatus.FAILED,
+                reason=reason,
+                processed_at=utcnow(),
+                claimed_at=utcnow(),
+                attempts=InboundMail.attempts + (1 if fresh else 0),
+            )
+            .execution_options(synchronize_session=False)
         )
-        .execution_options(synchronize_session=False)
+        .rowcount
+        == 1
     )
 
 

@@ -12,6 +12,8 @@ after it wrote everything (a bug in a later step, a constraint refused at the en
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 import pytest
 from sqlalchemy import text
 
@@ -170,3 +172,32 @@ def test_a_failing_staff_notification_loses_no_other_mails_signals(app, dns, mon
         "Shared drive is gone",
         "VPN refuses my password",
     ]
+
+
+def test_a_host_receiver_that_raises_does_not_make_a_stored_mail_fail(app, dns, monkeypatch):
+    """A host's ``ticket-created`` receiver raises (its CRM is down) after the mail's ticket
+    is committed: the mail stays ``processed`` with its ticket, and the retries of failed mail
+    do not file it a second time."""
+    fresh_database(app)
+    raw = burst()[0]
+    senders_known([raw])
+
+    def crm_down(sender, ticket, **extra) -> None:
+        raise ConnectionRefusedError("the CRM is down")
+
+    signals.ticket_created.connect(crm_down)
+    try:
+        # Processed inline, as on a host without RQ; the receiver's error may reach the
+        # caller (docs/signals.rst).
+        with suppress(ConnectionRefusedError):
+            intake.receive(raw, "pipe")
+    finally:
+        signals.ticket_created.disconnect(crm_down)
+    config = app.extensions["helpdesk"].config
+    monkeypatch.setitem(config, "HELPDESK_MAIL_STALE_AFTER", 0)
+    intake.sweep(older_than=0)  # cron's process-mail: failed mail with tries left
+    rows = snapshot()
+    assert [(r[1], r[3]) for r in rows["inbound"]] == [
+        ("processed", ("Printer on fire", "lan@example.com"))
+    ]
+    assert len(rows["tickets"]) == 1
