@@ -19,8 +19,9 @@ from sqlalchemy import text
 
 from flask_helpdesk import signals
 from flask_helpdesk.models import Message
-from flask_helpdesk.services import intake
+from flask_helpdesk.services import intake, rule_admin
 from flask_helpdesk.services.base import session
+from flask_helpdesk.services.identity import SYSTEM
 from flask_helpdesk.services.notifications import tickets as notify
 from tests.mail.mails import make_mail
 from tests.mail.senders import signed
@@ -86,6 +87,19 @@ def stored() -> dict:
     return rows
 
 
+def with_rules(app) -> None:
+    """An empty desk with two rules: new tickets and customers' replies are tagged."""
+    fresh_database(app)
+    for trigger, tag in (("ticket_created", "new"), ("customer_replied", "replied")):
+        rule_admin.create_rule(
+            SYSTEM,
+            rule_admin.RuleData(
+                f"Tag {tag}", trigger, {}, [{"type": "add_tags", "value": [tag]}], is_active=True
+            ),
+        )
+    session().commit()
+
+
 def failing_at(monkeypatch, body: str) -> None:
     """The mail whose text has *body* fails after everything it wrote."""
     handle = intake.handle
@@ -107,22 +121,31 @@ BODIES = [
 ]
 
 
-@pytest.mark.parametrize("failing", range(len(BODIES)))
+@pytest.mark.parametrize(
+    ("failing", "rate"),
+    [*((n, "20/hour") for n in range(len(BODIES))), (0, "2/hour"), (1, "2/hour")],
+)
 def test_a_mail_failing_in_a_batch_leaves_what_it_leaves_alone(
-    postgresql, dns, monkeypatch, failing
+    postgresql, dns, monkeypatch, failing, rate
 ):
+    """*rate*: the sender rate limit; at two an hour Lan's third mail is ignored, whether
+    one of the two before it failed or not (every mail stored counts)."""
     app, mails = postgresql, burst()
+    monkeypatch.setitem(app.extensions["helpdesk"].config, "HELPDESK_MAIL_RATE_LIMIT", rate)
     senders_known(mails)
     body = BODIES[failing] if failing < 3 else f"Subject: {BODIES[failing]}"
-    fresh_database(app)
+    with_rules(app)
     ids = store(mails, monkeypatch)
     with monkeypatch.context() as patched:
         failing_at(patched, body)
         for inbound_id in ids:
             intake.process(inbound_id)
     one_by_one = stored()
+    assert one_by_one["helpdesk_ticket_tag"][0] > 0  # the rules ran
+    limited = [row for row in one_by_one["inbound"] if (row[2] or "").startswith("rate limit")]
+    assert len(limited) == (1 if rate == "2/hour" else 0)
 
-    fresh_database(app)
+    with_rules(app)
     ids = store(mails, monkeypatch)
     with monkeypatch.context() as patched:
         failing_at(patched, body)
