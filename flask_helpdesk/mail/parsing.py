@@ -218,10 +218,11 @@ def _addresses(
         for v in raw_values
     ]
     bracketed = [bracket_bare_address(value) for value in unfolded]
-    lenient = cut or bracketed != unfolded  # "Name addr@host": the modern parser misreads it
+    # The modern parser reads the whole header: not one that was cut, nor a long one.
+    compat = cut or sum(map(len, raw_values)) > _MODERN_ADDRESS_TEXT
+    lenient = compat or bracketed != unfolded  # "Name addr@host": the modern parser misreads it
     try:
-        # The modern parser reads the whole header: not one that was cut.
-        for header in message.get_all(name, []) if raw_values and not cut else ():
+        for header in message.get_all(name, []) if raw_values and not compat else ():
             for address in getattr(header, "addresses", ()):  # Return-Path has none
                 # A name whose encoded-word the modern parser could not decode (GBK text
                 # labelled GB2312) comes back with surrogates: decode it here instead.
@@ -259,6 +260,13 @@ def _addresses(
 MAX_ADDRESSES = 1000
 # About what MAX_ADDRESSES take, "Name <local@domain>" each: more is cut before parsing.
 _MAX_ADDRESS_TEXT = MAX_ADDRESSES * 64
+
+
+# The longest address header the modern parser reads (about 45 people as "Name <address>");
+# longer ones are read by the compat32 parser, as a cut one is. The modern parser copies the
+# rest of the value at each word: 64,000 characters of quotes took 38 s, of backslashes or
+# dots 25 s, of "a " 7 s (the crowd of 1,400 people in as many 0.35 s), on every try.
+_MODERN_ADDRESS_TEXT = 2048
 
 
 def _bounded_addresses(values: list[str]) -> tuple[list[str], bool]:
