@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 
-from sqlalchemy import any_, bindparam, inspect, or_, select, update
+from sqlalchemy import any_, bindparam, func, inspect, or_, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import selectinload, undefer
@@ -701,22 +701,29 @@ def process_batch(ids: list[int], deadline: float | None = None) -> list[int]:
     while len(pending) > 1 and _claims_with_raw():
         done: set[int] = set()
         stopped = None  # the mail the batch stopped at: processed alone next
-        # The new tickets' roll-up rows upserted once, merged, at the batch's end.
-        with kept_for_inline_jobs(), unit_of_work(), facts.rollup_at_the_end():
-            for row in _claim_batch(pending):
-                if late():
-                    stopped = row.id
-                    break
-                verdict = None
-                if row.raw is not None:
-                    verdict = mail_auth.check_from_cache(
-                        row.raw, row.envelope_sender, row.provider_verdict
-                    )
-                if verdict is None or not _in_batch(row, verdict):
-                    stopped = row.id
-                    break
-                done.add(row.id)
-                began = True
+        try:
+            # The new tickets' roll-up rows upserted once, merged, at the batch's end.
+            with kept_for_inline_jobs(), unit_of_work(), facts.rollup_at_the_end():
+                for row in _claim_batch(pending):
+                    if late():
+                        stopped = row.id
+                        break
+                    verdict = None
+                    if row.raw is not None:
+                        verdict = mail_auth.check_from_cache(
+                            row.raw, row.envelope_sender, row.provider_verdict
+                        )
+                    if verdict is None or not _in_batch(row, verdict):
+                        stopped = row.id
+                        break
+                    done.add(row.id)
+                    began = True
+        except Exception:
+            if not (done and _outcomes_committed(done)):
+                raise
+            # What failed came after the batch's commit (a host's signal receiver): its
+            # mails are stored; the rest of the list is done as if nothing had happened.
+            logger.error("inbound mails %s stored, then:", sorted(done), exc_info=True)
         upto = pending.index(stopped) + 1 if stopped is not None else len(pending)
         for index, inbound_id in enumerate(pending[:upto]):
             if late():
@@ -731,6 +738,21 @@ def process_batch(ids: list[int], deadline: float | None = None) -> list[int]:
         process(inbound_id)
         began = True
     return []
+
+
+def _outcomes_committed(ids: set[int]) -> bool:
+    """Whether none of the mails *ids* is still ``received`` or ``processing``: what a
+    batch made of them is committed."""
+    waiting = session().scalar(
+        select(func.count())
+        .select_from(InboundMail)
+        .where(
+            InboundMail.id.in_(ids),
+            InboundMail.status.in_((InboundStatus.RECEIVED, InboundStatus.PROCESSING)),
+        )
+    )
+    commit()  # read only
+    return not waiting
 
 
 def _claim_batch(ids: list[int]) -> list[InboundMail]:
