@@ -176,3 +176,28 @@ def test_an_address_header_of_quotes_backslashes_or_dots_is_read_quickly(app, su
     assert time.process_time() - started < 3.0
     assert row.status == InboundStatus.PROCESSED, row.reason
     assert ticket_of(row).requester.email == "lan@example.com"
+
+
+INVITATION = (
+    b"From: Lan Nguyen <lan@example.com>\r\nTo: support@example.com\r\n"
+    b"Subject: Invitation: Printer review\r\nMIME-Version: 1.0\r\n"
+    b"Content-Type: text/calendar; charset=utf-8; method=REQUEST\r\n\r\n"
+    b"BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nSUMMARY:Printer review\r\n"
+    b"DTSTART:20261208T090000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)
+
+
+def test_a_meeting_invitation_is_kept_or_noted_never_dropped_silently(app, support):
+    # Outlook's and Exchange's meeting requests: the whole mail one text/calendar part
+    # (Gmail's put it in a multipart/alternative beside the text). .ics is not among the
+    # default attachment types: the ticket says what was held back (the raw mail keeps it);
+    # a site that allows .ics gets the file. (This held before: a test to keep it so.)
+    row = ingest(INVITATION)
+    assert row.status == InboundStatus.PROCESSED, row.reason
+    body = session().get(Message, row.posted_message_id).body
+    assert ".ics: this file type is not allowed" in body, body
+    config = app.extensions["helpdesk"].config
+    config["HELPDESK_ATTACHMENT_EXTENSIONS"] = config["HELPDESK_ATTACHMENT_EXTENSIONS"] | {"ics"}
+    row = ingest(INVITATION.replace(b"Printer review\r\nMIME", b"Printer review 2\r\nMIME"))
+    [kept] = session().get(Message, row.posted_message_id).attachments
+    assert (kept.filename.endswith(".ics"), kept.content_type) == (True, "text/calendar")
