@@ -499,6 +499,46 @@ def _deep_message_bytes(message: Message) -> bytes:
     return b"".join(out)
 
 
+# Text bodies: plain, HTML, and the styled text of Eudora and early Apple Mail (RFC 1896's
+# text/enriched, RFC 1341's text/richtext), read as plain text without their formatting.
+_BODY_TYPES = frozenset(("text/plain", "text/html", "text/enriched", "text/richtext"))
+_ENRICHED_TOKEN = re.compile(r"<<|<(/?)([A-Za-z0-9-]{1,60})>|\n+")
+
+
+def _enriched_text(text: str, richtext: bool) -> str:
+    """The words of a text/enriched body (RFC 1896): its commands dropped, ``<<`` a "<",
+    the contents of ``<param>`` left out, a lone line break a space and each further one a
+    line break (kept as they are inside ``<nofill>``). *richtext* (RFC 1341): line breaks are
+    spaces, ``<nl>`` a line break, ``<lt>`` a "<"."""
+    out: list[str] = []
+    param = nofill = 0
+    position = 0
+    for token in _ENRICHED_TOKEN.finditer(text):
+        if not param:
+            out.append(text[position : token.start()])
+        position = token.end()
+        closing, command = token.group(1), (token.group(2) or "").lower()
+        if token.group() == "<<":
+            out.append("" if param else "<")
+        elif command:
+            step = -1 if closing else 1
+            if command == "param":
+                param = max(param + step, 0)
+            elif command == "nofill":
+                nofill = max(nofill + step, 0)
+            elif richtext and not param and command in ("nl", "lt"):
+                out.append("\n" if command == "nl" else "<")
+        elif not param:  # line breaks
+            breaks = len(token.group())
+            if richtext:
+                out.append(" ")
+            else:
+                out.append("\n" * breaks if nofill else ("\n" * (breaks - 1) or " "))
+    if not param:
+        out.append(text[position:])
+    return "".join(out)
+
+
 def _unflow(text: str, delsp: bool) -> str:
     """Join the soft line breaks of format=flowed text (RFC 3676)."""
     out: list[str] = []
@@ -652,7 +692,7 @@ class _Walker:
         disposition = (view.get_content_disposition() or "").lower()
         filename = _filename(view, self.guess)
         data = _payload_bytes(part, self.defects)
-        is_body_text = ctype in ("text/plain", "text/html") or ctype.startswith("multipart/")
+        is_body_text = ctype in _BODY_TYPES or ctype.startswith("multipart/")
         if is_body_text and disposition != "attachment" and not filename:
             if ctype.startswith("multipart/"):
                 self.defects.append(f"{ctype} without usable boundary, read as text")
@@ -668,7 +708,9 @@ class _Walker:
             if ctype == "text/html":
                 body.html.append(text)
                 return
-            if str(view.get_param("format", "")).lower() == "flowed":
+            if ctype in ("text/enriched", "text/richtext"):
+                text = _enriched_text(text, ctype == "text/richtext")
+            elif str(view.get_param("format", "")).lower() == "flowed":
                 text = _unflow(text, str(view.get_param("delsp", "")).lower() == "yes")
             body.plain.append(text)
             return

@@ -201,3 +201,39 @@ def test_a_meeting_invitation_is_kept_or_noted_never_dropped_silently(app, suppo
     row = ingest(INVITATION.replace(b"Printer review\r\nMIME", b"Printer review 2\r\nMIME"))
     [kept] = session().get(Message, row.posted_message_id).attachments
     assert (kept.filename.endswith(".ics"), kept.content_type) == (True, "text/calendar")
+
+
+EUDORA = (
+    b"From: Lan Nguyen <lan@example.com>\r\nTo: support@example.com\r\n"
+    b"Subject: Printer on floor 3\r\nMIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/alternative; boundary="e"\r\n\r\n'
+    b"--e\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nThe printer shows error 41.\r\n"
+    b"--e\r\nContent-Type: text/enriched; charset=us-ascii\r\n\r\n"
+    b"<bold>The printer</bold> shows error 41.\r\n--e--\r\n"
+)
+
+
+def test_styled_text_beside_plain_text_is_not_a_refused_file(app, support):
+    # Eudora and Apple Mail before OS X 10.3 send their styled text as text/enriched
+    # (RFC 1896) beside the plain text: it was taken for a file "attachment-1.bin", refused,
+    # and every such mail's ticket said "Attachment not kept: attachment-1.bin".
+    row = ingest(EUDORA)
+    assert row.status == InboundStatus.PROCESSED, row.reason
+    message = session().get(Message, row.posted_message_id)
+    assert message.body == "The printer shows error 41."
+    assert message.attachments == []
+
+
+def test_a_mail_of_styled_text_only_keeps_its_words():
+    raw = EUDORA.replace(
+        b'multipart/alternative; boundary="e"\r\n\r\n--e\r\nContent-Type: text/plain;'
+        b" charset=us-ascii\r\n\r\nThe printer shows error 41.\r\n--e\r\n",
+        b'multipart/alternative; boundary="e"\r\n\r\n--e\r\n',
+    ).replace(
+        b"<bold>The printer</bold> shows error 41.",
+        b"<bold>The printer</bold> shows\r\nerror 41.\r\n\r\nIt says <<paper>.\r\n"
+        b"<color><param>red</param>Urgent</color>",
+    )
+    parsed = parse_message(raw)
+    assert parsed.text == "The printer shows error 41.\nIt says <paper>. Urgent"
+    assert parsed.attachments == []
