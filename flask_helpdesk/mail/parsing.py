@@ -46,6 +46,7 @@ from .peek import (
     SENDER_HEADERS,
     bounded_mime_header,
     bracket_bare_address,
+    encoded_word_in_address,
     escape_encoded_words,
     usable_address,
 )
@@ -221,6 +222,9 @@ def _addresses(
     # The modern parser reads the whole header: not one that was cut, nor a long one.
     compat = cut or sum(map(len, raw_values)) > _MODERN_ADDRESS_TEXT
     lenient = compat or bracketed != unfolded  # "Name addr@host": the modern parser misreads it
+    # "lan@=?utf-8?q?example.com?=": the modern parser decodes it, the peek and the DMARC
+    # check do not; read as they do (a forgery in a customer's name, else).
+    lenient = lenient or any(encoded_word_in_address(value) for value in unfolded)
     try:
         for header in message.get_all(name, []) if raw_values and not compat else ():
             for address in getattr(header, "addresses", ()):  # Return-Path has none

@@ -129,15 +129,50 @@ _NAME_SPECIALS = re.compile(r'[<>"@,;:]')
 # "=?UTF-8?Q?Support:_Team?=" anyway, and an address parser reads the ":" as a group's
 # (and "," or ";" or "<" as its own): the name and the address split in the wrong place.
 _Q_WORD = re.compile(r"(=\?[^?\s]+\?[qQ]\?)([^?\s]*)(\?=)")
+_ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
 _SPECIALS = re.compile(r'[()<>@,;:\\".\[\]]')
+# What ends an address written around an encoded-word ("lan@=?utf-8?q?example.com?="); an
+# address is at most 254 characters, so no further is looked.
+_ADDRESS_END = re.compile(r'[\s<>(),;:"]')
+_ADDRESS_REACH = 255
 
 
 def escape_encoded_words(value: str) -> str:
     """*value* (an address header) with the specials inside its "Q" encoded-words written
-    as ``=XX`` (``Support=3A_Team``): the same text once decoded, one reading for parsers."""
+    as ``=XX`` (``Support=3A_Team``): the same text once decoded, one reading for parsers.
+    An encoded-word that is part of an address is left as written (see
+    :func:`encoded_word_in_address`)."""
     if "=?" not in value:
         return value
-    return _Q_WORD.sub(lambda word: word[1] + _SPECIALS.sub(_hex, word[2]) + word[3], value)
+
+    def escaped(word: re.Match[str]) -> str:
+        if _in_address(value, word.start(), word.end()):
+            return word[0]
+        return word[1] + _SPECIALS.sub(_hex, word[2]) + word[3]
+
+    return _Q_WORD.sub(escaped, value)
+
+
+def encoded_word_in_address(value: str) -> bool:
+    """Does an encoded-word stand inside an address of *value* (``lan@=?utf-8?q?example.com?=``,
+    ``<=?utf-8?q?lan?=@example.com>``)? RFC 2047 (section 5) forbids it there: the modern
+    parser decodes it, the others read it as written, and a ticket filed under the decoded
+    address while the DMARC check looks up the written domain is a forgery in a customer's
+    name that no domain policy stops. Every reader takes it as written."""
+    return "=?" in value and any(
+        _in_address(value, word.start(), word.end()) for word in _ENCODED_WORD.finditer(value)
+    )
+
+
+def _in_address(value: str, start: int, end: int) -> bool:
+    """Is the encoded-word at ``value[start:end]`` glued to an ``@`` (no blank nor special
+    between them)?"""
+    stop = _ADDRESS_END.search(value, end, end + _ADDRESS_REACH)
+    if "@" in value[end : stop.start() if stop else end + _ADDRESS_REACH]:
+        return True
+    before = value[max(0, start - _ADDRESS_REACH) : start]
+    at = before.rfind("@")
+    return at >= 0 and not _ADDRESS_END.search(before, at)
 
 
 def _hex(special: re.Match[str]) -> str:
