@@ -16,8 +16,18 @@ import pytest
 from sqlalchemy import event, func, select
 
 from flask_helpdesk.models import Department, InboundMail, InboundStatus, report_day
-from flask_helpdesk.services import facts, intake, mail_auth
+from flask_helpdesk.services import (
+    facts,
+    house_rules,
+    intake,
+    mail_auth,
+    rules,
+    sla_policies,
+    spam,
+    webhooks,
+)
 from flask_helpdesk.services.base import session
+from flask_helpdesk.services.notifications import tickets as ticket_notifications
 from tests.mail.test_intake_crash import (
     CRASHED,
     FINISHED,
@@ -26,6 +36,13 @@ from tests.mail.test_intake_crash import (
     fresh_database,
     snapshot,
 )
+
+# Statements for the five stored mails of the batch (three new tickets: the customer's with a
+# PDF and a participant, one for each ServiceNow update; a reply; an out-of-office reply),
+# their staff notifications included: 37, of which ten are the savepoints' SAVEPOINT and RELEASE;
+# one claim, one roll-up upsert and one commit for the five. One by one a worker ran five
+# claims, three upserts and five commits.
+BATCH_BUDGET = 37
 
 
 @pytest.fixture
@@ -95,6 +112,13 @@ def crash_at(app, ids: list[int], step: int) -> int:
 
 def test_a_batch_stores_what_the_mails_one_by_one_store(postgresql, dns, monkeypatch):
     app, mails = postgresql, batch()
+    # What each process reads again every few seconds stays read for the test (see
+    # test_intake_budget.py): a reload is no mail's statement.
+    cached = [(rules, "RULES_CACHE_TTL"), (webhooks, "SUBSCRIPTIONS_TTL")]
+    cached += [(house_rules, "RULES_TTL"), (sla_policies, "ACTIVE_POLICIES_TTL")]
+    cached += [(spam, "TOTALS_CACHE_TTL"), (ticket_notifications, "STAFF_CACHE_SECONDS")]
+    for module, name in cached:
+        monkeypatch.setattr(module, name, 3600.0)
     fresh_database(app)
     for raw in mails:
         intake.receive(raw, "pipe")  # inline: each mail processed alone right away
@@ -105,20 +129,29 @@ def test_a_batch_stores_what_the_mails_one_by_one_store(postgresql, dns, monkeyp
     senders_known(mails)
     ids = store(mails, monkeypatch)
     engine = app.extensions["helpdesk"].engine
-    claims, upserts = [], []
+    claims, upserts, statements, commits = [], [], [], []
 
     def note(conn, cursor, sql, parameters, context, executemany):
+        statements.append(sql)
         if "FOR NO KEY UPDATE" in sql:
             claims.append(sql)
         if sql.startswith(f"INSERT INTO {report_day.name} "):
             upserts.append(sql)
 
+    def committed(conn):
+        commits.append(1)
+
     event.listen(engine, "before_cursor_execute", note)
+    event.listen(engine, "commit", committed)
     try:
         intake.process_batch(ids)
     finally:
         event.remove(engine, "before_cursor_execute", note)
+        event.remove(engine, "commit", committed)
     assert snapshot() == one_by_one
+    # The five mails' work, their staff notifications included, in one transaction.
+    assert len(commits) == 1
+    assert len(statements) <= BATCH_BUDGET, "\n".join(x[:110] for x in statements)
     assert len(claims) == 1 and "SKIP LOCKED" in claims[0]  # the five claimed at once
     # The three new tickets counted by one upsert at the batch's end, to the same figures.
     assert len(upserts) == 1 and reports() == one_by_one_reports
