@@ -37,8 +37,9 @@ class NoiseReason(enum.StrEnum):
 
 # Local parts that only mail servers use as senders; a mail from them is a bounce.
 _DAEMON_SENDERS = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon)$", re.I)
-# X-Auto-Response-Suppress values meaning "I am automatic, do not auto-answer me" (Exchange).
-_SUPPRESS_VALUES = {"all", "oof", "autoreply"}
+# X-Auto-Response-Suppress (Exchange, Outlook) is not read: it asks the receiver not to answer
+# automatically, it does not say the mail is automatic. Outlook writes "All" on mail people
+# send (other help desks that took it for an auto-reply lost tens of good mails a day).
 
 
 def _headers_of(mail: Any) -> list[tuple[str, str]]:
@@ -115,9 +116,6 @@ def detect_noise(
         # Any value but an explicit "no"/"false" marks an auto-responder; some send it empty.
         if name in headers and value not in ("no", "false", "0"):
             return NoiseReason.AUTO_REPLY
-    suppress = {part.strip().lower() for part in first("x-auto-response-suppress").split(",")}
-    if suppress & _SUPPRESS_VALUES:
-        return NoiseReason.AUTO_REPLY
 
     precedence = first("precedence").lower()
     if precedence in ("auto_reply", "auto-reply"):

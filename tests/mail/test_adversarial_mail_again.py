@@ -237,3 +237,18 @@ def test_a_mail_of_styled_text_only_keeps_its_words():
     parsed = parse_message(raw)
     assert parsed.text == "The printer shows error 41.\nIt says <paper>. Urgent"
     assert parsed.attachments == []
+
+
+def test_a_person_s_outlook_mail_asking_for_no_auto_replies_is_filed(app, support):
+    # Outlook and Exchange write "X-Auto-Response-Suppress: All" on mail people send (a file
+    # sent with Windows Explorer's "Send to > Mail recipient", mail from Office's "Share"):
+    # it asks the receiver not to answer automatically. Read as "this is an auto-reply", the
+    # customer's mail was ignored as noise, as Jitbit's help desk, Redmine, osTicket and
+    # Discourse found before they stopped reading it so.
+    raw = (
+        b"From: Lan Nguyen <lan@example.com>\r\nTo: support@example.com\r\n"
+        b"Subject: Emailing: printer-log.pdf\r\nX-Auto-Response-Suppress: All\r\n"
+        b"X-Mailer: Microsoft Outlook 16.0\r\nThread-Index: AdnKx2Tq1m3Rk8ZbQ5y\r\n\r\n"
+        b"Your message is ready to be sent with the following file or link attachments:\r\n"
+    )
+    assert filed_message(raw).body.startswith("Your message is ready to be sent")
