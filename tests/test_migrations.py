@@ -1111,3 +1111,50 @@ def test_0037_makes_eight_indexes_partial_on_sqlite_as_create_all_does_and_back(
     assert index_definitions(engine) == whole
     migrations.upgrade(app)
     assert index_definitions(engine) == upgraded
+
+
+def unread_index(engine) -> str | None:
+    """The database's own definition of 0038's index, None when there is none."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            query = "SELECT sql FROM sqlite_master WHERE name = 'ix_helpdesk_ticket_unread'"
+        else:
+            query = "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_helpdesk_ticket_unread'"
+        return connection.execute(text(query)).scalar()
+
+
+def test_0038_indexes_the_unread_tickets_as_create_all_does_and_back(app, tmp_path):
+    """The queue's "unread customer reply" filter has its index on both databases, holding
+    only the tickets a customer wrote to since the agents last looked (the comparison of the
+    models' schema does not look at an index's WHERE); the downgrade drops it."""
+    engine = app.extensions["helpdesk"].engine
+    migrations.upgrade(app, "0037")
+    assert unread_index(engine) is None
+
+    migrations.upgrade(app)
+
+    upgraded = unread_index(engine)
+    assert upgraded is not None
+    condition = upgraded.partition(" WHERE ")[2]
+    if engine.dialect.name == "sqlite":
+        assert condition == (
+            "last_customer_reply_at IS NOT NULL"
+            " AND (agent_seen_at IS NULL OR last_customer_reply_at > agent_seen_at)"
+        )
+        built = host_app(f"sqlite:///{tmp_path / 'create_all.sqlite'}", tmp_path)
+        with built.app_context():
+            HelpdeskModel.metadata.create_all(built.extensions["helpdesk"].engine)
+            assert unread_index(built.extensions["helpdesk"].engine) == upgraded
+            built.extensions["helpdesk"].engine.dispose()
+    else:
+        assert condition == (
+            "((last_customer_reply_at IS NOT NULL)"
+            " AND ((agent_seen_at IS NULL) OR (last_customer_reply_at > agent_seen_at)))"
+        )
+    assert schema_differences(app) == []
+
+    migrations.downgrade(app, "0037")
+
+    assert unread_index(engine) is None
+    migrations.upgrade(app)
+    assert unread_index(engine) == upgraded

@@ -48,6 +48,13 @@ class Tag(HelpdeskModel):
     name: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+# A customer wrote after the agents last looked (``Ticket.unread_for_agents`` in SQL).
+UNREAD_FOR_AGENTS = (
+    "last_customer_reply_at IS NOT NULL"
+    " AND (agent_seen_at IS NULL OR last_customer_reply_at > agent_seen_at)"
+)
+
+
 class Ticket(HelpdeskModel):
     """One support request. ``code`` is the only identifier a customer ever sees."""
 
@@ -103,6 +110,18 @@ class Ticket(HelpdeskModel):
             "ix_helpdesk_ticket_creator_agent_id",
             "creator_agent_id",
             sqlite_where=text("creator_agent_id IS NOT NULL"),
+        ),
+        # The queue's "unread customer reply" filter and its count, both databases (migration
+        # 0038): only the tickets with a customer message no agent has seen, in activity
+        # order. Its condition is the filter's (services/queues.py), word for word, so the
+        # planners know the filter implies it; no other index holds it (it compares two
+        # columns), and the count read every visible ticket (419 ms at 1,000,000 on SQLite).
+        Index(
+            "ix_helpdesk_ticket_unread",
+            "updated_at",
+            "id",
+            sqlite_where=text(UNREAD_FOR_AGENTS),
+            postgresql_where=text(UNREAD_FOR_AGENTS),
         ),
     )
 

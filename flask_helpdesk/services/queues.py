@@ -317,7 +317,7 @@ def filter_conditions(
         where.append(Ticket.updated_at >= _start(f.updated_from))
     if f.updated_to and f.updated_to < date.max:
         where.append(Ticket.updated_at < _start(f.updated_to + timedelta(days=1)))
-    if f.unread:
+    if f.unread:  # as the condition of ix_helpdesk_ticket_unread (models/ticket.py) reads
         where.append(Ticket.last_customer_reply_at.is_not(None))
         where.append(
             or_(
