@@ -194,11 +194,14 @@ def inbound_mail():
         # No slug or address holds control characters (and PostgreSQL refuses a NUL).
         if value and (not value.isprintable() or len(value) > 254):
             return jsonify(error=f"invalid {name}"), 400
+    warning = None
     try:
         # "sender" as the query's or the form's (Mailgun posts it in the form): "" is a bounce.
         envelope = intake.envelope_sender_of(_envelope_sender())
     except intake.InvalidEnvelopeSender as error:
-        return jsonify(error=f"invalid sender: {error.message}"), 400
+        # As the pipe: a mail is never lost over its envelope (a refusal would leave nothing
+        # for an admin to find, and the provider's retries would be refused the same way).
+        warning, envelope = f"invalid sender, not kept: {error.message}", None
     if slug:
         department_id = session().scalar(select(Department.id).where(Department.slug == slug))
         if department_id is None:
@@ -216,7 +219,8 @@ def inbound_mail():
         abort(413)
     row = received.inbound
     current_app.logger.debug("inbound mail #%s stored from webhook", row.id)
-    return jsonify(id=row.id, status=row.status.value, duplicate=received.duplicate), 202
+    answer = {"id": row.id, "status": row.status.value, "duplicate": received.duplicate}
+    return jsonify(answer | ({"warning": warning} if warning else {})), 202
 
 
 def register(app, state) -> None:
