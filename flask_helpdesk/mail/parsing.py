@@ -27,6 +27,7 @@ import hashlib
 import mimetypes
 import re
 import secrets
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ from email.message import Message
 from functools import lru_cache
 from urllib.parse import unquote
 
+from ..inputs import JOINERS
 from ..models.ticket import CODE_ALPHABET, CODE_LENGTH
 from .charsets import MailCharset, clean_text, decode_bytes, decode_header_value, has_surrogates
 from .charsets import fix_raw_header as _fix_raw_header
@@ -252,7 +254,7 @@ def _addresses(
     for display, addr in result:
         usable = usable_address(addr)
         if usable:
-            cleaned.append((display.strip().strip('"').strip(), usable))
+            cleaned.append((_display_name(display), usable))
         elif "@" in addr:
             defects.append(f"{name}: address not usable, skipped")
     return cleaned[:MAX_ADDRESSES]
@@ -264,6 +266,16 @@ def _addresses(
 MAX_ADDRESSES = 1000
 # About what MAX_ADDRESSES take, "Name <local@domain>" each: more is cut before parsing.
 _MAX_ADDRESS_TEXT = MAX_ADDRESSES * 64
+
+
+def _display_name(display: str) -> str:
+    """A display name as a person's name is kept (see :func:`~..inputs.is_printable_name`):
+    line breaks and other blanks one space, control and format characters dropped (an
+    encoded-word may hold them: escapes for a terminal, bidi overrides that turn a name around
+    on screen), but the joiners words need; no quotes around it."""
+    name = " ".join(display.split())
+    name = "".join(ch for ch in name if ch in JOINERS or unicodedata.category(ch)[0] != "C")
+    return name.strip().strip('"').strip()
 
 
 # The longest address header the modern parser reads (about 45 people as "Name <address>");

@@ -6,6 +6,7 @@ PostgreSQL.
 
 from __future__ import annotations
 
+import base64
 import email.parser
 import email.policy
 import time
@@ -252,3 +253,21 @@ def test_a_person_s_outlook_mail_asking_for_no_auto_replies_is_filed(app, suppor
         b"Your message is ready to be sent with the following file or link attachments:\r\n"
     )
     assert filed_message(raw).body.startswith("Your message is ready to be sent")
+
+
+def test_a_name_with_line_breaks_escapes_or_a_bidi_override_is_kept_as_a_name(app, support):
+    # An encoded-word can hold any character: a line break and a fake header (the shape of
+    # header injection), a terminal escape, a right-to-left override that shows the name
+    # backwards (display-name spoofing). The web forms refuse such names; the mail's From
+    # and Cc made contacts of them as they were. Persian's zero-width non-joiner stays.
+    name = "Lan\r\nBcc: victim@evil.example\x1b[31m\u202eevil گزارش\u200cها"
+    word = b"=?UTF-8?B?" + base64.b64encode(name.encode()) + b"?="
+    raw = (
+        b"From: " + word + b" <lan@example.com>\r\nTo: support@example.com\r\n"
+        b"Cc: " + word + b" <kim@example.com>\r\nSubject: Printer\r\n\r\nError 41.\r\n"
+    )
+    clean = "Lan Bcc: victim@evil.example[31mevil گزارش\u200cها"
+    assert parse_message(raw).cc == [(clean, "kim@example.com")]
+    row = ingest(raw)
+    assert row.status == InboundStatus.PROCESSED, row.reason
+    assert ticket_of(row).requester.name == clean
