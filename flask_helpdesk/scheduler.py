@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from flask import Flask
 
 from .jobs import drain_budget
-from .services import contact_requests, distribution, hot_rows, intake, rule_sweep
+from .services import contact_requests, db_statistics, distribution, hot_rows, intake, rule_sweep
 from .services.consent import expire_due_grants
 from .services.sla_sweep import sweep
 from .services.webhooks import deliver_due
@@ -219,6 +219,13 @@ register_sweep(
     _contact_request_sweep,
     3600,
     "Delete help-center contact requests never confirmed within HELPDESK_CONTACT_FORM_KEEP.",
+)
+register_sweep(
+    "statistics",
+    db_statistics.refresh_sqlite_statistics,
+    3600,
+    "SQLite: analyze the helpdesk's tables when the tickets were never analyzed or have doubled"
+    " since (the queue's plans depend on it; PostgreSQL analyzes by itself).",
 )
 register_sweep(
     "fold-slots",
