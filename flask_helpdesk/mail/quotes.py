@@ -219,11 +219,15 @@ def _cut_signature(lines: list[str]) -> list[str]:
 
 
 def _trim(lines: list[str]) -> list[str]:
-    while lines and _is_blank(lines[-1]):
-        lines = lines[:-1]
-    while lines and _is_blank(lines[0]):
-        lines = lines[1:]
-    return lines
+    """*lines* without the blank lines at either end (one copy: a copy a line made 100,000
+    blank lines take five seconds)."""
+    end = len(lines)
+    while end and _is_blank(lines[end - 1]):
+        end -= 1
+    start = 0
+    while start < end and _is_blank(lines[start]):
+        start += 1
+    return lines[start:end]
 
 
 def strip_quotes(text: str, *, forward: bool = False, reply: bool = True) -> str:
