@@ -13,17 +13,21 @@ writers.
 A fold is one transaction: the rows it takes are first locked in key order (the order the
 writers lock theirs in: a transaction writes in one slot, in key order), then deleted and
 added to slot 0 in one statement. A writer of a cell being folded waits for that transaction
-only, then adds to a new row of its slot.
+only, then adds to a new row of its slot. A worker's batch of mails (services/intake.py)
+writes several tickets' counts in the order of its mails: a fold that meets it in a deadlock
+tries again.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from ..models import Ticket, TicketCount, report_day, utcnow
 from ..models.reports import DAY, ROLLUP_KEY, WEEK
@@ -31,6 +35,11 @@ from .base import commit, session
 from .facts import local_day, measures, reports_zone, week_start
 
 _COUNT_KEY = ("department_id", "assignee_id", "status")
+# PostgreSQL's "deadlock detected", and how many times a fold meets it before it gives up.
+DEADLOCK = "40P01"
+FOLD_ATTEMPTS = 3
+
+logger = logging.getLogger("flask_helpdesk.hot_rows")
 
 
 def _statements(table: str, key: Sequence[str], added: Sequence[str], where: str) -> tuple:
@@ -67,9 +76,23 @@ def fold_slots(now: datetime | None = None) -> int:
         return 0
     today = local_day(now or utcnow(), reports_zone())
     period = {"day": today, "week": week_start(today)}
-    folded = 0
-    for lock, fold in _folds():
-        db.execute(lock, period)
-        folded += db.execute(fold, period).rowcount
-    commit()
-    return folded
+    for attempt in range(1, FOLD_ATTEMPTS + 1):
+        try:
+            folded = 0
+            for lock, fold in _folds():
+                db.execute(lock, period)
+                folded += db.execute(fold, period).rowcount
+            commit()
+            return folded
+        except OperationalError as error:
+            # A transaction of several mails (services/intake.py's batch) writes the counts of
+            # its tickets in the order of its mails, not in key order: it and a fold can each
+            # hold a row the other waits for. PostgreSQL ends one of them after a second; when
+            # it is the fold, the fold tries again (the batch's own commit lets it through).
+            db.rollback()
+            if getattr(error.orig, "sqlstate", None) != DEADLOCK or attempt == FOLD_ATTEMPTS:
+                raise
+            logger.info(
+                "fold-slots: deadlock with a writer, attempt %d of %d", attempt, FOLD_ATTEMPTS
+            )
+    raise AssertionError("unreachable")
